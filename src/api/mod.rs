@@ -1,0 +1,37 @@
+//! The JSON API under `/api/`: thin handlers over the voting service, the
+//! read model and the store. Every error leaves through `error::ApiError`.
+
+pub mod dto;
+pub mod error;
+pub mod extract;
+mod story;
+pub mod vote;
+
+use axum::Json;
+use axum::Router;
+use axum::routing::get;
+use serde_json::json;
+
+use crate::app::AppState;
+use error::ApiError;
+
+/// Routes under `/api/`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/health", get(health))
+        .route("/api/vote", get(vote::get_feed).post(vote::cast_vote).delete(vote::revoke_vote))
+        .route("/api/story", get(story::get_story))
+        .route("/api/seasons/active", get(story::get_story))
+        .route("/api/clips/{id}", get(story::get_clip))
+        .route("/api/features", get(story::get_features))
+        .route("/api/{*rest}", axum::routing::any(unknown_route))
+}
+
+/// `GET /api/health`: cheap liveness, no storage access.
+async fn health() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+async fn unknown_route() -> ApiError {
+    ApiError::not_found("no such API route")
+}

@@ -1,0 +1,238 @@
+//! The application: state built once, the router with its middleware, and
+//! the shutdown order. Tests and the binary start the app the same way:
+//! `App::build(config, options)`, then `run_until_stopped(signal)`.
+
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, StatusCode, header};
+use tokio::net::TcpListener;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::ServerSecret;
+use crate::config::Config;
+use crate::demo;
+use crate::domain::clock::Timestamp;
+use crate::media::MediaLibrary;
+use crate::readmodel::ReadModel;
+use crate::store::Store;
+use crate::store::writer::{self, WriterHandle, WriterSettings, WriterThread};
+use crate::web::assets::Assets;
+use crate::{api, csrf, web};
+
+/// Shared state of the running app. Cloning is cheap.
+#[derive(Clone)]
+pub struct AppState(Arc<AppContext>);
+
+impl Deref for AppState {
+    type Target = AppContext;
+
+    fn deref(&self) -> &AppContext {
+        &self.0
+    }
+}
+
+/// Everything handlers need, built once at start.
+pub struct AppContext {
+    /// The checked configuration.
+    pub config: Config,
+    /// Read access to storage (writes go through `writer`).
+    pub store: Store,
+    /// The single writer's command queue.
+    pub writer: WriterHandle,
+    /// Hot state kept in memory, updated after each commit.
+    pub read_model: Arc<ReadModel>,
+    /// Media files and their in-memory cache.
+    pub media: Arc<MediaLibrary>,
+    /// Key for anonymous voter fingerprints, derived from the server secret.
+    pub voter_key: [u8; 32],
+    /// Static CSS and JS with their cache-busting names.
+    pub assets: Assets,
+}
+
+/// Choices made by the caller of `build` rather than by configuration.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Seed the demo season (once) before serving.
+    pub demo: Option<demo::DemoOptions>,
+}
+
+/// A built app: listening, not yet serving.
+pub struct App {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    writer_thread: WriterThread,
+}
+
+/// Errors that stop the app from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data dir, secret, or listener failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// The database could not be opened.
+    #[error("cannot open the database: {0}")]
+    Store(#[from] crate::store::StoreError),
+    /// Seeding the demo failed.
+    #[error("cannot seed the demo season: {0}")]
+    Demo(String),
+}
+
+fn io_context(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StartError {
+    let context = context.into();
+    move |source| StartError::Io { context, source }
+}
+
+impl App {
+    /// Opens storage, starts the writer, seeds the demo if asked, and binds
+    /// the listener.
+    pub async fn build(config: Config, options: BuildOptions) -> Result<App, StartError> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(io_context(format!("cannot create data dir {}", config.data_dir.display())))?;
+        let secret = load_or_create_secret(&config.data_dir)?;
+        let db_path = config.database_path();
+        let cache_bytes = config.storage.cache_mb * 1024 * 1024;
+        let store = tokio::task::spawn_blocking(move || Store::open(&db_path, cache_bytes))
+            .await
+            .map_err(|join| StartError::Demo(join.to_string()))??;
+        let read_model = Arc::new(ReadModel::load(store.clone())?);
+        let settings = WriterSettings {
+            batch_max: config.writer.batch_max,
+            queue_capacity: config.writer.queue_capacity,
+            daily_budget: config.votes.daily_budget,
+            clock: Arc::new(Timestamp::now),
+        };
+        let model_for_writer = read_model.clone();
+        let (writer, writer_thread) =
+            writer::start(&store, settings, Box::new(move |events| model_for_writer.apply(events)))
+                .map_err(io_context("cannot start the writer thread"))?;
+        let media = Arc::new(
+            MediaLibrary::open(
+                config.media_dir(),
+                config.media.cache_mb * 1024 * 1024,
+                config.media.max_cached_file_mb * 1024 * 1024,
+            )
+            .map_err(io_context("cannot open the media directory"))?,
+        );
+        if let Some(demo_options) = &options.demo {
+            match demo::seed(&media, &writer, demo_options).await {
+                Ok(true) => tracing::info!("demo season seeded"),
+                Ok(false) => tracing::info!("demo season already present; not seeded again"),
+                Err(error) => {
+                    writer_thread.stop();
+                    return Err(StartError::Demo(error));
+                }
+            }
+        }
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(io_context(format!("cannot listen on {}", config.listen)))?;
+        let state = AppState(Arc::new(AppContext {
+            voter_key: secret.derive("aimoviez 2026 anonymous voter key"),
+            assets: Assets::new(),
+            config,
+            store,
+            writer,
+            read_model,
+            media,
+        }));
+        let router = router(state.clone());
+        Ok(App { listener, router, state, writer_thread })
+    }
+
+    /// The address actually bound (port 0 becomes a real port).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The shared state, for tests that look inside.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then stops in order: stop accepting,
+    /// finish in-flight requests, let the writer commit what it holds.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let App { listener, router, state, writer_thread } = self;
+        tracing::info!(address = %listener.local_addr()?, "listening");
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
+        tracing::info!("stopped accepting; in-flight requests finished");
+        drop(state);
+        tokio::task::spawn_blocking(move || writer_thread.stop()).await.map_err(std::io::Error::other)?;
+        tracing::info!("shutdown complete");
+        served
+    }
+}
+
+/// Reads the server secret, creating it (mode 0600) on first start.
+fn load_or_create_secret(data_dir: &Path) -> Result<ServerSecret, StartError> {
+    let path = data_dir.join("secret.key");
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let bytes: [u8; 32] = bytes.try_into().map_err(|_| StartError::Io {
+                context: format!("{} is not a 32-byte secret", path.display()),
+                source: std::io::Error::from(std::io::ErrorKind::InvalidData),
+            })?;
+            Ok(ServerSecret::from_bytes(bytes))
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let bytes: [u8; 32] = rand::random();
+            write_private_file(&path, &bytes).map_err(io_context(format!("cannot write {}", path.display())))?;
+            tracing::info!(path = %path.display(), "generated server secret");
+            Ok(ServerSecret::from_bytes(bytes))
+        }
+        Err(error) => Err(io_context(format!("cannot read {}", path.display()))(error)),
+    }
+}
+
+fn write_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// Every route, grouped by audience, with the middleware stack.
+fn router(state: AppState) -> Router {
+    let timeout = Duration::from_secs(state.config.request_timeout_secs);
+    let body_limit = state.config.json_body_limit_bytes;
+    let security_headers = [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; \
+             connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "same-origin"),
+    ];
+    let mut router = Router::new()
+        .merge(web::router())
+        .merge(api::router())
+        .merge(crate::media::router())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::reject_cross_site))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout));
+    for (name, value) in security_headers {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
+    }
+    router.layer(TraceLayer::new_for_http()).with_state(state)
+}

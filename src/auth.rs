@@ -1,0 +1,132 @@
+//! Who is asking: the client address (believing `X-Forwarded-For` only from
+//! trusted proxies) and the voter identity derived from it.
+//!
+//! Signed-in voters will be `u:<id>`; until accounts exist every voter is an
+//! anonymous device, keyed by a hash of the client address and User-Agent
+//! under the server secret, so the key reveals neither.
+
+use std::net::{IpAddr, Ipv6Addr};
+
+use ipnet::IpNet;
+
+use crate::domain::ids::VoterKey;
+
+/// The server secret, generated into the data dir on first start. Its Debug
+/// output never shows the bytes.
+#[derive(Clone)]
+pub struct ServerSecret([u8; 32]);
+
+impl std::fmt::Debug for ServerSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerSecret(..)")
+    }
+}
+
+impl ServerSecret {
+    /// Wraps secret bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// Derives an independent key for one purpose, so no two uses share a key.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        blake3::derive_key(purpose, &self.0)
+    }
+}
+
+/// Finds the client address: the socket peer, unless the peer is a trusted
+/// proxy, in which case `X-Forwarded-For` is walked from the right, skipping
+/// trusted proxies, and the first untrusted hop is the client. The leftmost
+/// entry is never believed blindly: any client can write it.
+pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpNet]) -> IpAddr {
+    let peer = canonical(peer);
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(&ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let Some(header) = forwarded_for else { return peer };
+    let mut client = peer;
+    for hop in header.rsplit(',') {
+        let Ok(ip) = hop.trim().parse::<IpAddr>() else {
+            // An unparseable hop ends the walk: what lies left of it cannot be trusted.
+            break;
+        };
+        client = canonical(ip);
+        if !is_trusted(client) {
+            break;
+        }
+    }
+    client
+}
+
+/// Maps IPv4-mapped IPv6 addresses to IPv4 so one client has one form.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
+        v4 => v4,
+    }
+}
+
+/// The part of an address that identifies one client: the whole IPv4
+/// address, or the /64 prefix of an IPv6 address (one subscriber's network).
+pub fn client_prefix(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => {
+            let segments = v6.segments();
+            IpAddr::V6(Ipv6Addr::new(segments[0], segments[1], segments[2], segments[3], 0, 0, 0, 0))
+        }
+    }
+}
+
+/// The anonymous voter key of a device: a keyed hash of its address prefix
+/// and User-Agent.
+pub fn device_voter_key(secret_key: &[u8; 32], client: IpAddr, user_agent: &str) -> VoterKey {
+    let mut hasher = blake3::Hasher::new_keyed(secret_key);
+    hasher.update(client_prefix(client).to_string().as_bytes());
+    hasher.update(b"\0");
+    hasher.update(user_agent.as_bytes());
+    let hash = hasher.finalize();
+    let mut fingerprint = [0u8; 16];
+    fingerprint.copy_from_slice(&hash.as_bytes()[..16]);
+    VoterKey::device(fingerprint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loopback() -> Vec<IpNet> {
+        vec!["127.0.0.0/8".parse().expect("net"), "::1/128".parse().expect("net")]
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("ip")
+    }
+
+    #[test]
+    fn an_untrusted_peer_is_the_client_whatever_it_claims() {
+        assert_eq!(client_ip(ip("203.0.113.9"), Some("1.2.3.4"), &loopback()), ip("203.0.113.9"));
+    }
+
+    #[test]
+    fn a_trusted_peer_forwards_the_rightmost_untrusted_hop() {
+        let header = "6.6.6.6, 198.51.100.7, 127.0.0.2";
+        assert_eq!(client_ip(ip("127.0.0.1"), Some(header), &loopback()), ip("198.51.100.7"));
+        assert_eq!(client_ip(ip("127.0.0.1"), None, &loopback()), ip("127.0.0.1"));
+        assert_eq!(client_ip(ip("127.0.0.1"), Some("junk, 198.51.100.7"), &loopback()), ip("198.51.100.7"));
+        assert_eq!(client_ip(ip("127.0.0.1"), Some("198.51.100.7, junk"), &loopback()), ip("127.0.0.1"));
+    }
+
+    #[test]
+    fn ipv6_clients_are_grouped_by_64_and_mapped_v4_is_v4() {
+        assert_eq!(client_prefix(ip("2001:db8:1:2:aaaa::1")), ip("2001:db8:1:2::"));
+        assert_eq!(client_ip(ip("::ffff:203.0.113.9"), None, &loopback()), ip("203.0.113.9"));
+        let key = [3u8; 32];
+        assert_eq!(
+            device_voter_key(&key, ip("2001:db8:1:2::1"), "ua"),
+            device_voter_key(&key, ip("2001:db8:1:2::ffff"), "ua")
+        );
+        assert_ne!(device_voter_key(&key, ip("10.0.0.1"), "ua"), device_voter_key(&key, ip("10.0.0.2"), "ua"));
+    }
+}

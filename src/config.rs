@@ -1,0 +1,311 @@
+//! Configuration: defaults, overridden by an optional TOML file, overridden by
+//! `AIMOVIEZ_*` environment variables, overridden by command-line flags.
+//! Everything is checked once at start; an unknown key or a bad value is an
+//! error that names the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+/// Prefix of environment variables that set configuration keys.
+pub const ENV_PREFIX: &str = "AIMOVIEZ_";
+
+/// Sections of the file; `AIMOVIEZ_VOTES_DAILY_BUDGET` sets `votes.daily_budget`.
+const SECTIONS: [&str; 4] = ["votes", "writer", "storage", "media"];
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Directory holding the database, media, search index and secrets.
+    pub data_dir: PathBuf,
+    /// The public URL (scheme + host) when behind a proxy; `https` turns on secure cookies.
+    pub public_url: Option<String>,
+    /// `text` (default) or `json` log lines.
+    pub log_format: LogFormat,
+    /// Peers whose `X-Forwarded-For` is believed. Loopback by default.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Seconds a request may take before it is answered with 503.
+    pub request_timeout_secs: u64,
+    /// Largest JSON or form body accepted, in bytes.
+    pub json_body_limit_bytes: usize,
+    /// Voting rules.
+    pub votes: VotesConfig,
+    /// The single writer.
+    pub writer: WriterConfig,
+    /// The database.
+    pub storage: StorageConfig,
+    /// Media files.
+    pub media: MediaConfig,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Voting rules.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VotesConfig {
+    /// Weight units each voter may spend per UTC day.
+    pub daily_budget: u32,
+}
+
+/// The single writer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WriterConfig {
+    /// Most commands committed in one transaction.
+    pub batch_max: usize,
+    /// Commands that may wait for the writer; beyond this requests get 503.
+    pub queue_capacity: usize,
+}
+
+/// The database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// redb page cache in MiB.
+    pub cache_mb: usize,
+}
+
+/// Media files.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaConfig {
+    /// Memory for keeping hot media files, in MiB (0 turns the cache off).
+    pub cache_mb: u64,
+    /// Files larger than this are streamed from disk instead of cached, in MiB.
+    pub max_cached_file_mb: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            public_url: None,
+            log_format: LogFormat::Text,
+            trusted_proxies: ["127.0.0.0/8", "::1/128"].iter().filter_map(|net| net.parse().ok()).collect(),
+            request_timeout_secs: 30,
+            json_body_limit_bytes: 64 * 1024,
+            votes: VotesConfig::default(),
+            writer: WriterConfig::default(),
+            storage: StorageConfig::default(),
+            media: MediaConfig::default(),
+        }
+    }
+}
+
+impl Default for VotesConfig {
+    fn default() -> Self {
+        VotesConfig { daily_budget: 200 }
+    }
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig { batch_max: 4096, queue_capacity: 50_000 }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig { cache_mb: 64 }
+    }
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        MediaConfig { cache_mb: 256, max_cached_file_mb: 16 }
+    }
+}
+
+/// A configuration problem, naming the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, or a key is unknown or has a bad value.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// Values given on the command line; `None` leaves the lower layers alone.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Option<SocketAddr>,
+    /// `--data`.
+    pub data_dir: Option<PathBuf>,
+    /// `--log-json`.
+    pub log_json: bool,
+}
+
+impl Config {
+    /// Builds the configuration from its layers and checks it.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &Overrides,
+    ) -> Result<Config, ConfigError> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+                text.parse::<toml::Table>()
+                    .map_err(|error| ConfigError::Invalid(format!("{}: {error}", path.display())))?
+            }
+            None => toml::Table::new(),
+        };
+        for (name, value) in env {
+            let Some(key) = name.strip_prefix(ENV_PREFIX) else { continue };
+            set_env_key(&mut table, &name, &key.to_ascii_lowercase(), &value)?;
+        }
+        if let Some(listen) = overrides.listen {
+            table.insert("listen".into(), toml::Value::String(listen.to_string()));
+        }
+        if let Some(dir) = &overrides.data_dir {
+            table.insert("data_dir".into(), toml::Value::String(dir.display().to_string()));
+        }
+        if overrides.log_json {
+            table.insert("log_format".into(), toml::Value::String("json".into()));
+        }
+        // Going through TOML text (rather than deserializing the table in
+        // place) makes errors quote the offending line, so they name the key.
+        let text = toml::to_string(&table).map_err(|error| ConfigError::Invalid(error.to_string()))?;
+        let config: Config =
+            toml::from_str(&text).map_err(|error| ConfigError::Invalid(error.to_string().trim().to_owned()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, why: &str| Err(ConfigError::Invalid(format!("`{key}` {why}")));
+        if self.votes.daily_budget == 0 {
+            return invalid("votes.daily_budget", "must be at least 1");
+        }
+        if self.writer.batch_max == 0 {
+            return invalid("writer.batch_max", "must be at least 1");
+        }
+        if self.writer.queue_capacity == 0 {
+            return invalid("writer.queue_capacity", "must be at least 1");
+        }
+        if self.storage.cache_mb == 0 {
+            return invalid("storage.cache_mb", "must be at least 1");
+        }
+        if self.request_timeout_secs == 0 {
+            return invalid("request_timeout_secs", "must be at least 1");
+        }
+        if self.json_body_limit_bytes < 1024 {
+            return invalid("json_body_limit_bytes", "must be at least 1024");
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return invalid("public_url", "must start with http:// or https://");
+        }
+        Ok(())
+    }
+
+    /// Path of the database file.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("aimoviez.redb")
+    }
+
+    /// Root directory of media files.
+    pub fn media_dir(&self) -> PathBuf {
+        self.data_dir.join("media")
+    }
+}
+
+/// Places one environment variable into the table, parsing its value as a
+/// TOML value when it is one (numbers, booleans, arrays) and as text otherwise.
+fn set_env_key(table: &mut toml::Table, name: &str, key: &str, raw: &str) -> Result<(), ConfigError> {
+    let value = format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut parsed| parsed.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()));
+    let section = SECTIONS.iter().find(|section| key.strip_prefix(*section).is_some_and(|rest| rest.starts_with('_')));
+    match section {
+        Some(section) => {
+            let field = &key[section.len() + 1..];
+            let entry = table.entry(section.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match entry {
+                toml::Value::Table(inner) => {
+                    inner.insert(field.to_owned(), value);
+                }
+                _ => {
+                    return Err(ConfigError::Invalid(format!(
+                        "{name}: `{section}` is not a section in the config file"
+                    )));
+                }
+            }
+        }
+        None => {
+            table.insert(key.to_owned(), value);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(file_text: &str, env: &[(&str, &str)], overrides: Overrides) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("aimoviez.toml");
+        std::fs::write(&path, file_text).expect("write");
+        let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+        Config::load(Some(&path), env, &overrides)
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let config = Config::load(None, Vec::new(), &Overrides::default()).expect("defaults");
+        assert_eq!(config.votes.daily_budget, 200);
+        assert_eq!(config.listen.port(), 8080);
+    }
+
+    #[test]
+    fn layers_override_in_order() {
+        let config = load(
+            "listen = \"127.0.0.1:9000\"\n[votes]\ndaily_budget = 10\n",
+            &[("AIMOVIEZ_VOTES_DAILY_BUDGET", "20"), ("AIMOVIEZ_LISTEN", "127.0.0.1:9100"), ("OTHER", "x")],
+            Overrides { listen: Some("127.0.0.1:9200".parse().expect("addr")), ..Overrides::default() },
+        )
+        .expect("valid");
+        assert_eq!(config.votes.daily_budget, 20);
+        assert_eq!(config.listen.port(), 9200);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key() {
+        let error = load("lisen = \"x\"\n", &[], Overrides::default()).expect_err("unknown key");
+        assert!(error.to_string().contains("lisen"), "{error}");
+        let error = load("", &[("AIMOVIEZ_VOTES_DAILY_BUDGET", "lots")], Overrides::default()).expect_err("bad value");
+        assert!(error.to_string().contains("daily_budget"), "{error}");
+        let error = load("[votes]\ndaily_budget = 0\n", &[], Overrides::default()).expect_err("zero");
+        assert!(error.to_string().contains("votes.daily_budget"), "{error}");
+        let error = load("", &[("AIMOVIEZ_NOPE", "1")], Overrides::default()).expect_err("unknown env");
+        assert!(error.to_string().contains("nope"), "{error}");
+    }
+}

@@ -1,0 +1,89 @@
+//! Time as the rules see it: millisecond timestamps and UTC days.
+
+use std::fmt;
+
+/// Milliseconds since the Unix epoch, UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Timestamp(i64);
+
+const MILLIS_PER_DAY: i64 = 86_400_000;
+
+impl Timestamp {
+    /// Wraps a stored millisecond count.
+    pub fn from_millis(millis: i64) -> Self {
+        Self(millis)
+    }
+
+    /// The current wall-clock time.
+    pub fn now() -> Self {
+        let millis = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        Self(i64::try_from(millis).unwrap_or(i64::MAX))
+    }
+
+    /// The stored millisecond count.
+    pub fn millis(self) -> i64 {
+        self.0
+    }
+
+    /// This instant plus a number of seconds.
+    pub fn plus_secs(self, secs: u64) -> Self {
+        let millis = i64::try_from(secs).unwrap_or(i64::MAX).saturating_mul(1000);
+        Self(self.0.saturating_add(millis))
+    }
+
+    /// The UTC day this instant falls in.
+    pub fn utc_day(self) -> UtcDay {
+        UtcDay(u32::try_from(self.0.div_euclid(MILLIS_PER_DAY)).unwrap_or(0))
+    }
+
+    /// RFC 3339 text, as every JSON response carries times.
+    pub fn to_rfc3339(self) -> String {
+        let nanos = i128::from(self.0) * 1_000_000;
+        time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+            .ok()
+            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+            .unwrap_or_default()
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+/// A UTC calendar day, counted from the Unix epoch. Daily vote budgets are per
+/// voter per `UtcDay`, so the boundary is exactly midnight UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UtcDay(u32);
+
+impl UtcDay {
+    /// Wraps a stored day number.
+    pub fn from_number(day: u32) -> Self {
+        Self(day)
+    }
+
+    /// The stored day number.
+    pub fn number(self) -> u32 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_boundary_is_exactly_midnight_utc() {
+        let midnight = Timestamp::from_millis(20_000 * MILLIS_PER_DAY);
+        let just_before = Timestamp::from_millis(midnight.millis() - 1);
+        assert_eq!(midnight.utc_day().number(), 20_000);
+        assert_eq!(just_before.utc_day().number(), 19_999);
+    }
+
+    #[test]
+    fn formats_rfc3339() {
+        assert_eq!(Timestamp::from_millis(0).to_rfc3339(), "1970-01-01T00:00:00Z");
+        assert_eq!(Timestamp::from_millis(1_500).to_rfc3339(), "1970-01-01T00:00:01.5Z");
+    }
+}

@@ -1,0 +1,10 @@
+//! Pure rules of the tournament: no HTTP, no storage types. Rules take facts
+//! and return decisions, so they are tested here without a server.
+
+pub mod clock;
+pub mod feed;
+pub mod flags;
+pub mod ids;
+pub mod model;
+pub mod tournament;
+pub mod vote;

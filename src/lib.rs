@@ -1,0 +1,18 @@
+//! aimoviez: a self-hosted, single-binary appliance for a community that
+//! makes a film together, one 8-second clip at a time. See ARCHITECTURE.md
+//! for the code map and its invariants.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod csrf;
+pub mod demo;
+pub mod domain;
+pub mod media;
+pub mod readmodel;
+pub mod store;
+pub mod telemetry;
+pub mod voting;
+pub mod web;

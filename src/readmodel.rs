@@ -1,0 +1,116 @@
+//! The in-memory read model: what hot reads need, kept off storage.
+//!
+//! It holds the active season, its slots, the open slot's clips with their
+//! counts, the winners and the feature flags. It is built from redb at start
+//! and changed only by the writer after a batch commits, so a reader never
+//! sees a vote that could still be lost.
+
+use std::collections::{BTreeMap, HashMap};
+
+use parking_lot::RwLock;
+
+use crate::domain::flags;
+use crate::domain::ids::ClipId;
+use crate::domain::model::{Season, Slot};
+use crate::domain::tournament::SlotStatus;
+use crate::domain::vote::VotingFlags;
+use crate::store::writer::CommittedEvent;
+use crate::store::{ActiveSnapshot, CountedClip, Store, StoreError};
+
+/// What the pages and the feed read.
+#[derive(Debug, Clone, Default)]
+pub struct ReadState {
+    /// The active season.
+    pub season: Option<Season>,
+    /// Its slots in order.
+    pub slots: Vec<Slot>,
+    /// Clips competing in the open slot, in upload order.
+    pub open_clips: Vec<CountedClip>,
+    /// Index into `open_clips` by id.
+    open_index: HashMap<ClipId, usize>,
+    /// Winners of locked slots, by position.
+    pub winners: BTreeMap<u32, CountedClip>,
+    /// Stored flag values.
+    pub stored_flags: HashMap<String, bool>,
+}
+
+impl ReadState {
+    fn from_snapshot(mut snapshot: ActiveSnapshot) -> Self {
+        snapshot.open_clips.sort_by_key(|counted| (counted.clip.created_at, counted.clip.id));
+        let open_index = snapshot.open_clips.iter().enumerate().map(|(i, c)| (c.clip.id, i)).collect();
+        ReadState {
+            season: snapshot.season,
+            slots: snapshot.slots,
+            open_clips: snapshot.open_clips,
+            open_index,
+            winners: snapshot.winners,
+            stored_flags: snapshot.flags,
+        }
+    }
+
+    /// The slot that is voting or waiting for clips.
+    pub fn open_slot(&self) -> Option<&Slot> {
+        self.slots.iter().find(|slot| matches!(slot.status, SlotStatus::Voting | SlotStatus::WaitingForClips))
+    }
+
+    /// A clip of the open slot.
+    pub fn open_clip(&self, id: ClipId) -> Option<&CountedClip> {
+        self.open_index.get(&id).and_then(|index| self.open_clips.get(*index))
+    }
+
+    /// The flags the vote rules read.
+    pub fn voting_flags(&self) -> VotingFlags {
+        flags::voting_flags(&self.stored_flags)
+    }
+}
+
+/// Shared, lock-protected read state. Writers hold the lock only to apply a
+/// committed batch; readers copy out what they need.
+pub struct ReadModel {
+    state: RwLock<ReadState>,
+    store: Store,
+}
+
+impl ReadModel {
+    /// Builds the model from storage.
+    pub fn load(store: Store) -> Result<ReadModel, StoreError> {
+        let snapshot = store.active_snapshot()?;
+        Ok(ReadModel { state: RwLock::new(ReadState::from_snapshot(snapshot)), store })
+    }
+
+    /// Runs `read` against the current state.
+    pub fn read<T>(&self, read: impl FnOnce(&ReadState) -> T) -> T {
+        read(&self.state.read())
+    }
+
+    /// Applies a committed batch. Called on the writer thread only.
+    pub fn apply(&self, events: &[CommittedEvent]) {
+        if events.iter().any(|event| matches!(event, CommittedEvent::StructureChanged)) {
+            match self.store.active_snapshot() {
+                Ok(snapshot) => *self.state.write() = ReadState::from_snapshot(snapshot),
+                Err(error) => tracing::error!(error = %error, "cannot reload read model after commit"),
+            }
+            return;
+        }
+        let mut state = self.state.write();
+        let open_position = state.open_slot().map(|slot| slot.position);
+        for event in events {
+            match event {
+                CommittedEvent::Counter { clip, position, counter } => {
+                    if Some(*position) != open_position {
+                        continue;
+                    }
+                    if let Some(index) = state.open_index.get(clip).copied()
+                        && let Some(entry) = state.open_clips.get_mut(index)
+                    {
+                        entry.counter = *counter;
+                    }
+                }
+                CommittedEvent::FlagChanged { key, enabled } => {
+                    state.stored_flags.insert(key.clone(), *enabled);
+                }
+                CommittedEvent::StructureChanged => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! Schema version check and migrations, run once at open inside one write
+//! transaction, so an upgrade either completes or leaves the file untouched.
+
+use redb::{Database, ReadableTable};
+
+use super::tables::*;
+use super::{SCHEMA_VERSION, StoreError};
+
+/// Creates every table on a new file, refuses files from a newer build, and
+/// migrates older ones step by step.
+pub fn run(db: &Database) -> Result<(), StoreError> {
+    let txn = db.begin_write()?;
+    {
+        let mut meta = txn.open_table(META)?;
+        let found = meta.get(meta_keys::SCHEMA_VERSION)?.map(|v| v.value());
+        match found {
+            Some(version) if version > SCHEMA_VERSION => return Err(StoreError::NewerSchema { found: version }),
+            Some(version) if version == SCHEMA_VERSION => {}
+            Some(older) => {
+                // No released schema precedes version 1; later versions add a
+                // `migrate_from_N` step per version here.
+                tracing::info!(from = older, to = SCHEMA_VERSION, "migrating database schema");
+                meta.insert(meta_keys::SCHEMA_VERSION, SCHEMA_VERSION)?;
+            }
+            None => {
+                tracing::info!(version = SCHEMA_VERSION, "initialising new database");
+                meta.insert(meta_keys::SCHEMA_VERSION, SCHEMA_VERSION)?;
+            }
+        }
+    }
+    // Opening every table once makes them exist, so readers never meet a
+    // missing table on a fresh file.
+    txn.open_table(SEASON_ID_TO_SEASON)?;
+    txn.open_table(SLOT_TO_SLOT)?;
+    txn.open_table(CLIP_ID_TO_CLIP)?;
+    txn.open_table(SLOT_CLIP_TO_MEMBERSHIP)?;
+    txn.open_table(SLOT_CLIP_TO_COUNTER)?;
+    txn.open_table(CLIP_ID_TO_VIEWS)?;
+    txn.open_table(USER_ID_TO_USER)?;
+    txn.open_table(USERNAME_TO_USER_ID)?;
+    txn.open_table(VOTE_ID_TO_VOTE)?;
+    txn.open_table(VOTER_CLIP_TO_VOTE)?;
+    txn.open_table(VOTER_SLOT_TO_SPECIALS)?;
+    txn.open_table(VOTER_DAY_TO_SPENT)?;
+    txn.open_table(FLAG_TO_ENABLED)?;
+    txn.commit()?;
+    Ok(())
+}

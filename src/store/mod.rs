@@ -1,0 +1,331 @@
+//! Storage: the only module that names redb types. Owns the table layout,
+//! record encoding, the schema version, the single writer thread and the read
+//! helpers. Handlers never see a table or a transaction.
+
+mod migrations;
+pub mod records;
+pub mod tables;
+pub mod writer;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+
+use crate::domain::clock::UtcDay;
+use crate::domain::ids::{ClipId, SeasonId, SlotPosition, VoterKey};
+use crate::domain::model::{Clip, Season, Slot};
+use crate::domain::vote::SpecialsUsed;
+use tables::*;
+
+/// The schema version this build reads and writes.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// Errors from the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// redb failed (I/O, full disk, corruption it detected).
+    #[error("database error: {0}")]
+    Database(#[from] redb::Error),
+    /// A stored record failed validation.
+    #[error("stored {what} is corrupt: {reason}")]
+    Corrupt {
+        /// Which kind of record.
+        what: &'static str,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The file was written by a newer build.
+    #[error(
+        "the database schema is version {found} but this build understands up to {SCHEMA_VERSION}; \
+         run a newer aimoviez or restore a backup made by this version"
+    )]
+    NewerSchema {
+        /// Version found in the file.
+        found: u64,
+    },
+    /// The writer thread is gone or its queue is full.
+    #[error("the writer is unavailable")]
+    WriterUnavailable,
+}
+
+macro_rules! from_redb {
+    ($($source:ty),+) => {
+        $(impl From<$source> for StoreError {
+            fn from(error: $source) -> Self {
+                StoreError::Database(error.into())
+            }
+        })+
+    };
+}
+from_redb!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    redb::SetDurabilityError
+);
+
+/// Counts of one clip in one slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClipCounter {
+    /// Votes that count.
+    pub vote_count: u64,
+    /// Sum of their weights.
+    pub weighted_score: u64,
+}
+
+/// A clip with its counts in the slot it competes in.
+#[derive(Debug, Clone)]
+pub struct CountedClip {
+    /// The clip.
+    pub clip: Clip,
+    /// Its counts in its current slot.
+    pub counter: ClipCounter,
+    /// Its views.
+    pub view_count: u64,
+}
+
+/// Everything the in-memory read model holds, as read at start-up or after a
+/// structural change. Its size depends on the active season's slot count and
+/// the open slot's clips, never on the number of votes.
+#[derive(Debug, Clone, Default)]
+pub struct ActiveSnapshot {
+    /// The active season.
+    pub season: Option<Season>,
+    /// Its slots in order.
+    pub slots: Vec<Slot>,
+    /// Clips competing in the open slot.
+    pub open_clips: Vec<CountedClip>,
+    /// Winners of locked slots, by position.
+    pub winners: BTreeMap<u32, CountedClip>,
+    /// Stored feature flags.
+    pub flags: HashMap<String, bool>,
+}
+
+/// One voter's standing in one slot, for the feed and `remainingVotes`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VoterSlotState {
+    /// Clips this voter has a counted vote on in this slot.
+    pub voted_clips: Vec<ClipId>,
+    /// Special votes spent in this slot.
+    pub specials_used: SpecialsUsed,
+    /// Budget units spent today.
+    pub spent_today: u32,
+}
+
+/// The outcome of `aimoviez check`.
+#[derive(Debug, Clone, Default)]
+pub struct CheckReport {
+    /// Votes read.
+    pub votes: u64,
+    /// (slot, clip) counters compared.
+    pub counters: u64,
+    /// (voter, day) budgets compared.
+    pub budgets: u64,
+    /// Every disagreement, in words.
+    pub mismatches: Vec<String>,
+}
+
+/// Handle to the open database. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Database>,
+}
+
+impl Store {
+    /// Opens (or creates) the database file, repairs it quickly after a
+    /// crash, and brings the schema up to date.
+    pub fn open(path: &Path, cache_size_bytes: usize) -> Result<Store, StoreError> {
+        let db = Database::builder().set_cache_size(cache_size_bytes).create(path)?;
+        let store = Store { db: Arc::new(db) };
+        migrations::run(&store.db)?;
+        Ok(store)
+    }
+
+    fn read(&self) -> Result<redb::ReadTransaction, StoreError> {
+        Ok(self.db.begin_read()?)
+    }
+
+    /// Reads what the read model needs: the active season, its slots, the
+    /// open slot's clips with counts, the winners and the flags.
+    pub fn active_snapshot(&self) -> Result<ActiveSnapshot, StoreError> {
+        let txn = self.read()?;
+        let meta = txn.open_table(META)?;
+        let mut snapshot = ActiveSnapshot::default();
+        let flags = txn.open_table(FLAG_TO_ENABLED)?;
+        for entry in flags.iter()? {
+            let (key, enabled) = entry?;
+            snapshot.flags.insert(key.value().to_owned(), enabled.value());
+        }
+        let Some(season_id) = meta.get(meta_keys::ACTIVE_SEASON)?.map(|v| v.value()).and_then(SeasonId::new) else {
+            return Ok(snapshot);
+        };
+        let seasons = txn.open_table(SEASON_ID_TO_SEASON)?;
+        let Some(season) = seasons.get(season_id.get())? else {
+            return Ok(snapshot);
+        };
+        snapshot.season = Some(records::season_from_bytes(season.value())?);
+        let slots = txn.open_table(SLOT_TO_SLOT)?;
+        for entry in slots.range((season_id.get(), 0)..=(season_id.get(), u32::MAX))? {
+            let (_, bytes) = entry?;
+            snapshot.slots.push(records::slot_from_bytes(bytes.value())?);
+        }
+        let clips = txn.open_table(CLIP_ID_TO_CLIP)?;
+        let counters = txn.open_table(SLOT_CLIP_TO_COUNTER)?;
+        let views = txn.open_table(CLIP_ID_TO_VIEWS)?;
+        let membership = txn.open_table(SLOT_CLIP_TO_MEMBERSHIP)?;
+        let load = |clip_id: u64, position: u32| -> Result<Option<CountedClip>, StoreError> {
+            let Some(bytes) = clips.get(clip_id)? else { return Ok(None) };
+            let clip = records::clip_from_bytes(bytes.value())?;
+            let (vote_count, weighted_score) =
+                counters.get((season_id.get(), position, clip_id))?.map(|v| v.value()).unwrap_or((0, 0));
+            let view_count = views.get(clip_id)?.map(|v| v.value()).unwrap_or(0);
+            Ok(Some(CountedClip { clip, counter: ClipCounter { vote_count, weighted_score }, view_count }))
+        };
+        for slot in &snapshot.slots {
+            if let Some(winner) = slot.winner
+                && let Some(counted) = load(winner.get(), slot.position.get())?
+            {
+                snapshot.winners.insert(slot.position.get(), counted);
+            }
+        }
+        let open = snapshot.slots.iter().find(|slot| {
+            matches!(
+                slot.status,
+                crate::domain::tournament::SlotStatus::Voting | crate::domain::tournament::SlotStatus::WaitingForClips
+            )
+        });
+        if let Some(open) = open {
+            let position = open.position.get();
+            let range = (season_id.get(), position, 0)..=(season_id.get(), position, u64::MAX);
+            for entry in membership.range(range)? {
+                let (key, _) = entry?;
+                let (_, _, clip_id) = key.value();
+                if let Some(counted) = load(clip_id, position)?
+                    && counted.clip.status == crate::domain::tournament::ClipStatus::Active
+                {
+                    snapshot.open_clips.push(counted);
+                }
+            }
+        }
+        Ok(snapshot)
+    }
+
+    /// This voter's votes, specials and spending in one slot and day.
+    pub fn voter_slot_state(
+        &self,
+        voter: &VoterKey,
+        season: SeasonId,
+        position: SlotPosition,
+        today: UtcDay,
+    ) -> Result<VoterSlotState, StoreError> {
+        let txn = self.read()?;
+        let votes = txn.open_table(VOTER_CLIP_TO_VOTE)?;
+        let key = voter.as_str();
+        let (s, p) = (season.get(), position.get());
+        let mut state = VoterSlotState::default();
+        for entry in votes.range((key, s, p, 0, 0)..=(key, s, p, u64::MAX, u64::MAX))? {
+            let (composite, _) = entry?;
+            let (_, _, _, clip, _) = composite.value();
+            if let Some(clip) = ClipId::new(clip)
+                && state.voted_clips.last() != Some(&clip)
+            {
+                state.voted_clips.push(clip);
+            }
+        }
+        let specials = txn.open_table(VOTER_SLOT_TO_SPECIALS)?;
+        state.specials_used = SpecialsUsed::from_bits(specials.get((key, s, p))?.map(|v| v.value()).unwrap_or(0));
+        let spent = txn.open_table(VOTER_DAY_TO_SPENT)?;
+        state.spent_today = spent.get((key, today.number()))?.map(|v| v.value()).unwrap_or(0);
+        Ok(state)
+    }
+
+    /// One clip with its counts in its current slot.
+    pub fn clip(&self, id: ClipId) -> Result<Option<CountedClip>, StoreError> {
+        let txn = self.read()?;
+        let clips = txn.open_table(CLIP_ID_TO_CLIP)?;
+        let Some(bytes) = clips.get(id.get())? else { return Ok(None) };
+        let clip = records::clip_from_bytes(bytes.value())?;
+        let counters = txn.open_table(SLOT_CLIP_TO_COUNTER)?;
+        let (vote_count, weighted_score) =
+            counters.get((clip.season.get(), clip.slot_position.get(), id.get()))?.map(|v| v.value()).unwrap_or((0, 0));
+        let views = txn.open_table(CLIP_ID_TO_VIEWS)?;
+        let view_count = views.get(id.get())?.map(|v| v.value()).unwrap_or(0);
+        Ok(Some(CountedClip { clip, counter: ClipCounter { vote_count, weighted_score }, view_count }))
+    }
+
+    /// Recounts every (slot, clip) counter and every (voter, day) budget from
+    /// the stored votes and compares them with what is stored. Reads the
+    /// whole vote table: an offline tool, never called by a request.
+    pub fn check(&self, mut progress: impl FnMut(u64, u64)) -> Result<CheckReport, StoreError> {
+        let txn = self.read()?;
+        let votes = txn.open_table(VOTE_ID_TO_VOTE)?;
+        let total = votes.len()?;
+        let mut report = CheckReport::default();
+        let mut counts: HashMap<(u64, u32, u64), (u64, u64)> = HashMap::new();
+        let mut spent: HashMap<(String, u32), u64> = HashMap::new();
+        let mut index_entries: u64 = 0;
+        for entry in votes.iter()? {
+            let (_, bytes) = entry?;
+            let vote = records::vote_from_bytes(bytes.value())?;
+            report.votes += 1;
+            if report.votes % 10_000 == 0 {
+                progress(report.votes, total);
+            }
+            if vote.counts() {
+                index_entries += 1;
+                let counter = counts.entry((vote.season.get(), vote.position.get(), vote.clip.get())).or_default();
+                counter.0 += 1;
+                counter.1 += u64::from(vote.weight);
+            }
+            if vote.spends_budget() {
+                *spent.entry((vote.voter.as_str().to_owned(), vote.day.number())).or_default() +=
+                    u64::from(vote.weight);
+            }
+        }
+        progress(report.votes, total);
+        let counters = txn.open_table(SLOT_CLIP_TO_COUNTER)?;
+        for entry in counters.iter()? {
+            let (key, value) = entry?;
+            report.counters += 1;
+            let key = key.value();
+            let stored = value.value();
+            let recount = counts.remove(&key).unwrap_or((0, 0));
+            if stored != recount {
+                report.mismatches.push(format!(
+                    "slot {}:{} clip {}: stored {} votes / score {}, recount {} / {}",
+                    key.0, key.1, key.2, stored.0, stored.1, recount.0, recount.1
+                ));
+            }
+        }
+        for (key, recount) in counts {
+            report.mismatches.push(format!(
+                "slot {}:{} clip {}: no stored counter, recount {} votes / score {}",
+                key.0, key.1, key.2, recount.0, recount.1
+            ));
+        }
+        let budgets = txn.open_table(VOTER_DAY_TO_SPENT)?;
+        for entry in budgets.iter()? {
+            let (key, value) = entry?;
+            report.budgets += 1;
+            let (voter, day) = key.value();
+            let stored = u64::from(value.value());
+            let recount = spent.remove(&(voter.to_owned(), day)).unwrap_or(0);
+            if stored != recount {
+                report.mismatches.push(format!("voter {voter} day {day}: stored spend {stored}, recount {recount}"));
+            }
+        }
+        for ((voter, day), recount) in spent {
+            report.mismatches.push(format!("voter {voter} day {day}: no stored spend, recount {recount}"));
+        }
+        let index = txn.open_table(VOTER_CLIP_TO_VOTE)?;
+        let indexed = index.len()?;
+        if indexed != index_entries {
+            report.mismatches.push(format!("vote index holds {indexed} entries but {index_entries} votes count"));
+        }
+        Ok(report)
+    }
+}

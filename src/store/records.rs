@@ -1,0 +1,338 @@
+//! Stored records: rkyv structs in a one-byte version envelope.
+//!
+//! redb does not align values and rkyv's checked access needs alignment, so
+//! every read copies the bytes after the envelope into an aligned buffer and
+//! validates them before use. A new layout gets a new version byte and an
+//! explicit migration; rkyv has no schema evolution of its own.
+
+use rkyv::util::AlignedVec;
+use rkyv::{Archive, Deserialize, Serialize};
+
+use super::StoreError;
+use crate::domain::clock::{Timestamp, UtcDay};
+use crate::domain::ids::{ClipId, SeasonId, SlotPosition, UserId, VoteId, VoterKey};
+use crate::domain::model::{Clip, Season, Slot, User, Vote, VoteState};
+use crate::domain::tournament::{ClipStatus, SeasonStatus, SlotStatus};
+use crate::domain::vote::VoteType;
+
+/// Layout version of every record type written by this build.
+const RECORD_VERSION: u8 = 1;
+
+/// Encodes a record with its version byte.
+pub fn encode<T>(record: &T) -> Vec<u8>
+where
+    T: for<'a> Serialize<
+        rkyv::api::high::HighSerializer<AlignedVec, rkyv::ser::allocator::ArenaHandle<'a>, rkyv::rancor::Error>,
+    >,
+{
+    let body = rkyv::to_bytes::<rkyv::rancor::Error>(record).unwrap_or_default();
+    let mut bytes = Vec::with_capacity(body.len() + 1);
+    bytes.push(RECORD_VERSION);
+    bytes.extend_from_slice(&body);
+    bytes
+}
+
+/// Decodes and validates a record written by [`encode`].
+pub fn decode<T>(bytes: &[u8], what: &'static str) -> Result<T, StoreError>
+where
+    T: Archive,
+    T::Archived: for<'a> rkyv::bytecheck::CheckBytes<rkyv::api::high::HighValidator<'a, rkyv::rancor::Error>>
+        + Deserialize<T, rkyv::api::high::HighDeserializer<rkyv::rancor::Error>>,
+{
+    let (version, body) = bytes.split_first().ok_or(StoreError::Corrupt { what, reason: "empty record".into() })?;
+    if *version != RECORD_VERSION {
+        return Err(StoreError::Corrupt { what, reason: format!("unknown record version {version}") });
+    }
+    let mut aligned = AlignedVec::<16>::with_capacity(body.len());
+    aligned.extend_from_slice(body);
+    rkyv::from_bytes::<T, rkyv::rancor::Error>(&aligned)
+        .map_err(|error| StoreError::Corrupt { what, reason: error.to_string() })
+}
+
+fn corrupt(what: &'static str, reason: &str) -> StoreError {
+    StoreError::Corrupt { what, reason: reason.to_owned() }
+}
+
+/// Stored form of [`Season`].
+#[derive(Archive, Serialize, Deserialize, Debug, Clone)]
+pub struct SeasonRecord {
+    id: u64,
+    title: String,
+    genre: String,
+    description: String,
+    status: u8,
+    total_slots: u32,
+    slot_duration_secs: u64,
+    created_at: i64,
+}
+
+impl From<&Season> for SeasonRecord {
+    fn from(season: &Season) -> Self {
+        Self {
+            id: season.id.get(),
+            title: season.title.clone(),
+            genre: season.genre.clone(),
+            description: season.description.clone(),
+            status: season.status.tag(),
+            total_slots: season.total_slots,
+            slot_duration_secs: season.slot_duration_secs,
+            created_at: season.created_at.millis(),
+        }
+    }
+}
+
+impl TryFrom<SeasonRecord> for Season {
+    type Error = StoreError;
+
+    fn try_from(record: SeasonRecord) -> Result<Self, StoreError> {
+        Ok(Season {
+            id: SeasonId::new(record.id).ok_or_else(|| corrupt("season", "zero id"))?,
+            title: record.title,
+            genre: record.genre,
+            description: record.description,
+            status: SeasonStatus::from_tag(record.status).ok_or_else(|| corrupt("season", "bad status"))?,
+            total_slots: record.total_slots,
+            slot_duration_secs: record.slot_duration_secs,
+            created_at: Timestamp::from_millis(record.created_at),
+        })
+    }
+}
+
+/// Stored form of [`Slot`].
+#[derive(Archive, Serialize, Deserialize, Debug, Clone)]
+pub struct SlotRecord {
+    season: u64,
+    position: u32,
+    status: u8,
+    voting_started_at: Option<i64>,
+    voting_ends_at: Option<i64>,
+    winner: Option<u64>,
+}
+
+impl From<&Slot> for SlotRecord {
+    fn from(slot: &Slot) -> Self {
+        Self {
+            season: slot.season.get(),
+            position: slot.position.get(),
+            status: slot.status.tag(),
+            voting_started_at: slot.voting_started_at.map(Timestamp::millis),
+            voting_ends_at: slot.voting_ends_at.map(Timestamp::millis),
+            winner: slot.winner.map(ClipId::get),
+        }
+    }
+}
+
+impl TryFrom<SlotRecord> for Slot {
+    type Error = StoreError;
+
+    fn try_from(record: SlotRecord) -> Result<Self, StoreError> {
+        Ok(Slot {
+            season: SeasonId::new(record.season).ok_or_else(|| corrupt("slot", "zero season"))?,
+            position: SlotPosition::new(record.position).ok_or_else(|| corrupt("slot", "zero position"))?,
+            status: SlotStatus::from_tag(record.status).ok_or_else(|| corrupt("slot", "bad status"))?,
+            voting_started_at: record.voting_started_at.map(Timestamp::from_millis),
+            voting_ends_at: record.voting_ends_at.map(Timestamp::from_millis),
+            winner: record.winner.and_then(ClipId::new),
+        })
+    }
+}
+
+/// Stored form of [`Clip`].
+#[derive(Archive, Serialize, Deserialize, Debug, Clone)]
+pub struct ClipRecord {
+    id: u64,
+    season: u64,
+    slot_position: u32,
+    title: String,
+    description: String,
+    genre: String,
+    creator: u64,
+    creator_username: String,
+    video_path: String,
+    poster_path: String,
+    duration_ms: u32,
+    status: u8,
+    created_at: i64,
+}
+
+impl From<&Clip> for ClipRecord {
+    fn from(clip: &Clip) -> Self {
+        Self {
+            id: clip.id.get(),
+            season: clip.season.get(),
+            slot_position: clip.slot_position.get(),
+            title: clip.title.clone(),
+            description: clip.description.clone(),
+            genre: clip.genre.clone(),
+            creator: clip.creator.get(),
+            creator_username: clip.creator_username.clone(),
+            video_path: clip.video_path.clone(),
+            poster_path: clip.poster_path.clone(),
+            duration_ms: clip.duration_ms,
+            status: clip.status.tag(),
+            created_at: clip.created_at.millis(),
+        }
+    }
+}
+
+impl TryFrom<ClipRecord> for Clip {
+    type Error = StoreError;
+
+    fn try_from(record: ClipRecord) -> Result<Self, StoreError> {
+        Ok(Clip {
+            id: ClipId::new(record.id).ok_or_else(|| corrupt("clip", "zero id"))?,
+            season: SeasonId::new(record.season).ok_or_else(|| corrupt("clip", "zero season"))?,
+            slot_position: SlotPosition::new(record.slot_position).ok_or_else(|| corrupt("clip", "zero slot"))?,
+            title: record.title,
+            description: record.description,
+            genre: record.genre,
+            creator: UserId::new(record.creator).ok_or_else(|| corrupt("clip", "zero creator"))?,
+            creator_username: record.creator_username,
+            video_path: record.video_path,
+            poster_path: record.poster_path,
+            duration_ms: record.duration_ms,
+            status: ClipStatus::from_tag(record.status).ok_or_else(|| corrupt("clip", "bad status"))?,
+            created_at: Timestamp::from_millis(record.created_at),
+        })
+    }
+}
+
+/// Stored form of [`User`].
+#[derive(Archive, Serialize, Deserialize, Debug, Clone)]
+pub struct UserRecord {
+    id: u64,
+    username: String,
+    created_at: i64,
+}
+
+impl From<&User> for UserRecord {
+    fn from(user: &User) -> Self {
+        Self { id: user.id.get(), username: user.username.clone(), created_at: user.created_at.millis() }
+    }
+}
+
+impl TryFrom<UserRecord> for User {
+    type Error = StoreError;
+
+    fn try_from(record: UserRecord) -> Result<Self, StoreError> {
+        Ok(User {
+            id: UserId::new(record.id).ok_or_else(|| corrupt("user", "zero id"))?,
+            username: record.username,
+            created_at: Timestamp::from_millis(record.created_at),
+        })
+    }
+}
+
+/// Stored form of [`Vote`].
+#[derive(Archive, Serialize, Deserialize, Debug, Clone)]
+pub struct VoteRecord {
+    id: u64,
+    voter: String,
+    season: u64,
+    position: u32,
+    clip: u64,
+    vote_type: u8,
+    weight: u32,
+    day: u32,
+    cast_at: i64,
+    /// 0 counted, 1 revoked with refund, 2 revoked without refund.
+    state: u8,
+}
+
+impl From<&Vote> for VoteRecord {
+    fn from(vote: &Vote) -> Self {
+        Self {
+            id: vote.id.get(),
+            voter: vote.voter.as_str().to_owned(),
+            season: vote.season.get(),
+            position: vote.position.get(),
+            clip: vote.clip.get(),
+            vote_type: vote.vote_type.tag(),
+            weight: vote.weight,
+            day: vote.day.number(),
+            cast_at: vote.cast_at.millis(),
+            state: match vote.state {
+                VoteState::Counted => 0,
+                VoteState::Revoked { refunded: true } => 1,
+                VoteState::Revoked { refunded: false } => 2,
+            },
+        }
+    }
+}
+
+impl TryFrom<VoteRecord> for Vote {
+    type Error = StoreError;
+
+    fn try_from(record: VoteRecord) -> Result<Self, StoreError> {
+        Ok(Vote {
+            id: VoteId::new(record.id).ok_or_else(|| corrupt("vote", "zero id"))?,
+            voter: VoterKey::parse(&record.voter).map_err(|_| corrupt("vote", "bad voter key"))?,
+            season: SeasonId::new(record.season).ok_or_else(|| corrupt("vote", "zero season"))?,
+            position: SlotPosition::new(record.position).ok_or_else(|| corrupt("vote", "zero slot"))?,
+            clip: ClipId::new(record.clip).ok_or_else(|| corrupt("vote", "zero clip"))?,
+            vote_type: VoteType::from_tag(record.vote_type).ok_or_else(|| corrupt("vote", "bad type"))?,
+            weight: record.weight,
+            day: UtcDay::from_number(record.day),
+            cast_at: Timestamp::from_millis(record.cast_at),
+            state: match record.state {
+                0 => VoteState::Counted,
+                1 => VoteState::Revoked { refunded: true },
+                2 => VoteState::Revoked { refunded: false },
+                _ => return Err(corrupt("vote", "bad state")),
+            },
+        })
+    }
+}
+
+/// Decodes a stored season.
+pub fn season_from_bytes(bytes: &[u8]) -> Result<Season, StoreError> {
+    decode::<SeasonRecord>(bytes, "season")?.try_into()
+}
+
+/// Decodes a stored slot.
+pub fn slot_from_bytes(bytes: &[u8]) -> Result<Slot, StoreError> {
+    decode::<SlotRecord>(bytes, "slot")?.try_into()
+}
+
+/// Decodes a stored clip.
+pub fn clip_from_bytes(bytes: &[u8]) -> Result<Clip, StoreError> {
+    decode::<ClipRecord>(bytes, "clip")?.try_into()
+}
+
+/// Decodes a stored user.
+pub fn user_from_bytes(bytes: &[u8]) -> Result<User, StoreError> {
+    decode::<UserRecord>(bytes, "user")?.try_into()
+}
+
+/// Decodes a stored vote.
+pub fn vote_from_bytes(bytes: &[u8]) -> Result<Vote, StoreError> {
+    decode::<VoteRecord>(bytes, "vote")?.try_into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vote_round_trips_and_tampering_is_caught() {
+        let vote = Vote {
+            id: VoteId::new(9).expect("nonzero"),
+            voter: VoterKey::device([7; 16]),
+            season: SeasonId::new(1).expect("nonzero"),
+            position: SlotPosition::FIRST,
+            clip: ClipId::new(3).expect("nonzero"),
+            vote_type: VoteType::Mega,
+            weight: 10,
+            day: UtcDay::from_number(20_000),
+            cast_at: Timestamp::from_millis(123),
+            state: VoteState::Revoked { refunded: false },
+        };
+        let bytes = encode(&VoteRecord::from(&vote));
+        assert_eq!(vote_from_bytes(&bytes).expect("decodes"), vote);
+        assert!(vote_from_bytes(&bytes[..bytes.len() - 3]).is_err());
+        let mut wrong_version = bytes.clone();
+        wrong_version[0] = 99;
+        assert!(vote_from_bytes(&wrong_version).is_err());
+        assert!(vote_from_bytes(&[]).is_err());
+    }
+}

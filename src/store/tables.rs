@@ -1,0 +1,76 @@
+//! Every redb table, declared in one place and listed in [`ALL_TABLES`] so
+//! backup, check and export can walk them all. Keys are tuples of plain
+//! numbers and strings; values are either plain numbers or versioned rkyv
+//! records (see `records.rs`).
+
+use redb::TableDefinition;
+
+/// Named counters and markers: `schema_version`, `next_vote_id`, …
+pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// Season id → season record.
+pub const SEASON_ID_TO_SEASON: TableDefinition<u64, &[u8]> = TableDefinition::new("season_id_to_season");
+/// (season id, position) → slot record.
+pub const SLOT_TO_SLOT: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("slot_to_slot");
+/// Clip id → clip record.
+pub const CLIP_ID_TO_CLIP: TableDefinition<u64, &[u8]> = TableDefinition::new("clip_id_to_clip");
+/// (season id, position, clip id) → () for every clip competing in or winning a slot.
+pub const SLOT_CLIP_TO_MEMBERSHIP: TableDefinition<(u64, u32, u64), ()> =
+    TableDefinition::new("slot_clip_to_membership");
+/// (season id, position, clip id) → (vote count, weighted score), updated once per batch.
+pub const SLOT_CLIP_TO_COUNTER: TableDefinition<(u64, u32, u64), (u64, u64)> =
+    TableDefinition::new("slot_clip_to_counter");
+/// Clip id → view count, flushed from in-memory counters.
+pub const CLIP_ID_TO_VIEWS: TableDefinition<u64, u64> = TableDefinition::new("clip_id_to_views");
+/// User id → user record.
+pub const USER_ID_TO_USER: TableDefinition<u64, &[u8]> = TableDefinition::new("user_id_to_user");
+/// Lowercase username → user id.
+pub const USERNAME_TO_USER_ID: TableDefinition<&str, u64> = TableDefinition::new("username_to_user_id");
+/// Vote id → vote record (kept after a revoke, for history and recounts).
+pub const VOTE_ID_TO_VOTE: TableDefinition<u64, &[u8]> = TableDefinition::new("vote_id_to_vote");
+/// (voter key, season id, position, clip id, vote id) → weight, for every vote
+/// that still counts: answers "has this voter voted for this clip in this slot".
+pub const VOTER_CLIP_TO_VOTE: TableDefinition<(&str, u64, u32, u64, u64), u32> =
+    TableDefinition::new("voter_clip_to_vote");
+/// (voter key, season id, position) → special votes spent in that slot (bit set).
+pub const VOTER_SLOT_TO_SPECIALS: TableDefinition<(&str, u64, u32), u8> =
+    TableDefinition::new("voter_slot_to_specials");
+/// (voter key, UTC day) → budget units spent that day.
+pub const VOTER_DAY_TO_SPENT: TableDefinition<(&str, u32), u32> = TableDefinition::new("voter_day_to_spent");
+/// Feature flag key → enabled.
+pub const FLAG_TO_ENABLED: TableDefinition<&str, bool> = TableDefinition::new("flag_to_enabled");
+
+/// Names of all tables, for tools that walk the whole database.
+pub const ALL_TABLES: [&str; 14] = [
+    "meta",
+    "season_id_to_season",
+    "slot_to_slot",
+    "clip_id_to_clip",
+    "slot_clip_to_membership",
+    "slot_clip_to_counter",
+    "clip_id_to_views",
+    "user_id_to_user",
+    "username_to_user_id",
+    "vote_id_to_vote",
+    "voter_clip_to_vote",
+    "voter_slot_to_specials",
+    "voter_day_to_spent",
+    "flag_to_enabled",
+];
+
+/// Keys in [`META`].
+pub mod meta_keys {
+    /// The schema version the file was written with.
+    pub const SCHEMA_VERSION: &str = "schema_version";
+    /// The active season's id, or 0.
+    pub const ACTIVE_SEASON: &str = "active_season";
+    /// Set once the demo season was seeded.
+    pub const DEMO_SEEDED: &str = "demo_seeded";
+    /// Next id to issue, per kind.
+    pub const NEXT_SEASON_ID: &str = "next_season_id";
+    /// Next clip id.
+    pub const NEXT_CLIP_ID: &str = "next_clip_id";
+    /// Next user id.
+    pub const NEXT_USER_ID: &str = "next_user_id";
+    /// Next vote id.
+    pub const NEXT_VOTE_ID: &str = "next_vote_id";
+}

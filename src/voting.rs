@@ -1,0 +1,98 @@
+//! The voting service shared by the JSON API and the HTML pages: assembling
+//! a voter's feed from the read model plus that voter's own standing, and
+//! submitting votes to the writer.
+
+use crate::api::error::ApiError;
+use crate::app::AppState;
+use crate::domain::clock::Timestamp;
+use crate::domain::feed::{self, FeedCandidate};
+use crate::domain::ids::{ClipId, VoterKey};
+use crate::domain::model::{Season, Slot};
+use crate::domain::vote::{self, RemainingVotes, VoteType};
+use crate::store::writer::VoteOutcome;
+use crate::store::{CountedClip, VoterSlotState};
+
+/// A voter's feed page with everything the arena shows around it.
+#[derive(Debug, Clone)]
+pub struct Feed {
+    /// The clips to show, in order.
+    pub clips: Vec<CountedClip>,
+    /// Whether more unshown clips remain.
+    pub has_more: bool,
+    /// The active season.
+    pub season: Option<Season>,
+    /// The open slot.
+    pub slot: Option<Slot>,
+    /// Clips competing in the open slot.
+    pub total_clips_in_slot: usize,
+    /// What this voter already did.
+    pub voter: VoterSlotState,
+    /// What this voter may still cast.
+    pub remaining: RemainingVotes,
+}
+
+/// Builds a voter's feed. Reads the read model and this voter's own keys in
+/// storage; never scans all clips or all votes.
+pub async fn load_feed(state: &AppState, voter: &VoterKey, limit: usize, exclude: &[ClipId]) -> Result<Feed, ApiError> {
+    let now = Timestamp::now();
+    let (season, slot, candidates, flags) = state.read_model.read(|model| {
+        (model.season.clone(), model.open_slot().cloned(), model.open_clips.clone(), model.voting_flags())
+    });
+    let voter_state = match &slot {
+        Some(slot) => {
+            let (store, voter, season, position) = (state.store.clone(), voter.clone(), slot.season, slot.position);
+            tokio::task::spawn_blocking(move || store.voter_slot_state(&voter, season, position, now.utc_day()))
+                .await??
+        }
+        None => VoterSlotState::default(),
+    };
+    let feed_candidates: Vec<FeedCandidate> = candidates
+        .iter()
+        .map(|counted| FeedCandidate {
+            clip: counted.clip.id,
+            voted: voter_state.voted_clips.contains(&counted.clip.id),
+            seen: false,
+            created_at: counted.clip.created_at,
+            view_count: counted.view_count,
+        })
+        .collect();
+    let page = feed::order_feed(&feed_candidates, exclude, limit, now, || rand::random_range(0..=feed::VIEW_JITTER));
+    let clips =
+        page.clips.iter().filter_map(|id| candidates.iter().find(|counted| counted.clip.id == *id).cloned()).collect();
+    let remaining = vote::remaining_votes(
+        voter_state.spent_today,
+        state.config.votes.daily_budget,
+        voter_state.specials_used,
+        flags,
+    );
+    Ok(Feed {
+        clips,
+        has_more: page.has_more,
+        season,
+        slot,
+        total_clips_in_slot: candidates.len(),
+        voter: voter_state,
+        remaining,
+    })
+}
+
+/// Casts a vote and answers once it is durable.
+pub async fn cast(
+    state: &AppState,
+    voter: VoterKey,
+    clip: ClipId,
+    vote_type: VoteType,
+) -> Result<VoteOutcome, ApiError> {
+    Ok(state.writer.cast_vote(voter, clip, vote_type).await?)
+}
+
+/// Revokes a vote and answers once it is durable.
+pub async fn revoke(state: &AppState, voter: VoterKey, clip: ClipId) -> Result<VoteOutcome, ApiError> {
+    Ok(state.writer.revoke_vote(voter, clip).await?)
+}
+
+/// What the voter may still cast after an outcome.
+pub fn remaining_after(state: &AppState, outcome: &VoteOutcome) -> RemainingVotes {
+    let flags = state.read_model.read(|model| model.voting_flags());
+    vote::remaining_votes(outcome.spent_today, state.config.votes.daily_budget, outcome.specials_used, flags)
+}

@@ -1,0 +1,43 @@
+// Progressive enhancement for the vote arena: vote without a page reload.
+// Without this script the same form posts to /vote and the page reloads.
+"use strict";
+
+document.addEventListener("DOMContentLoaded", () => {
+  for (const form of document.querySelectorAll("form[data-vote-form]")) {
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      castVote(form);
+    });
+  }
+});
+
+async function castVote(form) {
+  const button = form.querySelector("button");
+  const status = document.getElementById("vote-status");
+  const count = document.querySelector("[data-vote-count]");
+  const clipId = Number(form.querySelector("input[name=clip_id]").value);
+  button.disabled = true;
+  try {
+    const response = await fetch("/api/vote", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ clipId }),
+    });
+    const body = await response.json();
+    if (response.ok) {
+      count.textContent = String(body.voteCount);
+      button.textContent = "Voted ✓";
+      status.textContent = `Vote counted · ${body.remainingVotes.standard} left today`;
+      return;
+    }
+    status.textContent = body.error ? body.error.message : "Your vote could not be counted.";
+    if (body.error && body.error.code === "already_voted") {
+      button.textContent = "Voted ✓";
+    } else {
+      button.disabled = false;
+    }
+  } catch (error) {
+    status.textContent = "Network error, please try again.";
+    button.disabled = false;
+  }
+}
