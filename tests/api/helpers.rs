@@ -1,0 +1,194 @@
+//! `spawn_app()`: the real server on 127.0.0.1:0 with a temp data dir, and
+//! typed helpers to talk HTTP to it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use aimoviez::app::{App, BuildOptions};
+use aimoviez::config::{Config, Overrides};
+use aimoviez::demo::DemoOptions;
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A running server and a client for it.
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub client: reqwest::Client,
+    data_dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+    /// In-process access for what has no HTTP route yet (flags before the admin API).
+    state: Option<aimoviez::app::AppState>,
+}
+
+/// Options for a spawned app.
+#[derive(Clone)]
+pub struct SpawnOptions {
+    pub demo: Option<DemoOptions>,
+    pub env: Vec<(String, String)>,
+}
+
+impl Default for SpawnOptions {
+    fn default() -> Self {
+        SpawnOptions { demo: Some(DemoOptions::default()), env: Vec::new() }
+    }
+}
+
+/// Starts the app with the demo season seeded.
+pub async fn spawn_app() -> TestApp {
+    spawn_with(SpawnOptions::default()).await
+}
+
+/// Starts the app with options.
+pub async fn spawn_with(options: SpawnOptions) -> TestApp {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let data_dir = temp.path().to_path_buf();
+    let mut app = start(&data_dir, &options).await;
+    app._temp = Some(temp);
+    app
+}
+
+async fn start(data_dir: &Path, options: &SpawnOptions) -> TestApp {
+    if std::env::var_os("TEST_LOG").is_some() {
+        aimoviez::telemetry::init(false);
+    }
+    let overrides = Overrides {
+        listen: Some("127.0.0.1:0".parse().expect("addr")),
+        data_dir: Some(data_dir.to_path_buf()),
+        log_json: false,
+    };
+    let config = Config::load(None, options.env.clone(), &overrides).expect("config");
+    let app = App::build(config, BuildOptions { demo: options.demo.clone() }).await.expect("app builds");
+    let address = app.local_addr().expect("bound");
+    let state = app.state().clone();
+    let (shutdown, signal) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = signal.await;
+    }));
+    TestApp {
+        address,
+        client: reqwest::Client::builder().user_agent("aimoviez-tests").build().expect("client"),
+        data_dir: data_dir.to_path_buf(),
+        _temp: None,
+        shutdown: Some(shutdown),
+        server: Some(server),
+        state: Some(state),
+    }
+}
+
+impl TestApp {
+    /// Absolute URL of a path.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.address, path)
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Stops gracefully and waits until the writer has committed.
+    pub async fn stop(&mut self) {
+        // The state holds the database open; drop it so a restart can reopen the file.
+        self.state = None;
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server stopped cleanly");
+        }
+    }
+
+    /// Stops, then starts a new server on the same data dir (no demo seeding).
+    pub async fn restart(mut self) -> TestApp {
+        self.stop().await;
+        let temp = self._temp.take();
+        let mut next = start(&self.data_dir, &SpawnOptions { demo: None, env: Vec::new() }).await;
+        next._temp = temp;
+        next
+    }
+
+    /// Starts again with `--demo` on the same data dir.
+    pub async fn restart_with_demo(mut self) -> TestApp {
+        self.stop().await;
+        let temp = self._temp.take();
+        let mut next = start(&self.data_dir, &SpawnOptions::default()).await;
+        next._temp = temp;
+        next
+    }
+
+    /// Stores a feature flag through the writer.
+    pub async fn set_flag(&self, key: &str, enabled: bool) {
+        let state = self.state.as_ref().expect("running");
+        state.writer.set_flag(key.to_owned(), enabled).await.expect("flag stored");
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.expect("request")
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.json().await.expect("json")
+    }
+
+    /// The feed as the default test voter sees it.
+    pub async fn feed(&self) -> Value {
+        self.get_json("/api/vote").await
+    }
+
+    /// Ids of the clips in the voting slot.
+    pub async fn clip_ids(&self) -> Vec<u64> {
+        let feed = self.get_json("/api/vote?limit=20").await;
+        let mut ids: Vec<u64> =
+            feed["clips"].as_array().expect("clips").iter().map(|c| c["id"].as_u64().expect("id")).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Casts a standard vote as the default test voter.
+    pub async fn vote(&self, clip: u64) -> Response {
+        self.vote_as(clip, None, "standard").await
+    }
+
+    /// Casts a vote as the client behind `forwarded_for` (via the trusted loopback proxy).
+    pub async fn vote_as(&self, clip: u64, forwarded_for: Option<&str>, vote_type: &str) -> Response {
+        let mut request =
+            self.client.post(self.url("/api/vote")).json(&json!({ "clipId": clip, "voteType": vote_type }));
+        if let Some(ip) = forwarded_for {
+            request = request.header("x-forwarded-for", ip);
+        }
+        request.send().await.expect("request")
+    }
+
+    /// Revokes the default test voter's vote.
+    pub async fn revoke(&self, clip: u64) -> Response {
+        self.client.delete(self.url("/api/vote")).json(&json!({ "clipId": clip })).send().await.expect("request")
+    }
+
+    /// The vote count of a clip as the API reports it.
+    pub async fn vote_count(&self, clip: u64) -> u64 {
+        self.get_json(&format!("/api/clips/{clip}")).await["voteCount"].as_u64().expect("voteCount")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+/// Asserts an error response's status and code, returning its body.
+pub async fn assert_error(response: Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status().as_u16(), status, "status");
+    let body: Value = response.json().await.expect("error body is JSON");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    body
+}
