@@ -56,7 +56,7 @@ async fn the_range_table() {
         ("bytes=1000-", 1000, len - 1),
         ("bytes=-500", len - 500, len - 1),
         ("bytes=-99999999", 0, len - 1),
-        (&"bytes=10-99999999", 10, len - 1),
+        ("bytes=10-99999999", 10, len - 1),
     ];
     for (range, start, end) in cases {
         let response = get_range(&app, &url, range).await;

@@ -1,0 +1,227 @@
+//! The arena in a real browser: headless Chromium driven over WebDriver
+//! (chromedriver + fantoccini). Checks what only a browser can: the video
+//! loads its metadata from `/media/` (Range requests), and `static/app.js`
+//! casts a vote without reloading the page.
+//!
+//! Needs `chromium` and `chromium-driver` (Debian). Without them the test
+//! prints why and passes, unless `AIMOVIEZ_REQUIRE_BROWSER` is set (CI sets
+//! it), in which case it fails.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+#[tokio::test]
+async fn voting_in_a_real_browser_updates_the_count_without_a_reload() {
+    let Some(chromedriver) = find_browser_tools() else {
+        let message = "chromium/chromedriver not installed (apt-get install chromium chromium-driver)";
+        if std::env::var_os("AIMOVIEZ_REQUIRE_BROWSER").is_some() {
+            panic!("AIMOVIEZ_REQUIRE_BROWSER is set but {message}");
+        }
+        eprintln!("skipping browser test: {message}");
+        return;
+    };
+
+    let app = spawn_app().await;
+    let driver = ChromeDriver::start(&chromedriver).await;
+    let profile = tempfile::tempdir().expect("temp dir for the browser profile");
+    let client = connect(&driver, profile.path()).await;
+
+    // Run the scenario as a fallible future so the session is closed (and
+    // Chromium quits) before any failure is reported.
+    let outcome = vote_without_reload(&client, &app).await;
+    let closed = client.close().await;
+    if let Err(error) = outcome {
+        panic!("browser scenario failed: {error:#}");
+    }
+    closed.expect("close the WebDriver session");
+}
+
+/// The scenario: load the arena, wait for the video's metadata, vote, and see
+/// the count change in place and on the server.
+async fn vote_without_reload(client: &Client, app: &TestApp) -> anyhow::Result<()> {
+    client.goto(&app.url("/")).await.context("open the arena")?;
+
+    // The <video> has preload="metadata": readyState >= 1 (HAVE_METADATA)
+    // means Chromium fetched and parsed the clip from /media/ with Range.
+    let ready_state = poll(Duration::from_secs(15), || async {
+        let state = client.execute("return document.getElementById('clip-video').readyState", vec![]).await?;
+        Ok(state.as_u64().filter(|&state| state >= 1))
+    })
+    .await
+    .context("the video's metadata never loaded (readyState stayed 0)")?;
+    eprintln!("browser: video readyState = {ready_state}");
+
+    let clip_id: u64 = client
+        .find(Locator::Css("article.clip"))
+        .await?
+        .attr("data-clip-id")
+        .await?
+        .context("article.clip has no data-clip-id")?
+        .parse()
+        .context("data-clip-id is not a number")?;
+    let before = vote_count_text(client).await?;
+    ensure!(app.vote_count(clip_id).await == before, "page and API disagree on the count before voting");
+
+    // A reload would drop this marker (and change performance.timeOrigin).
+    let origin = client.execute("window.__marker = 1; return performance.timeOrigin", vec![]).await?;
+
+    client.find(Locator::Css("#vote-button")).await?.click().await.context("click #vote-button")?;
+
+    let after = poll(Duration::from_secs(10), || async {
+        let count = vote_count_text(client).await?;
+        Ok((count == before + 1).then_some(count))
+    })
+    .await
+    .with_context(|| format!("#vote-count never went from {before} to {}", before + 1))?;
+
+    let still_there = client.execute("return [window.__marker === 1, performance.timeOrigin]", vec![]).await?;
+    ensure!(still_there == json!([true, origin]), "the page reloaded when voting ({still_there} vs origin {origin})");
+
+    let status = client.find(Locator::Css("#vote-status")).await?.text().await?;
+    eprintln!("browser: #vote-count {before} -> {after}, status: {status:?}");
+
+    ensure!(app.vote_count(clip_id).await == after, "the server does not have the browser's vote");
+    Ok(())
+}
+
+/// The number in `#vote-count`.
+async fn vote_count_text(client: &Client) -> anyhow::Result<u64> {
+    let text = client.find(Locator::Css("#vote-count")).await?.text().await?;
+    text.trim().parse().with_context(|| format!("#vote-count is not a number: {text:?}"))
+}
+
+/// Calls `check` every 100 ms until it yields `Some`, or fails after `timeout`.
+async fn poll<T, F, Fut>(timeout: Duration, mut check: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<Option<T>>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await? {
+            return Ok(value);
+        }
+        if Instant::now() >= deadline {
+            bail!("timed out after {timeout:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The chromedriver to run, if both it and Chromium are installed.
+fn find_browser_tools() -> Option<PathBuf> {
+    if !Path::new(CHROMIUM).is_file() {
+        return None;
+    }
+    if Path::new(CHROMEDRIVER).is_file() {
+        return Some(PathBuf::from(CHROMEDRIVER));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join("chromedriver")).find(|candidate| candidate.is_file())
+}
+
+/// A chromedriver child process, killed when dropped (also on panic).
+struct ChromeDriver {
+    child: Child,
+    port: u16,
+}
+
+impl ChromeDriver {
+    /// Starts chromedriver on a free port and waits until it answers.
+    async fn start(binary: &Path) -> ChromeDriver {
+        let port = {
+            let listener = TcpListener::bind("127.0.0.1:0").expect("find a free port");
+            listener.local_addr().expect("local addr").port()
+        };
+        let child = Command::new(binary)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {}: {error}", binary.display()));
+        let driver = ChromeDriver { child, port };
+
+        let status = reqwest::Client::builder().no_proxy().build().expect("client");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let answer = status.get(format!("{}/status", driver.url())).send().await;
+            if answer.is_ok_and(|response| response.status().is_success()) {
+                return driver;
+            }
+            assert!(Instant::now() < deadline, "chromedriver did not answer on port {port} within 10 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for ChromeDriver {
+    /// Asks chromedriver to quit its browsers first: killing chromedriver
+    /// alone (even with SIGTERM) leaves Chromium running, orphaned. Then
+    /// makes sure chromedriver itself is gone.
+    fn drop(&mut self) {
+        let address = SocketAddr::from(([127, 0, 0, 1], self.port));
+        if let Ok(mut stream) = TcpStream::connect_timeout(&address, Duration::from_secs(1)) {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let request = format!("GET /shutdown HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+            if stream.write_all(request.as_bytes()).is_ok() {
+                let _ = stream.read_to_end(&mut Vec::new());
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Opens a WebDriver session with headless Chromium on a fresh profile.
+async fn connect(driver: &ChromeDriver, profile: &Path) -> Client {
+    let args = [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--autoplay-policy=no-user-gesture-required",
+    ]
+    .map(String::from)
+    .into_iter()
+    .chain([format!("--user-data-dir={}", profile.display())])
+    .collect::<Vec<_>>();
+    let capabilities = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
+    });
+    let Value::Object(capabilities) = capabilities else { unreachable!("a JSON object") };
+
+    // fantoccini is built without TLS: a plain HTTP connector is all a local
+    // chromedriver needs.
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(capabilities)
+        .connect(&driver.url())
+        .await
+        .unwrap_or_else(|error| panic!("cannot open a Chromium session via chromedriver: {error}"))
+}
