@@ -1,6 +1,7 @@
 //! The integration suite: one binary, the real server, real HTTP.
 
 mod browser;
+mod engine;
 mod helpers;
 mod media;
 mod pages;

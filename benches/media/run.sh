@@ -1,0 +1,332 @@
+#!/usr/bin/env bash
+# Media-serving benchmark: aimoviez (axum, in-memory cache) vs nginx (sendfile)
+# on the same files, over loopback, with wrk. Prints ratios; never fails on
+# timing. See benches/media/README.md.
+#
+# Knobs (environment):
+#   DURATION=10s     wrk duration of each measured run
+#   CONNECTIONS=64   wrk connections
+#   THREADS=2        wrk threads
+#   ROUNDS=2         measured runs per server per shape (alternating ours/nginx); best req/s is reported
+#   WARMUP=2s        unmeasured wrk run per server per shape before the rounds (0 to skip)
+#   RANGE_BYTES=1048576   size of each random range in the range shape
+#   BIG_BYTES=5242880     size of the generated file the ranges are taken from
+#   SMALL_TARGET=153600   the whole-file shape uses the demo clip closest to this size
+#   NGINX_WORKERS=auto    nginx worker_processes
+#   BUILD=1          run `cargo build --release` first (0 to use the existing binary)
+#   INSTALL=1        apt-get install wrk/nginx when missing (0 to never install)
+#   KEEP_TMP=0       1 keeps the temp dir (logs, configs) for inspection
+set -euo pipefail
+
+DURATION="${DURATION:-10s}"
+CONNECTIONS="${CONNECTIONS:-64}"
+THREADS="${THREADS:-2}"
+ROUNDS="${ROUNDS:-2}"
+WARMUP="${WARMUP:-2s}"
+RANGE_BYTES="${RANGE_BYTES:-1048576}"
+BIG_BYTES="${BIG_BYTES:-5242880}"
+SMALL_TARGET="${SMALL_TARGET:-153600}"
+NGINX_WORKERS="${NGINX_WORKERS:-auto}"
+BUILD="${BUILD:-1}"
+INSTALL="${INSTALL:-1}"
+KEEP_TMP="${KEEP_TMP:-0}"
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BIN="${AIMOVIEZ_BIN:-$ROOT/target/release/aimoviez}"
+
+log() { printf '[media-bench] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# ---------------------------------------------------------------- 1. tools
+need_install=()
+command -v wrk >/dev/null 2>&1 || need_install+=(wrk)
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then need_install+=(nginx); fi
+command -v curl >/dev/null 2>&1 || need_install+=(curl)
+if [ "${#need_install[@]}" -gt 0 ]; then
+    [ "$INSTALL" = 1 ] || die "missing: ${need_install[*]} (INSTALL=0)"
+    [ "$(id -u)" = 0 ] || die "missing: ${need_install[*]}; run as root or install them"
+    pkgs=()
+    for p in "${need_install[@]}"; do
+        case "$p" in nginx) pkgs+=(nginx-light) ;; *) pkgs+=("$p") ;; esac
+    done
+    log "installing ${pkgs[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    # Other sessions may hold the dpkg lock; wait for it instead of failing.
+    apt_opts=(-o DPkg::Lock::Timeout=600 -y -qq)
+    apt-get "${apt_opts[@]}" update >/dev/null || true
+    # nginx-light is gone from newer Debian; plain nginx is the fallback.
+    apt-get "${apt_opts[@]}" install "${pkgs[@]}" >/dev/null \
+        || apt-get "${apt_opts[@]}" install "${pkgs[@]/nginx-light/nginx}" >/dev/null
+fi
+NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+
+if [ "$BUILD" = 1 ]; then
+    log "cargo build --release"
+    (cd "$ROOT" && cargo build --release --quiet)
+fi
+[ -x "$BIN" ] || die "no binary at $BIN"
+
+# ---------------------------------------------------------------- 2. temp dir, cleanup
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/aimoviez-media-bench.XXXXXX")"
+OURS_PID=""
+NGINX_PID=""
+cleanup() {
+    local status=$?
+    set +e
+    if [ -n "$OURS_PID" ] && kill -0 "$OURS_PID" 2>/dev/null; then
+        kill -TERM "$OURS_PID" 2>/dev/null
+        wait "$OURS_PID" 2>/dev/null
+    fi
+    if [ -n "$NGINX_PID" ] && kill -0 "$NGINX_PID" 2>/dev/null; then
+        kill -TERM "$NGINX_PID" 2>/dev/null # fast shutdown of the master and its workers
+        wait "$NGINX_PID" 2>/dev/null
+    fi
+    if [ "$KEEP_TMP" = 1 ]; then log "kept $TMP"; else rm -rf "$TMP"; fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A loopback port nobody listens on (nothing answers a connect).
+free_port() {
+    local port
+    for _ in $(seq 200); do
+        port=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return 0
+        fi
+    done
+    die "no free port found"
+}
+
+wait_http() { # url pid name
+    for _ in $(seq 150); do
+        if curl -s -o /dev/null "$1"; then return 0; fi
+        kill -0 "$2" 2>/dev/null || die "$3 exited during start (see $TMP/$3.log)"
+        sleep 0.2
+    done
+    die "$3 did not answer $1 within 30 s"
+}
+
+# ---------------------------------------------------------------- 2b. our server + files
+DATA="$TMP/data"
+mkdir -p "$DATA"
+OURS_PORT="$(free_port)"
+log "starting aimoviez on 127.0.0.1:$OURS_PORT"
+RUST_LOG=warn "$BIN" serve --demo --listen "127.0.0.1:$OURS_PORT" --data "$DATA" >"$TMP/aimoviez.log" 2>&1 &
+OURS_PID=$!
+OURS="http://127.0.0.1:$OURS_PORT"
+wait_http "$OURS/api/health" "$OURS_PID" aimoviez
+
+# The demo clips, as the API lists them; the whole-file shape uses the one
+# closest to SMALL_TARGET bytes.
+mapfile -t clip_urls < <(curl -sf "$OURS/api/vote?limit=20" | grep -o '"videoUrl":"[^"]*"' | cut -d'"' -f4 | sort -u)
+[ "${#clip_urls[@]}" -gt 0 ] || die "the demo season lists no clips"
+SMALL_URL=""
+best_diff=""
+for url in "${clip_urls[@]}"; do
+    file="$DATA$url" # /media/ab/<hash>.mp4 lives at DATA/media/ab/<hash>.mp4
+    [ -f "$file" ] || die "clip $url is not at $file"
+    size=$(stat -c %s "$file")
+    diff=$((size > SMALL_TARGET ? size - SMALL_TARGET : SMALL_TARGET - size))
+    if [ -z "$best_diff" ] || [ "$diff" -lt "$best_diff" ]; then best_diff=$diff; SMALL_URL=$url; fi
+done
+SMALL_FILE="$DATA$SMALL_URL"
+SMALL_SIZE=$(stat -c %s "$SMALL_FILE")
+log "demo clips: ${#clip_urls[@]}; whole-file shape uses $SMALL_URL ($SMALL_SIZE bytes)"
+
+# The big file: random bytes under a name of the media grammar
+# (<2 hex>/<64 hex>.mp4). The server checks only the name's shape, so the
+# sha256 of the bytes serves as well as their blake3 would.
+head -c "$BIG_BYTES" /dev/urandom >"$TMP/big.bin"
+big_hash=$(sha256sum "$TMP/big.bin" | cut -d' ' -f1)
+mkdir -p "$DATA/media/${big_hash:0:2}"
+mv "$TMP/big.bin" "$DATA/media/${big_hash:0:2}/$big_hash.mp4"
+BIG_URL="/media/${big_hash:0:2}/$big_hash.mp4"
+BIG_FILE="$DATA$BIG_URL"
+[ "$RANGE_BYTES" -le "$BIG_BYTES" ] || die "RANGE_BYTES ($RANGE_BYTES) > BIG_BYTES ($BIG_BYTES)"
+log "big file: $BIG_URL ($BIG_BYTES bytes)"
+
+# ---------------------------------------------------------------- 3. nginx
+NGINX_PORT="$(free_port)"
+while [ "$NGINX_PORT" = "$OURS_PORT" ]; do NGINX_PORT="$(free_port)"; done
+mkdir -p "$TMP/nginx/logs" "$TMP/nginx/tmp"
+# Media files are written 0600, so as root the workers must stay root to read
+# them (nginx would otherwise drop them to nobody).
+user_line=""
+[ "$(id -u)" = 0 ] && user_line="user root;"
+cat >"$TMP/nginx/nginx.conf" <<EOF
+# Generated by benches/media/run.sh
+$user_line
+worker_processes $NGINX_WORKERS;
+daemon off;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    # nginx closes a keep-alive connection after 1000 requests by default;
+    # hyper never does, so lift the limit to keep connections equal.
+    keepalive_requests 1000000;
+    keepalive_timeout 75s;
+    client_body_temp_path $TMP/nginx/tmp/body;
+    proxy_temp_path $TMP/nginx/tmp/proxy;
+    fastcgi_temp_path $TMP/nginx/tmp/fastcgi;
+    uwsgi_temp_path $TMP/nginx/tmp/uwsgi;
+    scgi_temp_path $TMP/nginx/tmp/scgi;
+    types { video/mp4 mp4; image/jpeg jpg; }
+    default_type application/octet-stream;
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        location /media/ {
+            alias $DATA/media/;
+            add_header Cache-Control "public, max-age=31536000, immutable";
+        }
+    }
+}
+EOF
+log "starting nginx ($NGINX_WORKERS workers, sendfile) on 127.0.0.1:$NGINX_PORT"
+"$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/logs/error.log" >"$TMP/nginx.log" 2>&1 &
+NGINX_PID=$!
+NGX="http://127.0.0.1:$NGINX_PORT"
+wait_http "$NGX/" "$NGINX_PID" nginx
+
+# ---------------------------------------------------------------- 7. same bytes from both
+verify_whole() { # base url file
+    local out="$TMP/verify.body" code
+    code=$(curl -s -o "$out" -w '%{http_code}' "$1$2")
+    [ "$code" = 200 ] || die "$1$2 answered $code, not 200"
+    cmp -s "$out" "$3" || die "$1$2 did not return the file's bytes"
+}
+verify_range() { # base url file start end
+    local out="$TMP/verify.body" want="$TMP/verify.want" code len=$(($5 - $4 + 1))
+    code=$(curl -s -o "$out" -w '%{http_code}' -H "Range: bytes=$4-$5" "$1$2")
+    [ "$code" = 206 ] || die "$1$2 answered $code to a range, not 206"
+    tail -c +"$(($4 + 1))" "$3" | head -c "$len" >"$want"
+    cmp -s "$out" "$want" || die "$1$2 returned the wrong bytes for bytes=$4-$5"
+}
+for base in "$OURS" "$NGX"; do
+    verify_whole "$base" "$SMALL_URL" "$SMALL_FILE"
+    verify_whole "$base" "$BIG_URL" "$BIG_FILE"
+    verify_range "$base" "$BIG_URL" "$BIG_FILE" 0 $((RANGE_BYTES - 1))
+    verify_range "$base" "$BIG_URL" "$BIG_FILE" 12345 $((12345 + RANGE_BYTES - 1))
+    verify_range "$base" "$BIG_URL" "$BIG_FILE" $((BIG_BYTES - RANGE_BYTES)) $((BIG_BYTES - 1))
+done
+log "verified: both servers return identical bytes (200 whole, 206 ranges)"
+
+# ---------------------------------------------------------------- 4. wrk scripts
+# done() prints exact numbers, so nothing depends on wrk's unit formatting.
+cat >"$TMP/report.lua" <<'EOF'
+done = function(summary, latency, requests)
+    local e = summary.errors
+    io.write(string.format(
+        "BENCH requests=%d duration_us=%d bytes=%d p50_us=%d p99_us=%d err_connect=%d err_read=%d err_write=%d err_timeout=%d err_status=%d\n",
+        summary.requests, summary.duration, summary.bytes,
+        latency:percentile(50), latency:percentile(99),
+        e.connect, e.read, e.write, e.timeout, e.status))
+end
+EOF
+cp "$TMP/report.lua" "$TMP/plain.lua"
+# A random RANGE_BYTES window anywhere in the file (any offset, not aligned),
+# a new one for every request; each thread seeds its own generator.
+cat >"$TMP/range.lua" <<EOF
+local size = $BIG_BYTES
+local span = $RANGE_BYTES
+local counter = 0
+setup = function(thread)
+    counter = counter + 1
+    thread:set("id", counter)
+end
+init = function(args)
+    math.randomseed(os.time() * 1000 + (id or 0) * 7919)
+end
+request = function()
+    local start = math.random(0, size - span)
+    return wrk.format("GET", nil, { ["Range"] = "bytes=" .. start .. "-" .. (start + span - 1) })
+end
+EOF
+cat "$TMP/report.lua" >>"$TMP/range.lua"
+
+# run_wrk NAME DURATION SCRIPT URL -> prints "reqps bytesps p99_us errors"
+run_wrk() {
+    local out="$TMP/wrk.$1.out" line requests dur bytes p99 errs
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$2" --timeout 10s --latency -s "$3" "$4" >"$out" 2>&1 \
+        || { log "wrk failed: $(tail -3 "$out")"; echo "0 0 0 -1"; return 0; }
+    line=$(grep '^BENCH ' "$out" | tail -1)
+    [ -n "$line" ] || { log "wrk printed no result: $(tail -3 "$out")"; echo "0 0 0 -1"; return 0; }
+    field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$line"; }
+    requests=$(field requests); dur=$(field duration_us); bytes=$(field bytes); p99=$(field p99_us)
+    errs=$(($(field err_connect) + $(field err_read) + $(field err_write) + $(field err_timeout) + $(field err_status)))
+    awk -v r="$requests" -v d="$dur" -v b="$bytes" -v p="$p99" -v e="$errs" \
+        'BEGIN { printf "%.1f %.0f %d %d\n", r * 1e6 / d, b * 1e6 / d, p, e }'
+}
+
+fmt_ms() { awk -v us="$1" 'BEGIN { printf "%.2f ms", us / 1000 }'; }
+fmt_mb() { awk -v b="$1" 'BEGIN { printf "%.0f MB/s", b / 1e6 }'; }
+
+# bench SHAPE SCRIPT OURS_URL NGINX_URL -> appends a row to $TMP/rows
+bench() {
+    local shape="$1" script="$2" url_ours="$3" url_ngx="$4" round server url res
+    local best_ours="0 0 0 0" best_ngx="0 0 0 0"
+    if [ "$WARMUP" != 0 ]; then
+        run_wrk warm "$WARMUP" "$script" "$url_ours" >/dev/null
+        run_wrk warm "$WARMUP" "$script" "$url_ngx" >/dev/null
+    fi
+    for round in $(seq "$ROUNDS"); do
+        for server in aimoviez nginx; do
+            if [ "$server" = aimoviez ]; then url=$url_ours; else url=$url_ngx; fi
+            res=$(run_wrk "$server" "$DURATION" "$script" "$url")
+            read -r rps bps p99 errs <<<"$res"
+            log "$(printf '%-28s round %d %-8s %10.1f req/s  %s  p99 %s  errors %s' \
+                "$shape" "$round" "$server" "$rps" "$(fmt_mb "$bps")" "$(fmt_ms "$p99")" "$errs")"
+            if [ "$server" = aimoviez ]; then
+                awk -v a="$rps" -v b="${best_ours%% *}" 'BEGIN { exit !(a > b) }' && best_ours="$res"
+            else
+                awk -v a="$rps" -v b="${best_ngx%% *}" 'BEGIN { exit !(a > b) }' && best_ngx="$res"
+            fi
+        done
+    done
+    echo "$shape|$best_ours|$best_ngx" >>"$TMP/rows"
+}
+
+: >"$TMP/rows"
+log "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS rounds alternating, warm-up $WARMUP"
+bench "whole clip (${SMALL_SIZE} B)" "$TMP/plain.lua" "$OURS$SMALL_URL" "$NGX$SMALL_URL"
+bench "random $((RANGE_BYTES / 1024)) KiB range of $((BIG_BYTES / 1048576)) MiB" \
+    "$TMP/range.lua" "$OURS$BIG_URL" "$NGX$BIG_URL"
+
+# Context: the cheapest route of our server, no media.
+[ "$WARMUP" != 0 ] && run_wrk warm "$WARMUP" "$TMP/plain.lua" "$OURS/api/health" >/dev/null
+health_best="0 0 0 0"
+for round in $(seq "$ROUNDS"); do
+    res=$(run_wrk health "$DURATION" "$TMP/plain.lua" "$OURS/api/health")
+    log "$(printf '%-28s round %d %-8s %10.1f req/s' "GET /api/health" "$round" aimoviez "${res%% *}")"
+    awk -v a="${res%% *}" -v b="${health_best%% *}" 'BEGIN { exit !(a > b) }' && health_best="$res"
+done
+
+# ---------------------------------------------------------------- 5. table
+echo
+echo "Media serving, aimoviez vs nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\///') (sendfile, worker_processes $NGINX_WORKERS), loopback"
+echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, best of $ROUNDS alternating rounds; $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) CPUs: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1); load avg $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+printf '| %-30s | %14s | %14s | %18s | %18s | %12s | %12s | %9s |\n' \
+    shape "aimoviez req/s" "nginx req/s" "ratio ours/nginx" "aimoviez MB/s" "nginx MB/s" "aimoviez p99" "nginx p99" errors
+printf '|%s|%s:|%s:|%s:|%s:|%s:|%s:|%s:|%s:|\n' \
+    "$(printf -- '-%.0s' {1..32})" "$(printf -- '-%.0s' {1..15})" "$(printf -- '-%.0s' {1..15})" \
+    "$(printf -- '-%.0s' {1..19})" "$(printf -- '-%.0s' {1..19})" "$(printf -- '-%.0s' {1..13})" \
+    "$(printf -- '-%.0s' {1..13})" "$(printf -- '-%.0s' {1..13})" "$(printf -- '-%.0s' {1..10})"
+while IFS='|' read -r shape ours ngx; do
+    read -r o_rps o_bps o_p99 o_err <<<"$ours"
+    read -r n_rps n_bps n_p99 n_err <<<"$ngx"
+    ratio=$(awk -v a="$o_rps" -v b="$n_rps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
+    printf '| %-30s | %14.0f | %14.0f | %18s | %18.0f | %12s | %12s | %9s |\n' \
+        "$shape" "$o_rps" "$n_rps" "$ratio" "$(awk -v b="$o_bps" 'BEGIN{print b/1e6}')" \
+        "$(awk -v b="$n_bps" 'BEGIN{print b/1e6}')" "$(fmt_ms "$o_p99")" "$(fmt_ms "$n_p99")" "$o_err/$n_err"
+done <"$TMP/rows"
+read -r h_rps _ h_p99 h_err <<<"$health_best"
+echo
+printf 'context: aimoviez GET /api/health: %.0f req/s, p99 %s, errors %s\n' "$h_rps" "$(fmt_ms "$h_p99")" "$h_err"
+echo "(errors = wrk socket errors + non-2xx/3xx responses, ours/nginx; timing never fails this script)"
