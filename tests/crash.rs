@@ -99,7 +99,7 @@ async fn acknowledged_votes_survive_sigkill() {
                         let voter = format!("10.{cycle}.{worker}.{n}");
                         let clip = u64::from((worker + n) % 4 + 1);
                         // Every fifth voter also repeats the vote, which must be refused.
-                        let repeats = if n % 5 == 0 { 2 } else { 1 };
+                        let repeats = if n.is_multiple_of(5) { 2 } else { 1 };
                         for _ in 0..repeats {
                             let sent = client
                                 .post(format!("{base}/api/vote"))
