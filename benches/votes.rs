@@ -1,1 +1,365 @@
-fn main() {}
+//! Vote load harness (`cargo bench --bench votes`). Not a test: it prints a
+//! table and never fails on timing.
+//!
+//! It seeds a fresh data dir with one active slot of 50 clips, starts the
+//! release binary on it, and drives it over loopback from this process with
+//! a small keep-alive HTTP/1.1 client. Every vote comes from a distinct voter
+//! (a distinct `X-Forwarded-For` through the trusted-loopback-proxy path).
+//! Closed loop (each connection sends its next request when the last is
+//! answered) measures throughput; open loop (each connection offers one vote
+//! per second on a fixed schedule, latency measured from the scheduled time)
+//! measures latency at a fixed offered rate. `GET /api/health` in the same
+//! run is the ceiling the vote rates are compared with.
+//!
+//! Knobs (env): BENCH_SECS (default 8), BENCH_CONNECTIONS (default "1000,10000").
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use aimoviez::store::Store;
+use aimoviez::store::writer::{self, DemoSeed, SeedClip, WriterSettings};
+use hdrhistogram::Histogram;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const CLIPS: u64 = 50;
+
+#[derive(Clone, Copy, Debug)]
+enum Target {
+    Health,
+    HotClip,
+    Skewed,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Shape {
+    Closed,
+    /// Offered requests per second across all connections.
+    Open(u64),
+}
+
+struct RunResult {
+    requests: u64,
+    errors: u64,
+    non_2xx: u64,
+    seconds: f64,
+    histogram: Histogram<u64>,
+}
+
+struct Server {
+    child: Child,
+    address: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Seeds an active season whose first slot holds 50 clips, through the
+/// library's own writer, so the server starts on realistic data.
+fn seed(data: &std::path::Path) {
+    let store = Store::open(&data.join("aimoviez.redb"), 64 << 20).expect("store");
+    let settings = WriterSettings {
+        batch_max: 64,
+        queue_capacity: 64,
+        daily_budget: 200,
+        clock: Arc::new(aimoviez::domain::clock::Timestamp::now),
+    };
+    let (handle, thread) = writer::start(&store, settings, Box::new(|_| {})).expect("writer");
+    let seed = DemoSeed {
+        title: "Bench".into(),
+        genre: "bench".into(),
+        description: String::new(),
+        total_slots: 75,
+        slot_duration_secs: 24 * 3600,
+        creators: vec!["bench".into()],
+        clips: (1..=CLIPS)
+            .map(|n| SeedClip {
+                title: format!("clip {n}"),
+                description: String::new(),
+                genre: "bench".into(),
+                creator: 0,
+                video_path: format!("{:02x}/missing.mp4", n),
+                poster_path: format!("{:02x}/missing.jpg", n),
+                duration_ms: 8000,
+            })
+            .collect(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    assert!(runtime.block_on(handle.seed_demo(seed)).expect("seeded"));
+    thread.stop();
+}
+
+fn start_server(data: &std::path::Path) -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+    let address: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let child = Command::new(env!("CARGO_BIN_EXE_aimoviez"))
+        .args(["serve", "--listen", &address.to_string(), "--data"])
+        .arg(data)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn server");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(address).is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Server { child, address }
+}
+
+/// A zipf-like pick over 50 clips: clip 1 gets the most votes, then 2, ...
+fn skewed_clip(random: u64) -> u64 {
+    let weights: Vec<f64> = (1..=CLIPS).map(|k| 1.0 / k as f64).collect();
+    let total: f64 = weights.iter().sum();
+    let mut point = (random % 1_000_000) as f64 / 1_000_000.0 * total;
+    for (index, weight) in weights.iter().enumerate() {
+        if point < *weight {
+            return index as u64 + 1;
+        }
+        point -= weight;
+    }
+    CLIPS
+}
+
+fn request_bytes(target: Target, voter: u64, host: &str) -> Vec<u8> {
+    match target {
+        Target::Health => format!("GET /api/health HTTP/1.1\r\nHost: {host}\r\n\r\n").into_bytes(),
+        Target::HotClip | Target::Skewed => {
+            let clip = match target {
+                Target::HotClip => 1,
+                _ => skewed_clip(voter.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11),
+            };
+            let body = format!("{{\"clipId\":{clip}}}");
+            let ip = format!("10.{}.{}.{}", (voter >> 16) & 0xff, (voter >> 8) & 0xff, voter & 0xff);
+            format!(
+                "POST /api/vote HTTP/1.1\r\nHost: {host}\r\nUser-Agent: bench\r\nContent-Type: application/json\r\n\
+                 X-Forwarded-For: {ip}\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes()
+        }
+    }
+}
+
+/// Reads one HTTP/1.1 response with a Content-Length body; returns its status.
+async fn read_response(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> std::io::Result<u16> {
+    buffer.clear();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = std::str::from_utf8(&buffer[..end]).map_err(std::io::Error::other)?;
+            let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+            let length: usize = head
+                .lines()
+                .find_map(|line| {
+                    let (name, value) = line.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length").then(|| value.trim().parse().ok())?
+                })
+                .unwrap_or(0);
+            while buffer.len() < end + 4 + length {
+                let read = stream.read(&mut chunk).await?;
+                if read == 0 {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+                buffer.extend_from_slice(&chunk[..read]);
+            }
+            return Ok(status);
+        }
+        let read = stream.read(&mut chunk).await?;
+        if read == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buffer.extend_from_slice(&chunk[..read]);
+    }
+}
+
+async fn run(
+    address: SocketAddr,
+    target: Target,
+    shape: Shape,
+    connections: u64,
+    secs: u64,
+    voters: Arc<AtomicU64>,
+) -> RunResult {
+    let host = address.to_string();
+    let mut streams = Vec::with_capacity(connections as usize);
+    for _ in 0..connections {
+        let stream = TcpStream::connect(address).await.expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        streams.push(stream);
+    }
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(secs);
+    let tasks: Vec<_> = streams
+        .into_iter()
+        .enumerate()
+        .map(|(index, mut stream)| {
+            let (host, voters) = (host.clone(), voters.clone());
+            tokio::spawn(async move {
+                let mut histogram = Histogram::<u64>::new_with_bounds(1, 120_000_000, 3).expect("histogram");
+                let (mut requests, mut errors, mut non_2xx) = (0u64, 0u64, 0u64);
+                let mut buffer = Vec::with_capacity(4096);
+                // Open loop: this connection's share of the offered rate, on a fixed schedule.
+                let interval = match shape {
+                    Shape::Open(rate) => Some(Duration::from_secs_f64(connections as f64 / rate as f64)),
+                    Shape::Closed => None,
+                };
+                let mut scheduled =
+                    started + interval.map_or(Duration::ZERO, |i| i.mul_f64(index as f64 / connections as f64));
+                loop {
+                    if interval.is_some() {
+                        if scheduled >= deadline {
+                            break;
+                        }
+                        tokio::time::sleep_until(scheduled.into()).await;
+                    } else if Instant::now() >= deadline {
+                        break;
+                    }
+                    let sent_at = if interval.is_some() { scheduled } else { Instant::now() };
+                    let voter = voters.fetch_add(1, Ordering::Relaxed);
+                    let request = request_bytes(target, voter, &host);
+                    let result = async {
+                        stream.write_all(&request).await?;
+                        read_response(&mut stream, &mut buffer).await
+                    }
+                    .await;
+                    match result {
+                        Ok(status) => {
+                            requests += 1;
+                            if !(200..300).contains(&status) {
+                                non_2xx += 1;
+                            }
+                            let micros = sent_at.elapsed().as_micros() as u64;
+                            let _ = histogram.record(micros.max(1));
+                        }
+                        Err(_) => {
+                            errors += 1;
+                            break;
+                        }
+                    }
+                    if let Some(interval) = interval {
+                        scheduled += interval;
+                    }
+                }
+                (requests, errors, non_2xx, histogram)
+            })
+        })
+        .collect();
+    let mut total = RunResult {
+        requests: 0,
+        errors: 0,
+        non_2xx: 0,
+        seconds: 0.0,
+        histogram: Histogram::new_with_bounds(1, 120_000_000, 3).expect("histogram"),
+    };
+    for task in tasks {
+        let (requests, errors, non_2xx, histogram) = task.await.expect("task");
+        total.requests += requests;
+        total.errors += errors;
+        total.non_2xx += non_2xx;
+        let _ = total.histogram.add(histogram);
+    }
+    total.seconds = started.elapsed().as_secs_f64().max(secs as f64);
+    total
+}
+
+/// Reads the writer's totals from /metrics: (batches, commands, commit seconds).
+async fn writer_totals(address: SocketAddr) -> (f64, f64, f64) {
+    let mut stream = TcpStream::connect(address).await.expect("connect");
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await.expect("read");
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.trim().parse::<f64>().ok()))
+            .unwrap_or(0.0)
+    };
+    (
+        value("aimoviez_writer_batches_total "),
+        value("aimoviez_writer_commands_total "),
+        value("aimoviez_writer_commit_seconds_sum "),
+    )
+}
+
+fn main() {
+    let secs: u64 = std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(8);
+    let connection_counts: Vec<u64> = std::env::var("BENCH_CONNECTIONS")
+        .unwrap_or_else(|_| "1000,10000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let wanted = connection_counts.iter().max().copied().unwrap_or(1000) * 2 + 1024;
+    match rlimit::increase_nofile_limit(wanted) {
+        Ok(limit) if limit < wanted => eprintln!("warning: open-file limit is {limit}; large runs may fail"),
+        Ok(_) => {}
+        Err(error) => eprintln!("warning: cannot raise the open-file limit: {error}"),
+    }
+    let data = tempfile::tempdir().expect("tempdir");
+    seed(data.path());
+    let server = start_server(data.path());
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let voters = Arc::new(AtomicU64::new(1));
+    println!(
+        "\n| scenario | connections | shape | req/s | ratio to health | p50 ms | p99 ms | non-2xx | errors | mean batch | commit ms |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    runtime.block_on(async {
+        // Warm up connections, caches and the page cache.
+        let _ = run(server.address, Target::HotClip, Shape::Closed, 64, 1, voters.clone()).await;
+        for &connections in &connection_counts {
+            let mut health_rate = 0.0;
+            let mut scenarios = vec![
+                ("health", Target::Health, Shape::Closed),
+                ("vote, one hot clip", Target::HotClip, Shape::Closed),
+                ("vote, skewed over 50 clips", Target::Skewed, Shape::Closed),
+            ];
+            if connections >= 10_000 {
+                scenarios.push(("vote, one hot clip", Target::HotClip, Shape::Open(10_000)));
+            }
+            for (name, target, shape) in scenarios {
+                let before = writer_totals(server.address).await;
+                let result = run(server.address, target, shape, connections, secs, voters.clone()).await;
+                let after = writer_totals(server.address).await;
+                let rate = result.requests as f64 / result.seconds;
+                if matches!(target, Target::Health) {
+                    health_rate = rate;
+                }
+                let batches = after.0 - before.0;
+                let (mean_batch, commit_ms) = if batches > 0.0 {
+                    ((after.1 - before.1) / batches, (after.2 - before.2) / batches * 1000.0)
+                } else {
+                    (0.0, 0.0)
+                };
+                let shape_text = match shape {
+                    Shape::Closed => "closed".to_owned(),
+                    Shape::Open(rate) => format!("open {rate}/s"),
+                };
+                println!(
+                    "| {name} | {connections} | {shape_text} | {rate:.0} | {:.2} | {:.1} | {:.1} | {} | {} | {} | {} |",
+                    rate / health_rate.max(1.0),
+                    result.histogram.value_at_quantile(0.5) as f64 / 1000.0,
+                    result.histogram.value_at_quantile(0.99) as f64 / 1000.0,
+                    result.non_2xx,
+                    result.errors,
+                    if batches > 0.0 { format!("{mean_batch:.0}") } else { "-".into() },
+                    if batches > 0.0 { format!("{commit_ms:.2}") } else { "-".into() },
+                );
+            }
+        }
+    });
+    drop(server);
+    let check = Command::new(env!("CARGO_BIN_EXE_aimoviez")).args(["check", "--data"]).arg(data.path()).output();
+    match check {
+        Ok(output) => println!("\naimoviez check after the run: {}", String::from_utf8_lossy(&output.stdout).trim()),
+        Err(error) => println!("\naimoviez check could not run: {error}"),
+    }
+}

@@ -228,6 +228,7 @@ fn router(state: AppState) -> Router {
         .merge(web::router())
         .merge(api::router())
         .merge(crate::media::router())
+        .merge(crate::metrics::router())
         .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::reject_cross_site))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout));

@@ -309,3 +309,16 @@ mod tests {
         assert!(error.to_string().contains("nope"), "{error}");
     }
 }
+
+#[cfg(test)]
+mod example_file {
+    use super::*;
+
+    #[test]
+    fn the_example_config_is_valid_and_matches_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("aimoviez.example.toml");
+        let from_file = Config::load(Some(&path), Vec::new(), &Overrides::default()).expect("example parses");
+        let defaults = Config::default();
+        assert_eq!(format!("{from_file:?}"), format!("{defaults:?}"));
+    }
+}

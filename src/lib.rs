@@ -11,6 +11,7 @@ pub mod csrf;
 pub mod demo;
 pub mod domain;
 pub mod media;
+pub mod metrics;
 pub mod readmodel;
 pub mod store;
 pub mod telemetry;

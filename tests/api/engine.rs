@@ -111,3 +111,19 @@ async fn a_full_queue_answers_503_with_retry_after_and_loses_nothing() {
     assert_eq!(total_votes(&app).await, accepted);
     assert_eq!(accepted + unavailable, 300, "{}", json!({"accepted": accepted}));
 }
+
+#[tokio::test]
+async fn metrics_show_writer_batches_to_local_clients_only() {
+    let app = spawn_with(SpawnOptions::default()).await;
+    let clip = app.clip_ids().await[0];
+    assert_eq!(app.vote(clip).await.status(), 200);
+    let text = app.get("/metrics").await.text().await.expect("text");
+    let commands = text
+        .lines()
+        .find_map(|line| line.strip_prefix("aimoviez_writer_commands_total "))
+        .and_then(|value| value.parse::<f64>().ok())
+        .expect("commands metric");
+    assert!(commands >= 2.0, "seed and vote: {text}");
+    let remote = app.client.get(app.url("/metrics")).header("x-forwarded-for", "203.0.113.1").send().await;
+    assert_eq!(remote.expect("request").status(), 404);
+}
