@@ -5,6 +5,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod captcha;
 pub mod cli;
 pub mod config;
 pub mod csrf;
@@ -12,6 +13,7 @@ pub mod demo;
 pub mod domain;
 pub mod media;
 pub mod metrics;
+pub mod ratelimit;
 pub mod readmodel;
 pub mod store;
 pub mod telemetry;

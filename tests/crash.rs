@@ -193,3 +193,26 @@ fn check_exits_non_zero_on_a_tampered_counter() {
     assert_eq!(tampered.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("mismatch: slot 1:1 clip 1"), "{stdout}");
 }
+
+#[tokio::test]
+async fn sigterm_drains_and_exits_zero() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let client = reqwest::Client::builder().user_agent("sigterm-test").build().expect("client");
+    let mut server = start(data.path(), &client).await;
+    let response = client.post(format!("{}/api/vote", server.base)).json(&json!({"clipId": 2})).send().await;
+    assert_eq!(response.expect("vote").status(), 200);
+    let pid = server.child.id().to_string();
+    let status = Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(exit) = server.child.try_wait().expect("wait") {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(exit.code(), Some(0), "graceful shutdown exits 0");
+    let server = start(data.path(), &client).await;
+    assert_eq!(total_votes(&client, &server.base).await, 1);
+}

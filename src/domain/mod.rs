@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod feed;
 pub mod flags;
+pub mod fraud;
 pub mod ids;
 pub mod model;
 pub mod tournament;

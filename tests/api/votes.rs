@@ -311,3 +311,23 @@ async fn features_list_every_flag() {
         json!({"multi_vote_mode": false, "special_votes": true, "require_auth_voting": false, "require_captcha_voting": false})
     );
 }
+
+#[tokio::test]
+async fn anonymous_votes_are_refused_when_auth_is_required() {
+    let app = spawn_app().await;
+    let clip = app.clip_ids().await[0];
+    app.set_flag("require_auth_voting", true).await;
+    assert_eq!(app.get_json("/api/features").await["flags"]["require_auth_voting"], true);
+    assert_error(app.vote(clip).await, 401, "auth_required").await;
+    app.set_flag("require_auth_voting", false).await;
+    assert_eq!(app.vote(clip).await.status(), 200);
+}
+
+#[tokio::test]
+async fn special_votes_are_refused_when_the_flag_is_off() {
+    let app = spawn_app().await;
+    let clip = app.clip_ids().await[0];
+    app.set_flag("special_votes", false).await;
+    assert_error(app.vote_as(clip, None, "mega").await, 422, "special_vote_used").await;
+    assert_eq!(app.feed().await["remainingVotes"], json!({"standard": 200, "super": 0, "mega": 0}));
+}
