@@ -180,17 +180,28 @@ fn run_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
     });
     thread.stop();
     let model = result?;
-    // Every budget the model spent, on every day, is what storage holds.
-    for ((voter, day), spent) in &model.spent {
+    // Each voter's standing now (today's spend, voted clips) is what storage holds.
+    let today = clock.load(Ordering::SeqCst).div_euclid(DAY_MS);
+    for voter in 0..3u8 {
         let stored = store
             .voter_slot_state(
-                &voter_key(*voter),
+                &voter_key(voter),
                 aimoviez::domain::ids::SeasonId::new(1).expect("id"),
                 aimoviez::domain::ids::SlotPosition::FIRST,
-                aimoviez::domain::clock::UtcDay::from_number(u32::try_from(*day).expect("day")),
+                aimoviez::domain::clock::UtcDay::from_number(u32::try_from(today).expect("day")),
             )
             .expect("read");
-        prop_assert_eq!(stored.spent_today, *spent, "voter {} day {}", voter, day);
+        prop_assert_eq!(stored.spent_today, *model.spent.get(&(voter, today)).unwrap_or(&0), "voter {}", voter);
+        let mut stored_clips: Vec<u64> = stored.voted_clips.iter().map(|c| c.get()).collect();
+        stored_clips.sort_unstable();
+        let mut model_clips: Vec<u64> = model
+            .votes
+            .iter()
+            .filter(|((v, _), votes)| *v == voter && !votes.is_empty())
+            .map(|((_, c), _)| *c)
+            .collect();
+        model_clips.sort_unstable();
+        prop_assert_eq!(stored_clips, model_clips, "voter {}", voter);
     }
     for (clip, (count, score)) in &model.counts {
         let stored = store.clip(ClipId::new(*clip).expect("id")).expect("read").expect("clip");

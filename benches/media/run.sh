@@ -202,11 +202,11 @@ verify_whole() { # base url file
     cmp -s "$out" "$3" || die "$1$2 did not return the file's bytes"
 }
 verify_range() { # base url file start end
-    local out="$TMP/verify.body" want="$TMP/verify.want" code len=$(($5 - $4 + 1))
+    local out="$TMP/verify.body" code len=$(($5 - $4 + 1))
     code=$(curl -s -o "$out" -w '%{http_code}' -H "Range: bytes=$4-$5" "$1$2")
     [ "$code" = 206 ] || die "$1$2 answered $code to a range, not 206"
-    tail -c +"$(($4 + 1))" "$3" | head -c "$len" >"$want"
-    cmp -s "$out" "$want" || die "$1$2 returned the wrong bytes for bytes=$4-$5"
+    [ "$(stat -c %s "$out")" = "$len" ] || die "$1$2 returned $(stat -c %s "$out") bytes for bytes=$4-$5"
+    cmp -s -i "0:$4" -n "$len" "$out" "$3" || die "$1$2 returned the wrong bytes for bytes=$4-$5"
 }
 for base in "$OURS" "$NGX"; do
     verify_whole "$base" "$SMALL_URL" "$SMALL_FILE"
@@ -264,6 +264,7 @@ run_wrk() {
         'BEGIN { printf "%.1f %.0f %d %d\n", r * 1e6 / d, b * 1e6 / d, p, e }'
 }
 
+size_label() { awk -v b="$1" 'BEGIN { if (b % 1048576 == 0) printf "%d MiB", b / 1048576; else printf "%.0f KiB", b / 1024 }'; }
 fmt_ms() { awk -v us="$1" 'BEGIN { printf "%.2f ms", us / 1000 }'; }
 fmt_mb() { awk -v b="$1" 'BEGIN { printf "%.0f MB/s", b / 1e6 }'; }
 
@@ -280,7 +281,7 @@ bench() {
             if [ "$server" = aimoviez ]; then url=$url_ours; else url=$url_ngx; fi
             res=$(run_wrk "$server" "$DURATION" "$script" "$url")
             read -r rps bps p99 errs <<<"$res"
-            log "$(printf '%-28s round %d %-8s %10.1f req/s  %s  p99 %s  errors %s' \
+            log "$(printf '%-33s round %d %-8s %10.1f req/s  %s  p99 %s  errors %s' \
                 "$shape" "$round" "$server" "$rps" "$(fmt_mb "$bps")" "$(fmt_ms "$p99")" "$errs")"
             if [ "$server" = aimoviez ]; then
                 awk -v a="$rps" -v b="${best_ours%% *}" 'BEGIN { exit !(a > b) }' && best_ours="$res"
@@ -294,8 +295,8 @@ bench() {
 
 : >"$TMP/rows"
 log "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS rounds alternating, warm-up $WARMUP"
-bench "whole clip (${SMALL_SIZE} B)" "$TMP/plain.lua" "$OURS$SMALL_URL" "$NGX$SMALL_URL"
-bench "random $((RANGE_BYTES / 1024)) KiB range of $((BIG_BYTES / 1048576)) MiB" \
+bench "whole clip ($(size_label "$SMALL_SIZE"))" "$TMP/plain.lua" "$OURS$SMALL_URL" "$NGX$SMALL_URL"
+bench "random $(size_label "$RANGE_BYTES") range of $(size_label "$BIG_BYTES")" \
     "$TMP/range.lua" "$OURS$BIG_URL" "$NGX$BIG_URL"
 
 # Context: the cheapest route of our server, no media.
@@ -303,7 +304,7 @@ bench "random $((RANGE_BYTES / 1024)) KiB range of $((BIG_BYTES / 1048576)) MiB"
 health_best="0 0 0 0"
 for round in $(seq "$ROUNDS"); do
     res=$(run_wrk health "$DURATION" "$TMP/plain.lua" "$OURS/api/health")
-    log "$(printf '%-28s round %d %-8s %10.1f req/s' "GET /api/health" "$round" aimoviez "${res%% *}")"
+    log "$(printf '%-33s round %d %-8s %10.1f req/s' "GET /api/health" "$round" aimoviez "${res%% *}")"
     awk -v a="${res%% *}" -v b="${health_best%% *}" 'BEGIN { exit !(a > b) }' && health_best="$res"
 done
 
@@ -312,19 +313,21 @@ echo
 echo "Media serving, aimoviez vs nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\///') (sendfile, worker_processes $NGINX_WORKERS), loopback"
 echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, best of $ROUNDS alternating rounds; $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) CPUs: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1); load avg $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-printf '| %-30s | %14s | %14s | %18s | %18s | %12s | %12s | %9s |\n' \
-    shape "aimoviez req/s" "nginx req/s" "ratio ours/nginx" "aimoviez MB/s" "nginx MB/s" "aimoviez p99" "nginx p99" errors
-printf '|%s|%s:|%s:|%s:|%s:|%s:|%s:|%s:|%s:|\n' \
-    "$(printf -- '-%.0s' {1..32})" "$(printf -- '-%.0s' {1..15})" "$(printf -- '-%.0s' {1..15})" \
-    "$(printf -- '-%.0s' {1..19})" "$(printf -- '-%.0s' {1..19})" "$(printf -- '-%.0s' {1..13})" \
-    "$(printf -- '-%.0s' {1..13})" "$(printf -- '-%.0s' {1..13})" "$(printf -- '-%.0s' {1..10})"
+ROW='| %-33s | %14s | %11s | %16s | %13s | %10s | %12s | %9s | %6s |\n'
+# shellcheck disable=SC2059
+printf "$ROW" shape "aimoviez req/s" "nginx req/s" "ratio ours/nginx" "aimoviez MB/s" "nginx MB/s" "aimoviez p99" "nginx p99" errors
+printf '|%s|%s:|%s:|%s:|%s:|%s:|%s:|%s:|%s:|\n' "$(printf -- '-%.0s' {1..35})" \
+    "$(printf -- '-%.0s' {1..15})" "$(printf -- '-%.0s' {1..12})" "$(printf -- '-%.0s' {1..17})" \
+    "$(printf -- '-%.0s' {1..14})" "$(printf -- '-%.0s' {1..11})" "$(printf -- '-%.0s' {1..13})" \
+    "$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..7})"
 while IFS='|' read -r shape ours ngx; do
     read -r o_rps o_bps o_p99 o_err <<<"$ours"
     read -r n_rps n_bps n_p99 n_err <<<"$ngx"
     ratio=$(awk -v a="$o_rps" -v b="$n_rps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
-    printf '| %-30s | %14.0f | %14.0f | %18s | %18.0f | %12s | %12s | %9s |\n' \
-        "$shape" "$o_rps" "$n_rps" "$ratio" "$(awk -v b="$o_bps" 'BEGIN{print b/1e6}')" \
-        "$(awk -v b="$n_bps" 'BEGIN{print b/1e6}')" "$(fmt_ms "$o_p99")" "$(fmt_ms "$n_p99")" "$o_err/$n_err"
+    # shellcheck disable=SC2059
+    printf "$ROW" "$shape" "$(printf %.0f "$o_rps")" "$(printf %.0f "$n_rps")" "$ratio" \
+        "$(awk -v b="$o_bps" 'BEGIN { printf "%.0f", b / 1e6 }')" "$(awk -v b="$n_bps" 'BEGIN { printf "%.0f", b / 1e6 }')" \
+        "$(fmt_ms "$o_p99")" "$(fmt_ms "$n_p99")" "$o_err/$n_err"
 done <"$TMP/rows"
 read -r h_rps _ h_p99 h_err <<<"$health_best"
 echo

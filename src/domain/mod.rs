@@ -6,6 +6,7 @@ pub mod feed;
 pub mod flags;
 pub mod fraud;
 pub mod ids;
+pub mod ledger;
 pub mod model;
 pub mod tournament;
 pub mod vote;

@@ -39,9 +39,7 @@ pub fn run(db: &Database) -> Result<(), StoreError> {
     txn.open_table(USER_ID_TO_USER)?;
     txn.open_table(USERNAME_TO_USER_ID)?;
     txn.open_table(VOTE_ID_TO_VOTE)?;
-    txn.open_table(VOTER_CLIP_TO_VOTE)?;
-    txn.open_table(VOTER_SLOT_TO_SPECIALS)?;
-    txn.open_table(VOTER_DAY_TO_SPENT)?;
+    txn.open_table(VOTER_TO_LEDGER)?;
     txn.open_table(FLAG_TO_ENABLED)?;
     txn.commit()?;
     Ok(())

@@ -14,8 +14,9 @@ use std::sync::Arc;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use crate::domain::clock::UtcDay;
-use crate::domain::ids::{ClipId, SeasonId, SlotPosition, VoterKey};
-use crate::domain::model::{Clip, Season, Slot};
+use crate::domain::ids::{ClipId, SeasonId, SlotPosition, VoteId, VoterKey};
+use crate::domain::ledger::VoterLedger;
+use crate::domain::model::{Clip, Season, Slot, Vote};
 use crate::domain::vote::SpecialsUsed;
 use tables::*;
 
@@ -123,7 +124,7 @@ pub struct CheckReport {
     pub votes: u64,
     /// (slot, clip) counters compared.
     pub counters: u64,
-    /// (voter, day) budgets compared.
+    /// Voter ledgers (daily spend, votes in the current slot) compared.
     pub budgets: u64,
     /// Every disagreement, in words.
     pub mismatches: Vec<String>,
@@ -222,25 +223,22 @@ impl Store {
         position: SlotPosition,
         today: UtcDay,
     ) -> Result<VoterSlotState, StoreError> {
+        let ledger = self.ledger(voter)?;
+        Ok(VoterSlotState {
+            voted_clips: ledger.voted_clips(season, position),
+            specials_used: ledger.specials_in(season, position),
+            spent_today: ledger.spent_on(today),
+        })
+    }
+
+    /// A voter's ledger (empty for a voter never seen).
+    pub fn ledger(&self, voter: &VoterKey) -> Result<VoterLedger, StoreError> {
         let txn = self.read()?;
-        let votes = txn.open_table(VOTER_CLIP_TO_VOTE)?;
-        let key = voter.as_str();
-        let (s, p) = (season.get(), position.get());
-        let mut state = VoterSlotState::default();
-        for entry in votes.range((key, s, p, 0, 0)..=(key, s, p, u64::MAX, u64::MAX))? {
-            let (composite, _) = entry?;
-            let (_, _, _, clip, _) = composite.value();
-            if let Some(clip) = ClipId::new(clip)
-                && state.voted_clips.last() != Some(&clip)
-            {
-                state.voted_clips.push(clip);
-            }
+        let ledgers = txn.open_table(VOTER_TO_LEDGER)?;
+        match ledgers.get(voter.as_str())? {
+            Some(bytes) => records::ledger_from_bytes(bytes.value()),
+            None => Ok(VoterLedger::default()),
         }
-        let specials = txn.open_table(VOTER_SLOT_TO_SPECIALS)?;
-        state.specials_used = SpecialsUsed::from_bits(specials.get((key, s, p))?.map(|v| v.value()).unwrap_or(0));
-        let spent = txn.open_table(VOTER_DAY_TO_SPENT)?;
-        state.spent_today = spent.get((key, today.number()))?.map(|v| v.value()).unwrap_or(0);
-        Ok(state)
     }
 
     /// One clip with its counts in its current slot.
@@ -257,17 +255,16 @@ impl Store {
         Ok(Some(CountedClip { clip, counter: ClipCounter { vote_count, weighted_score }, view_count }))
     }
 
-    /// Recounts every (slot, clip) counter and every (voter, day) budget from
-    /// the stored votes and compares them with what is stored. Reads the
-    /// whole vote table: an offline tool, never called by a request.
+    /// Recounts every (slot, clip) counter and every voter's ledger from the
+    /// stored votes and compares them with what is stored. Reads the whole
+    /// vote table: an offline tool, never called by a request.
     pub fn check(&self, mut progress: impl FnMut(u64, u64)) -> Result<CheckReport, StoreError> {
         let txn = self.read()?;
         let votes = txn.open_table(VOTE_ID_TO_VOTE)?;
         let total = votes.len()?;
         let mut report = CheckReport::default();
         let mut counts: HashMap<(u64, u32, u64), (u64, u64)> = HashMap::new();
-        let mut spent: HashMap<(String, u32), u64> = HashMap::new();
-        let mut index_entries: u64 = 0;
+        let mut by_voter: HashMap<String, Vec<Vote>> = HashMap::new();
         for entry in votes.iter()? {
             let (_, bytes) = entry?;
             let vote = records::vote_from_bytes(bytes.value())?;
@@ -276,15 +273,11 @@ impl Store {
                 progress(report.votes, total);
             }
             if vote.counts() {
-                index_entries += 1;
                 let counter = counts.entry((vote.season.get(), vote.position.get(), vote.clip.get())).or_default();
                 counter.0 += 1;
                 counter.1 += u64::from(vote.weight);
             }
-            if vote.spends_budget() {
-                *spent.entry((vote.voter.as_str().to_owned(), vote.day.number())).or_default() +=
-                    u64::from(vote.weight);
-            }
+            by_voter.entry(vote.voter.as_str().to_owned()).or_default().push(vote);
         }
         progress(report.votes, total);
         let counters = txn.open_table(SLOT_CLIP_TO_COUNTER)?;
@@ -307,25 +300,44 @@ impl Store {
                 key.0, key.1, key.2, recount.0, recount.1
             ));
         }
-        let budgets = txn.open_table(VOTER_DAY_TO_SPENT)?;
-        for entry in budgets.iter()? {
+        let ledgers = txn.open_table(VOTER_TO_LEDGER)?;
+        for entry in ledgers.iter()? {
             let (key, value) = entry?;
             report.budgets += 1;
-            let (voter, day) = key.value();
-            let stored = u64::from(value.value());
-            let recount = spent.remove(&(voter.to_owned(), day)).unwrap_or(0);
-            if stored != recount {
-                report.mismatches.push(format!("voter {voter} day {day}: stored spend {stored}, recount {recount}"));
+            let voter = key.value().to_owned();
+            let ledger = records::ledger_from_bytes(value.value())?;
+            let votes = by_voter.remove(&voter).unwrap_or_default();
+            if let Some(problem) = ledger_mismatch(&ledger, &votes) {
+                report.mismatches.push(format!("voter {voter}: {problem}"));
             }
         }
-        for ((voter, day), recount) in spent {
-            report.mismatches.push(format!("voter {voter} day {day}: no stored spend, recount {recount}"));
-        }
-        let index = txn.open_table(VOTER_CLIP_TO_VOTE)?;
-        let indexed = index.len()?;
-        if indexed != index_entries {
-            report.mismatches.push(format!("vote index holds {indexed} entries but {index_entries} votes count"));
+        for (voter, votes) in by_voter {
+            if votes.iter().any(|vote| vote.counts() || vote.spends_budget()) {
+                report.mismatches.push(format!("voter {voter}: {} votes but no ledger", votes.len()));
+            }
         }
         Ok(report)
     }
+}
+
+/// Compares a ledger with the voter's stored votes.
+fn ledger_mismatch(ledger: &VoterLedger, votes: &[Vote]) -> Option<String> {
+    if let Some(day) = ledger.day {
+        let spent: u32 = votes.iter().filter(|v| v.day == day && v.spends_budget()).map(|v| v.weight).sum();
+        if spent != ledger.spent {
+            return Some(format!("day {}: ledger spend {}, recount {spent}", day.number(), ledger.spent));
+        }
+    }
+    let in_slot: Vec<VoteId> = match ledger.slot {
+        Some((season, position)) => {
+            votes.iter().filter(|v| v.counts() && v.season == season && v.position == position).map(|v| v.id).collect()
+        }
+        None => Vec::new(),
+    };
+    let mut remembered: Vec<VoteId> = ledger.votes.iter().map(|v| v.vote).collect();
+    remembered.sort_unstable();
+    if remembered != in_slot {
+        return Some(format!("ledger lists {} counted votes in its slot, recount {}", remembered.len(), in_slot.len()));
+    }
+    None
 }

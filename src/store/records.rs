@@ -11,8 +11,10 @@ use rkyv::{Archive, Deserialize, Serialize};
 use super::StoreError;
 use crate::domain::clock::{Timestamp, UtcDay};
 use crate::domain::ids::{ClipId, SeasonId, SlotPosition, UserId, VoteId, VoterKey};
+use crate::domain::ledger::{LedgerVote, VoterLedger};
 use crate::domain::model::{Clip, Season, Slot, User, Vote, VoteState};
 use crate::domain::tournament::{ClipStatus, SeasonStatus, SlotStatus};
+use crate::domain::vote::SpecialsUsed;
 use crate::domain::vote::VoteType;
 
 /// Layout version of every record type written by this build.
@@ -282,6 +284,66 @@ impl TryFrom<VoteRecord> for Vote {
             },
         })
     }
+}
+
+/// Stored form of [`VoterLedger`].
+#[derive(Archive, Serialize, Deserialize, Debug, Clone)]
+pub struct LedgerRecord {
+    day: Option<u32>,
+    spent: u32,
+    slot: Option<(u64, u32)>,
+    specials: u8,
+    /// (clip id, vote id, vote type tag), oldest first.
+    votes: Vec<(u64, u64, u8)>,
+}
+
+impl From<&VoterLedger> for LedgerRecord {
+    fn from(ledger: &VoterLedger) -> Self {
+        Self {
+            day: ledger.day.map(UtcDay::number),
+            spent: ledger.spent,
+            slot: ledger.slot.map(|(season, position)| (season.get(), position.get())),
+            specials: ledger.specials.to_bits(),
+            votes: ledger.votes.iter().map(|v| (v.clip.get(), v.vote.get(), v.vote_type.tag())).collect(),
+        }
+    }
+}
+
+impl TryFrom<LedgerRecord> for VoterLedger {
+    type Error = StoreError;
+
+    fn try_from(record: LedgerRecord) -> Result<Self, StoreError> {
+        let slot = match record.slot {
+            Some((season, position)) => Some((
+                SeasonId::new(season).ok_or_else(|| corrupt("ledger", "zero season"))?,
+                SlotPosition::new(position).ok_or_else(|| corrupt("ledger", "zero slot"))?,
+            )),
+            None => None,
+        };
+        let votes = record
+            .votes
+            .into_iter()
+            .map(|(clip, vote, tag)| {
+                Ok(LedgerVote {
+                    clip: ClipId::new(clip).ok_or_else(|| corrupt("ledger", "zero clip"))?,
+                    vote: VoteId::new(vote).ok_or_else(|| corrupt("ledger", "zero vote"))?,
+                    vote_type: VoteType::from_tag(tag).ok_or_else(|| corrupt("ledger", "bad vote type"))?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(VoterLedger {
+            day: record.day.map(UtcDay::from_number),
+            spent: record.spent,
+            slot,
+            specials: SpecialsUsed::from_bits(record.specials),
+            votes,
+        })
+    }
+}
+
+/// Decodes a stored voter ledger.
+pub fn ledger_from_bytes(bytes: &[u8]) -> Result<VoterLedger, StoreError> {
+    decode::<LedgerRecord>(bytes, "ledger")?.try_into()
 }
 
 /// Decodes a stored season.

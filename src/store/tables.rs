@@ -27,20 +27,15 @@ pub const USER_ID_TO_USER: TableDefinition<u64, &[u8]> = TableDefinition::new("u
 pub const USERNAME_TO_USER_ID: TableDefinition<&str, u64> = TableDefinition::new("username_to_user_id");
 /// Vote id → vote record (kept after a revoke, for history and recounts).
 pub const VOTE_ID_TO_VOTE: TableDefinition<u64, &[u8]> = TableDefinition::new("vote_id_to_vote");
-/// (voter key, season id, position, clip id, vote id) → weight, for every vote
-/// that still counts: answers "has this voter voted for this clip in this slot".
-pub const VOTER_CLIP_TO_VOTE: TableDefinition<(&str, u64, u32, u64, u64), u32> =
-    TableDefinition::new("voter_clip_to_vote");
-/// (voter key, season id, position) → special votes spent in that slot (bit set).
-pub const VOTER_SLOT_TO_SPECIALS: TableDefinition<(&str, u64, u32), u8> =
-    TableDefinition::new("voter_slot_to_specials");
-/// (voter key, UTC day) → budget units spent that day.
-pub const VOTER_DAY_TO_SPENT: TableDefinition<(&str, u32), u32> = TableDefinition::new("voter_day_to_spent");
+/// Voter key → the voter's ledger (today's spend, votes and specials in
+/// their current slot): one record per voter, so a vote costs one
+/// random-keyed write. See `domain::ledger`.
+pub const VOTER_TO_LEDGER: TableDefinition<&str, &[u8]> = TableDefinition::new("voter_to_ledger");
 /// Feature flag key → enabled.
 pub const FLAG_TO_ENABLED: TableDefinition<&str, bool> = TableDefinition::new("flag_to_enabled");
 
 /// Names of all tables, for tools that walk the whole database.
-pub const ALL_TABLES: [&str; 14] = [
+pub const ALL_TABLES: [&str; 12] = [
     "meta",
     "season_id_to_season",
     "slot_to_slot",
@@ -51,9 +46,7 @@ pub const ALL_TABLES: [&str; 14] = [
     "user_id_to_user",
     "username_to_user_id",
     "vote_id_to_vote",
-    "voter_clip_to_vote",
-    "voter_slot_to_specials",
-    "voter_day_to_spent",
+    "voter_to_ledger",
     "flag_to_enabled",
 ];
 

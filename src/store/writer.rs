@@ -19,11 +19,12 @@ use std::time::Instant;
 use redb::{Database, Durability, ReadableTable, Table, WriteTransaction};
 use tokio::sync::oneshot;
 
-use super::records::{self, ClipRecord, SeasonRecord, SlotRecord, UserRecord, VoteRecord};
+use super::records::{self, ClipRecord, LedgerRecord, SeasonRecord, SlotRecord, UserRecord, VoteRecord};
 use super::tables::*;
 use super::{ClipCounter, Store, StoreError};
 use crate::domain::clock::{Timestamp, UtcDay};
 use crate::domain::ids::{ClipId, SeasonId, SlotPosition, UserId, VoteId, VoterKey};
+use crate::domain::ledger::{LedgerVote, VoterLedger};
 use crate::domain::model::{Clip, Season, Slot, User, Vote, VoteState};
 use crate::domain::tournament::{ClipStatus, SeasonStatus, SlotStatus};
 use crate::domain::vote::{self, CastFacts, OpenSlot, SpecialsUsed, TargetClip, VoteRefusal, VoteType, VotingFlags};
@@ -372,9 +373,7 @@ struct Batch<'txn> {
     users: Table<'txn, u64, &'static [u8]>,
     usernames: Table<'txn, &'static str, u64>,
     votes: Table<'txn, u64, &'static [u8]>,
-    voter_votes: Table<'txn, (&'static str, u64, u32, u64, u64), u32>,
-    specials: Table<'txn, (&'static str, u64, u32), u8>,
-    spent: Table<'txn, (&'static str, u32), u32>,
+    ledgers: Table<'txn, &'static str, &'static [u8]>,
     flag_table: Table<'txn, &'static str, bool>,
     /// The open slot as read in this batch (`None` inside = no open slot).
     open_slot: Option<Option<OpenSlot>>,
@@ -382,8 +381,8 @@ struct Batch<'txn> {
     clip_targets: HashMap<ClipId, Option<TargetClip>>,
     /// Counters touched in this batch, written once at the end.
     counter_cache: HashMap<(u64, u32, u64), ClipCounter>,
-    /// Budgets touched in this batch, written once at the end.
-    spent_cache: HashMap<(VoterKey, u32), u32>,
+    /// Ledgers touched in this batch, written once at the end.
+    ledger_cache: HashMap<VoterKey, VoterLedger>,
     next_vote_id: Option<u64>,
     structure_changed: bool,
     flag_events: Vec<CommittedEvent>,
@@ -407,14 +406,12 @@ impl<'txn> Batch<'txn> {
             users: txn.open_table(USER_ID_TO_USER)?,
             usernames: txn.open_table(USERNAME_TO_USER_ID)?,
             votes: txn.open_table(VOTE_ID_TO_VOTE)?,
-            voter_votes: txn.open_table(VOTER_CLIP_TO_VOTE)?,
-            specials: txn.open_table(VOTER_SLOT_TO_SPECIALS)?,
-            spent: txn.open_table(VOTER_DAY_TO_SPENT)?,
+            ledgers: txn.open_table(VOTER_TO_LEDGER)?,
             flag_table,
             open_slot: None,
             clip_targets: HashMap::new(),
             counter_cache: HashMap::new(),
-            spent_cache: HashMap::new(),
+            ledger_cache: HashMap::new(),
             next_vote_id: None,
             structure_changed: false,
             flag_events: Vec::new(),
@@ -472,13 +469,15 @@ impl<'txn> Batch<'txn> {
         Ok(self.counter_cache.entry(key).or_default())
     }
 
-    fn spent(&mut self, voter: &VoterKey, day: UtcDay) -> Result<&mut u32, StoreError> {
-        let key = (voter.clone(), day.number());
-        if !self.spent_cache.contains_key(&key) {
-            let stored = self.spent.get((voter.as_str(), day.number()))?.map(|v| v.value()).unwrap_or(0);
-            self.spent_cache.insert(key.clone(), stored);
+    fn ledger(&mut self, voter: &VoterKey) -> Result<&mut VoterLedger, StoreError> {
+        if !self.ledger_cache.contains_key(voter) {
+            let stored = match self.ledgers.get(voter.as_str())? {
+                Some(bytes) => records::ledger_from_bytes(bytes.value())?,
+                None => VoterLedger::default(),
+            };
+            self.ledger_cache.insert(voter.clone(), stored);
         }
-        Ok(self.spent_cache.entry(key).or_default())
+        Ok(self.ledger_cache.entry(voter.clone()).or_default())
     }
 
     fn take_vote_id(&mut self) -> Result<VoteId, StoreError> {
@@ -490,11 +489,6 @@ impl<'txn> Batch<'txn> {
         VoteId::new(next).ok_or(StoreError::Corrupt { what: "meta", reason: "vote id counter is zero".into() })
     }
 
-    fn specials_used(&self, voter: &VoterKey, slot: &OpenSlot) -> Result<SpecialsUsed, StoreError> {
-        let bits = self.specials.get((voter.as_str(), slot.season.get(), slot.position.get()))?.map(|v| v.value());
-        Ok(SpecialsUsed::from_bits(bits.unwrap_or(0)))
-    }
-
     fn cast(
         &mut self,
         voter: &VoterKey,
@@ -503,17 +497,14 @@ impl<'txn> Batch<'txn> {
     ) -> Result<Result<VoteOutcome, VoteRefusal>, StoreError> {
         let slot = self.open_slot()?;
         let target = self.clip_target(clip)?;
+        let (today, now, daily_budget, flags) = (self.today, self.now, self.daily_budget, self.flags);
+        let ledger = self.ledger(voter)?;
         let (existing, specials_used) = match slot {
             Some(slot) => {
-                let key = voter.as_str();
-                let (s, p, c) = (slot.season.get(), slot.position.get(), clip.get());
-                let existing = self.voter_votes.range((key, s, p, c, 0)..=(key, s, p, c, u64::MAX))?.next().is_some();
-                (u32::from(existing), self.specials_used(voter, &slot)?)
+                (ledger.votes_on(slot.season, slot.position, clip), ledger.specials_in(slot.season, slot.position))
             }
             None => (0, SpecialsUsed::default()),
         };
-        let today = self.today;
-        let spent_today = *self.spent(voter, today)?;
         let facts = CastFacts {
             slot,
             clip: target,
@@ -521,10 +512,10 @@ impl<'txn> Batch<'txn> {
             voter_is_user: voter.is_user(),
             existing_votes_on_clip: existing,
             specials_used,
-            spent_today,
-            daily_budget: self.daily_budget,
-            flags: self.flags,
-            now: self.now,
+            spent_today: ledger.spent_on(today),
+            daily_budget,
+            flags,
+            now,
         };
         let decision = match vote::decide_cast(&facts) {
             Ok(decision) => decision,
@@ -540,23 +531,21 @@ impl<'txn> Batch<'txn> {
             vote_type,
             weight: decision.weight,
             day: decision.day,
-            cast_at: self.now,
+            cast_at: now,
             state: VoteState::Counted,
         };
-        let (s, p, c) = (decision.season.get(), decision.position.get(), clip.get());
         self.votes.insert(id.get(), records::encode(&VoteRecord::from(&record)).as_slice())?;
-        self.voter_votes.insert((voter.as_str(), s, p, c, id.get()), decision.weight)?;
-        let specials_used = if vote_type == VoteType::Standard {
-            specials_used
-        } else {
-            let updated = specials_used.with(vote_type, true);
-            self.specials.insert((voter.as_str(), s, p), updated.to_bits())?;
-            updated
-        };
-        let spent = self.spent(voter, decision.day)?;
-        *spent += decision.weight;
-        let spent_today = *spent;
-        let counter = self.counter((s, p, c))?;
+        let ledger = self.ledger(voter)?;
+        ledger.record(
+            decision.season,
+            decision.position,
+            decision.day,
+            decision.weight,
+            LedgerVote { clip, vote: id, vote_type },
+        );
+        let (spent_today, specials_used) =
+            (ledger.spent_on(today), ledger.specials_in(decision.season, decision.position));
+        let counter = self.counter((decision.season.get(), decision.position.get(), clip.get()))?;
         counter.vote_count += 1;
         counter.weighted_score += u64::from(decision.weight);
         let counter = *counter;
@@ -577,40 +566,27 @@ impl<'txn> Batch<'txn> {
         if !window_open {
             return Ok(Err(VoteRefusal::SlotClosed));
         }
-        let key = voter.as_str();
-        let (s, p, c) = (slot.season.get(), slot.position.get(), clip.get());
-        let latest = self
-            .voter_votes
-            .range((key, s, p, c, 0)..=(key, s, p, c, u64::MAX))?
-            .next_back()
-            .transpose()?
-            .map(|(composite, _)| composite.value().4);
-        let Some(vote_id) = latest else {
+        let Some(latest) = self.ledger(voter)?.take_latest(slot.season, slot.position, clip) else {
             return Ok(Err(VoteRefusal::NoVoteToRevoke));
         };
+        let vote_id = latest.vote.get();
         let Some(bytes) = self.votes.get(vote_id)?.map(|b| b.value().to_vec()) else {
             return Err(StoreError::Corrupt {
                 what: "vote",
-                reason: format!("index points at missing vote {vote_id}"),
+                reason: format!("ledger points at missing vote {vote_id}"),
             });
         };
         let mut stored = records::vote_from_bytes(&bytes)?;
         let refunded = vote::revoke_refunds(stored.day, self.now);
         stored.state = VoteState::Revoked { refunded };
         self.votes.insert(vote_id, records::encode(&VoteRecord::from(&stored)).as_slice())?;
-        self.voter_votes.remove((key, s, p, c, vote_id))?;
-        let mut specials_used = self.specials_used(voter, &slot)?;
-        if stored.vote_type != VoteType::Standard {
-            specials_used = specials_used.with(stored.vote_type, false);
-            self.specials.insert((key, s, p), specials_used.to_bits())?;
-        }
-        if refunded {
-            let spent = self.spent(voter, stored.day)?;
-            *spent = spent.saturating_sub(stored.weight);
-        }
         let today = self.today;
-        let spent_today = *self.spent(voter, today)?;
-        let counter = self.counter((s, p, c))?;
+        let ledger = self.ledger(voter)?;
+        if refunded {
+            ledger.refund(stored.day, stored.weight);
+        }
+        let (spent_today, specials_used) = (ledger.spent_on(today), ledger.specials_in(slot.season, slot.position));
+        let counter = self.counter((slot.season.get(), slot.position.get(), clip.get()))?;
         counter.vote_count = counter.vote_count.saturating_sub(1);
         counter.weighted_score = counter.weighted_score.saturating_sub(u64::from(stored.weight));
         let counter = *counter;
@@ -729,8 +705,8 @@ impl<'txn> Batch<'txn> {
                 events.push(CommittedEvent::Counter { clip, position, counter: *counter });
             }
         }
-        for ((voter, day), spent) in &self.spent_cache {
-            self.spent.insert((voter.as_str(), *day), *spent)?;
+        for (voter, ledger) in &self.ledger_cache {
+            self.ledgers.insert(voter.as_str(), records::encode(&LedgerRecord::from(ledger)).as_slice())?;
         }
         events.append(&mut self.flag_events);
         if self.structure_changed {
