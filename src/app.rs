@@ -224,14 +224,17 @@ fn router(state: AppState) -> Router {
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::REFERRER_POLICY, "same-origin"),
     ];
+    // Media is the bulk of the traffic and only ever GET/HEAD with no body:
+    // it is merged after the per-request machinery (CSRF check, body limit,
+    // request timeout), which it does not need, and keeps the headers below.
     let mut router = Router::new()
         .merge(web::router())
         .merge(api::router())
-        .merge(crate::media::router())
         .merge(crate::metrics::router())
         .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::reject_cross_site))
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout));
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .merge(crate::media::router());
     for (name, value) in security_headers {
         router = router.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
     }

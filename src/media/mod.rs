@@ -12,7 +12,6 @@ mod serve;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use bytes::Bytes;
 
@@ -101,11 +100,11 @@ impl MediaName {
     }
 }
 
-/// A file held in memory.
+/// A file held in memory, with its validator headers formatted once.
 #[derive(Debug)]
 pub struct CachedFile {
     bytes: Bytes,
-    modified: SystemTime,
+    validators: serve::Validators,
 }
 
 #[derive(Clone)]
@@ -174,7 +173,8 @@ impl MediaLibrary {
         if metadata.len() > self.max_cached_file_bytes {
             return Ok(None);
         }
-        let file = Arc::new(CachedFile { bytes: Bytes::from(std::fs::read(&path)?), modified: metadata.modified()? });
+        let validators = serve::Validators::new(name, metadata.modified()?);
+        let file = Arc::new(CachedFile { bytes: Bytes::from(std::fs::read(&path)?), validators });
         self.cache.insert(key, file.clone());
         Ok(Some(file))
     }

@@ -23,10 +23,37 @@ use super::{CachedFile, MediaLibrary, MediaName};
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
+/// A file's validators, formatted once (for cached files, once per load).
+#[derive(Debug, Clone)]
+pub struct Validators {
+    etag: HeaderValue,
+    etag_text: String,
+    modified: SystemTime,
+    last_modified: HeaderValue,
+    last_modified_text: String,
+    content_type: HeaderValue,
+}
+
+impl Validators {
+    /// The strong ETag is the content hash in the name; Last-Modified is the file's mtime.
+    pub fn new(name: &MediaName, modified: SystemTime) -> Self {
+        let etag_text = format!("\"{}\"", name.hash());
+        let last_modified_text = httpdate::fmt_http_date(modified);
+        Validators {
+            etag: header_value(&etag_text),
+            etag_text,
+            modified,
+            last_modified: header_value(&last_modified_text),
+            last_modified_text,
+            content_type: HeaderValue::from_static(name.kind().content_type()),
+        }
+    }
+}
+
 /// Where the bytes come from.
 enum Source {
     Memory(Arc<CachedFile>),
-    Disk { path: std::path::PathBuf, len: u64, modified: SystemTime },
+    Disk { path: std::path::PathBuf, len: u64, validators: Validators },
 }
 
 impl Source {
@@ -37,10 +64,10 @@ impl Source {
         }
     }
 
-    fn modified(&self) -> SystemTime {
+    fn validators(&self) -> &Validators {
         match self {
-            Source::Memory(file) => file.modified,
-            Source::Disk { modified, .. } => *modified,
+            Source::Memory(file) => &file.validators,
+            Source::Disk { validators, .. } => validators,
         }
     }
 
@@ -74,20 +101,19 @@ pub async fn respond(library: Arc<MediaLibrary>, path: &str, method: &Method, he
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
-    let etag = format!("\"{}\"", name.hash());
-    let last_modified = httpdate::fmt_http_date(source.modified());
-    let mut common = HeaderMap::new();
-    common.insert(header::ETAG, header_value(&etag));
-    common.insert(header::LAST_MODIFIED, header_value(&last_modified));
+    let validators = source.validators();
+    let mut common = HeaderMap::with_capacity(8);
+    common.insert(header::ETAG, validators.etag.clone());
+    common.insert(header::LAST_MODIFIED, validators.last_modified.clone());
     common.insert(header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE));
     common.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
 
-    if is_not_modified(headers, &etag, source.modified()) {
+    if is_not_modified(headers, &validators.etag_text, validators.modified) {
         return (StatusCode::NOT_MODIFIED, common).into_response();
     }
-    common.insert(header::CONTENT_TYPE, HeaderValue::from_static(name.kind().content_type()));
+    common.insert(header::CONTENT_TYPE, validators.content_type.clone());
     let len = source.len();
-    let plan = plan_range(headers, &etag, &last_modified, len);
+    let plan = plan_range(headers, &validators.etag_text, &validators.last_modified_text, len);
     let (status, range) = match plan {
         RangePlan::Full => (StatusCode::OK, 0..=len.saturating_sub(1)),
         RangePlan::Partial(range) => {
@@ -126,7 +152,8 @@ async fn load(library: Arc<MediaLibrary>, name: &MediaName) -> std::io::Result<O
             Ok(None) => {
                 let path = library.path_of(&name);
                 let metadata = std::fs::metadata(&path)?;
-                Ok(Some(Source::Disk { path, len: metadata.len(), modified: metadata.modified()? }))
+                let validators = Validators::new(&name, metadata.modified()?);
+                Ok(Some(Source::Disk { path, len: metadata.len(), validators }))
             }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(error) => Err(error),
