@@ -16,12 +16,16 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::accounts::LoginThrottle;
 use crate::auth::ServerSecret;
+use crate::captcha::Captcha;
 use crate::config::Config;
 use crate::demo;
 use crate::domain::clock::Timestamp;
 use crate::media::MediaLibrary;
+use crate::ratelimit::{self, RateLimitLayerState, RateLimiter};
 use crate::readmodel::ReadModel;
+use crate::sessions::SessionRegistry;
 use crate::store::Store;
 use crate::store::writer::{self, WriterHandle, WriterSettings, WriterThread};
 use crate::web::assets::Assets;
@@ -55,6 +59,16 @@ pub struct AppContext {
     pub voter_key: [u8; 32],
     /// Static CSS and JS with their cache-busting names.
     pub assets: Assets,
+    /// Live sessions, in memory: authenticated requests read no storage.
+    pub sessions: Arc<SessionRegistry>,
+    /// Per-client, per-route-class request limits.
+    pub rate_limiter: Arc<RateLimiter>,
+    /// The proof-of-work captcha and the passes it granted.
+    pub captcha: Arc<Captcha>,
+    /// Per-account sign-in back-off after repeated failures.
+    pub login_throttle: LoginThrottle,
+    /// Key for per-session form tokens.
+    pub form_token_key: [u8; 32],
 }
 
 /// Choices made by the caller of `build` rather than by configuration.
@@ -109,16 +123,20 @@ impl App {
             .await
             .map_err(|join| StartError::Demo(join.to_string()))??;
         let read_model = Arc::new(ReadModel::load(store.clone())?);
+        let sessions = Arc::new(SessionRegistry::load(&store, Timestamp::now())?);
         let settings = WriterSettings {
             batch_max: config.writer.batch_max,
             queue_capacity: config.writer.queue_capacity,
             daily_budget: config.votes.daily_budget,
             clock: Arc::new(Timestamp::now),
         };
-        let model_for_writer = read_model.clone();
+        let (model_for_writer, sessions_for_writer) = (read_model.clone(), sessions.clone());
+        let listener: writer::CommitListener = Box::new(move |events| {
+            model_for_writer.apply(events);
+            sessions_for_writer.apply(events);
+        });
         let (writer, writer_thread) =
-            writer::start(&store, settings, Box::new(move |events| model_for_writer.apply(events)))
-                .map_err(io_context("cannot start the writer thread"))?;
+            writer::start(&store, settings, listener).map_err(io_context("cannot start the writer thread"))?;
         let media = Arc::new(
             MediaLibrary::open(
                 config.media_dir(),
@@ -142,7 +160,12 @@ impl App {
             .map_err(io_context(format!("cannot listen on {}", config.listen)))?;
         let state = AppState(Arc::new(AppContext {
             voter_key: secret.derive("aimoviez 2026 anonymous voter key"),
+            form_token_key: secret.derive("aimoviez 2026 form token key"),
             assets: Assets::new(),
+            sessions,
+            rate_limiter: Arc::new(RateLimiter::new(&config.rate_limits)),
+            captcha: Arc::new(Captcha::new(secret.derive("aimoviez 2026 captcha key"), config.captcha.clone())),
+            login_throttle: LoginThrottle::default(),
             config,
             store,
             writer,
@@ -168,13 +191,29 @@ impl App {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let App { listener, router, state, writer_thread } = self;
         tracing::info!(address = %listener.local_addr()?, "listening");
+        let upkeep = tokio::spawn(upkeep(state.clone()));
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
         tracing::info!("stopped accepting; in-flight requests finished");
+        upkeep.abort();
         drop(state);
         tokio::task::spawn_blocking(move || writer_thread.stop()).await.map_err(std::io::Error::other)?;
         tracing::info!("shutdown complete");
         served
+    }
+}
+
+/// Periodic housekeeping of in-memory state: expired sessions, idle rate
+/// limiter keys, spent captcha nonces and passes, sign-in failures.
+async fn upkeep(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    loop {
+        tick.tick().await;
+        let now = Timestamp::now();
+        state.sessions.prune(now);
+        state.rate_limiter.prune();
+        state.captcha.prune(now.millis());
+        state.login_throttle.prune(now);
     }
 }
 
@@ -227,11 +266,16 @@ fn router(state: AppState) -> Router {
     // Media is the bulk of the traffic and only ever GET/HEAD with no body:
     // it is merged after the per-request machinery (CSRF check, body limit,
     // request timeout), which it does not need, and keeps the headers below.
+    let limits = RateLimitLayerState {
+        limiter: state.rate_limiter.clone(),
+        trusted_proxies: Arc::new(state.config.trusted_proxies.clone()),
+    };
     let mut router = Router::new()
         .merge(web::router())
         .merge(api::router())
         .merge(crate::metrics::router())
         .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::reject_cross_site))
+        .layer(axum::middleware::from_fn_with_state(limits, ratelimit::enforce))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
         .merge(crate::media::router());

@@ -79,6 +79,19 @@ pub fn client_prefix(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The network a client belongs to for fraud signals (IPv4 /24, IPv6 /48),
+/// folded into a number.
+pub fn network_id(ip: IpAddr) -> u64 {
+    let prefix: Vec<u8> = match ip {
+        IpAddr::V4(v4) => v4.octets()[..3].to_vec(),
+        IpAddr::V6(v6) => v6.octets()[..6].to_vec(),
+    };
+    let hash = blake3::hash(&prefix);
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&hash.as_bytes()[..8]);
+    u64::from_le_bytes(first)
+}
+
 /// The anonymous voter key of a device: a keyed hash of its address prefix
 /// and User-Agent.
 pub fn device_voter_key(secret_key: &[u8; 32], client: IpAddr, user_agent: &str) -> VoterKey {

@@ -13,7 +13,7 @@ use serde::Deserialize;
 pub const ENV_PREFIX: &str = "AIMOVIEZ_";
 
 /// Sections of the file; `AIMOVIEZ_VOTES_DAILY_BUDGET` sets `votes.daily_budget`.
-const SECTIONS: [&str; 4] = ["votes", "writer", "storage", "media"];
+const SECTIONS: [&str; 6] = ["votes", "writer", "storage", "media", "rate_limits", "captcha"];
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -41,6 +41,10 @@ pub struct Config {
     pub storage: StorageConfig,
     /// Media files.
     pub media: MediaConfig,
+    /// Requests per minute per client and route class.
+    pub rate_limits: crate::ratelimit::RateLimitConfig,
+    /// The proof-of-work captcha.
+    pub captcha: crate::captcha::CaptchaConfig,
 }
 
 /// How log lines are written.
@@ -103,6 +107,8 @@ impl Default for Config {
             writer: WriterConfig::default(),
             storage: StorageConfig::default(),
             media: MediaConfig::default(),
+            rate_limits: crate::ratelimit::RateLimitConfig::default(),
+            captcha: crate::captcha::CaptchaConfig::default(),
         }
     }
 }
@@ -227,6 +233,11 @@ impl Config {
     /// Path of the database file.
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("aimoviez.redb")
+    }
+
+    /// Whether cookies get the `Secure` flag (the public URL is https).
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.as_deref().is_some_and(|url| url.starts_with("https://"))
     }
 
     /// Root directory of media files.

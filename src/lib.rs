@@ -2,6 +2,7 @@
 //! makes a film together, one 8-second clip at a time. See ARCHITECTURE.md
 //! for the code map and its invariants.
 
+pub mod accounts;
 pub mod api;
 pub mod app;
 pub mod auth;
@@ -13,8 +14,10 @@ pub mod demo;
 pub mod domain;
 pub mod media;
 pub mod metrics;
+pub mod password;
 pub mod ratelimit;
 pub mod readmodel;
+pub mod sessions;
 pub mod store;
 pub mod telemetry;
 pub mod voting;

@@ -109,7 +109,7 @@ impl ReadModel {
                 CommittedEvent::FlagChanged { key, enabled } => {
                     state.stored_flags.insert(key.clone(), *enabled);
                 }
-                CommittedEvent::StructureChanged => {}
+                _ => {}
             }
         }
     }

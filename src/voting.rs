@@ -3,13 +3,15 @@
 //! submitting votes to the writer.
 
 use crate::api::error::ApiError;
+use crate::api::extract::Caller;
 use crate::app::AppState;
 use crate::domain::clock::Timestamp;
 use crate::domain::feed::{self, FeedCandidate};
+use crate::domain::flags;
 use crate::domain::ids::{ClipId, VoterKey};
 use crate::domain::model::{Season, Slot};
 use crate::domain::vote::{self, RemainingVotes, VoteType};
-use crate::store::writer::VoteOutcome;
+use crate::store::writer::{CastRequest, VoteOutcome};
 use crate::store::{CountedClip, VoterSlotState};
 
 /// A voter's feed page with everything the arena shows around it.
@@ -76,19 +78,28 @@ pub async fn load_feed(state: &AppState, voter: &VoterKey, limit: usize, exclude
     })
 }
 
-/// Casts a vote and answers once it is durable.
+/// Casts a vote and answers once it is durable. When the captcha flag is on
+/// the voter needs a pass from a solved challenge first.
 pub async fn cast(
     state: &AppState,
-    voter: VoterKey,
+    caller: &Caller,
     clip: ClipId,
     vote_type: VoteType,
 ) -> Result<VoteOutcome, ApiError> {
-    Ok(state.writer.cast_vote(voter, clip, vote_type).await?)
+    let voter = caller.voter_key(state);
+    let captcha_required = state
+        .read_model
+        .read(|model| flags::effective_flags(&model.stored_flags).contains(&("require_captcha_voting", true)));
+    if captcha_required && !state.captcha.has_pass(voter.as_str(), Timestamp::now().millis()) {
+        return Err(ApiError::captcha_required());
+    }
+    let request = CastRequest { voter, clip, vote_type, network: caller.network() };
+    Ok(state.writer.cast_vote(request).await?)
 }
 
 /// Revokes a vote and answers once it is durable.
-pub async fn revoke(state: &AppState, voter: VoterKey, clip: ClipId) -> Result<VoteOutcome, ApiError> {
-    Ok(state.writer.revoke_vote(voter, clip).await?)
+pub async fn revoke(state: &AppState, caller: &Caller, clip: ClipId) -> Result<VoteOutcome, ApiError> {
+    Ok(state.writer.revoke_vote(caller.voter_key(state), clip).await?)
 }
 
 /// What the voter may still cast after an outcome.

@@ -153,7 +153,14 @@ fn run_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
             let (expected, actual) = match op {
                 Op::Cast { voter, clip, vote_type } => (
                     model.cast(voter, clip, vote_type, today),
-                    handle.cast_vote(voter_key(voter), ClipId::new(clip).expect("id"), vote_type).await,
+                    handle
+                        .cast_vote(writer::CastRequest {
+                            voter: voter_key(voter),
+                            clip: ClipId::new(clip).expect("id"),
+                            vote_type,
+                            network: u64::from(voter),
+                        })
+                        .await,
                 ),
                 Op::Revoke { voter, clip } => (
                     model.revoke(voter, clip, today),
@@ -165,14 +172,14 @@ fn run_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 }
                 Op::MultiVote(enabled) => {
                     model.multi_vote = enabled;
-                    handle.set_flag("multi_vote_mode".into(), enabled).await.expect("flag");
+                    handle.set_flag("multi_vote_mode".into(), enabled, None).await.expect("flag");
                     continue;
                 }
             };
             let actual = match actual {
                 Ok(outcome) => Ok(((outcome.counter.vote_count, outcome.counter.weighted_score), outcome.spent_today)),
                 Err(WriteError::Refused(refusal)) => Err(refusal),
-                Err(WriteError::Unavailable) => panic!("writer unavailable"),
+                Err(other) => panic!("unexpected writer error: {other}"),
             };
             prop_assert_eq!(actual, expected);
         }

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::domain::vote::VoteRefusal;
 use crate::store::StoreError;
-use crate::store::writer::WriteError;
+use crate::store::writer::{AccountError, WriteError};
 
 /// An error on its way to the client.
 #[derive(Debug)]
@@ -33,6 +33,44 @@ impl ApiError {
     /// 404 `not_found`.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// 401 `auth_required`.
+    pub fn auth_required() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "auth_required", "sign in first")
+    }
+
+    /// 401 `invalid_credentials`.
+    pub fn invalid_credentials() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "wrong username or password")
+    }
+
+    /// 403 `forbidden`.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 403 `captcha_required`.
+    pub fn captcha_required() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "captcha_required", "solve the challenge at /api/captcha/challenge first")
+    }
+
+    /// 403 `captcha_required` with the reason the solution failed.
+    pub fn captcha_required_because(reason: &str) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "captcha_required", format!("challenge not accepted: {reason}"))
+    }
+
+    /// 409 `conflict`.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
+    /// 429 `rate_limited` with a retry hint.
+    pub fn rate_limited(retry_after_secs: u64, message: impl Into<String>) -> Self {
+        ApiError {
+            retry_after_secs: Some(retry_after_secs.max(1)),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+        }
     }
 
     /// 403 `csrf_failed`.
@@ -90,10 +128,22 @@ impl From<VoteRefusal> for ApiError {
     }
 }
 
+impl From<AccountError> for ApiError {
+    fn from(error: AccountError) -> Self {
+        let message = error.to_string();
+        match error {
+            AccountError::UsernameTaken => Self::new(StatusCode::BAD_REQUEST, "username_taken", message),
+            AccountError::UserNotFound => Self::not_found(message),
+            AccountError::Banned => Self::new(StatusCode::FORBIDDEN, "banned", message),
+        }
+    }
+}
+
 impl From<WriteError> for ApiError {
     fn from(error: WriteError) -> Self {
         match error {
             WriteError::Refused(refusal) => refusal.into(),
+            WriteError::Account(error) => error.into(),
             WriteError::Unavailable => Self::unavailable(),
         }
     }

@@ -1,7 +1,7 @@
 //! Extractors that carry policy: JSON bodies whose rejections use our error
 //! shape, query strings likewise, and the voter behind a request.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
@@ -12,7 +12,9 @@ use serde::de::DeserializeOwned;
 use super::error::ApiError;
 use crate::app::AppState;
 use crate::auth;
+use crate::domain::clock::Timestamp;
 use crate::domain::ids::VoterKey;
+use crate::sessions::{self, SessionUser};
 
 /// A JSON body. Wrong content type → 415, bad JSON or wrong types → 400,
 /// too large → 413, each in the standard error shape.
@@ -53,10 +55,36 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// The voter behind a request.
-pub struct Voter(pub VoterKey);
+/// Where a request comes from: the client address after the trusted-proxy
+/// walk, and the signed-in user if its session cookie is live. Sessions are
+/// read from memory: building this touches no storage.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The client address.
+    pub client: IpAddr,
+    /// The signed-in user, if any.
+    pub user: Option<SessionUser>,
+    /// The User-Agent header.
+    pub user_agent: String,
+}
 
-impl FromRequestParts<AppState> for Voter {
+impl Caller {
+    /// The voter key this caller votes as: the account when signed in,
+    /// otherwise the anonymous device key.
+    pub fn voter_key(&self, state: &AppState) -> VoterKey {
+        match &self.user {
+            Some(session) => VoterKey::user(session.user),
+            None => auth::device_voter_key(&state.voter_key, self.client, &self.user_agent),
+        }
+    }
+
+    /// The caller's network for fraud signals: IPv4 /24 or IPv6 /48, hashed.
+    pub fn network(&self) -> u64 {
+        auth::network_id(self.client)
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
@@ -67,7 +95,50 @@ impl FromRequestParts<AppState> for Voter {
             .ok_or_else(|| ApiError::internal("request without peer address"))?;
         let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
         let client = auth::client_ip(peer, forwarded, &state.config.trusted_proxies);
-        let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
-        Ok(Voter(auth::device_voter_key(&state.voter_key, client, user_agent)))
+        let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let user = parts
+            .headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .find_map(sessions::token_from_cookie_header)
+            .and_then(|token| state.sessions.lookup(&token, Timestamp::now()));
+        Ok(Caller { client, user, user_agent })
+    }
+}
+
+/// The voter behind a request.
+pub struct Voter(pub VoterKey);
+
+impl FromRequestParts<AppState> for Voter {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        Ok(Voter(caller.voter_key(state)))
+    }
+}
+
+/// A signed-in user; 401 `auth_required` otherwise.
+pub struct AuthUser(pub SessionUser);
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.user.map(AuthUser).ok_or_else(ApiError::auth_required)
+    }
+}
+
+/// A signed-in admin; 401 without a session, 403 for other users.
+pub struct AdminUser(pub SessionUser);
+
+impl FromRequestParts<AppState> for AdminUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let AuthUser(user) = AuthUser::from_request_parts(parts, state).await?;
+        if user.is_admin { Ok(AdminUser(user)) } else { Err(ApiError::forbidden("admins only")) }
     }
 }

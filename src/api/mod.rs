@@ -1,6 +1,9 @@
 //! The JSON API under `/api/`: thin handlers over the voting service, the
 //! read model and the store. Every error leaves through `error::ApiError`.
 
+mod admin;
+mod auth;
+mod captcha;
 pub mod dto;
 pub mod error;
 pub mod extract;
@@ -9,7 +12,7 @@ pub mod vote;
 
 use axum::Json;
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post, put};
 use serde_json::json;
 
 use crate::app::AppState;
@@ -24,6 +27,21 @@ pub fn router() -> Router<AppState> {
         .route("/api/seasons/active", get(story::get_story))
         .route("/api/clips/{id}", get(story::get_clip))
         .route("/api/features", get(story::get_features))
+        .route("/api/auth/register", post(auth::register))
+        .route("/api/auth/login", post(auth::login))
+        .route("/api/auth/logout", post(auth::logout))
+        .route("/api/me", get(auth::me))
+        .route("/api/account/export", get(auth::export))
+        .route("/api/account/delete", post(auth::delete_account))
+        .route("/api/captcha/challenge", get(captcha::challenge))
+        .route("/api/captcha/verify", post(captcha::verify))
+        .route("/api/admin/users", get(admin::list_users))
+        .route("/api/admin/users/{id}/{action}", post(admin::user_action))
+        .route("/api/admin/flagged-votes", get(admin::flagged_votes))
+        .route("/api/admin/flagged-votes/void", post(admin::void_votes))
+        .route("/api/admin/feature-flags", get(admin::list_flags))
+        .route("/api/admin/feature-flags/{key}", put(admin::set_flag))
+        .route("/api/admin/audit-logs", get(admin::audit_logs))
         .route("/api/{*rest}", axum::routing::any(unknown_route))
 }
 

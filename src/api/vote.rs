@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::dto::{self, ClipDto, RemainingVotesDto};
 use super::error::ApiError;
-use super::extract::{ApiJson, ApiQuery, Voter};
+use super::extract::{ApiJson, ApiQuery, Caller, Voter};
 use crate::app::AppState;
 use crate::domain::feed::{DEFAULT_FEED_LIMIT, MAX_FEED_LIMIT};
 use crate::domain::ids::ClipId;
@@ -124,7 +124,7 @@ fn vote_response(state: &AppState, outcome: &VoteOutcome) -> VoteResponse {
 /// `POST /api/vote`: casts a vote; 200 only once it is durable.
 pub async fn cast_vote(
     State(state): State<AppState>,
-    Voter(voter): Voter,
+    caller: Caller,
     ApiJson(request): ApiJson<CastRequest>,
 ) -> Result<Response, ApiError> {
     let vote_type = match request.vote_type.as_deref() {
@@ -133,17 +133,17 @@ pub async fn cast_vote(
             VoteType::parse(name).ok_or_else(|| ApiError::invalid("voteType must be one of standard, super, mega"))?
         }
     };
-    let outcome = voting::cast(&state, voter, request.clip_id, vote_type).await?;
+    let outcome = voting::cast(&state, &caller, request.clip_id, vote_type).await?;
     Ok(private(Json(vote_response(&state, &outcome))))
 }
 
 /// `DELETE /api/vote`: revokes the voter's latest vote on a clip.
 pub async fn revoke_vote(
     State(state): State<AppState>,
-    Voter(voter): Voter,
+    caller: Caller,
     ApiJson(request): ApiJson<RevokeRequest>,
 ) -> Result<Response, ApiError> {
-    let outcome = voting::revoke(&state, voter, request.clip_id).await?;
+    let outcome = voting::revoke(&state, &caller, request.clip_id).await?;
     Ok(private(Json(vote_response(&state, &outcome))))
 }
 

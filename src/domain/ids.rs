@@ -126,6 +126,11 @@ impl VoterKey {
         self.0.starts_with("u:")
     }
 
+    /// The user behind a signed-in voter key.
+    pub fn user_id(&self) -> Option<UserId> {
+        self.0.strip_prefix("u:").and_then(|id| id.parse().ok())
+    }
+
     /// The key as stored.
     pub fn as_str(&self) -> &str {
         &self.0

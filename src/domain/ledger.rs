@@ -104,6 +104,14 @@ impl VoterLedger {
         Some(vote)
     }
 
+    /// Drops a vote an admin voided. Its special stays spent and its budget
+    /// stays used: voiding takes the vote out of the counts, nothing more.
+    pub fn forget(&mut self, season: SeasonId, position: SlotPosition, vote: VoteId) {
+        if self.in_slot(season, position) {
+            self.votes.retain(|entry| entry.vote != vote);
+        }
+    }
+
     /// Gives `weight` back to `day`'s budget (only today's budget is open).
     pub fn refund(&mut self, day: UtcDay, weight: u32) {
         if self.day == Some(day) {

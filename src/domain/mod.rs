@@ -1,6 +1,7 @@
 //! Pure rules of the tournament: no HTTP, no storage types. Rules take facts
 //! and return decisions, so they are tested here without a server.
 
+pub mod account;
 pub mod clock;
 pub mod feed;
 pub mod flags;

@@ -82,8 +82,42 @@ pub struct User {
     pub id: UserId,
     /// Unique, lowercase.
     pub username: String,
+    /// argon2id PHC string; empty for accounts that cannot sign in (demo creators).
+    pub password_hash: String,
+    /// May use the admin console.
+    pub is_admin: bool,
+    /// Refused sign-in; all sessions revoked.
+    pub banned: bool,
     /// Sign-up time.
     pub created_at: Timestamp,
+}
+
+/// A signed-in browser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Whose session.
+    pub user: UserId,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it stops being valid unless renewed.
+    pub expires_at: Timestamp,
+}
+
+/// One admin action, as the audit log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Increasing id.
+    pub id: u64,
+    /// When.
+    pub at: Timestamp,
+    /// Who (None for the CLI or the scheduler).
+    pub actor: Option<UserId>,
+    /// What, as a snake_case verb (`ban_user`).
+    pub action: String,
+    /// On what (`user:7`).
+    pub resource: String,
+    /// Free text details.
+    pub details: String,
 }
 
 /// What became of a stored vote.
@@ -97,6 +131,8 @@ pub enum VoteState {
         /// Whether the day's budget got the weight back.
         refunded: bool,
     },
+    /// Removed from the counts by an admin after fraud review; its budget stays spent.
+    Voided,
 }
 
 /// One vote, kept for history, recounts and fraud review.
@@ -120,8 +156,14 @@ pub struct Vote {
     pub day: UtcDay,
     /// When the writer accepted it.
     pub cast_at: Timestamp,
-    /// Counted or revoked.
+    /// Counted, revoked or voided.
     pub state: VoteState,
+    /// Fraud risk score 0–100 when it was cast.
+    pub risk_score: u8,
+    /// Fraud reasons as bits (see `domain::fraud`).
+    pub risk_reasons: u16,
+    /// Whether the score reached the flag threshold.
+    pub flagged: bool,
 }
 
 impl Vote {

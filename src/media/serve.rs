@@ -53,7 +53,7 @@ impl Validators {
 /// Where the bytes come from.
 enum Source {
     Memory(Arc<CachedFile>),
-    Disk { path: std::path::PathBuf, len: u64, validators: Validators },
+    Disk { path: std::path::PathBuf, len: u64, validators: Box<Validators> },
 }
 
 impl Source {
@@ -153,7 +153,7 @@ async fn load(library: Arc<MediaLibrary>, name: &MediaName) -> std::io::Result<O
                 let path = library.path_of(&name);
                 let metadata = std::fs::metadata(&path)?;
                 let validators = Validators::new(&name, metadata.modified()?);
-                Ok(Some(Source::Disk { path, len: metadata.len(), validators }))
+                Ok(Some(Source::Disk { path, len: metadata.len(), validators: Box::new(validators) }))
             }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(error) => Err(error),

@@ -40,6 +40,11 @@ pub fn run(db: &Database) -> Result<(), StoreError> {
     txn.open_table(USERNAME_TO_USER_ID)?;
     txn.open_table(VOTE_ID_TO_VOTE)?;
     txn.open_table(VOTER_TO_LEDGER)?;
+    txn.open_table(SESSION_HASH_TO_SESSION)?;
+    txn.open_table(USER_SESSION_TO_MEMBERSHIP)?;
+    txn.open_table(USER_VOTE_TO_MEMBERSHIP)?;
+    txn.open_table(FLAGGED_VOTE_TO_MEMBERSHIP)?;
+    txn.open_table(AUDIT_ID_TO_ENTRY)?;
     txn.open_table(FLAG_TO_ENABLED)?;
     txn.commit()?;
     Ok(())

@@ -10,13 +10,14 @@ pub mod writer;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use crate::domain::clock::UtcDay;
-use crate::domain::ids::{ClipId, SeasonId, SlotPosition, VoteId, VoterKey};
+use crate::domain::ids::{ClipId, SeasonId, SlotPosition, UserId, VoteId, VoterKey};
 use crate::domain::ledger::VoterLedger;
-use crate::domain::model::{Clip, Season, Slot, Vote};
+use crate::domain::model::{AuditEntry, Clip, Season, Session, Slot, User, Vote};
 use crate::domain::vote::SpecialsUsed;
 use tables::*;
 
@@ -134,6 +135,9 @@ pub struct CheckReport {
 #[derive(Clone)]
 pub struct Store {
     db: Arc<Database>,
+    /// Read transactions begun, so tests and metrics can see which requests
+    /// touch storage (an authenticated request must not).
+    reads: Arc<AtomicU64>,
 }
 
 impl Store {
@@ -141,13 +145,114 @@ impl Store {
     /// crash, and brings the schema up to date.
     pub fn open(path: &Path, cache_size_bytes: usize) -> Result<Store, StoreError> {
         let db = Database::builder().set_cache_size(cache_size_bytes).create(path)?;
-        let store = Store { db: Arc::new(db) };
+        let store = Store { db: Arc::new(db), reads: Arc::new(AtomicU64::new(0)) };
         migrations::run(&store.db)?;
         Ok(store)
     }
 
     fn read(&self) -> Result<redb::ReadTransaction, StoreError> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
         Ok(self.db.begin_read()?)
+    }
+
+    /// Read transactions begun so far.
+    pub fn read_count(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    /// Every stored session with its user, for the in-memory registry at start.
+    pub fn sessions_with_users(&self) -> Result<Vec<([u8; 32], Session, User)>, StoreError> {
+        let txn = self.read()?;
+        let sessions = txn.open_table(SESSION_HASH_TO_SESSION)?;
+        let users = txn.open_table(USER_ID_TO_USER)?;
+        let mut found = Vec::new();
+        for entry in sessions.iter()? {
+            let (hash, bytes) = entry?;
+            let Ok(hash) = <[u8; 32]>::try_from(hash.value()) else { continue };
+            let session = records::session_from_bytes(bytes.value())?;
+            if let Some(user) = users.get(session.user.get())? {
+                found.push((hash, session, records::user_from_bytes(user.value())?));
+            }
+        }
+        Ok(found)
+    }
+
+    /// A user by id.
+    pub fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let txn = self.read()?;
+        let users = txn.open_table(USER_ID_TO_USER)?;
+        users.get(id.get())?.map(|bytes| records::user_from_bytes(bytes.value())).transpose()
+    }
+
+    /// A user by (normalised) username.
+    pub fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let txn = self.read()?;
+        let names = txn.open_table(USERNAME_TO_USER_ID)?;
+        let Some(id) = names.get(username)?.map(|v| v.value()) else { return Ok(None) };
+        let users = txn.open_table(USER_ID_TO_USER)?;
+        users.get(id)?.map(|bytes| records::user_from_bytes(bytes.value())).transpose()
+    }
+
+    /// Users whose name starts with `prefix`, in name order, one page.
+    pub fn users_by_prefix(&self, prefix: &str, limit: usize, offset: usize) -> Result<Vec<User>, StoreError> {
+        let txn = self.read()?;
+        let names = txn.open_table(USERNAME_TO_USER_ID)?;
+        let users = txn.open_table(USER_ID_TO_USER)?;
+        let mut page = Vec::new();
+        for entry in names.range(prefix..)?.skip(offset) {
+            let (name, id) = entry?;
+            if !name.value().starts_with(prefix) || page.len() >= limit {
+                break;
+            }
+            if let Some(bytes) = users.get(id.value())? {
+                page.push(records::user_from_bytes(bytes.value())?);
+            }
+        }
+        Ok(page)
+    }
+
+    /// Every vote a signed-in user cast, oldest first (for their export).
+    pub fn votes_of_user(&self, user: UserId) -> Result<Vec<Vote>, StoreError> {
+        let txn = self.read()?;
+        let index = txn.open_table(USER_VOTE_TO_MEMBERSHIP)?;
+        let votes = txn.open_table(VOTE_ID_TO_VOTE)?;
+        let mut found = Vec::new();
+        for entry in index.range((user.get(), 0)..=(user.get(), u64::MAX))? {
+            let (key, _) = entry?;
+            if let Some(bytes) = votes.get(key.value().1)? {
+                found.push(records::vote_from_bytes(bytes.value())?);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Flagged votes awaiting review, newest first, one page.
+    pub fn flagged_votes(&self, limit: usize, offset: usize) -> Result<(Vec<Vote>, bool), StoreError> {
+        let txn = self.read()?;
+        let flagged = txn.open_table(FLAGGED_VOTE_TO_MEMBERSHIP)?;
+        let votes = txn.open_table(VOTE_ID_TO_VOTE)?;
+        let mut page = Vec::new();
+        let mut iter = flagged.iter()?.rev().skip(offset);
+        for entry in iter.by_ref().take(limit) {
+            let (id, _) = entry?;
+            if let Some(bytes) = votes.get(id.value())? {
+                page.push(records::vote_from_bytes(bytes.value())?);
+            }
+        }
+        Ok((page, iter.next().is_some()))
+    }
+
+    /// Audit entries, newest first, one page.
+    pub fn audit_log(&self, limit: usize, offset: usize) -> Result<(Vec<AuditEntry>, bool), StoreError> {
+        let txn = self.read()?;
+        let audit = txn.open_table(AUDIT_ID_TO_ENTRY)?;
+        let mut page = Vec::new();
+        let mut iter = audit.iter()?.rev().skip(offset);
+        for entry in iter.by_ref().take(limit) {
+            let (_, bytes) = entry?;
+            page.push(records::audit_from_bytes(bytes.value())?);
+        }
+        Ok((page, iter.next().is_some()))
     }
 
     /// Reads what the read model needs: the active season, its slots, the

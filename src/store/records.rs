@@ -12,7 +12,7 @@ use super::StoreError;
 use crate::domain::clock::{Timestamp, UtcDay};
 use crate::domain::ids::{ClipId, SeasonId, SlotPosition, UserId, VoteId, VoterKey};
 use crate::domain::ledger::{LedgerVote, VoterLedger};
-use crate::domain::model::{Clip, Season, Slot, User, Vote, VoteState};
+use crate::domain::model::{AuditEntry, Clip, Season, Session, Slot, User, Vote, VoteState};
 use crate::domain::tournament::{ClipStatus, SeasonStatus, SlotStatus};
 use crate::domain::vote::SpecialsUsed;
 use crate::domain::vote::VoteType;
@@ -204,12 +204,22 @@ impl TryFrom<ClipRecord> for Clip {
 pub struct UserRecord {
     id: u64,
     username: String,
+    password_hash: String,
+    is_admin: bool,
+    banned: bool,
     created_at: i64,
 }
 
 impl From<&User> for UserRecord {
     fn from(user: &User) -> Self {
-        Self { id: user.id.get(), username: user.username.clone(), created_at: user.created_at.millis() }
+        Self {
+            id: user.id.get(),
+            username: user.username.clone(),
+            password_hash: user.password_hash.clone(),
+            is_admin: user.is_admin,
+            banned: user.banned,
+            created_at: user.created_at.millis(),
+        }
     }
 }
 
@@ -220,9 +230,89 @@ impl TryFrom<UserRecord> for User {
         Ok(User {
             id: UserId::new(record.id).ok_or_else(|| corrupt("user", "zero id"))?,
             username: record.username,
+            password_hash: record.password_hash,
+            is_admin: record.is_admin,
+            banned: record.banned,
             created_at: Timestamp::from_millis(record.created_at),
         })
     }
+}
+
+/// Stored form of [`Session`].
+#[derive(Archive, Serialize, Deserialize, Debug, Clone)]
+pub struct SessionRecord {
+    user: u64,
+    created_at: i64,
+    expires_at: i64,
+}
+
+impl From<&Session> for SessionRecord {
+    fn from(session: &Session) -> Self {
+        Self {
+            user: session.user.get(),
+            created_at: session.created_at.millis(),
+            expires_at: session.expires_at.millis(),
+        }
+    }
+}
+
+impl TryFrom<SessionRecord> for Session {
+    type Error = StoreError;
+
+    fn try_from(record: SessionRecord) -> Result<Self, StoreError> {
+        Ok(Session {
+            user: UserId::new(record.user).ok_or_else(|| corrupt("session", "zero user"))?,
+            created_at: Timestamp::from_millis(record.created_at),
+            expires_at: Timestamp::from_millis(record.expires_at),
+        })
+    }
+}
+
+/// Stored form of [`AuditEntry`].
+#[derive(Archive, Serialize, Deserialize, Debug, Clone)]
+pub struct AuditRecord {
+    id: u64,
+    at: i64,
+    actor: Option<u64>,
+    action: String,
+    resource: String,
+    details: String,
+}
+
+impl From<&AuditEntry> for AuditRecord {
+    fn from(entry: &AuditEntry) -> Self {
+        Self {
+            id: entry.id,
+            at: entry.at.millis(),
+            actor: entry.actor.map(UserId::get),
+            action: entry.action.clone(),
+            resource: entry.resource.clone(),
+            details: entry.details.clone(),
+        }
+    }
+}
+
+impl From<AuditRecord> for AuditEntry {
+    fn from(record: AuditRecord) -> Self {
+        AuditEntry {
+            id: record.id,
+            at: Timestamp::from_millis(record.at),
+            actor: record.actor.and_then(UserId::new),
+            action: record.action,
+            resource: record.resource,
+            details: record.details,
+        }
+    }
+}
+
+/// Decodes a stored session.
+pub fn session_from_bytes(bytes: &[u8]) -> Result<Session, StoreError> {
+    decode::<SessionRecord>(bytes, "session")?.try_into()
+}
+
+/// Decodes a stored audit entry.
+pub fn audit_from_bytes(bytes: &[u8]) -> Result<AuditEntry, StoreError> {
+    Ok(decode::<AuditRecord>(bytes, "audit entry")?.into())
 }
 
 /// Stored form of [`Vote`].
@@ -237,8 +327,11 @@ pub struct VoteRecord {
     weight: u32,
     day: u32,
     cast_at: i64,
-    /// 0 counted, 1 revoked with refund, 2 revoked without refund.
+    /// 0 counted, 1 revoked with refund, 2 revoked without refund, 3 voided.
     state: u8,
+    risk_score: u8,
+    risk_reasons: u16,
+    flagged: bool,
 }
 
 impl From<&Vote> for VoteRecord {
@@ -257,7 +350,11 @@ impl From<&Vote> for VoteRecord {
                 VoteState::Counted => 0,
                 VoteState::Revoked { refunded: true } => 1,
                 VoteState::Revoked { refunded: false } => 2,
+                VoteState::Voided => 3,
             },
+            risk_score: vote.risk_score,
+            risk_reasons: vote.risk_reasons,
+            flagged: vote.flagged,
         }
     }
 }
@@ -280,8 +377,12 @@ impl TryFrom<VoteRecord> for Vote {
                 0 => VoteState::Counted,
                 1 => VoteState::Revoked { refunded: true },
                 2 => VoteState::Revoked { refunded: false },
+                3 => VoteState::Voided,
                 _ => return Err(corrupt("vote", "bad state")),
             },
+            risk_score: record.risk_score,
+            risk_reasons: record.risk_reasons,
+            flagged: record.flagged,
         })
     }
 }
@@ -388,6 +489,9 @@ mod tests {
             day: UtcDay::from_number(20_000),
             cast_at: Timestamp::from_millis(123),
             state: VoteState::Revoked { refunded: false },
+            risk_score: 70,
+            risk_reasons: 3,
+            flagged: true,
         };
         let bytes = encode(&VoteRecord::from(&vote));
         assert_eq!(vote_from_bytes(&bytes).expect("decodes"), vote);

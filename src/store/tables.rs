@@ -31,11 +31,23 @@ pub const VOTE_ID_TO_VOTE: TableDefinition<u64, &[u8]> = TableDefinition::new("v
 /// their current slot): one record per voter, so a vote costs one
 /// random-keyed write. See `domain::ledger`.
 pub const VOTER_TO_LEDGER: TableDefinition<&str, &[u8]> = TableDefinition::new("voter_to_ledger");
+/// Session token hash (blake3 of the cookie token) → session record.
+pub const SESSION_HASH_TO_SESSION: TableDefinition<&[u8], &[u8]> = TableDefinition::new("session_hash_to_session");
+/// (user id, session token hash) → (), to revoke all of a user's sessions at once.
+pub const USER_SESSION_TO_MEMBERSHIP: TableDefinition<(u64, &[u8]), ()> =
+    TableDefinition::new("user_session_to_membership");
+/// (user id, vote id) → (), the votes a signed-in user cast (for export).
+/// Anonymous votes have no such index: they belong to no account.
+pub const USER_VOTE_TO_MEMBERSHIP: TableDefinition<(u64, u64), ()> = TableDefinition::new("user_vote_to_membership");
+/// Vote id → () for every flagged vote not yet voided (the fraud review queue).
+pub const FLAGGED_VOTE_TO_MEMBERSHIP: TableDefinition<u64, ()> = TableDefinition::new("flagged_vote_to_membership");
+/// Audit entry id (increasing) → audit record.
+pub const AUDIT_ID_TO_ENTRY: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_id_to_entry");
 /// Feature flag key → enabled.
 pub const FLAG_TO_ENABLED: TableDefinition<&str, bool> = TableDefinition::new("flag_to_enabled");
 
 /// Names of all tables, for tools that walk the whole database.
-pub const ALL_TABLES: [&str; 12] = [
+pub const ALL_TABLES: [&str; 17] = [
     "meta",
     "season_id_to_season",
     "slot_to_slot",
@@ -47,6 +59,11 @@ pub const ALL_TABLES: [&str; 12] = [
     "username_to_user_id",
     "vote_id_to_vote",
     "voter_to_ledger",
+    "session_hash_to_session",
+    "user_session_to_membership",
+    "user_vote_to_membership",
+    "flagged_vote_to_membership",
+    "audit_id_to_entry",
     "flag_to_enabled",
 ];
 
@@ -66,4 +83,6 @@ pub mod meta_keys {
     pub const NEXT_USER_ID: &str = "next_user_id";
     /// Next vote id.
     pub const NEXT_VOTE_ID: &str = "next_vote_id";
+    /// Next audit entry id.
+    pub const NEXT_AUDIT_ID: &str = "next_audit_id";
 }

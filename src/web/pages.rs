@@ -8,7 +8,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::api::error::ApiError;
-use crate::api::extract::{ApiQuery, Voter};
+use crate::api::extract::{ApiQuery, Caller, Voter};
 use crate::app::AppState;
 use crate::domain::feed::MAX_FEED_LIMIT;
 use crate::domain::ids::ClipId;
@@ -149,7 +149,7 @@ pub struct VoteForm {
 /// `POST /vote`: the form fallback for voting; redirects back to the arena.
 pub async fn vote_form(
     State(state): State<AppState>,
-    Voter(voter): Voter,
+    caller: Caller,
     form: Result<Form<VoteForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let Ok(Form(form)) = form else {
@@ -159,7 +159,7 @@ pub async fn vote_form(
         return ApiError::invalid("clip_id must be a positive integer").into_response();
     };
     let vote_type = form.vote_type.as_deref().and_then(VoteType::parse).unwrap_or(VoteType::Standard);
-    let target = match voting::cast(&state, voter, clip, vote_type).await {
+    let target = match voting::cast(&state, &caller, clip, vote_type).await {
         Ok(_) => format!("/?clip={clip}&voted=1"),
         Err(error) => format!("/?clip={clip}&error={}", error.code()),
     };

@@ -29,13 +29,18 @@ pub struct TestApp {
 pub struct SpawnOptions {
     pub demo: Option<DemoOptions>,
     pub env: Vec<(String, String)>,
+    /// Keep the default rate limits (most tests send many requests from one
+    /// address and turn them off).
+    pub rate_limits: bool,
 }
 
 impl Default for SpawnOptions {
     fn default() -> Self {
-        SpawnOptions { demo: Some(DemoOptions::default()), env: Vec::new() }
+        SpawnOptions { demo: Some(DemoOptions::default()), env: Vec::new(), rate_limits: false }
     }
 }
+
+const RATE_CLASSES: [&str; 7] = ["VOTE", "UPLOAD", "COMMENT", "API", "READ", "AUTH", "ADMIN"];
 
 /// Starts the app with the demo season seeded.
 pub async fn spawn_app() -> TestApp {
@@ -60,7 +65,16 @@ async fn start(data_dir: &Path, options: &SpawnOptions) -> TestApp {
         data_dir: Some(data_dir.to_path_buf()),
         log_json: false,
     };
-    let config = Config::load(None, options.env.clone(), &overrides).expect("config");
+    let mut env = options.env.clone();
+    if !options.rate_limits {
+        for class in RATE_CLASSES {
+            let key = format!("AIMOVIEZ_RATE_LIMITS_{class}");
+            if !env.iter().any(|(k, _)| *k == key) {
+                env.push((key, "0".into()));
+            }
+        }
+    }
+    let config = Config::load(None, env, &overrides).expect("config");
     let app = App::build(config, BuildOptions { demo: options.demo.clone() }).await.expect("app builds");
     let address = app.local_addr().expect("bound");
     let state = app.state().clone();
@@ -106,7 +120,7 @@ impl TestApp {
     pub async fn restart(mut self) -> TestApp {
         self.stop().await;
         let temp = self._temp.take();
-        let mut next = start(&self.data_dir, &SpawnOptions { demo: None, env: Vec::new() }).await;
+        let mut next = start(&self.data_dir, &SpawnOptions { demo: None, ..SpawnOptions::default() }).await;
         next._temp = temp;
         next
     }
@@ -123,7 +137,56 @@ impl TestApp {
     /// Stores a feature flag through the writer.
     pub async fn set_flag(&self, key: &str, enabled: bool) {
         let state = self.state.as_ref().expect("running");
-        state.writer.set_flag(key.to_owned(), enabled).await.expect("flag stored");
+        state.writer.set_flag(key.to_owned(), enabled, None).await.expect("flag stored");
+    }
+
+    /// Creates an admin the way `aimoviez admin create` does, through the writer.
+    pub async fn create_admin(&self, username: &str, password: &str) {
+        let state = self.state.as_ref().expect("running");
+        let hash = aimoviez::password::hash(password).expect("hash");
+        let username = aimoviez::domain::account::Username::parse(username).expect("username");
+        state.writer.upsert_admin(username, hash).await.expect("admin stored");
+    }
+
+    /// Recounts every counter and ledger from the stored votes.
+    pub fn check_mismatches(&self) -> Vec<String> {
+        self.state.as_ref().expect("running").store.check(|_, _| {}).expect("check runs").mismatches
+    }
+
+    /// Storage read transactions so far.
+    pub fn store_reads(&self) -> u64 {
+        self.state.as_ref().expect("running").store.read_count()
+    }
+
+    /// A client with its own cookie jar, as a separate browser would be.
+    pub fn browser(&self) -> reqwest::Client {
+        reqwest::Client::builder().user_agent("aimoviez-tests").cookie_store(true).build().expect("client")
+    }
+
+    /// Registers `username` in a fresh cookie-jar client and returns it signed in.
+    pub async fn signed_in(&self, username: &str) -> reqwest::Client {
+        let client = self.browser();
+        let response = client
+            .post(self.url("/api/auth/register"))
+            .json(&json!({ "username": username, "password": "correct horse battery" }))
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(response.status(), 201, "register {username}");
+        client
+    }
+
+    /// Signs in an existing account in a fresh cookie-jar client.
+    pub async fn log_in(&self, username: &str, password: &str) -> reqwest::Client {
+        let client = self.browser();
+        let response = client
+            .post(self.url("/api/auth/login"))
+            .json(&json!({ "username": username, "password": password }))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(response.status(), 200, "login {username}");
+        client
     }
 
     pub async fn get(&self, path: &str) -> Response {

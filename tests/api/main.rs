@@ -1,5 +1,6 @@
 //! The integration suite: one binary, the real server, real HTTP.
 
+mod accounts;
 mod browser;
 mod engine;
 mod helpers;

@@ -1,0 +1,306 @@
+//! One write transaction's worth of state: the open tables, the per-batch
+//! caches that make a hot clip cost one counter write, and the events the
+//! read model learns after commit.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use redb::{ReadableTable, Table, WriteTransaction};
+
+use super::super::records::{self, AuditRecord, LedgerRecord};
+use super::super::tables::*;
+use super::super::{ClipCounter, StoreError};
+use crate::domain::clock::{Timestamp, UtcDay};
+use crate::domain::fraud::FraudTracker;
+use crate::domain::ids::{ClipId, SeasonId, SlotPosition, UserId, VoteId, VoterKey};
+use crate::domain::ledger::VoterLedger;
+use crate::domain::model::AuditEntry;
+use crate::domain::tournament::SlotStatus;
+use crate::domain::vote::{OpenSlot, TargetClip, VotingFlags};
+
+/// What a committed batch changed, for the in-memory models.
+#[derive(Debug, Clone)]
+pub enum CommittedEvent {
+    /// A clip's counts in a slot changed.
+    Counter {
+        /// The clip.
+        clip: ClipId,
+        /// Its slot.
+        position: SlotPosition,
+        /// Its new counts.
+        counter: ClipCounter,
+    },
+    /// Seasons, slots or clips changed shape; reload the snapshot.
+    StructureChanged,
+    /// A feature flag changed.
+    FlagChanged {
+        /// The flag.
+        key: String,
+        /// Its new value.
+        enabled: bool,
+    },
+    /// A session was created or renewed.
+    SessionStored {
+        /// blake3 of the cookie token.
+        token_hash: [u8; 32],
+        /// Whose.
+        user: UserId,
+        /// Their username.
+        username: String,
+        /// Whether they are an admin.
+        is_admin: bool,
+        /// When it was created.
+        created_at: Timestamp,
+        /// When it expires.
+        expires_at: Timestamp,
+    },
+    /// Sessions were revoked (sign-out, ban, deletion).
+    SessionsRevoked {
+        /// Their token hashes.
+        token_hashes: Vec<[u8; 32]>,
+    },
+    /// A user's name or role changed; cached sessions follow.
+    UserChanged {
+        /// Who.
+        user: UserId,
+        /// Whether they are an admin now.
+        is_admin: bool,
+    },
+}
+
+/// The tables and in-memory aggregates of one write transaction.
+pub struct Batch<'txn> {
+    pub(super) now: Timestamp,
+    pub(super) today: UtcDay,
+    pub(super) daily_budget: u32,
+    pub(super) flags: VotingFlags,
+    pub(super) meta: Table<'txn, &'static str, u64>,
+    pub(super) seasons: Table<'txn, u64, &'static [u8]>,
+    pub(super) slots: Table<'txn, (u64, u32), &'static [u8]>,
+    pub(super) clips: Table<'txn, u64, &'static [u8]>,
+    pub(super) membership: Table<'txn, (u64, u32, u64), ()>,
+    pub(super) counters: Table<'txn, (u64, u32, u64), (u64, u64)>,
+    pub(super) users: Table<'txn, u64, &'static [u8]>,
+    pub(super) usernames: Table<'txn, &'static str, u64>,
+    pub(super) votes: Table<'txn, u64, &'static [u8]>,
+    pub(super) ledgers: Table<'txn, &'static str, &'static [u8]>,
+    pub(super) sessions: Table<'txn, &'static [u8], &'static [u8]>,
+    pub(super) user_sessions: Table<'txn, (u64, &'static [u8]), ()>,
+    pub(super) user_votes: Table<'txn, (u64, u64), ()>,
+    pub(super) flagged: Table<'txn, u64, ()>,
+    pub(super) audit: Table<'txn, u64, &'static [u8]>,
+    pub(super) flag_table: Table<'txn, &'static str, bool>,
+    /// Recent voting activity, kept across batches by the writer thread.
+    pub(super) fraud: Arc<Mutex<FraudTracker>>,
+    /// The open slot as read in this batch (`Some(None)` = read, none open).
+    open_slot: Option<Option<OpenSlot>>,
+    /// Clip targets read in this batch.
+    clip_targets: HashMap<ClipId, Option<TargetClip>>,
+    /// Counters touched in this batch, written once at the end.
+    counter_cache: HashMap<(u64, u32, u64), ClipCounter>,
+    /// Ledgers touched in this batch, written once at the end.
+    ledger_cache: HashMap<VoterKey, VoterLedger>,
+    next_vote_id: Option<u64>,
+    structure_changed: bool,
+    pub(super) events: Vec<CommittedEvent>,
+}
+
+impl<'txn> Batch<'txn> {
+    pub(super) fn open(
+        txn: &'txn WriteTransaction,
+        now: Timestamp,
+        daily_budget: u32,
+        fraud: Arc<Mutex<FraudTracker>>,
+    ) -> Result<Self, StoreError> {
+        let flag_table = txn.open_table(FLAG_TO_ENABLED)?;
+        let flags = read_flags(&flag_table)?;
+        Ok(Batch {
+            now,
+            today: now.utc_day(),
+            daily_budget,
+            flags,
+            meta: txn.open_table(META)?,
+            seasons: txn.open_table(SEASON_ID_TO_SEASON)?,
+            slots: txn.open_table(SLOT_TO_SLOT)?,
+            clips: txn.open_table(CLIP_ID_TO_CLIP)?,
+            membership: txn.open_table(SLOT_CLIP_TO_MEMBERSHIP)?,
+            counters: txn.open_table(SLOT_CLIP_TO_COUNTER)?,
+            users: txn.open_table(USER_ID_TO_USER)?,
+            usernames: txn.open_table(USERNAME_TO_USER_ID)?,
+            votes: txn.open_table(VOTE_ID_TO_VOTE)?,
+            ledgers: txn.open_table(VOTER_TO_LEDGER)?,
+            sessions: txn.open_table(SESSION_HASH_TO_SESSION)?,
+            user_sessions: txn.open_table(USER_SESSION_TO_MEMBERSHIP)?,
+            user_votes: txn.open_table(USER_VOTE_TO_MEMBERSHIP)?,
+            flagged: txn.open_table(FLAGGED_VOTE_TO_MEMBERSHIP)?,
+            audit: txn.open_table(AUDIT_ID_TO_ENTRY)?,
+            flag_table,
+            fraud,
+            open_slot: None,
+            clip_targets: HashMap::new(),
+            counter_cache: HashMap::new(),
+            ledger_cache: HashMap::new(),
+            next_vote_id: None,
+            structure_changed: false,
+            events: Vec::new(),
+        })
+    }
+
+    /// The time the batch runs at.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// The slot that is voting or waiting for clips, read once per batch.
+    pub(super) fn open_slot(&mut self) -> Result<Option<OpenSlot>, StoreError> {
+        if let Some(cached) = self.open_slot {
+            return Ok(cached);
+        }
+        let found = self.read_open_slot()?;
+        self.open_slot = Some(found);
+        Ok(found)
+    }
+
+    fn read_open_slot(&self) -> Result<Option<OpenSlot>, StoreError> {
+        let Some(season) = self.meta.get(meta_keys::ACTIVE_SEASON)?.map(|v| v.value()).and_then(SeasonId::new) else {
+            return Ok(None);
+        };
+        for entry in self.slots.range((season.get(), 0)..=(season.get(), u32::MAX))? {
+            let (_, bytes) = entry?;
+            let slot = records::slot_from_bytes(bytes.value())?;
+            if matches!(slot.status, SlotStatus::Voting | SlotStatus::WaitingForClips) {
+                return Ok(Some(OpenSlot {
+                    season,
+                    position: slot.position,
+                    status: slot.status,
+                    voting_ends_at: slot.voting_ends_at,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// A clip's season, slot and status, read once per batch.
+    pub(super) fn clip_target(&mut self, clip: ClipId) -> Result<Option<TargetClip>, StoreError> {
+        if let Some(cached) = self.clip_targets.get(&clip) {
+            return Ok(*cached);
+        }
+        let target = match self.clips.get(clip.get())? {
+            Some(bytes) => {
+                let clip = records::clip_from_bytes(bytes.value())?;
+                Some(TargetClip { season: clip.season, position: clip.slot_position, status: clip.status })
+            }
+            None => None,
+        };
+        self.clip_targets.insert(clip, target);
+        Ok(target)
+    }
+
+    /// Forgets cached slots and clips after a structural change.
+    pub(super) fn structure_changed(&mut self) {
+        self.open_slot = None;
+        self.clip_targets.clear();
+        self.structure_changed = true;
+    }
+
+    /// A (slot, clip) counter, cached for the batch.
+    pub(super) fn counter(&mut self, key: (u64, u32, u64)) -> Result<&mut ClipCounter, StoreError> {
+        if !self.counter_cache.contains_key(&key) {
+            let (vote_count, weighted_score) = self.counters.get(key)?.map(|v| v.value()).unwrap_or((0, 0));
+            self.counter_cache.insert(key, ClipCounter { vote_count, weighted_score });
+        }
+        Ok(self.counter_cache.entry(key).or_default())
+    }
+
+    /// A voter's ledger, cached for the batch.
+    pub(super) fn ledger(&mut self, voter: &VoterKey) -> Result<&mut VoterLedger, StoreError> {
+        if !self.ledger_cache.contains_key(voter) {
+            let stored = match self.ledgers.get(voter.as_str())? {
+                Some(bytes) => records::ledger_from_bytes(bytes.value())?,
+                None => VoterLedger::default(),
+            };
+            self.ledger_cache.insert(voter.clone(), stored);
+        }
+        Ok(self.ledger_cache.entry(voter.clone()).or_default())
+    }
+
+    /// The next vote id; the counter is written once at flush.
+    pub(super) fn take_vote_id(&mut self) -> Result<VoteId, StoreError> {
+        let next = match self.next_vote_id {
+            Some(next) => next,
+            None => self.meta.get(meta_keys::NEXT_VOTE_ID)?.map(|v| v.value()).unwrap_or(1),
+        };
+        self.next_vote_id = Some(next + 1);
+        VoteId::new(next).ok_or(StoreError::Corrupt { what: "meta", reason: "vote id counter is zero".into() })
+    }
+
+    /// The next id of a kind kept in `META`.
+    pub(super) fn next_id(&mut self, key: &'static str) -> Result<u64, StoreError> {
+        let next = self.meta.get(key)?.map(|v| v.value()).unwrap_or(1);
+        self.meta.insert(key, next + 1)?;
+        Ok(next)
+    }
+
+    /// Appends an audit entry in the same transaction as the action.
+    pub(super) fn audit(
+        &mut self,
+        actor: Option<UserId>,
+        action: &str,
+        resource: String,
+        details: String,
+    ) -> Result<(), StoreError> {
+        let id = self.next_id(meta_keys::NEXT_AUDIT_ID)?;
+        let entry = AuditEntry { id, at: self.now, actor, action: action.to_owned(), resource, details };
+        self.audit.insert(id, records::encode(&AuditRecord::from(&entry)).as_slice())?;
+        Ok(())
+    }
+
+    /// Stores a feature flag.
+    pub(super) fn set_flag(&mut self, key: &str, enabled: bool) -> Result<(), StoreError> {
+        self.flag_table.insert(key, enabled)?;
+        self.flags = apply_flag(self.flags, key, enabled);
+        self.events.push(CommittedEvent::FlagChanged { key: key.to_owned(), enabled });
+        Ok(())
+    }
+
+    /// Writes the batch's aggregated counters and ledgers, once each.
+    pub(super) fn flush(&mut self, events: &mut Vec<CommittedEvent>) -> Result<(), StoreError> {
+        if let Some(next) = self.next_vote_id {
+            self.meta.insert(meta_keys::NEXT_VOTE_ID, next)?;
+        }
+        for (key, counter) in &self.counter_cache {
+            self.counters.insert(*key, (counter.vote_count, counter.weighted_score))?;
+            if let (Some(clip), Some(position)) = (ClipId::new(key.2), SlotPosition::new(key.1)) {
+                events.push(CommittedEvent::Counter { clip, position, counter: *counter });
+            }
+        }
+        for (voter, ledger) in &self.ledger_cache {
+            self.ledgers.insert(voter.as_str(), records::encode(&LedgerRecord::from(ledger)).as_slice())?;
+        }
+        events.append(&mut self.events);
+        if self.structure_changed {
+            events.push(CommittedEvent::StructureChanged);
+        }
+        Ok(())
+    }
+}
+
+fn apply_flag(flags: VotingFlags, key: &str, enabled: bool) -> VotingFlags {
+    match key {
+        "multi_vote_mode" => VotingFlags { multi_vote_mode: enabled, ..flags },
+        "special_votes" => VotingFlags { special_votes: enabled, ..flags },
+        "require_auth_voting" => VotingFlags { require_auth_voting: enabled, ..flags },
+        _ => flags,
+    }
+}
+
+fn read_flags(table: &impl ReadableTable<&'static str, bool>) -> Result<VotingFlags, StoreError> {
+    let mut flags = VotingFlags::default();
+    for entry in table.iter()? {
+        let (key, enabled) = entry?;
+        flags = apply_flag(flags, key.value(), enabled.value());
+    }
+    Ok(flags)
+}

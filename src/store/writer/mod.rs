@@ -1,0 +1,258 @@
+//! The single writer: one thread owns every write transaction.
+//!
+//! Handlers submit jobs over a bounded channel and await a oneshot reply.
+//! The thread takes whatever is queued (up to `batch_max`), runs the jobs in
+//! arrival order inside ONE write transaction — the authoritative rule checks
+//! run here, so concurrent requests cannot race — commits with
+//! `Durability::Immediate`, and only then tells the read model what changed
+//! and answers each caller. Per-(slot, clip) counters and per-voter ledgers
+//! are aggregated in memory during the batch and written once at its end, so
+//! a clip receiving 5,000 votes in one batch costs one counter write.
+//!
+//! A job is a closure over [`Batch`]; the typed methods of [`WriterHandle`]
+//! are the only jobs there are (`votes.rs`, `accounts.rs`, `seed.rs`).
+
+mod accounts;
+mod batch;
+mod seed;
+mod votes;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use redb::{Database, Durability};
+use tokio::sync::oneshot;
+
+pub use accounts::{AccountError, NewSession};
+pub use batch::{Batch, CommittedEvent};
+pub use seed::{DemoSeed, SeedClip};
+pub use votes::{CastRequest, VoteOutcome};
+
+use super::{Store, StoreError};
+use crate::domain::clock::Timestamp;
+use crate::domain::fraud::FraudTracker;
+use crate::domain::vote::VoteRefusal;
+
+/// Why a command did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// A vote rule refused it; nothing was written.
+    #[error(transparent)]
+    Refused(#[from] VoteRefusal),
+    /// An account rule refused it; nothing was written.
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    /// The queue is full, the writer stopped, or the batch failed to commit
+    /// (nothing of it was stored); the client may retry.
+    #[error("the writer is busy or stopped")]
+    Unavailable,
+}
+
+/// Receives every committed batch's events, on the writer thread, after commit.
+pub type CommitListener = Box<dyn Fn(&[CommittedEvent]) + Send>;
+
+/// Runs inside the batch; on success returns the reply to send after commit.
+type Job = Box<dyn for<'txn> FnOnce(&mut Batch<'txn>) -> Result<Deliver, StoreError> + Send>;
+/// Sends a reply; called only after the batch committed.
+type Deliver = Box<dyn FnOnce() + Send>;
+
+enum Message {
+    Job(Job),
+    Shutdown,
+}
+
+/// Settings of the writer thread.
+#[derive(Clone)]
+pub struct WriterSettings {
+    /// Most commands applied in one transaction.
+    pub batch_max: usize,
+    /// Commands that may wait; beyond this callers get `Unavailable`.
+    pub queue_capacity: usize,
+    /// Daily vote budget in weight units.
+    pub daily_budget: u32,
+    /// The clock; tests move it.
+    pub clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+}
+
+/// Counters describing the writer's work, for metrics and benchmarks.
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    /// Transactions committed.
+    pub batches: AtomicU64,
+    /// Commands applied.
+    pub commands: AtomicU64,
+    /// Sum of apply-and-commit durations in microseconds.
+    pub commit_micros: AtomicU64,
+    /// Largest batch so far.
+    pub max_batch: AtomicU64,
+    /// Commands waiting in the queue right now.
+    pub queued: AtomicU64,
+}
+
+/// Sends commands to the writer thread. Cheap to clone.
+#[derive(Clone)]
+pub struct WriterHandle {
+    sender: SyncSender<Message>,
+    stats: Arc<WriterStats>,
+}
+
+/// Owns the writer thread; `stop` drains the queue and joins it.
+pub struct WriterThread {
+    sender: SyncSender<Message>,
+    join: Option<JoinHandle<()>>,
+}
+
+impl WriterThread {
+    /// Asks the writer to finish what is queued, commit, and exit; waits for it.
+    pub fn stop(mut self) {
+        // A full queue still drains: the blocking send waits for room.
+        let _ = self.sender.send(Message::Shutdown);
+        if let Some(join) = self.join.take()
+            && join.join().is_err()
+        {
+            tracing::error!("writer thread panicked during shutdown");
+        }
+    }
+}
+
+/// Starts the writer thread on an open store.
+pub fn start(
+    store: &Store,
+    settings: WriterSettings,
+    listener: CommitListener,
+) -> std::io::Result<(WriterHandle, WriterThread)> {
+    let (sender, receiver) = sync_channel(settings.queue_capacity);
+    let stats = Arc::new(WriterStats::default());
+    let fraud = Arc::new(Mutex::new(FraudTracker::new(100_000, 50_000)));
+    let worker = Worker { db: store.db.clone(), settings, listener, stats: stats.clone(), fraud };
+    let join = std::thread::Builder::new().name("aimoviez-writer".into()).spawn(move || worker.run(receiver))?;
+    Ok((WriterHandle { sender: sender.clone(), stats }, WriterThread { sender, join: Some(join) }))
+}
+
+impl WriterHandle {
+    /// Runs `job` in the next batch and answers with its result once the
+    /// batch is durable. A job returning `Err(WriteError)` inside the `Ok`
+    /// (a refusal) still commits the batch, with nothing of its own in it.
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl for<'txn> FnOnce(&mut Batch<'txn>) -> Result<Result<T, WriteError>, StoreError> + Send + 'static,
+    ) -> Result<T, WriteError> {
+        let (reply, answer) = oneshot::channel();
+        let boxed: Job = Box::new(move |batch| {
+            let outcome = job(batch)?;
+            Ok(Box::new(move || {
+                let _ = reply.send(outcome);
+            }))
+        });
+        match self.sender.try_send(Message::Job(boxed)) {
+            Ok(()) => {
+                self.stats.queued.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => return Err(WriteError::Unavailable),
+        }
+        // A dropped reply means the batch failed to commit or the writer stopped.
+        answer.await.unwrap_or(Err(WriteError::Unavailable))
+    }
+
+    /// The writer's work so far.
+    pub fn stats(&self) -> &WriterStats {
+        &self.stats
+    }
+}
+
+struct Worker {
+    db: Arc<Database>,
+    settings: WriterSettings,
+    listener: CommitListener,
+    stats: Arc<WriterStats>,
+    /// Recent voting activity for fraud signals; only this thread uses it.
+    fraud: Arc<Mutex<FraudTracker>>,
+}
+
+impl Worker {
+    fn run(self, receiver: Receiver<Message>) {
+        let mut stopping = false;
+        while !stopping {
+            let Ok(first) = receiver.recv() else { break };
+            let mut messages = vec![first];
+            while messages.len() < self.settings.batch_max {
+                match receiver.try_recv() {
+                    Ok(message) => messages.push(message),
+                    Err(_) => break,
+                }
+            }
+            if messages.iter().any(|m| matches!(m, Message::Shutdown)) {
+                stopping = true;
+                // Jobs queued behind the shutdown marker are still run:
+                // everything already accepted gets committed and answered.
+                while let Ok(message) = receiver.try_recv() {
+                    messages.push(message);
+                }
+            }
+            let jobs: Vec<Job> = messages
+                .into_iter()
+                .filter_map(|m| match m {
+                    Message::Job(job) => Some(job),
+                    Message::Shutdown => None,
+                })
+                .collect();
+            self.stats.queued.fetch_sub(jobs.len() as u64, Ordering::Relaxed);
+            if !jobs.is_empty() {
+                self.run_batch(jobs);
+            }
+        }
+        tracing::info!("writer stopped");
+    }
+
+    fn run_batch(&self, jobs: Vec<Job>) {
+        let count = jobs.len() as u64;
+        let now = (self.settings.clock)();
+        let started = Instant::now();
+        let mut events = Vec::new();
+        match self.apply_and_commit(jobs, now, &mut events) {
+            Ok(deliveries) => {
+                let micros = started.elapsed().as_micros() as u64;
+                self.stats.batches.fetch_add(1, Ordering::Relaxed);
+                self.stats.commands.fetch_add(count, Ordering::Relaxed);
+                self.stats.commit_micros.fetch_add(micros, Ordering::Relaxed);
+                self.stats.max_batch.fetch_max(count, Ordering::Relaxed);
+                // The read model learns of the batch before any client does,
+                // so a client that got "yes" sees its write on the next read.
+                (self.listener)(&events);
+                for deliver in deliveries {
+                    deliver();
+                }
+            }
+            Err(error) => {
+                // The replies were dropped with the failed batch, which tells
+                // every caller `Unavailable`: none of its commands was stored.
+                tracing::error!(error = %error, batch.size = count, "write batch failed; nothing of it was stored");
+            }
+        }
+    }
+
+    fn apply_and_commit(
+        &self,
+        jobs: Vec<Job>,
+        now: Timestamp,
+        events: &mut Vec<CommittedEvent>,
+    ) -> Result<Vec<Deliver>, StoreError> {
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::Immediate)?;
+        txn.set_quick_repair(true);
+        let mut deliveries = Vec::with_capacity(jobs.len());
+        {
+            let mut batch = Batch::open(&txn, now, self.settings.daily_budget, self.fraud.clone())?;
+            for job in jobs {
+                deliveries.push(job(&mut batch)?);
+            }
+            batch.flush(events)?;
+        }
+        txn.commit()?;
+        Ok(deliveries)
+    }
+}

@@ -1,0 +1,206 @@
+//! Vote jobs: cast, revoke, and the admin's void of flagged votes.
+
+use redb::ReadableTable;
+
+use super::super::ClipCounter;
+use super::super::StoreError;
+use super::super::records::{self, VoteRecord};
+use super::{Batch, WriteError, WriterHandle};
+use crate::domain::fraud::DEFAULT_FLAG_THRESHOLD;
+use crate::domain::ids::{ClipId, UserId, VoteId, VoterKey};
+use crate::domain::ledger::LedgerVote;
+use crate::domain::model::{Vote, VoteState};
+use crate::domain::tournament::SlotStatus;
+use crate::domain::vote::{self, CastFacts, SpecialsUsed, VoteRefusal, VoteType};
+
+/// A vote to cast.
+#[derive(Debug, Clone)]
+pub struct CastRequest {
+    /// Who votes.
+    pub voter: VoterKey,
+    /// For which clip.
+    pub clip: ClipId,
+    /// Standard, super or mega.
+    pub vote_type: VoteType,
+    /// The voter's network (IPv4 /24 or IPv6 /48), for fraud signals.
+    pub network: u64,
+}
+
+/// The result of a cast or revoke, as committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VoteOutcome {
+    /// The clip voted on.
+    pub clip: ClipId,
+    /// The kind of the vote cast or revoked.
+    pub vote_type: VoteType,
+    /// The clip's counts in the slot after this command.
+    pub counter: ClipCounter,
+    /// The voter's spending today after this command.
+    pub spent_today: u32,
+    /// The voter's specials in this slot after this command.
+    pub specials_used: SpecialsUsed,
+}
+
+impl WriterHandle {
+    /// Casts a vote; answers after it is durable.
+    pub async fn cast_vote(&self, request: CastRequest) -> Result<VoteOutcome, WriteError> {
+        self.run(move |batch| Ok(batch.cast(&request)?.map_err(WriteError::from))).await
+    }
+
+    /// Revokes the voter's latest vote on a clip; answers after it is durable.
+    pub async fn revoke_vote(&self, voter: VoterKey, clip: ClipId) -> Result<VoteOutcome, WriteError> {
+        self.run(move |batch| Ok(batch.revoke(&voter, clip)?.map_err(WriteError::from))).await
+    }
+
+    /// Voids flagged votes (admin): removes them from the counts, keeps them
+    /// in history, audit-logs the action. Returns how many were voided.
+    pub async fn void_votes(&self, actor: UserId, ids: Vec<VoteId>) -> Result<usize, WriteError> {
+        self.run(move |batch| Ok(Ok(batch.void_votes(actor, &ids)?))).await
+    }
+
+    /// Stores a feature flag (audit-logged when an admin does it).
+    pub async fn set_flag(&self, key: String, enabled: bool, actor: Option<UserId>) -> Result<(), WriteError> {
+        self.run(move |batch| {
+            batch.set_flag(&key, enabled)?;
+            if actor.is_some() {
+                batch.audit(actor, "set_feature_flag", format!("flag:{key}"), format!("enabled={enabled}"))?;
+            }
+            Ok(Ok(()))
+        })
+        .await
+    }
+}
+
+impl Batch<'_> {
+    fn cast(&mut self, request: &CastRequest) -> Result<Result<VoteOutcome, VoteRefusal>, StoreError> {
+        let CastRequest { voter, clip, vote_type, network } = request;
+        let (clip, vote_type) = (*clip, *vote_type);
+        let slot = self.open_slot()?;
+        let target = self.clip_target(clip)?;
+        let (today, now, daily_budget, flags) = (self.today, self.now, self.daily_budget, self.flags);
+        let ledger = self.ledger(voter)?;
+        let (existing, specials_used) = match slot {
+            Some(slot) => {
+                (ledger.votes_on(slot.season, slot.position, clip), ledger.specials_in(slot.season, slot.position))
+            }
+            None => (0, SpecialsUsed::default()),
+        };
+        let facts = CastFacts {
+            slot,
+            clip: target,
+            vote_type,
+            voter_is_user: voter.is_user(),
+            existing_votes_on_clip: existing,
+            specials_used,
+            spent_today: ledger.spent_on(today),
+            daily_budget,
+            flags,
+            now,
+        };
+        let decision = match vote::decide_cast(&facts) {
+            Ok(decision) => decision,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        let risk = self.fraud.lock().assess_vote(voter.as_str(), *network, now);
+        let flagged = risk.flagged(DEFAULT_FLAG_THRESHOLD);
+        let id = self.take_vote_id()?;
+        let record = Vote {
+            id,
+            voter: voter.clone(),
+            season: decision.season,
+            position: decision.position,
+            clip,
+            vote_type,
+            weight: decision.weight,
+            day: decision.day,
+            cast_at: now,
+            state: VoteState::Counted,
+            risk_score: risk.score,
+            risk_reasons: risk.reason_bits(),
+            flagged,
+        };
+        self.votes.insert(id.get(), records::encode(&VoteRecord::from(&record)).as_slice())?;
+        if flagged {
+            self.flagged.insert(id.get(), ())?;
+        }
+        if let Some(user) = voter.user_id() {
+            self.user_votes.insert((user.get(), id.get()), ())?;
+        }
+        let ledger = self.ledger(voter)?;
+        let entry = LedgerVote { clip, vote: id, vote_type };
+        ledger.record(decision.season, decision.position, decision.day, decision.weight, entry);
+        let (spent_today, specials_used) =
+            (ledger.spent_on(today), ledger.specials_in(decision.season, decision.position));
+        let counter = self.counter((decision.season.get(), decision.position.get(), clip.get()))?;
+        counter.vote_count += 1;
+        counter.weighted_score += u64::from(decision.weight);
+        let counter = *counter;
+        Ok(Ok(VoteOutcome { clip, vote_type, counter, spent_today, specials_used }))
+    }
+
+    fn revoke(&mut self, voter: &VoterKey, clip: ClipId) -> Result<Result<VoteOutcome, VoteRefusal>, StoreError> {
+        let Some(target) = self.clip_target(clip)? else {
+            return Ok(Err(VoteRefusal::ClipNotFound));
+        };
+        let Some(slot) = self.open_slot()? else {
+            return Ok(Err(VoteRefusal::SlotClosed));
+        };
+        if target.season != slot.season || target.position != slot.position {
+            return Ok(Err(VoteRefusal::NotVotable));
+        }
+        let window_open = slot.status == SlotStatus::Voting && slot.voting_ends_at.is_some_and(|ends| self.now < ends);
+        if !window_open {
+            return Ok(Err(VoteRefusal::SlotClosed));
+        }
+        let Some(latest) = self.ledger(voter)?.take_latest(slot.season, slot.position, clip) else {
+            return Ok(Err(VoteRefusal::NoVoteToRevoke));
+        };
+        let mut stored = self.stored_vote(latest.vote)?;
+        let refunded = vote::revoke_refunds(stored.day, self.now);
+        stored.state = VoteState::Revoked { refunded };
+        self.votes.insert(stored.id.get(), records::encode(&VoteRecord::from(&stored)).as_slice())?;
+        self.flagged.remove(stored.id.get())?;
+        let today = self.today;
+        let ledger = self.ledger(voter)?;
+        if refunded {
+            ledger.refund(stored.day, stored.weight);
+        }
+        let (spent_today, specials_used) = (ledger.spent_on(today), ledger.specials_in(slot.season, slot.position));
+        let counter = self.counter((slot.season.get(), slot.position.get(), clip.get()))?;
+        counter.vote_count = counter.vote_count.saturating_sub(1);
+        counter.weighted_score = counter.weighted_score.saturating_sub(u64::from(stored.weight));
+        let counter = *counter;
+        Ok(Ok(VoteOutcome { clip, vote_type: stored.vote_type, counter, spent_today, specials_used }))
+    }
+
+    fn stored_vote(&self, id: VoteId) -> Result<Vote, StoreError> {
+        match self.votes.get(id.get())? {
+            Some(bytes) => records::vote_from_bytes(bytes.value()),
+            None => Err(StoreError::Corrupt { what: "vote", reason: format!("missing vote {id}") }),
+        }
+    }
+
+    fn void_votes(&mut self, actor: UserId, ids: &[VoteId]) -> Result<usize, StoreError> {
+        let mut voided = Vec::new();
+        for id in ids {
+            let Some(bytes) = self.votes.get(id.get())?.map(|b| b.value().to_vec()) else { continue };
+            let mut stored = records::vote_from_bytes(&bytes)?;
+            if stored.state != VoteState::Counted {
+                continue;
+            }
+            stored.state = VoteState::Voided;
+            self.votes.insert(id.get(), records::encode(&VoteRecord::from(&stored)).as_slice())?;
+            self.flagged.remove(id.get())?;
+            let ledger = self.ledger(&stored.voter)?;
+            ledger.forget(stored.season, stored.position, stored.id);
+            let counter = self.counter((stored.season.get(), stored.position.get(), stored.clip.get()))?;
+            counter.vote_count = counter.vote_count.saturating_sub(1);
+            counter.weighted_score = counter.weighted_score.saturating_sub(u64::from(stored.weight));
+            voided.push(id.get().to_string());
+        }
+        if !voided.is_empty() {
+            self.audit(Some(actor), "void_votes", format!("votes:{}", voided.len()), voided.join(","))?;
+        }
+        Ok(voided.len())
+    }
+}

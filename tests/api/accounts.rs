@@ -1,0 +1,353 @@
+//! Accounts and abuse resistance over HTTP.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{SpawnOptions, assert_error, spawn_app, spawn_with};
+
+const PASSWORD: &str = "correct horse battery";
+
+#[tokio::test]
+async fn sign_up_rules_give_400_with_the_error_shape() {
+    let app = spawn_app().await;
+    app.signed_in("mira").await;
+    let cases = [
+        (json!({"username": "MIRA", "password": PASSWORD}), "username_taken"),
+        (json!({"username": "ab", "password": PASSWORD}), "invalid_request"),
+        (json!({"username": "has space", "password": PASSWORD}), "invalid_request"),
+        (json!({"username": "x".repeat(21), "password": PASSWORD}), "invalid_request"),
+        (json!({"username": "newname", "password": "short"}), "invalid_request"),
+        (json!({"username": "newname", "password": "p".repeat(129)}), "invalid_request"),
+        (json!({"username": "newname"}), "invalid_request"),
+        (json!({"username": 5, "password": PASSWORD}), "invalid_request"),
+    ];
+    for (body, code) in cases {
+        let response = app.client.post(app.url("/api/auth/register")).json(&body).send().await.expect("request");
+        assert_error(response, 400, code).await;
+    }
+}
+
+#[tokio::test]
+async fn sessions_sign_in_out_with_safe_cookie_flags() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/api/auth/register"))
+        .json(&json!({"username": "Tomas_Q", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(response.status(), 201);
+    let cookie = response.headers()["set-cookie"].to_str().expect("ascii").to_owned();
+    for flag in ["aimoviez_session=", "HttpOnly", "SameSite=Lax", "Path=/", "Max-Age="] {
+        assert!(cookie.contains(flag), "{cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "plain http has no Secure flag");
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["user"]["username"], "tomas_q");
+
+    let browser = app.log_in("tomas_q", PASSWORD).await;
+    let me: Value = browser.get(app.url("/api/me")).send().await.expect("me").json().await.expect("json");
+    assert_eq!(me["user"]["username"], "tomas_q");
+    assert_eq!(me["user"]["isAdmin"], false);
+    let out = browser.post(app.url("/api/auth/logout")).send().await.expect("logout");
+    assert_eq!(out.status(), 200);
+    assert_error(browser.get(app.url("/api/me")).send().await.expect("me"), 401, "auth_required").await;
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_401_then_the_account_backs_off() {
+    let app = spawn_app().await;
+    app.signed_in("lumina").await;
+    for _ in 0..5 {
+        let response = app
+            .client
+            .post(app.url("/api/auth/login"))
+            .json(&json!({"username": "lumina", "password": "wrong password"}))
+            .send()
+            .await
+            .expect("login");
+        assert_error(response, 401, "invalid_credentials").await;
+    }
+    let locked = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .json(&json!({"username": "lumina", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("login");
+    assert!(locked.headers().contains_key("retry-after"));
+    assert_error(locked, 429, "rate_limited").await;
+    let unknown = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .json(&json!({"username": "nobody_here", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("login");
+    assert_error(unknown, 401, "invalid_credentials").await;
+}
+
+#[tokio::test]
+async fn forged_and_malformed_cookies_are_anonymous_not_errors() {
+    let app = spawn_app().await;
+    for cookie in [
+        "aimoviez_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "aimoviez_session=not-a-token",
+        "aimoviez_session=",
+        "garbage",
+        "aimoviez_session=%00%ff; other=1",
+    ] {
+        let me = app.client.get(app.url("/api/me")).header("cookie", cookie).send().await.expect("me");
+        assert_error(me, 401, "auth_required").await;
+        let feed = app.client.get(app.url("/api/vote")).header("cookie", cookie).send().await.expect("feed");
+        assert_eq!(feed.status(), 200, "{cookie}");
+        let page = app.client.get(app.url("/")).header("cookie", cookie).send().await.expect("page");
+        assert_eq!(page.status(), 200, "{cookie}");
+    }
+}
+
+#[tokio::test]
+async fn an_authenticated_request_reads_no_storage() {
+    let app = spawn_app().await;
+    let browser = app.signed_in("quiet_reader").await;
+    // Warm up: the first request may load lazily initialised state.
+    assert_eq!(browser.get(app.url("/api/me")).send().await.expect("me").status(), 200);
+    let before = app.store_reads();
+    for _ in 0..20 {
+        assert_eq!(browser.get(app.url("/api/me")).send().await.expect("me").status(), 200);
+        assert_eq!(browser.get(app.url("/api/story")).send().await.expect("story").status(), 200);
+    }
+    assert_eq!(app.store_reads(), before, "session checks and hot reads come from memory");
+}
+
+#[tokio::test]
+async fn signed_in_voters_vote_as_their_account() {
+    let app = spawn_app().await;
+    let clip = app.clip_ids().await[0];
+    let browser = app.signed_in("voter_one").await;
+    let response = browser.post(app.url("/api/vote")).json(&json!({"clipId": clip})).send().await.expect("vote");
+    assert_eq!(response.status(), 200);
+    // Same address and User-Agent, but anonymous: a different voter.
+    assert_eq!(app.vote(clip).await.status(), 200);
+    assert_eq!(app.vote_count(clip).await, 2);
+    let again = browser.post(app.url("/api/vote")).json(&json!({"clipId": clip})).send().await.expect("vote");
+    assert_error(again, 409, "already_voted").await;
+    app.set_flag("require_auth_voting", true).await;
+    assert_error(app.vote(app.clip_ids().await[1]).await, 401, "auth_required").await;
+    let signed = browser.post(app.url("/api/vote")).json(&json!({"clipId": app.clip_ids().await[1]})).send().await;
+    assert_eq!(signed.expect("vote").status(), 200);
+}
+
+#[tokio::test]
+async fn the_admin_area_needs_an_admin_session() {
+    let app = spawn_app().await;
+    assert_error(app.get("/api/admin/audit-logs").await, 401, "auth_required").await;
+    let user = app.signed_in("plain_user").await;
+    let response = user.get(app.url("/api/admin/audit-logs")).send().await.expect("request");
+    assert_error(response, 403, "forbidden").await;
+    app.create_admin("boss", PASSWORD).await;
+    let admin = app.log_in("boss", PASSWORD).await;
+    let logs: Value =
+        admin.get(app.url("/api/admin/audit-logs")).send().await.expect("logs").json().await.expect("json");
+    assert_eq!(logs["entries"][0]["action"], "create_admin");
+    for query in ["limit=0", "limit=101", "offset=-1", "limit=x"] {
+        let response = admin.get(app.url(&format!("/api/admin/audit-logs?{query}"))).send().await.expect("logs");
+        assert_error(response, 400, "invalid_request").await;
+    }
+}
+
+#[tokio::test]
+async fn a_ban_takes_effect_on_the_very_next_request() {
+    let app = spawn_app().await;
+    app.create_admin("boss", PASSWORD).await;
+    let admin = app.log_in("boss", PASSWORD).await;
+    let troll = app.signed_in("troll").await;
+    let me: Value = troll.get(app.url("/api/me")).send().await.expect("me").json().await.expect("json");
+    let id = me["user"]["id"].as_u64().expect("id");
+    let banned = admin.post(app.url(&format!("/api/admin/users/{id}/ban"))).send().await.expect("ban");
+    assert_eq!(banned.status(), 200);
+    assert_error(troll.get(app.url("/api/me")).send().await.expect("me"), 401, "auth_required").await;
+    let relogin = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .json(&json!({"username": "troll", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("login");
+    assert_error(relogin, 403, "banned").await;
+    let logs: Value =
+        admin.get(app.url("/api/admin/audit-logs")).send().await.expect("logs").json().await.expect("json");
+    assert_eq!(logs["entries"][0]["action"], "ban_user");
+    let unknown = admin.post(app.url("/api/admin/users/99999/ban")).send().await.expect("ban");
+    assert_error(unknown, 404, "not_found").await;
+    let bogus = admin.post(app.url(&format!("/api/admin/users/{id}/explode"))).send().await.expect("action");
+    assert_error(bogus, 404, "not_found").await;
+}
+
+#[tokio::test]
+async fn cross_site_sign_in_is_refused() {
+    let app = spawn_app().await;
+    app.signed_in("victim").await;
+    let response = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .header("sec-fetch-site", "cross-site")
+        .json(&json!({"username": "victim", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("login");
+    assert_error(response, 403, "csrf_failed").await;
+}
+
+#[tokio::test]
+async fn rate_limits_send_headers_and_429() {
+    let app = spawn_with(SpawnOptions { rate_limits: true, ..SpawnOptions::default() }).await;
+    let clip = app.clip_ids().await[0];
+    let first = app.vote_as(clip, Some("203.0.113.50"), "standard").await;
+    assert_eq!(first.headers()["x-ratelimit-limit"], "30");
+    assert_eq!(first.headers()["x-ratelimit-remaining"], "29");
+    assert!(first.headers().contains_key("x-ratelimit-reset"));
+    let mut last = None;
+    for _ in 0..30 {
+        last = Some(app.vote_as(clip, Some("203.0.113.50"), "standard").await);
+    }
+    let last = last.expect("responses");
+    assert!(last.headers()["retry-after"].to_str().expect("ascii").parse::<u64>().expect("secs") >= 1);
+    assert_error(last, 429, "rate_limited").await;
+    // Another client is unaffected, and health is never limited.
+    assert_eq!(app.vote_as(clip, Some("203.0.113.51"), "standard").await.status(), 200);
+    for _ in 0..200 {
+        assert_eq!(app.get("/api/health").await.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn the_captcha_refuses_missing_wrong_replayed_and_expired_solutions() {
+    let env = vec![
+        ("AIMOVIEZ_CAPTCHA_DIFFICULTY_BITS".to_owned(), "8".to_owned()),
+        ("AIMOVIEZ_CAPTCHA_CHALLENGE_TTL_SECS".to_owned(), "1".to_owned()),
+    ];
+    let app = spawn_with(SpawnOptions { env, ..SpawnOptions::default() }).await;
+    let clip = app.clip_ids().await[0];
+    app.set_flag("require_captcha_voting", true).await;
+    assert_error(app.vote(clip).await, 403, "captcha_required").await;
+
+    let challenge: Value = app.get_json("/api/captcha/challenge").await;
+    let token = challenge["token"].as_str().expect("token").to_owned();
+    assert_eq!(challenge["difficultyBits"], 8);
+    let solution = aimoviez::captcha::solve(&token, 8);
+    let verify = |token: String, solution: u64| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url("/api/captcha/verify"))
+                .json(&json!({"token": token, "solution": solution}))
+                .send()
+                .await
+                .expect("verify")
+        }
+    };
+    let mut wrong = solution + 1;
+    while aimoviez::captcha::solve(&token, 8) == wrong {
+        wrong += 1;
+    }
+    assert_error(verify("garbage".into(), 1).await, 400, "invalid_request").await;
+    let wrong_response = verify(token.clone(), wrong).await;
+    if wrong_response.status() != 200 {
+        assert_error(wrong_response, 403, "captcha_required").await;
+    }
+    assert_eq!(verify(token.clone(), solution).await.status(), 200);
+    assert_error(verify(token.clone(), solution).await, 403, "captcha_required").await;
+    assert_eq!(app.vote(clip).await.status(), 200, "a solved challenge grants a pass");
+
+    let stale: Value = app.get_json("/api/captcha/challenge").await;
+    let stale_token = stale["token"].as_str().expect("token").to_owned();
+    let stale_solution = aimoviez::captcha::solve(&stale_token, 8);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_error(verify(stale_token, stale_solution).await, 403, "captcha_required").await;
+}
+
+#[tokio::test]
+async fn a_scripted_burst_is_flagged_and_voiding_adjusts_the_counts() {
+    let app = spawn_app().await;
+    app.set_flag("multi_vote_mode", true).await;
+    let ids = app.clip_ids().await;
+    let human = app.vote_as(ids[1], Some("198.51.100.200"), "standard").await;
+    assert_eq!(human.status(), 200);
+    for n in 0..20 {
+        let response = app.vote_as(ids[0], Some("198.51.100.9"), "standard").await;
+        assert_eq!(response.status(), 200, "vote {n}");
+    }
+    assert_eq!(app.vote_count(ids[0]).await, 20);
+    app.create_admin("boss", PASSWORD).await;
+    let admin = app.log_in("boss", PASSWORD).await;
+    let flagged: Value = admin
+        .get(app.url("/api/admin/flagged-votes?limit=100"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let votes = flagged["votes"].as_array().expect("votes");
+    assert!(votes.len() >= 5, "a burst of 20 votes in well under a second is flagged: {flagged}");
+    assert!(votes.iter().all(|v| v["clipId"] == ids[0]), "the human vote is not flagged: {flagged}");
+    assert!(votes[0]["reasons"].as_array().is_some_and(|r| !r.is_empty()));
+    let vote_ids: Vec<u64> = votes.iter().filter_map(|v| v["id"].as_u64()).collect();
+    let voided: Value = admin
+        .post(app.url("/api/admin/flagged-votes/void"))
+        .json(&json!({"voteIds": vote_ids}))
+        .send()
+        .await
+        .expect("void")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(voided["voided"].as_u64(), Some(vote_ids.len() as u64));
+    assert_eq!(app.vote_count(ids[0]).await, 20 - vote_ids.len() as u64);
+    let after: Value =
+        admin.get(app.url("/api/admin/flagged-votes")).send().await.expect("list").json().await.expect("json");
+    assert_eq!(after["votes"].as_array().map(Vec::len), Some(0));
+    let logs: Value =
+        admin.get(app.url("/api/admin/audit-logs")).send().await.expect("logs").json().await.expect("json");
+    assert_eq!(logs["entries"][0]["action"], "void_votes");
+    assert_eq!(app.check_mismatches(), Vec::<String>::new());
+    let empty = admin.post(app.url("/api/admin/flagged-votes/void")).json(&json!({"voteIds": []})).send().await;
+    assert_error(empty.expect("void"), 400, "invalid_request").await;
+}
+
+#[tokio::test]
+async fn export_holds_my_data_and_nobody_elses_and_deletion_keeps_counts_consistent() {
+    let app = spawn_app().await;
+    let ids = app.clip_ids().await;
+    let me = app.signed_in("exporter").await;
+    let other = app.signed_in("someone_else").await;
+    me.post(app.url("/api/vote")).json(&json!({"clipId": ids[0]})).send().await.expect("vote");
+    other.post(app.url("/api/vote")).json(&json!({"clipId": ids[1]})).send().await.expect("vote");
+    let export = me.get(app.url("/api/account/export")).send().await.expect("export");
+    assert!(export.headers()["content-disposition"].to_str().expect("ascii").contains("attachment"));
+    let export: Value = export.json().await.expect("json");
+    assert_eq!(export["user"]["username"], "exporter");
+    assert_eq!(export["votes"].as_array().map(Vec::len), Some(1));
+    assert_eq!(export["votes"][0]["clipId"], ids[0]);
+    assert!(!export.to_string().contains("someone_else"));
+    assert!(!export.to_string().contains("argon2"), "no password hash in the export");
+
+    let refused = me.post(app.url("/api/account/delete")).json(&json!({"confirm": "yes"})).send().await;
+    assert_error(refused.expect("delete"), 400, "invalid_request").await;
+    let deleted = me.post(app.url("/api/account/delete")).json(&json!({"confirm": "delete my account"})).send().await;
+    assert_eq!(deleted.expect("delete").status(), 200);
+    assert_error(me.get(app.url("/api/me")).send().await.expect("me"), 401, "auth_required").await;
+    let relogin = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .json(&json!({"username": "exporter", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("login");
+    assert_error(relogin, 401, "invalid_credentials").await;
+    // The votes stay, counted, under a key that names no one.
+    assert_eq!(app.vote_count(ids[0]).await, 1);
+    assert_eq!(app.check_mismatches(), Vec::<String>::new());
+    assert_eq!(app.signed_in("exporter").await.get(app.url("/api/me")).send().await.expect("me").status(), 200);
+}
