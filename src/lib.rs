@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod password;
 pub mod ratelimit;
 pub mod readmodel;
+pub mod search;
 pub mod sessions;
 pub mod store;
 pub mod telemetry;

@@ -7,6 +7,7 @@ pub mod feed;
 pub mod flags;
 pub mod fraud;
 pub mod ids;
+pub mod leaderboard;
 pub mod ledger;
 pub mod model;
 pub mod tournament;

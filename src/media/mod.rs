@@ -7,6 +7,7 @@
 //! slices of the cached bytes; files larger than the per-file cap stream from
 //! disk through the same conditional and range logic.
 
+pub mod probe;
 mod serve;
 
 use std::io::Write;
