@@ -149,3 +149,32 @@ pub async fn login(state: &AppState, username: &str, password: &str, client: &st
     state.login_throttle.succeeded(username.as_str());
     start_session(state, user).await
 }
+
+/// An account operation an operator runs from the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminOperation {
+    /// Create an admin, or promote an existing user and set their password.
+    CreateAdmin,
+    /// Set a user's password and sign out all their sessions.
+    ResetPassword,
+}
+
+/// Runs an operator's account operation through the writer (the same path
+/// whether the server is running — via the admin socket — or not).
+pub async fn run_admin_operation(
+    writer: &crate::store::writer::WriterHandle,
+    operation: AdminOperation,
+    username: &str,
+    password: &str,
+) -> Result<User, String> {
+    let username = Username::parse(username).map_err(|e| e.to_string())?;
+    account::check_password(password).map_err(|e| e.to_string())?;
+    let password = password.to_owned();
+    let hash = tokio::task::spawn_blocking(move || password::hash(&password)).await.map_err(|e| e.to_string())??;
+    let result = match operation {
+        AdminOperation::CreateAdmin => writer.upsert_admin(username, hash).await,
+        AdminOperation::ResetPassword => writer.reset_password(username, hash).await,
+    };
+    result.map_err(|e| e.to_string())
+}

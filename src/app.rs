@@ -84,6 +84,7 @@ pub struct App {
     router: Router,
     state: AppState,
     writer_thread: WriterThread,
+    admin_socket: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Errors that stop the app from starting.
@@ -155,6 +156,16 @@ impl App {
                 }
             }
         }
+        #[cfg(unix)]
+        let admin_socket = match crate::adminsock::serve(&config.data_dir, writer.clone()) {
+            Ok(task) => Some(task),
+            Err(error) => {
+                tracing::warn!(error = %error, "admin socket unavailable; `aimoviez admin` needs the server stopped");
+                None
+            }
+        };
+        #[cfg(not(unix))]
+        let admin_socket = None;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(io_context(format!("cannot listen on {}", config.listen)))?;
@@ -173,7 +184,7 @@ impl App {
             media,
         }));
         let router = router(state.clone());
-        Ok(App { listener, router, state, writer_thread })
+        Ok(App { listener, router, state, writer_thread, admin_socket })
     }
 
     /// The address actually bound (port 0 becomes a real port).
@@ -189,13 +200,17 @@ impl App {
     /// Serves until `shutdown` resolves, then stops in order: stop accepting,
     /// finish in-flight requests, let the writer commit what it holds.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let App { listener, router, state, writer_thread } = self;
+        let App { listener, router, state, writer_thread, admin_socket } = self;
         tracing::info!(address = %listener.local_addr()?, "listening");
         let upkeep = tokio::spawn(upkeep(state.clone()));
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
         tracing::info!("stopped accepting; in-flight requests finished");
         upkeep.abort();
+        if let Some(task) = admin_socket {
+            task.abort();
+            let _ = std::fs::remove_file(crate::adminsock::socket_path(&state.config.data_dir));
+        }
         drop(state);
         tokio::task::spawn_blocking(move || writer_thread.stop()).await.map_err(std::io::Error::other)?;
         tracing::info!("shutdown complete");
@@ -274,6 +289,7 @@ fn router(state: AppState) -> Router {
         .merge(web::router())
         .merge(api::router())
         .merge(crate::metrics::router())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::sessions::renew))
         .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::reject_cross_site))
         .layer(axum::middleware::from_fn_with_state(limits, ratelimit::enforce))
         .layer(DefaultBodyLimit::max(body_limit))

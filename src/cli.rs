@@ -1,4 +1,4 @@
-//! The command line: `serve` and `check`.
+//! The command line: `serve`, `check` and `admin`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,10 +6,15 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::accounts::{self, AdminOperation};
+use crate::adminsock::AdminRequest;
+#[cfg(unix)]
+use crate::adminsock::{self, AdminReply};
 use crate::app::{App, BuildOptions};
 use crate::config::{Config, LogFormat, Overrides};
 use crate::demo::DemoOptions;
 use crate::store::Store;
+use crate::store::writer::{self, WriterSettings};
 use crate::telemetry;
 
 /// A self-hosted appliance for a community that makes a film together, one
@@ -28,6 +33,29 @@ enum Command {
     /// Recount every vote counter and daily budget from the stored votes and
     /// report mismatches (exit code 1 when any). Run it with the server stopped.
     Check(CommonArgs),
+    /// Manage accounts (works while the server runs, through its local socket).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an admin account, or make an existing user an admin with a new password.
+    Create(AdminArgs),
+    /// Set a user's password and sign out all their sessions.
+    ResetPassword(AdminArgs),
+}
+
+#[derive(Debug, Args)]
+struct AdminArgs {
+    /// The account's username.
+    #[arg(long)]
+    username: String,
+    /// Read the password from standard input (one line) instead of a prompt.
+    #[arg(long)]
+    password_stdin: bool,
+    #[command(flatten)]
+    common: CommonArgs,
 }
 
 #[derive(Debug, Args)]
@@ -65,6 +93,8 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Check(args) => check(args),
+        Command::Admin(AdminCommand::Create(args)) => admin(args, AdminOperation::CreateAdmin),
+        Command::Admin(AdminCommand::ResetPassword(args)) => admin(args, AdminOperation::ResetPassword),
     }
 }
 
@@ -121,6 +151,78 @@ async fn shutdown_signal() {
     tokio::select! {
         () = interrupt => tracing::info!("received SIGINT; shutting down"),
         () = terminate => tracing::info!("received SIGTERM; shutting down"),
+    }
+}
+
+fn read_password(from_stdin: bool) -> Result<String, String> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(|e| format!("cannot read the password: {e}"))?;
+        return Ok(line.trim_end_matches(['\n', '\r']).to_owned());
+    }
+    let first = rpassword::prompt_password("Password: ").map_err(|e| format!("cannot read the password: {e}"))?;
+    let second = rpassword::prompt_password("Repeat it: ").map_err(|e| format!("cannot read the password: {e}"))?;
+    if first != second {
+        return Err("the passwords differ".into());
+    }
+    Ok(first)
+}
+
+fn admin(args: AdminArgs, operation: AdminOperation) -> ExitCode {
+    let config = match load_config(&args.common, None) {
+        Ok(config) => config,
+        Err(error) => return fail(error),
+    };
+    let password = match read_password(args.password_stdin) {
+        Ok(password) => password,
+        Err(error) => return fail(error),
+    };
+    let request = AdminRequest { operation, username: args.username.clone(), password };
+    #[cfg(unix)]
+    match adminsock::send(&config.data_dir, &request) {
+        Ok(Some(AdminReply { user_id: Some(id), .. })) => {
+            println!("done: user {} (id {id}), through the running server", args.username.to_ascii_lowercase());
+            return ExitCode::SUCCESS;
+        }
+        Ok(Some(AdminReply { error, .. })) => return fail(error.unwrap_or_else(|| "refused".into())),
+        Ok(None) => {}
+        Err(error) => return fail(format!("cannot talk to the running server: {error}")),
+    }
+    // No server is running: open the data dir and run the same operation here.
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(format!("cannot start the async runtime: {error}")),
+    };
+    if let Err(error) = std::fs::create_dir_all(&config.data_dir) {
+        return fail(format!("cannot create {}: {error}", config.data_dir.display()));
+    }
+    let store = match Store::open(&config.database_path(), config.storage.cache_mb * 1024 * 1024) {
+        Ok(store) => store,
+        Err(error) => return fail(format!("{error} (is a server running without its admin socket?)")),
+    };
+    let settings = WriterSettings {
+        batch_max: 16,
+        queue_capacity: 16,
+        daily_budget: config.votes.daily_budget,
+        clock: std::sync::Arc::new(crate::domain::clock::Timestamp::now),
+    };
+    let (writer, thread) = match writer::start(&store, settings, Box::new(|_| {})) {
+        Ok(started) => started,
+        Err(error) => return fail(format!("cannot start the writer: {error}")),
+    };
+    let result = runtime.block_on(accounts::run_admin_operation(
+        &writer,
+        request.operation,
+        &request.username,
+        &request.password,
+    ));
+    thread.stop();
+    match result {
+        Ok(user) => {
+            println!("done: user {} (id {})", user.username, user.id);
+            ExitCode::SUCCESS
+        }
+        Err(error) => fail(error),
     }
 }
 

@@ -3,6 +3,7 @@
 //! for the code map and its invariants.
 
 pub mod accounts;
+pub mod adminsock;
 pub mod api;
 pub mod app;
 pub mod auth;

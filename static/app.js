@@ -11,6 +11,16 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 });
 
+async function postVote(clipId) {
+  const response = await fetch("/api/vote", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    credentials: "same-origin",
+    body: JSON.stringify({ clipId }),
+  });
+  return { response, body: await response.json() };
+}
+
 async function castVote(form) {
   const button = form.querySelector("button");
   const status = document.getElementById("vote-status");
@@ -18,12 +28,13 @@ async function castVote(form) {
   const clipId = Number(form.querySelector("input[name=clip_id]").value);
   button.disabled = true;
   try {
-    const response = await fetch("/api/vote", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ clipId }),
-    });
-    const body = await response.json();
+    let { response, body } = await postVote(clipId);
+    if (body.error && body.error.code === "captcha_required" && window.aimoviezCaptcha) {
+      // The server asks for proof of work: solve it here, then vote again.
+      status.textContent = "Checking you are not a bot…";
+      await window.aimoviezCaptcha.solve();
+      ({ response, body } = await postVote(clipId));
+    }
     if (response.ok) {
       count.textContent = String(body.voteCount);
       button.textContent = "Voted ✓";

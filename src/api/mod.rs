@@ -10,6 +10,8 @@ pub mod extract;
 mod story;
 pub mod vote;
 
+pub use auth::DELETE_CONFIRMATION;
+
 use axum::Json;
 use axum::Router;
 use axum::routing::{get, post, put};

@@ -25,6 +25,7 @@ impl Asset {
 pub struct Assets {
     css: Asset,
     js: Asset,
+    captcha_js: Asset,
 }
 
 impl Default for Assets {
@@ -39,6 +40,12 @@ impl Assets {
         Assets {
             css: Asset::new("app", "css", "text/css; charset=utf-8", include_bytes!("../../static/app.css")),
             js: Asset::new("app", "js", "text/javascript; charset=utf-8", include_bytes!("../../static/app.js")),
+            captcha_js: Asset::new(
+                "captcha",
+                "js",
+                "text/javascript; charset=utf-8",
+                include_bytes!("../../static/captcha.js"),
+            ),
         }
     }
 
@@ -51,12 +58,19 @@ impl Assets {
     pub fn js_url(&self) -> &str {
         &self.js.url
     }
+
+    /// URL of the captcha solver.
+    pub fn captcha_js_url(&self) -> &str {
+        &self.captcha_js.url
+    }
 }
 
 /// `GET /static/{name}`.
 pub async fn serve_asset(State(state): State<AppState>, Path(name): Path<String>) -> Response {
     let requested = format!("/static/{name}");
-    let asset = [&state.assets.css, &state.assets.js].into_iter().find(|asset| asset.url == requested);
+    let asset = [&state.assets.css, &state.assets.js, &state.assets.captcha_js]
+        .into_iter()
+        .find(|asset| asset.url == requested);
     match asset {
         Some(asset) => (
             [

@@ -1,12 +1,18 @@
 //! Server-rendered HTML pages (askama). Every core flow works without
 //! JavaScript; `static/app.js` only makes it feel faster.
+//!
+//! Form posts of signed-in users carry a per-session token (a keyed hash of
+//! the session), on top of the cross-site check every state-changing request
+//! gets; anonymous forms rely on that check alone.
 
+mod account_pages;
 pub mod assets;
 mod pages;
 
 use axum::Router;
 use axum::routing::{get, post};
 
+use crate::api::extract::Caller;
 use crate::app::AppState;
 
 /// Page routes.
@@ -15,6 +21,60 @@ pub fn router() -> Router<AppState> {
         .route("/", get(pages::arena))
         .route("/vote", post(pages::vote_form))
         .route("/story", get(pages::story))
+        .route("/login", get(account_pages::login_page).post(account_pages::login_form))
+        .route("/signup", get(account_pages::signup_page).post(account_pages::signup_form))
+        .route("/logout", post(account_pages::logout_form))
+        .route("/settings", get(account_pages::settings_page))
+        .route("/settings/delete", post(account_pages::delete_form))
         .route("/static/{name}", get(assets::serve_asset))
         .fallback(pages::not_found)
+}
+
+/// What every page's frame needs: asset URLs and who is signed in.
+pub struct Chrome {
+    /// Stylesheet URL.
+    pub css_url: String,
+    /// Script URL.
+    pub js_url: String,
+    /// Captcha solver URL.
+    pub captcha_js_url: String,
+    /// The signed-in user's name.
+    pub username: Option<String>,
+    /// Whether they are an admin.
+    pub is_admin: bool,
+    /// The form token for this session (empty when signed out).
+    pub csrf: String,
+}
+
+impl Chrome {
+    /// The frame for this caller.
+    pub fn new(state: &AppState, caller: &Caller) -> Chrome {
+        Chrome {
+            css_url: state.assets.css_url().to_owned(),
+            js_url: state.assets.js_url().to_owned(),
+            captcha_js_url: state.assets.captcha_js_url().to_owned(),
+            username: caller.user.as_ref().map(|u| u.username.clone()),
+            is_admin: caller.user.as_ref().is_some_and(|u| u.is_admin),
+            csrf: form_token(state, caller).unwrap_or_default(),
+        }
+    }
+}
+
+/// The form token of a signed-in caller.
+pub fn form_token(state: &AppState, caller: &Caller) -> Option<String> {
+    let session = caller.user.as_ref()?;
+    let hash = blake3::keyed_hash(&state.form_token_key, &session.token_hash);
+    Some(hash.to_hex()[..32].to_owned())
+}
+
+/// Whether a form post carries the right token: required when signed in.
+pub fn form_token_ok(state: &AppState, caller: &Caller, submitted: Option<&str>) -> bool {
+    match form_token(state, caller) {
+        None => true,
+        Some(expected) => submitted.is_some_and(|token| constant_time_eq(token.as_bytes(), expected.as_bytes())),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -7,8 +7,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use super::Chrome;
 use crate::api::error::ApiError;
-use crate::api::extract::{ApiQuery, Caller, Voter};
+use crate::api::extract::{ApiQuery, Caller};
 use crate::app::AppState;
 use crate::domain::feed::MAX_FEED_LIMIT;
 use crate::domain::ids::ClipId;
@@ -60,8 +61,7 @@ impl From<&CountedClip> for ClipCard {
 #[derive(Template)]
 #[template(path = "arena.html")]
 pub struct ArenaPage {
-    css_url: String,
-    js_url: String,
+    chrome: Chrome,
     season_title: Option<String>,
     slot_position: u32,
     total_slots: u32,
@@ -88,9 +88,10 @@ pub struct ArenaQuery {
 /// `GET /`.
 pub async fn arena(
     State(state): State<AppState>,
-    Voter(voter): Voter,
+    caller: Caller,
     ApiQuery(query): ApiQuery<ArenaQuery>,
 ) -> Result<Response, ApiError> {
+    let voter = caller.voter_key(&state);
     let feed = voting::load_feed(&state, &voter, MAX_FEED_LIMIT, &[]).await?;
     // Upload order gives the no-JavaScript "next" link a stable sequence.
     let order: Vec<ClipId> = state.read_model.read(|model| model.open_clips.iter().map(|c| c.clip.id).collect());
@@ -107,8 +108,7 @@ pub async fn arena(
     let voted = current.as_ref().is_some_and(|c| feed.voter.voted_clips.contains(&c.clip.id));
     let slot = feed.slot.as_ref();
     let page = ArenaPage {
-        css_url: state.assets.css_url().to_owned(),
-        js_url: state.assets.js_url().to_owned(),
+        chrome: Chrome::new(&state, &caller),
         season_title: feed.season.as_ref().map(|s| s.title.clone()),
         slot_position: slot.map(|s| s.position.get()).unwrap_or(0),
         total_slots: feed.season.as_ref().map(|s| s.total_slots).unwrap_or(0),
@@ -144,6 +144,7 @@ fn error_text(code: &str) -> String {
 pub struct VoteForm {
     clip_id: String,
     vote_type: Option<String>,
+    csrf: Option<String>,
 }
 
 /// `POST /vote`: the form fallback for voting; redirects back to the arena.
@@ -155,6 +156,9 @@ pub async fn vote_form(
     let Ok(Form(form)) = form else {
         return ApiError::invalid("the vote form was incomplete").into_response();
     };
+    if !super::form_token_ok(&state, &caller, form.csrf.as_deref()) {
+        return ApiError::csrf_failed().into_response();
+    }
     let Ok(clip) = form.clip_id.parse::<ClipId>() else {
         return ApiError::invalid("clip_id must be a positive integer").into_response();
     };
@@ -177,8 +181,7 @@ pub struct SlotCard {
 #[derive(Template)]
 #[template(path = "story.html")]
 pub struct StoryPage {
-    css_url: String,
-    js_url: String,
+    chrome: Chrome,
     season_title: Option<String>,
     season_description: String,
     genre: String,
@@ -187,10 +190,9 @@ pub struct StoryPage {
 }
 
 /// `GET /story`.
-pub async fn story(State(state): State<AppState>) -> Response {
+pub async fn story(State(state): State<AppState>, caller: Caller) -> Response {
     let page = state.read_model.read(|model| StoryPage {
-        css_url: state.assets.css_url().to_owned(),
-        js_url: state.assets.js_url().to_owned(),
+        chrome: Chrome::new(&state, &caller),
         season_title: model.season.as_ref().map(|s| s.title.clone()),
         season_description: model.season.as_ref().map(|s| s.description.clone()).unwrap_or_default(),
         genre: model.season.as_ref().map(|s| s.genre.clone()).unwrap_or_default(),
@@ -212,12 +214,11 @@ pub async fn story(State(state): State<AppState>) -> Response {
 #[derive(Template)]
 #[template(path = "not_found.html")]
 pub struct NotFoundPage {
-    css_url: String,
-    js_url: String,
+    chrome: Chrome,
 }
 
 /// Fallback for unknown pages.
-pub async fn not_found(State(state): State<AppState>) -> Response {
-    let page = NotFoundPage { css_url: state.assets.css_url().to_owned(), js_url: state.assets.js_url().to_owned() };
+pub async fn not_found(State(state): State<AppState>, caller: Caller) -> Response {
+    let page = NotFoundPage { chrome: Chrome::new(&state, &caller) };
     render(&page, StatusCode::NOT_FOUND)
 }

@@ -75,3 +75,72 @@ async fn static_assets_are_immutable_and_unknown_pages_are_404() {
     assert_eq!(app.get("/static/app.000000000000.css").await.status(), 404);
     assert_eq!(app.get("/no-such-page").await.status(), 404);
 }
+
+#[tokio::test]
+async fn sign_up_sign_out_and_delete_with_plain_forms() {
+    let app = spawn_app().await;
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent("form-browser")
+        .build()
+        .expect("client");
+    let page = browser.get(app.url("/login")).send().await.expect("login page").text().await.expect("html");
+    assert!(page.contains("action=\"/login\""));
+    let signup = browser
+        .post(app.url("/signup"))
+        .form(&[("username", "Form_User"), ("password", "form user password")])
+        .send()
+        .await
+        .expect("signup");
+    assert_eq!(signup.status(), 303);
+    assert!(signup.headers()["set-cookie"].to_str().expect("ascii").contains("HttpOnly"));
+    let settings = browser.get(app.url("/settings")).send().await.expect("settings").text().await.expect("html");
+    assert!(settings.contains("@form_user"));
+    let token = settings
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("form token")
+        .to_owned();
+    assert_eq!(token.len(), 32);
+
+    // A signed-in form post without the session's token is refused.
+    let clip = app.clip_ids().await[0];
+    let forged = browser.post(app.url("/vote")).form(&[("clip_id", clip.to_string())]).send().await.expect("vote");
+    assert_eq!(forged.status(), 403);
+    assert_eq!(app.vote_count(clip).await, 0);
+    let voted = browser
+        .post(app.url("/vote"))
+        .form(&[("clip_id", clip.to_string()), ("csrf", token.clone())])
+        .send()
+        .await
+        .expect("vote");
+    assert_eq!(voted.status(), 303);
+    assert_eq!(app.vote_count(clip).await, 1);
+
+    let wrong_phrase = browser
+        .post(app.url("/settings/delete"))
+        .form(&[("csrf", token.as_str()), ("confirm", "nope")])
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(wrong_phrase.status(), 400);
+    let deleted = browser
+        .post(app.url("/settings/delete"))
+        .form(&[("csrf", token.as_str()), ("confirm", "delete my account")])
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(deleted.status(), 303);
+    let after = browser.get(app.url("/settings")).send().await.expect("settings");
+    assert_eq!(after.status(), 303, "signed out after deletion");
+    let bad_login = browser
+        .post(app.url("/login"))
+        .form(&[("username", "form_user"), ("password", "form user password")])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(bad_login.status(), 401);
+    assert!(bad_login.text().await.expect("html").contains("wrong username or password"));
+}

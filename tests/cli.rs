@@ -1,0 +1,90 @@
+//! The `aimoviez admin` commands against the real binary, with the server
+//! running (through its admin socket) and stopped (opening the data dir).
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_aimoviez");
+
+struct Server(Child, String);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn start(data: &Path) -> Server {
+    let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port");
+    let child = Command::new(BINARY)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
+        .arg(data)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reqwest::get(format!("{base}/api/health")).await.is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Server(child, base)
+}
+
+fn admin(data: &Path, args: &[&str], password: &str) -> std::process::Output {
+    let mut child = Command::new(BINARY)
+        .arg("admin")
+        .args(args)
+        .args(["--password-stdin", "--data"])
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn admin");
+    child.stdin.take().expect("stdin").write_all(format!("{password}\n").as_bytes()).expect("write");
+    child.wait_with_output().expect("admin runs")
+}
+
+async fn login_status(base: &str, username: &str, password: &str) -> u16 {
+    reqwest::Client::new()
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .expect("login")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn admin_create_works_with_the_server_stopped_and_running() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let stopped = admin(data.path(), &["create", "--username", "First_Admin"], "first admin password");
+    assert!(stopped.status.success(), "{}", String::from_utf8_lossy(&stopped.stderr));
+
+    let server = start(data.path()).await;
+    assert_eq!(login_status(&server.1, "first_admin", "first admin password").await, 200);
+    let running = admin(data.path(), &["create", "--username", "second"], "second admin password");
+    assert!(running.status.success(), "{}", String::from_utf8_lossy(&running.stderr));
+    assert!(String::from_utf8_lossy(&running.stdout).contains("through the running server"));
+    assert_eq!(login_status(&server.1, "second", "second admin password").await, 200);
+
+    let reset = admin(data.path(), &["reset-password", "--username", "second"], "a brand new password");
+    assert!(reset.status.success(), "{}", String::from_utf8_lossy(&reset.stderr));
+    assert_eq!(login_status(&server.1, "second", "second admin password").await, 401);
+    assert_eq!(login_status(&server.1, "second", "a brand new password").await, 200);
+
+    let short = admin(data.path(), &["create", "--username", "third"], "short");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 8"));
+    let missing = admin(data.path(), &["reset-password", "--username", "nobody"], "long enough password");
+    assert!(!missing.status.success());
+}
