@@ -9,6 +9,7 @@
 
 pub mod probe;
 mod serve;
+pub mod upload;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
