@@ -2,6 +2,7 @@
 //! and return decisions, so they are tested here without a server.
 
 pub mod account;
+pub mod advance;
 pub mod clock;
 pub mod feed;
 pub mod flags;
