@@ -203,10 +203,12 @@ impl App {
         let App { listener, router, state, writer_thread, admin_socket } = self;
         tracing::info!(address = %listener.local_addr()?, "listening");
         let upkeep = tokio::spawn(upkeep(state.clone()));
+        let scheduler = tokio::spawn(crate::scheduler::run(state.clone()));
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
         tracing::info!("stopped accepting; in-flight requests finished");
         upkeep.abort();
+        scheduler.abort();
         if let Some(task) = admin_socket {
             task.abort();
             let _ = std::fs::remove_file(crate::adminsock::socket_path(&state.config.data_dir));

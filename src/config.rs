@@ -33,6 +33,8 @@ pub struct Config {
     pub request_timeout_secs: u64,
     /// Largest JSON or form body accepted, in bytes.
     pub json_body_limit_bytes: usize,
+    /// Genres a clip or season may have, and the choices of the genre vote.
+    pub genres: Vec<String>,
     /// Voting rules.
     pub votes: VotesConfig,
     /// The single writer.
@@ -103,6 +105,21 @@ impl Default for Config {
             trusted_proxies: ["127.0.0.0/8", "::1/128"].iter().filter_map(|net| net.parse().ok()).collect(),
             request_timeout_secs: 30,
             json_body_limit_bytes: 64 * 1024,
+            genres: [
+                "sci-fi",
+                "drama",
+                "comedy",
+                "horror",
+                "thriller",
+                "fantasy",
+                "mystery",
+                "romance",
+                "animation",
+                "documentary",
+            ]
+            .iter()
+            .map(|genre| (*genre).to_owned())
+            .collect(),
             votes: VotesConfig::default(),
             writer: WriterConfig::default(),
             storage: StorageConfig::default(),
@@ -218,6 +235,11 @@ impl Config {
         }
         if self.request_timeout_secs == 0 {
             return invalid("request_timeout_secs", "must be at least 1");
+        }
+        if self.genres.is_empty()
+            || self.genres.iter().any(|g| g.trim().is_empty() || g.len() > 32 || *g != g.to_ascii_lowercase())
+        {
+            return invalid("genres", "must list 1 or more lowercase names of at most 32 characters");
         }
         if self.json_body_limit_bytes < 1024 {
             return invalid("json_body_limit_bytes", "must be at least 1024");

@@ -106,6 +106,15 @@ impl ReadModel {
                         entry.counter = *counter;
                     }
                 }
+                CommittedEvent::ViewsChanged { totals } => {
+                    for (clip, total) in totals {
+                        if let Some(index) = state.open_index.get(clip).copied()
+                            && let Some(entry) = state.open_clips.get_mut(index)
+                        {
+                            entry.view_count = *total;
+                        }
+                    }
+                }
                 CommittedEvent::FlagChanged { key, enabled } => {
                     state.stored_flags.insert(key.clone(), *enabled);
                 }

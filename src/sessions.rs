@@ -184,31 +184,6 @@ pub fn token_from_cookie_header(header: &str) -> Option<String> {
         .map(|cookie| cookie.value().to_owned())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_hash_and_malformed_tokens_do_not() {
-        let (token, hash) = new_token();
-        assert_eq!(token.len(), 43);
-        assert_eq!(token_hash(&token), Some(hash));
-        assert_eq!(token_hash("short"), None);
-        assert_eq!(token_hash(&"!".repeat(43)), None);
-    }
-
-    #[test]
-    fn cookies_have_the_safe_flags() {
-        let cookie = session_cookie("abc", true);
-        for flag in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/", "Max-Age=2592000"] {
-            assert!(cookie.contains(flag), "{cookie}");
-        }
-        assert!(!session_cookie("abc", false).contains("Secure"));
-        assert_eq!(token_from_cookie_header("a=1; aimoviez_session=tok; b=2").as_deref(), Some("tok"));
-        assert_eq!(token_from_cookie_header("a=1"), None);
-    }
-}
-
 /// Middleware: a session past half its life is renewed — the writer extends
 /// its expiry and the response refreshes the cookie — so active users stay
 /// signed in and idle sessions lapse.
@@ -241,4 +216,29 @@ pub async fn renew(
         }
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_hash_and_malformed_tokens_do_not() {
+        let (token, hash) = new_token();
+        assert_eq!(token.len(), 43);
+        assert_eq!(token_hash(&token), Some(hash));
+        assert_eq!(token_hash("short"), None);
+        assert_eq!(token_hash(&"!".repeat(43)), None);
+    }
+
+    #[test]
+    fn cookies_have_the_safe_flags() {
+        let cookie = session_cookie("abc", true);
+        for flag in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/", "Max-Age=2592000"] {
+            assert!(cookie.contains(flag), "{cookie}");
+        }
+        assert!(!session_cookie("abc", false).contains("Secure"));
+        assert_eq!(token_from_cookie_header("a=1; aimoviez_session=tok; b=2").as_deref(), Some("tok"));
+        assert_eq!(token_from_cookie_header("a=1"), None);
+    }
 }

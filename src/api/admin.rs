@@ -27,6 +27,11 @@ pub struct Page {
 }
 
 impl Page {
+    /// A page from raw query values.
+    pub fn new(limit: Option<i64>, offset: Option<i64>) -> Page {
+        Page { limit, offset, q: None }
+    }
+
     /// Checked limit and offset.
     pub fn bounds(&self) -> Result<(usize, usize), ApiError> {
         let limit = self.limit.unwrap_or(20);

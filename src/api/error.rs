@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::domain::vote::VoteRefusal;
 use crate::store::StoreError;
-use crate::store::writer::{AccountError, WriteError};
+use crate::store::writer::{AccountError, TournamentError, WriteError};
 
 /// An error on its way to the client.
 #[derive(Debug)]
@@ -139,11 +139,23 @@ impl From<AccountError> for ApiError {
     }
 }
 
+impl From<TournamentError> for ApiError {
+    fn from(error: TournamentError) -> Self {
+        let message = error.to_string();
+        match error {
+            TournamentError::NotFound(_) => Self::not_found(message),
+            TournamentError::Conflict(_) => Self::conflict(message),
+            TournamentError::Invalid(_) => Self::invalid(message),
+        }
+    }
+}
+
 impl From<WriteError> for ApiError {
     fn from(error: WriteError) -> Self {
         match error {
             WriteError::Refused(refusal) => refusal.into(),
             WriteError::Account(error) => error.into(),
+            WriteError::Tournament(error) => error.into(),
             WriteError::Unavailable => Self::unavailable(),
         }
     }

@@ -8,6 +8,7 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 mod story;
+mod tournament;
 pub mod vote;
 
 pub use auth::DELETE_CONFIRMATION;
@@ -44,6 +45,17 @@ pub fn router() -> Router<AppState> {
         .route("/api/admin/feature-flags", get(admin::list_flags))
         .route("/api/admin/feature-flags/{key}", put(admin::set_flag))
         .route("/api/admin/audit-logs", get(admin::audit_logs))
+        .route("/api/admin/clips", get(tournament::list_clips))
+        .route("/api/admin/clips/bulk", post(tournament::bulk_clips))
+        .route("/api/admin/clips/{id}/approve", post(tournament::approve_clip))
+        .route("/api/admin/clips/{id}/reject", post(tournament::reject_clip))
+        .route("/api/admin/seasons", get(tournament::list_seasons).post(tournament::create_season))
+        .route("/api/admin/seasons/{id}", axum::routing::delete(tournament::delete_season))
+        .route("/api/admin/seasons/{id}/{action}", post(tournament::season_action))
+        .route("/api/admin/slots/advance", post(tournament::advance_now))
+        .route("/api/admin/slots/{position}/assign-winner", post(tournament::assign_winner))
+        .route("/api/admin/slots/{position}/{action}", post(tournament::slot_action))
+        .route("/api/genre-vote", get(tournament::genre_votes).post(tournament::vote_genre))
         .route("/api/{*rest}", axum::routing::any(unknown_route))
 }
 

@@ -180,10 +180,7 @@ mod tests {
     #[test]
     fn the_last_slot_finishes_the_season_without_carry_over() {
         let plan = plan_advance(&facts(3, vec![contender(1, 5, 5, 0), contender(2, 1, 1, 0)]));
-        assert_eq!(
-            plan,
-            Ok(AdvancePlan::Lock { winner: id(1), carried_over: vec![], next: NextSlot::SeasonFinished })
-        );
+        assert_eq!(plan, Ok(AdvancePlan::Lock { winner: id(1), carried_over: vec![], next: NextSlot::SeasonFinished }));
     }
 
     #[test]

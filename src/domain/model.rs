@@ -71,6 +71,8 @@ pub struct Clip {
     pub duration_ms: u32,
     /// Lifecycle state.
     pub status: ClipStatus,
+    /// Why a moderator rejected it (empty otherwise); the creator sees it.
+    pub rejection_reason: String,
     /// Upload time.
     pub created_at: Timestamp,
 }

@@ -45,6 +45,10 @@ pub fn run(db: &Database) -> Result<(), StoreError> {
     txn.open_table(USER_VOTE_TO_MEMBERSHIP)?;
     txn.open_table(FLAGGED_VOTE_TO_MEMBERSHIP)?;
     txn.open_table(AUDIT_ID_TO_ENTRY)?;
+    txn.open_table(SLOT_VOTE_TO_MEMBERSHIP)?;
+    txn.open_table(CLIP_STATUS_TO_MEMBERSHIP)?;
+    txn.open_table(GENRE_VOTER_TO_GENRE)?;
+    txn.open_table(GENRE_TO_COUNT)?;
     txn.open_table(FLAG_TO_ENABLED)?;
     txn.commit()?;
     Ok(())

@@ -18,6 +18,7 @@ use crate::domain::clock::UtcDay;
 use crate::domain::ids::{ClipId, SeasonId, SlotPosition, UserId, VoteId, VoterKey};
 use crate::domain::ledger::VoterLedger;
 use crate::domain::model::{AuditEntry, Clip, Season, Session, Slot, User, Vote};
+use crate::domain::tournament::ClipStatus;
 use crate::domain::vote::SpecialsUsed;
 use tables::*;
 
@@ -106,6 +107,12 @@ pub struct ActiveSnapshot {
     /// Stored feature flags.
     pub flags: HashMap<String, bool>,
 }
+
+/// Votes per genre, and one voter's choice.
+pub type GenreTallies = (Vec<(String, u64)>, Option<String>);
+
+/// A season with each slot and its locked winner, in order.
+pub type SeasonFilm = (Season, Vec<(Slot, Option<Clip>)>);
 
 /// One voter's standing in one slot, for the feed and `remainingVotes`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -224,6 +231,81 @@ impl Store {
             }
         }
         Ok(found)
+    }
+
+    /// Clips with a status, newest first, one page.
+    pub fn clips_by_status(
+        &self,
+        status: ClipStatus,
+        limit: usize,
+        offset: usize,
+    ) -> Result<(Vec<CountedClip>, bool), StoreError> {
+        let txn = self.read()?;
+        let index = txn.open_table(CLIP_STATUS_TO_MEMBERSHIP)?;
+        let clips = txn.open_table(CLIP_ID_TO_CLIP)?;
+        let counters = txn.open_table(SLOT_CLIP_TO_COUNTER)?;
+        let tag = status.tag();
+        let mut iter = index.range((tag, 0)..=(tag, u64::MAX))?.rev().skip(offset);
+        let mut page = Vec::new();
+        for entry in iter.by_ref().take(limit) {
+            let (key, _) = entry?;
+            if let Some(bytes) = clips.get(key.value().1)? {
+                let clip = records::clip_from_bytes(bytes.value())?;
+                let (vote_count, weighted_score) = counters
+                    .get((clip.season.get(), clip.slot_position.get(), clip.id.get()))?
+                    .map(|v| v.value())
+                    .unwrap_or((0, 0));
+                page.push(CountedClip { clip, counter: ClipCounter { vote_count, weighted_score }, view_count: 0 });
+            }
+        }
+        Ok((page, iter.next().is_some()))
+    }
+
+    /// Every season, newest first (a community makes a handful a year).
+    pub fn seasons(&self) -> Result<Vec<Season>, StoreError> {
+        let txn = self.read()?;
+        let seasons = txn.open_table(SEASON_ID_TO_SEASON)?;
+        let mut all = Vec::new();
+        for entry in seasons.iter()?.rev() {
+            let (_, bytes) = entry?;
+            all.push(records::season_from_bytes(bytes.value())?);
+        }
+        Ok(all)
+    }
+
+    /// A season's slots with their winners (for the film player).
+    pub fn season_film(&self, season: SeasonId) -> Result<Option<SeasonFilm>, StoreError> {
+        let txn = self.read()?;
+        let seasons = txn.open_table(SEASON_ID_TO_SEASON)?;
+        let Some(bytes) = seasons.get(season.get())? else { return Ok(None) };
+        let found = records::season_from_bytes(bytes.value())?;
+        let slots = txn.open_table(SLOT_TO_SLOT)?;
+        let clips = txn.open_table(CLIP_ID_TO_CLIP)?;
+        let mut film = Vec::new();
+        for entry in slots.range((season.get(), 0)..=(season.get(), u32::MAX))? {
+            let (_, bytes) = entry?;
+            let slot = records::slot_from_bytes(bytes.value())?;
+            let winner = match slot.winner {
+                Some(id) => clips.get(id.get())?.map(|b| records::clip_from_bytes(b.value())).transpose()?,
+                None => None,
+            };
+            film.push((slot, winner));
+        }
+        Ok(Some((found, film)))
+    }
+
+    /// Genre vote tallies and one voter's choice.
+    pub fn genre_tallies(&self, voter: &str) -> Result<GenreTallies, StoreError> {
+        let txn = self.read()?;
+        let counts = txn.open_table(GENRE_TO_COUNT)?;
+        let mut tallies = Vec::new();
+        for entry in counts.iter()? {
+            let (genre, count) = entry?;
+            tallies.push((genre.value().to_owned(), count.value()));
+        }
+        let votes = txn.open_table(GENRE_VOTER_TO_GENRE)?;
+        let mine = votes.get(voter)?.map(|v| v.value().to_owned());
+        Ok((tallies, mine))
     }
 
     /// Flagged votes awaiting review, newest first, one page.

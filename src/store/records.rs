@@ -154,6 +154,7 @@ pub struct ClipRecord {
     poster_path: String,
     duration_ms: u32,
     status: u8,
+    rejection_reason: String,
     created_at: i64,
 }
 
@@ -172,6 +173,7 @@ impl From<&Clip> for ClipRecord {
             poster_path: clip.poster_path.clone(),
             duration_ms: clip.duration_ms,
             status: clip.status.tag(),
+            rejection_reason: clip.rejection_reason.clone(),
             created_at: clip.created_at.millis(),
         }
     }
@@ -194,6 +196,7 @@ impl TryFrom<ClipRecord> for Clip {
             poster_path: record.poster_path,
             duration_ms: record.duration_ms,
             status: ClipStatus::from_tag(record.status).ok_or_else(|| corrupt("clip", "bad status"))?,
+            rejection_reason: record.rejection_reason,
             created_at: Timestamp::from_millis(record.created_at),
         })
     }

@@ -43,11 +43,21 @@ pub const USER_VOTE_TO_MEMBERSHIP: TableDefinition<(u64, u64), ()> = TableDefini
 pub const FLAGGED_VOTE_TO_MEMBERSHIP: TableDefinition<u64, ()> = TableDefinition::new("flagged_vote_to_membership");
 /// Audit entry id (increasing) → audit record.
 pub const AUDIT_ID_TO_ENTRY: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_id_to_entry");
+/// (season id, position, vote id) → () for every vote cast in a slot, so an
+/// admin can reset a slot's votes without scanning all votes.
+pub const SLOT_VOTE_TO_MEMBERSHIP: TableDefinition<(u64, u32, u64), ()> =
+    TableDefinition::new("slot_vote_to_membership");
+/// (clip status tag, clip id) → (), the moderation queues by status.
+pub const CLIP_STATUS_TO_MEMBERSHIP: TableDefinition<(u8, u64), ()> = TableDefinition::new("clip_status_to_membership");
+/// Voter key → the genre they voted for the next season.
+pub const GENRE_VOTER_TO_GENRE: TableDefinition<&str, &str> = TableDefinition::new("genre_voter_to_genre");
+/// Genre → number of voters choosing it.
+pub const GENRE_TO_COUNT: TableDefinition<&str, u64> = TableDefinition::new("genre_to_count");
 /// Feature flag key → enabled.
 pub const FLAG_TO_ENABLED: TableDefinition<&str, bool> = TableDefinition::new("flag_to_enabled");
 
 /// Names of all tables, for tools that walk the whole database.
-pub const ALL_TABLES: [&str; 17] = [
+pub const ALL_TABLES: [&str; 21] = [
     "meta",
     "season_id_to_season",
     "slot_to_slot",
@@ -64,6 +74,10 @@ pub const ALL_TABLES: [&str; 17] = [
     "user_vote_to_membership",
     "flagged_vote_to_membership",
     "audit_id_to_entry",
+    "slot_vote_to_membership",
+    "clip_status_to_membership",
+    "genre_voter_to_genre",
+    "genre_to_count",
     "flag_to_enabled",
 ];
 

@@ -46,8 +46,10 @@ async fn racing_votes_stop_exactly_at_the_budget() {
 
 #[tokio::test]
 async fn votes_racing_the_slot_closing_are_counted_or_refused_never_both() {
+    // One slot: when its window closes the season finishes, so every later
+    // vote is refused rather than landing in a next slot.
     let options = SpawnOptions {
-        demo: Some(aimoviez::demo::DemoOptions { total_slots: 3, slot_duration_secs: 2 }),
+        demo: Some(aimoviez::demo::DemoOptions { total_slots: 1, slot_duration_secs: 2 }),
         ..SpawnOptions::default()
     };
     let app = spawn_with(options).await;
@@ -66,7 +68,8 @@ async fn votes_racing_the_slot_closing_are_counted_or_refused_never_both() {
                     200 => accepted += 1,
                     422 => {
                         let body: serde_json::Value = response.json().await.expect("json");
-                        assert_eq!(body["error"]["code"], "slot_closed");
+                        let code = body["error"]["code"].as_str().unwrap_or_default().to_owned();
+                        assert!(code == "slot_closed" || code == "not_votable", "{body}");
                         closed += 1;
                     }
                     other => panic!("unexpected status {other}"),
@@ -79,7 +82,11 @@ async fn votes_racing_the_slot_closing_are_counted_or_refused_never_both() {
     let accepted: u64 = results.iter().map(|r| r.0).sum();
     let closed: u64 = results.iter().map(|r| r.1).sum();
     assert!(accepted > 0 && closed > 0, "accepted {accepted}, closed {closed}");
-    assert_eq!(total_votes(&app).await, accepted, "every acknowledged vote counted, no refused one");
+    let mut counted = 0;
+    for clip in &ids {
+        counted += app.vote_count(*clip).await;
+    }
+    assert_eq!(counted, accepted, "every acknowledged vote counted, no refused one");
 }
 
 #[tokio::test]

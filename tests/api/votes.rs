@@ -137,17 +137,28 @@ async fn unknown_and_closed_targets_are_refused() {
 
 #[tokio::test]
 async fn a_clip_outside_the_voting_slot_is_not_votable() {
-    // A server with a season whose slot window already ended: the vote
-    // reaches the writer after the slot closed.
+    // A one-second window: the scheduler locks a winner into slot 1 and the
+    // others move on to slot 2. The winner is no longer votable.
     let options = SpawnOptions {
         demo: Some(aimoviez::demo::DemoOptions { total_slots: 3, slot_duration_secs: 1 }),
         ..SpawnOptions::default()
     };
     let app = spawn_with(options).await;
-    let clip = app.clip_ids().await[0];
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    assert_error(app.vote(clip).await, 422, "slot_closed").await;
-    assert_eq!(app.vote_count(clip).await, 0);
+    let ids = app.clip_ids().await;
+    let winner = ids[0];
+    assert_eq!(app.vote(winner).await.status(), 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let story = app.get_json("/api/story").await;
+        if story["slots"][0]["status"] == "locked" {
+            assert_eq!(story["slots"][0]["winner"]["id"], winner);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "slot 1 never advanced: {story}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_error(app.vote_as(winner, Some("198.51.100.60"), "standard").await, 422, "not_votable").await;
+    assert_eq!(app.vote_count(winner).await, 1);
 }
 
 #[tokio::test]

@@ -9,15 +9,15 @@ use parking_lot::Mutex;
 
 use redb::{ReadableTable, Table, WriteTransaction};
 
-use super::super::records::{self, AuditRecord, LedgerRecord};
+use super::super::records::{self, AuditRecord, ClipRecord, LedgerRecord, SeasonRecord, SlotRecord};
 use super::super::tables::*;
 use super::super::{ClipCounter, StoreError};
 use crate::domain::clock::{Timestamp, UtcDay};
 use crate::domain::fraud::FraudTracker;
 use crate::domain::ids::{ClipId, SeasonId, SlotPosition, UserId, VoteId, VoterKey};
 use crate::domain::ledger::VoterLedger;
-use crate::domain::model::AuditEntry;
-use crate::domain::tournament::SlotStatus;
+use crate::domain::model::{AuditEntry, Clip, Season, Slot};
+use crate::domain::tournament::{ClipStatus, SlotStatus};
 use crate::domain::vote::{OpenSlot, TargetClip, VotingFlags};
 
 /// What a committed batch changed, for the in-memory models.
@@ -61,6 +61,11 @@ pub enum CommittedEvent {
         /// Their token hashes.
         token_hashes: Vec<[u8; 32]>,
     },
+    /// View counts were added (clip, new total).
+    ViewsChanged {
+        /// New totals.
+        totals: Vec<(ClipId, u64)>,
+    },
     /// A user's name or role changed; cached sessions follow.
     UserChanged {
         /// Who.
@@ -92,6 +97,11 @@ pub struct Batch<'txn> {
     pub(super) flagged: Table<'txn, u64, ()>,
     pub(super) audit: Table<'txn, u64, &'static [u8]>,
     pub(super) flag_table: Table<'txn, &'static str, bool>,
+    pub(super) slot_votes: Table<'txn, (u64, u32, u64), ()>,
+    pub(super) clip_statuses: Table<'txn, (u8, u64), ()>,
+    pub(super) genre_votes: Table<'txn, &'static str, &'static str>,
+    pub(super) genre_counts: Table<'txn, &'static str, u64>,
+    pub(super) views: Table<'txn, u64, u64>,
     /// Recent voting activity, kept across batches by the writer thread.
     pub(super) fraud: Arc<Mutex<FraudTracker>>,
     /// The open slot as read in this batch (`Some(None)` = read, none open).
@@ -137,6 +147,11 @@ impl<'txn> Batch<'txn> {
             flagged: txn.open_table(FLAGGED_VOTE_TO_MEMBERSHIP)?,
             audit: txn.open_table(AUDIT_ID_TO_ENTRY)?,
             flag_table,
+            slot_votes: txn.open_table(SLOT_VOTE_TO_MEMBERSHIP)?,
+            clip_statuses: txn.open_table(CLIP_STATUS_TO_MEMBERSHIP)?,
+            genre_votes: txn.open_table(GENRE_VOTER_TO_GENRE)?,
+            genre_counts: txn.open_table(GENRE_TO_COUNT)?,
+            views: txn.open_table(CLIP_ID_TO_VIEWS)?,
             fraud,
             open_slot: None,
             clip_targets: HashMap::new(),
@@ -196,6 +211,53 @@ impl<'txn> Batch<'txn> {
         };
         self.clip_targets.insert(clip, target);
         Ok(target)
+    }
+
+    /// Reads a clip.
+    pub(super) fn clip(&self, id: ClipId) -> Result<Option<Clip>, StoreError> {
+        self.clips.get(id.get())?.map(|bytes| records::clip_from_bytes(bytes.value())).transpose()
+    }
+
+    /// Writes a clip and keeps the by-status index in step.
+    pub(super) fn put_clip(&mut self, clip: &Clip, previous: Option<ClipStatus>) -> Result<(), StoreError> {
+        if let Some(previous) = previous
+            && previous != clip.status
+        {
+            self.clip_statuses.remove((previous.tag(), clip.id.get()))?;
+        }
+        self.clip_statuses.insert((clip.status.tag(), clip.id.get()), ())?;
+        self.clips.insert(clip.id.get(), records::encode(&ClipRecord::from(clip)).as_slice())?;
+        self.clip_targets.remove(&clip.id);
+        Ok(())
+    }
+
+    /// Reads a slot.
+    pub(super) fn slot(&self, season: SeasonId, position: SlotPosition) -> Result<Option<Slot>, StoreError> {
+        self.slots.get((season.get(), position.get()))?.map(|bytes| records::slot_from_bytes(bytes.value())).transpose()
+    }
+
+    /// Writes a slot.
+    pub(super) fn put_slot(&mut self, slot: &Slot) -> Result<(), StoreError> {
+        self.slots
+            .insert((slot.season.get(), slot.position.get()), records::encode(&SlotRecord::from(slot)).as_slice())?;
+        self.open_slot = None;
+        Ok(())
+    }
+
+    /// Reads a season.
+    pub(super) fn season(&self, id: SeasonId) -> Result<Option<Season>, StoreError> {
+        self.seasons.get(id.get())?.map(|bytes| records::season_from_bytes(bytes.value())).transpose()
+    }
+
+    /// Writes a season.
+    pub(super) fn put_season(&mut self, season: &Season) -> Result<(), StoreError> {
+        self.seasons.insert(season.id.get(), records::encode(&SeasonRecord::from(season)).as_slice())?;
+        Ok(())
+    }
+
+    /// The active season's id.
+    pub(super) fn active_season(&self) -> Result<Option<SeasonId>, StoreError> {
+        Ok(self.meta.get(meta_keys::ACTIVE_SEASON)?.map(|v| v.value()).and_then(SeasonId::new))
     }
 
     /// Forgets cached slots and clips after a structural change.

@@ -15,6 +15,7 @@
 mod accounts;
 mod batch;
 mod seed;
+mod tournament;
 mod votes;
 
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use tokio::sync::oneshot;
 pub use accounts::{AccountError, NewSession};
 pub use batch::{Batch, CommittedEvent};
 pub use seed::{DemoSeed, SeedClip};
+pub use tournament::{AdvanceOutcome, AdvanceTrigger, NewClip, NewSeason, TournamentError};
 pub use votes::{CastRequest, VoteOutcome};
 
 use super::{Store, StoreError};
@@ -46,6 +48,9 @@ pub enum WriteError {
     /// An account rule refused it; nothing was written.
     #[error(transparent)]
     Account(#[from] AccountError),
+    /// A tournament rule refused it; nothing was written.
+    #[error(transparent)]
+    Tournament(#[from] TournamentError),
     /// The queue is full, the writer stopped, or the batch failed to commit
     /// (nothing of it was stored); the client may retry.
     #[error("the writer is busy or stopped")]

@@ -3,7 +3,7 @@
 use redb::ReadableTable;
 
 use super::super::StoreError;
-use super::super::records::{self, ClipRecord, SeasonRecord, SlotRecord};
+use super::super::records::{self, SeasonRecord, SlotRecord};
 use super::{Batch, WriteError, WriterHandle};
 use crate::domain::account::Username;
 use crate::domain::clock::Timestamp;
@@ -127,10 +127,11 @@ impl Batch<'_> {
                 poster_path: seed_clip.poster_path.clone(),
                 duration_ms: seed_clip.duration_ms,
                 status: ClipStatus::Active,
+                rejection_reason: String::new(),
                 // Spaced a second apart so "earlier upload wins a tie" is meaningful.
                 created_at: Timestamp::from_millis(self.now.millis() + index as i64 * 1000),
             };
-            self.clips.insert(clip_id.get(), records::encode(&ClipRecord::from(&clip)).as_slice())?;
+            self.put_clip(&clip, None)?;
             let key = (season_id.get(), SlotPosition::FIRST.get(), clip_id.get());
             self.membership.insert(key, ())?;
             self.counters.insert(key, (0, 0))?;

@@ -123,6 +123,7 @@ impl Batch<'_> {
         if flagged {
             self.flagged.insert(id.get(), ())?;
         }
+        self.slot_votes.insert((decision.season.get(), decision.position.get(), id.get()), ())?;
         if let Some(user) = voter.user_id() {
             self.user_votes.insert((user.get(), id.get()), ())?;
         }
