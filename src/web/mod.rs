@@ -6,6 +6,7 @@
 //! gets; anonymous forms rely on that check alone.
 
 mod account_pages;
+mod admin_pages;
 pub mod assets;
 mod pages;
 
@@ -27,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/settings", get(account_pages::settings_page))
         .route("/settings/delete", post(account_pages::delete_form))
         .route("/static/{name}", get(assets::serve_asset))
+        .merge(admin_pages::router())
         .fallback(pages::not_found)
 }
 
