@@ -22,12 +22,19 @@ use crate::captcha::Captcha;
 use crate::config::Config;
 use crate::demo;
 use crate::domain::clock::Timestamp;
+use crate::domain::ids::ClipId;
+use crate::indexer::{self, IndexFeed, Indexer};
+use crate::live::LiveHub;
 use crate::media::MediaLibrary;
+use crate::media::upload::{self, UploadLimits};
 use crate::ratelimit::{self, RateLimitLayerState, RateLimiter};
 use crate::readmodel::ReadModel;
+use crate::search::SearchIndex;
 use crate::sessions::SessionRegistry;
 use crate::store::Store;
+use crate::store::writer::CommittedEvent;
 use crate::store::writer::{self, WriterHandle, WriterSettings, WriterThread};
+use crate::views::ViewTracker;
 use crate::web::assets::Assets;
 use crate::{api, csrf, web};
 
@@ -69,6 +76,14 @@ pub struct AppContext {
     pub login_throttle: LoginThrottle,
     /// Key for per-session form tokens.
     pub form_token_key: [u8; 32],
+    /// The clip search index (written only by the indexer thread).
+    pub search: Arc<SearchIndex>,
+    /// Views shown per voter and pending view counts.
+    pub views: Arc<ViewTracker>,
+    /// Server-Sent Events fan-out.
+    pub live: Arc<LiveHub>,
+    /// Limits and tools for uploads.
+    pub upload_limits: UploadLimits,
 }
 
 /// Choices made by the caller of `build` rather than by configuration.
@@ -84,6 +99,7 @@ pub struct App {
     router: Router,
     state: AppState,
     writer_thread: WriterThread,
+    indexer: Indexer,
     admin_socket: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -104,6 +120,9 @@ pub enum StartError {
     /// Seeding the demo failed.
     #[error("cannot seed the demo season: {0}")]
     Demo(String),
+    /// The search index could not be opened or rebuilt.
+    #[error("search index: {0}")]
+    Search(String),
 }
 
 fn io_context(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StartError {
@@ -131,10 +150,20 @@ impl App {
             daily_budget: config.votes.daily_budget,
             clock: Arc::new(Timestamp::now),
         };
-        let (model_for_writer, sessions_for_writer) = (read_model.clone(), sessions.clone());
+        let search_dir = config.search_dir();
+        let index_store = store.clone();
+        let (search, index_feed, indexer) =
+            tokio::task::spawn_blocking(move || indexer::start(&search_dir, &index_store))
+                .await
+                .map_err(|join| StartError::Demo(join.to_string()))?
+                .map_err(StartError::Search)?;
+        let live = Arc::new(LiveHub::new());
+        let (model_for_writer, sessions_for_writer, live_for_writer) =
+            (read_model.clone(), sessions.clone(), live.clone());
         let listener: writer::CommitListener = Box::new(move |events| {
             model_for_writer.apply(events);
             sessions_for_writer.apply(events);
+            forward_committed(events, &index_feed, &live_for_writer);
         });
         let (writer, writer_thread) =
             writer::start(&store, settings, listener).map_err(io_context("cannot start the writer thread"))?;
@@ -146,6 +175,24 @@ impl App {
             )
             .map_err(io_context("cannot open the media directory"))?,
         );
+        match upload::clean_incoming(&media) {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(files = removed, "removed uploads left unfinished by a crash"),
+            Err(error) => tracing::warn!(error = %error, "cannot clean unfinished uploads"),
+        }
+        let ffmpeg = match config.media.ffmpeg.as_str() {
+            "off" => None,
+            "" => upload::detect_ffmpeg(None),
+            path => upload::detect_ffmpeg(Some(Path::new(path))),
+        };
+        tracing::info!(ffmpeg = ?ffmpeg, "poster extraction");
+        let upload_limits = UploadLimits {
+            max_bytes: config.media.max_upload_mb * 1024 * 1024,
+            max_duration_ms: config.media.max_duration_ms,
+            genres: config.genres.clone(),
+            ffmpeg,
+            ..UploadLimits::default()
+        };
         if let Some(demo_options) = &options.demo {
             match demo::seed(&media, &writer, demo_options).await {
                 Ok(true) => tracing::info!("demo season seeded"),
@@ -177,6 +224,10 @@ impl App {
             rate_limiter: Arc::new(RateLimiter::new(&config.rate_limits)),
             captcha: Arc::new(Captcha::new(secret.derive("aimoviez 2026 captcha key"), config.captcha.clone())),
             login_throttle: LoginThrottle::default(),
+            search,
+            views: Arc::new(ViewTracker::new(200_000)),
+            live,
+            upload_limits,
             config,
             store,
             writer,
@@ -184,7 +235,7 @@ impl App {
             media,
         }));
         let router = router(state.clone());
-        Ok(App { listener, router, state, writer_thread, admin_socket })
+        Ok(App { listener, router, state, writer_thread, indexer, admin_socket })
     }
 
     /// The address actually bound (port 0 becomes a real port).
@@ -200,23 +251,72 @@ impl App {
     /// Serves until `shutdown` resolves, then stops in order: stop accepting,
     /// finish in-flight requests, let the writer commit what it holds.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let App { listener, router, state, writer_thread, admin_socket } = self;
+        let App { listener, router, state, writer_thread, indexer, admin_socket } = self;
         tracing::info!(address = %listener.local_addr()?, "listening");
         let upkeep = tokio::spawn(upkeep(state.clone()));
         let scheduler = tokio::spawn(crate::scheduler::run(state.clone()));
+        let view_flusher = tokio::spawn(flush_views(state.clone()));
+        let coalescer = tokio::spawn(state.live.clone().run_coalescer(Duration::from_millis(250)));
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
         tracing::info!("stopped accepting; in-flight requests finished");
         upkeep.abort();
         scheduler.abort();
+        coalescer.abort();
+        view_flusher.abort();
+        // Views counted since the last flush are written before the writer stops.
+        write_views(&state).await;
         if let Some(task) = admin_socket {
             task.abort();
             let _ = std::fs::remove_file(crate::adminsock::socket_path(&state.config.data_dir));
         }
         drop(state);
-        tokio::task::spawn_blocking(move || writer_thread.stop()).await.map_err(std::io::Error::other)?;
+        tokio::task::spawn_blocking(move || {
+            writer_thread.stop();
+            indexer.stop();
+        })
+        .await
+        .map_err(std::io::Error::other)?;
         tracing::info!("shutdown complete");
         served
+    }
+}
+
+/// Passes committed changes on to the search indexer and live subscribers.
+fn forward_committed(events: &[CommittedEvent], index_feed: &IndexFeed, live: &LiveHub) {
+    let mut counts = Vec::new();
+    for event in events {
+        match event {
+            CommittedEvent::Counter { clip, counter, .. } => {
+                counts.push((clip.get(), counter.vote_count, counter.weighted_score));
+            }
+            CommittedEvent::ClipsChanged { clips, sequence } => index_feed.clips_changed(clips, *sequence),
+            CommittedEvent::StructureChanged => live.slot_changed(r#"{"changed":true}"#.to_owned()),
+            _ => {}
+        }
+    }
+    if !counts.is_empty() {
+        live.counts_changed(&counts);
+    }
+}
+
+/// Writes pending view counts every few seconds; a crash loses at most these.
+async fn flush_views(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3));
+    loop {
+        tick.tick().await;
+        write_views(&state).await;
+    }
+}
+
+async fn write_views(state: &AppState) {
+    let deltas: Vec<(ClipId, u64)> =
+        state.views.drain().into_iter().filter_map(|(clip, delta)| Some((ClipId::new(clip)?, delta))).collect();
+    if deltas.is_empty() {
+        return;
+    }
+    if let Err(error) = state.writer.add_views(deltas).await {
+        tracing::warn!(error = %error, "view counts not flushed");
     }
 }
 
@@ -266,6 +366,26 @@ fn write_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
+/// Upload routes: a body limit sized for videos instead of JSON, and the
+/// same cross-site check and rate limits; no request timeout, since a large
+/// upload on a slow phone takes a while (its own read deadline bounds it).
+fn upload_router(state: &AppState) -> Router<AppState> {
+    let limit = usize::try_from(state.config.media.max_upload_mb * 1024 * 1024 + 256 * 1024).unwrap_or(usize::MAX);
+    let limits = RateLimitLayerState {
+        limiter: state.rate_limiter.clone(),
+        trusted_proxies: Arc::new(state.config.trusted_proxies.clone()),
+    };
+    Router::new()
+        .route("/api/upload", axum::routing::post(api::clips::upload_clip))
+        .merge(web::upload_router())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::reject_cross_site))
+        .layer(axum::middleware::from_fn_with_state(limits, ratelimit::enforce))
+        .layer(DefaultBodyLimit::max(limit))
+        // A stalled upload is dropped after 30 s without data, a slow one after 10 minutes.
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(Duration::from_secs(30)))
+        .layer(tower_http::timeout::RequestBodyDeadlineLayer::new(Duration::from_secs(600)))
+}
+
 /// Every route, grouped by audience, with the middleware stack.
 fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
@@ -273,7 +393,7 @@ fn router(state: AppState) -> Router {
     let security_headers = [
         (
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; \
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' blob:; \
              connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
         ),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
@@ -296,6 +416,7 @@ fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(limits, ratelimit::enforce))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .merge(upload_router(&state))
         .merge(crate::media::router());
     for (name, value) in security_headers {
         router = router.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));

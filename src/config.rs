@@ -93,6 +93,12 @@ pub struct MediaConfig {
     pub cache_mb: u64,
     /// Files larger than this are streamed from disk instead of cached, in MiB.
     pub max_cached_file_mb: u64,
+    /// Largest upload accepted, in MiB (enforced while streaming).
+    pub max_upload_mb: u64,
+    /// Longest clip accepted, in milliseconds.
+    pub max_duration_ms: u32,
+    /// Path to ffmpeg for posters; empty = look for `ffmpeg` on PATH; "off" = never use it.
+    pub ffmpeg: String,
 }
 
 impl Default for Config {
@@ -150,7 +156,13 @@ impl Default for StorageConfig {
 
 impl Default for MediaConfig {
     fn default() -> Self {
-        MediaConfig { cache_mb: 256, max_cached_file_mb: 16 }
+        MediaConfig {
+            cache_mb: 256,
+            max_cached_file_mb: 16,
+            max_upload_mb: 50,
+            max_duration_ms: 8_500,
+            ffmpeg: String::new(),
+        }
     }
 }
 
@@ -230,6 +242,12 @@ impl Config {
         if self.writer.queue_capacity == 0 {
             return invalid("writer.queue_capacity", "must be at least 1");
         }
+        if !(1..=1024).contains(&self.media.max_upload_mb) {
+            return invalid("media.max_upload_mb", "must be between 1 and 1024");
+        }
+        if !(1_000..=60_000).contains(&self.media.max_duration_ms) {
+            return invalid("media.max_duration_ms", "must be between 1000 and 60000");
+        }
         if self.storage.cache_mb == 0 {
             return invalid("storage.cache_mb", "must be at least 1");
         }
@@ -260,6 +278,11 @@ impl Config {
     /// Whether cookies get the `Secure` flag (the public URL is https).
     pub fn secure_cookies(&self) -> bool {
         self.public_url.as_deref().is_some_and(|url| url.starts_with("https://"))
+    }
+
+    /// Directory of the search index (derived data, rebuilt when missing).
+    pub fn search_dir(&self) -> PathBuf {
+        self.data_dir.join("search")
     }
 
     /// Root directory of media files.

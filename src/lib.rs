@@ -13,6 +13,7 @@ pub mod config;
 pub mod csrf;
 pub mod demo;
 pub mod domain;
+pub mod indexer;
 pub mod live;
 pub mod media;
 pub mod metrics;

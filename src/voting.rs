@@ -48,12 +48,16 @@ pub async fn load_feed(state: &AppState, voter: &VoterKey, limit: usize, exclude
         }
         None => VoterSlotState::default(),
     };
+    let slot_key = slot.as_ref().map(|slot| (slot.season.get() << 32) | u64::from(slot.position.get())).unwrap_or(0);
+    let ids: Vec<u64> = candidates.iter().map(|counted| counted.clip.id.get()).collect();
+    let seen = state.views.seen(voter.as_str(), slot_key, &ids);
     let feed_candidates: Vec<FeedCandidate> = candidates
         .iter()
-        .map(|counted| FeedCandidate {
+        .zip(seen)
+        .map(|(counted, seen)| FeedCandidate {
             clip: counted.clip.id,
             voted: voter_state.voted_clips.contains(&counted.clip.id),
-            seen: false,
+            seen,
             created_at: counted.clip.created_at,
             view_count: counted.view_count,
         })

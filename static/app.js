@@ -52,3 +52,39 @@ async function castVote(form) {
     button.disabled = false;
   }
 }
+
+// Upload page: preview the chosen clip and show upload progress.
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.getElementById("upload-form");
+  if (!form) return;
+  const input = document.getElementById("upload-file");
+  const preview = document.getElementById("upload-preview");
+  const progress = document.getElementById("upload-progress");
+  input.addEventListener("change", () => {
+    const file = input.files && input.files[0];
+    if (!file) return;
+    preview.src = URL.createObjectURL(file);
+    preview.hidden = false;
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const request = new XMLHttpRequest();
+    request.open("POST", "/api/upload");
+    progress.hidden = false;
+    request.upload.addEventListener("progress", (e) => {
+      if (e.lengthComputable) progress.value = Math.round((e.loaded / e.total) * 100);
+    });
+    request.addEventListener("load", () => {
+      if (request.status === 201) {
+        window.location.href = "/profile?uploaded=1";
+        return;
+      }
+      let message = "Upload failed.";
+      try { message = JSON.parse(request.responseText).error.message; } catch (_) {}
+      alert(message);
+      progress.hidden = true;
+    });
+    request.addEventListener("error", () => { alert("Network error, please try again."); progress.hidden = true; });
+    request.send(new FormData(form));
+  });
+});

@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod captcha;
+pub mod clips;
 pub mod dto;
 pub mod error;
 pub mod extract;
@@ -56,6 +57,9 @@ pub fn router() -> Router<AppState> {
         .route("/api/admin/slots/{position}/assign-winner", post(tournament::assign_winner))
         .route("/api/admin/slots/{position}/{action}", post(tournament::slot_action))
         .route("/api/genre-vote", get(tournament::genre_votes).post(tournament::vote_genre))
+        .route("/api/profile/clips", get(clips::my_clips))
+        .route("/api/search", get(clips::search_clips))
+        .route("/api/live", get(clips::live))
         .route("/api/{*rest}", axum::routing::any(unknown_route))
 }
 

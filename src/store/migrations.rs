@@ -49,6 +49,7 @@ pub fn run(db: &Database) -> Result<(), StoreError> {
     txn.open_table(CLIP_STATUS_TO_MEMBERSHIP)?;
     txn.open_table(GENRE_VOTER_TO_GENRE)?;
     txn.open_table(GENRE_TO_COUNT)?;
+    txn.open_table(USER_CLIP_TO_MEMBERSHIP)?;
     txn.open_table(FLAG_TO_ENABLED)?;
     txn.commit()?;
     Ok(())

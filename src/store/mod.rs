@@ -261,6 +261,59 @@ impl Store {
         Ok((page, iter.next().is_some()))
     }
 
+    /// The clip change sequence (see `meta_keys::CLIP_CHANGE_SEQUENCE`).
+    pub fn clip_change_sequence(&self) -> Result<u64, StoreError> {
+        let txn = self.read()?;
+        let meta = txn.open_table(META)?;
+        Ok(meta.get(meta_keys::CLIP_CHANGE_SEQUENCE)?.map(|v| v.value()).unwrap_or(0))
+    }
+
+    /// Every approved (active or locked) clip, for rebuilding the search index.
+    /// Reads all of them: used at start after a crash and by `reindex` only.
+    pub fn approved_clips(&self, mut each: impl FnMut(Clip)) -> Result<u64, StoreError> {
+        let txn = self.read()?;
+        let index = txn.open_table(CLIP_STATUS_TO_MEMBERSHIP)?;
+        let clips = txn.open_table(CLIP_ID_TO_CLIP)?;
+        let mut count = 0;
+        for status in [ClipStatus::Active, ClipStatus::Locked] {
+            for entry in index.range((status.tag(), 0)..=(status.tag(), u64::MAX))? {
+                let (key, _) = entry?;
+                if let Some(bytes) = clips.get(key.value().1)? {
+                    each(records::clip_from_bytes(bytes.value())?);
+                    count += 1;
+                }
+            }
+        }
+        Ok(count)
+    }
+
+    /// A creator's clips, newest first, one page.
+    pub fn clips_of_user(
+        &self,
+        user: UserId,
+        limit: usize,
+        offset: usize,
+    ) -> Result<(Vec<CountedClip>, bool), StoreError> {
+        let txn = self.read()?;
+        let index = txn.open_table(USER_CLIP_TO_MEMBERSHIP)?;
+        let clips = txn.open_table(CLIP_ID_TO_CLIP)?;
+        let counters = txn.open_table(SLOT_CLIP_TO_COUNTER)?;
+        let mut iter = index.range((user.get(), 0)..=(user.get(), u64::MAX))?.rev().skip(offset);
+        let mut page = Vec::new();
+        for entry in iter.by_ref().take(limit) {
+            let (key, _) = entry?;
+            if let Some(bytes) = clips.get(key.value().1)? {
+                let clip = records::clip_from_bytes(bytes.value())?;
+                let (vote_count, weighted_score) = counters
+                    .get((clip.season.get(), clip.slot_position.get(), clip.id.get()))?
+                    .map(|v| v.value())
+                    .unwrap_or((0, 0));
+                page.push(CountedClip { clip, counter: ClipCounter { vote_count, weighted_score }, view_count: 0 });
+            }
+        }
+        Ok((page, iter.next().is_some()))
+    }
+
     /// Every season, newest first (a community makes a handful a year).
     pub fn seasons(&self) -> Result<Vec<Season>, StoreError> {
         let txn = self.read()?;

@@ -53,11 +53,13 @@ pub const CLIP_STATUS_TO_MEMBERSHIP: TableDefinition<(u8, u64), ()> = TableDefin
 pub const GENRE_VOTER_TO_GENRE: TableDefinition<&str, &str> = TableDefinition::new("genre_voter_to_genre");
 /// Genre → number of voters choosing it.
 pub const GENRE_TO_COUNT: TableDefinition<&str, u64> = TableDefinition::new("genre_to_count");
+/// (creator user id, clip id) → (), a creator's uploads (for their profile).
+pub const USER_CLIP_TO_MEMBERSHIP: TableDefinition<(u64, u64), ()> = TableDefinition::new("user_clip_to_membership");
 /// Feature flag key → enabled.
 pub const FLAG_TO_ENABLED: TableDefinition<&str, bool> = TableDefinition::new("flag_to_enabled");
 
 /// Names of all tables, for tools that walk the whole database.
-pub const ALL_TABLES: [&str; 21] = [
+pub const ALL_TABLES: [&str; 22] = [
     "meta",
     "season_id_to_season",
     "slot_to_slot",
@@ -78,6 +80,7 @@ pub const ALL_TABLES: [&str; 21] = [
     "clip_status_to_membership",
     "genre_voter_to_genre",
     "genre_to_count",
+    "user_clip_to_membership",
     "flag_to_enabled",
 ];
 
@@ -97,6 +100,9 @@ pub mod meta_keys {
     pub const NEXT_USER_ID: &str = "next_user_id";
     /// Next vote id.
     pub const NEXT_VOTE_ID: &str = "next_vote_id";
+    /// Increases with every batch that creates or changes clips; the search
+    /// index stores the value it has applied, so a mismatch at start means rebuild.
+    pub const CLIP_CHANGE_SEQUENCE: &str = "clip_change_sequence";
     /// Next audit entry id.
     pub const NEXT_AUDIT_ID: &str = "next_audit_id";
 }

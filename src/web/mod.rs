@@ -8,6 +8,7 @@
 mod account_pages;
 mod admin_pages;
 pub mod assets;
+mod creator_pages;
 mod pages;
 
 use axum::Router;
@@ -26,10 +27,18 @@ pub fn router() -> Router<AppState> {
         .route("/signup", get(account_pages::signup_page).post(account_pages::signup_form))
         .route("/logout", post(account_pages::logout_form))
         .route("/settings", get(account_pages::settings_page))
+        .route("/upload", get(creator_pages::upload_page))
+        .route("/profile", get(creator_pages::profile_page))
+        .route("/search", get(creator_pages::search_page))
         .route("/settings/delete", post(account_pages::delete_form))
         .route("/static/{name}", get(assets::serve_asset))
         .merge(admin_pages::router())
         .fallback(pages::not_found)
+}
+
+/// Page routes that receive uploads (mounted with the upload body limit).
+pub fn upload_router() -> Router<AppState> {
+    creator_pages::upload_router()
 }
 
 /// What every page's frame needs: asset URLs and who is signed in.

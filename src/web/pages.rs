@@ -32,14 +32,14 @@ fn render(template: &impl Template, status: StatusCode) -> Response {
 
 /// A clip as the pages show it.
 pub struct ClipCard {
-    id: u64,
-    title: String,
-    description: String,
-    genre: String,
-    creator: String,
-    video_url: String,
-    poster_url: String,
-    vote_count: u64,
+    pub(super) id: u64,
+    pub(super) title: String,
+    pub(super) description: String,
+    pub(super) genre: String,
+    pub(super) creator: String,
+    pub(super) video_url: String,
+    pub(super) poster_url: String,
+    pub(super) vote_count: u64,
 }
 
 impl From<&CountedClip> for ClipCard {

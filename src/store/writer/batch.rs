@@ -61,6 +61,13 @@ pub enum CommittedEvent {
         /// Their token hashes.
         token_hashes: Vec<[u8; 32]>,
     },
+    /// Clips were created or changed status (for the search index).
+    ClipsChanged {
+        /// The clips as committed.
+        clips: Vec<Clip>,
+        /// The clip change sequence number after this batch.
+        sequence: u64,
+    },
     /// View counts were added (clip, new total).
     ViewsChanged {
         /// New totals.
@@ -102,6 +109,7 @@ pub struct Batch<'txn> {
     pub(super) genre_votes: Table<'txn, &'static str, &'static str>,
     pub(super) genre_counts: Table<'txn, &'static str, u64>,
     pub(super) views: Table<'txn, u64, u64>,
+    pub(super) user_clips: Table<'txn, (u64, u64), ()>,
     /// Recent voting activity, kept across batches by the writer thread.
     pub(super) fraud: Arc<Mutex<FraudTracker>>,
     /// The open slot as read in this batch (`Some(None)` = read, none open).
@@ -114,6 +122,8 @@ pub struct Batch<'txn> {
     ledger_cache: HashMap<VoterKey, VoterLedger>,
     next_vote_id: Option<u64>,
     structure_changed: bool,
+    /// Clips written in this batch, for the search index.
+    changed_clips: Vec<Clip>,
     pub(super) events: Vec<CommittedEvent>,
 }
 
@@ -152,6 +162,7 @@ impl<'txn> Batch<'txn> {
             genre_votes: txn.open_table(GENRE_VOTER_TO_GENRE)?,
             genre_counts: txn.open_table(GENRE_TO_COUNT)?,
             views: txn.open_table(CLIP_ID_TO_VIEWS)?,
+            user_clips: txn.open_table(USER_CLIP_TO_MEMBERSHIP)?,
             fraud,
             open_slot: None,
             clip_targets: HashMap::new(),
@@ -159,6 +170,7 @@ impl<'txn> Batch<'txn> {
             ledger_cache: HashMap::new(),
             next_vote_id: None,
             structure_changed: false,
+            changed_clips: Vec::new(),
             events: Vec::new(),
         })
     }
@@ -227,7 +239,10 @@ impl<'txn> Batch<'txn> {
         }
         self.clip_statuses.insert((clip.status.tag(), clip.id.get()), ())?;
         self.clips.insert(clip.id.get(), records::encode(&ClipRecord::from(clip)).as_slice())?;
+        self.user_clips.insert((clip.creator.get(), clip.id.get()), ())?;
         self.clip_targets.remove(&clip.id);
+        self.changed_clips.retain(|changed| changed.id != clip.id);
+        self.changed_clips.push(clip.clone());
         Ok(())
     }
 
@@ -340,6 +355,11 @@ impl<'txn> Batch<'txn> {
         }
         for (voter, ledger) in &self.ledger_cache {
             self.ledgers.insert(voter.as_str(), records::encode(&LedgerRecord::from(ledger)).as_slice())?;
+        }
+        if !self.changed_clips.is_empty() {
+            let sequence = self.meta.get(meta_keys::CLIP_CHANGE_SEQUENCE)?.map(|v| v.value()).unwrap_or(0) + 1;
+            self.meta.insert(meta_keys::CLIP_CHANGE_SEQUENCE, sequence)?;
+            events.push(CommittedEvent::ClipsChanged { clips: std::mem::take(&mut self.changed_clips), sequence });
         }
         events.append(&mut self.events);
         if self.structure_changed {

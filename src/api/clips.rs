@@ -1,0 +1,175 @@
+//! Creators' routes: upload, my clips, and clip search; plus the live feed.
+
+use axum::Json;
+use axum::extract::{Multipart, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::dto::ClipDto;
+use super::error::ApiError;
+use super::extract::{ApiQuery, AuthUser};
+use super::vote::private;
+use crate::app::AppState;
+use crate::domain::ids::ClipId;
+use crate::media::upload::{self, StoredUpload, UploadError};
+use crate::search::SearchError;
+use crate::sessions::SessionUser;
+use crate::store::writer::NewClip;
+
+impl From<UploadError> for ApiError {
+    fn from(error: UploadError) -> Self {
+        match error {
+            UploadError::TooLarge { max_bytes } => {
+                ApiError::payload_too_large(format!("the file is larger than {} MiB", max_bytes / (1024 * 1024)))
+            }
+            UploadError::UnsupportedMedia(reason) => ApiError::unsupported_media_type(reason),
+            UploadError::Invalid(reason) => ApiError::invalid(reason),
+            UploadError::Io(error) => ApiError::internal(error),
+        }
+    }
+}
+
+/// Receives, validates and stores an upload, then records the pending clip.
+pub async fn store_upload(state: &AppState, user: &SessionUser, multipart: Multipart) -> Result<ClipId, ApiError> {
+    let StoredUpload { video, poster, info, form, .. } =
+        upload::receive_upload(multipart, state.media.clone(), &state.upload_limits).await?;
+    let clip = state
+        .writer
+        .create_clip(NewClip {
+            creator: user.user,
+            creator_username: user.username.clone(),
+            title: form.title,
+            description: form.description,
+            genre: form.genre,
+            video_path: video.relative_path(),
+            poster_path: poster.relative_path(),
+            duration_ms: info.duration_ms,
+        })
+        .await?;
+    tracing::info!(clip.id = %clip.id, user.id = %user.user, duration_ms = info.duration_ms, "clip uploaded");
+    Ok(clip.id)
+}
+
+/// `POST /api/upload` (multipart `file`, `title`, `description`, `genre`) → 201.
+pub async fn upload_clip(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Response, ApiError> {
+    let multipart =
+        multipart.map_err(|_| ApiError::unsupported_media_type("send the upload as multipart/form-data"))?;
+    let clip = store_upload(&state, &user, multipart).await?;
+    Ok(private((StatusCode::CREATED, Json(json!({ "clipId": clip.get(), "status": "pending" })))))
+}
+
+/// Query of the signed-in user's clips.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MyClipsQuery {
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+/// What a creator sees about their own clip's fate.
+pub fn creator_status(counted: &crate::store::CountedClip, open_season: Option<u64>) -> &'static str {
+    use crate::domain::tournament::ClipStatus;
+    match counted.clip.status {
+        ClipStatus::Pending => "pending",
+        ClipStatus::Active if open_season == Some(counted.clip.season.get()) => "live",
+        ClipStatus::Active => "eliminated",
+        ClipStatus::Locked => "winner",
+        ClipStatus::Rejected => "rejected",
+    }
+}
+
+/// `GET /api/profile/clips`: my uploads with their statuses.
+pub async fn my_clips(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiQuery(query): ApiQuery<MyClipsQuery>,
+) -> Result<Response, ApiError> {
+    let (limit, offset) = super::admin::Page::new(query.limit, query.offset).bounds()?;
+    let store = state.store.clone();
+    let id = user.user;
+    let (clips, has_more) = tokio::task::spawn_blocking(move || store.clips_of_user(id, limit, offset)).await??;
+    let open_season = state.read_model.read(|model| model.season.as_ref().map(|s| s.id.get()));
+    let entries: Vec<Value> = clips
+        .iter()
+        .map(|counted| {
+            let mut value = serde_json::to_value(ClipDto::from(counted)).unwrap_or(Value::Null);
+            if let Value::Object(map) = &mut value {
+                map.insert("creatorStatus".into(), creator_status(counted, open_season).into());
+                map.insert("rejectionReason".into(), counted.clip.rejection_reason.clone().into());
+            }
+            value
+        })
+        .collect();
+    Ok(private(Json(json!({ "clips": entries, "hasMore": has_more }))))
+}
+
+/// Query of `GET /api/search`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchQuery {
+    q: Option<String>,
+    genre: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+/// Searches approved clips; returns the page of clips.
+pub async fn run_search(
+    state: &AppState,
+    q: &str,
+    genre: Option<&str>,
+    limit: usize,
+    offset: usize,
+) -> Result<(Vec<crate::store::CountedClip>, bool), ApiError> {
+    let index = state.search.clone();
+    let (q, genre) = (q.to_owned(), genre.map(str::to_owned));
+    let page = tokio::task::spawn_blocking(move || index.search(&q, genre.as_deref(), limit, offset)).await?;
+    let page = match page {
+        Ok(page) => page,
+        Err(SearchError::Invalid(reason)) => return Err(ApiError::invalid(reason)),
+        Err(error) => return Err(ApiError::internal(error)),
+    };
+    let store = state.store.clone();
+    let ids: Vec<ClipId> = page.hits.iter().filter_map(|hit| ClipId::new(hit.clip_id)).collect();
+    let clips = tokio::task::spawn_blocking(move || -> Result<Vec<_>, ApiError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(clip) = store.clip(id)? {
+                found.push(clip);
+            }
+        }
+        Ok(found)
+    })
+    .await??;
+    Ok((clips, page.has_more))
+}
+
+/// `GET /api/search?q=&genre=&limit=&offset=`: prefix and typo-tolerant search.
+pub async fn search_clips(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<SearchQuery>,
+) -> Result<Response, ApiError> {
+    let (limit, offset) = super::admin::Page::new(query.limit, query.offset).bounds()?;
+    if offset > crate::search::MAX_OFFSET {
+        return Err(ApiError::invalid("offset is too large"));
+    }
+    let genre = query.genre.as_deref().filter(|g| !g.trim().is_empty());
+    let (clips, has_more) = run_search(&state, query.q.as_deref().unwrap_or(""), genre, limit, offset).await?;
+    let clips: Vec<ClipDto> = clips.iter().map(ClipDto::from).collect();
+    let mut response = Json(json!({ "clips": clips, "hasMore": has_more })).into_response();
+    response
+        .headers_mut()
+        .insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("public, max-age=5"));
+    Ok(response)
+}
+
+/// `GET /api/live`: Server-Sent Events with coalesced vote counts.
+pub async fn live(State(state): State<AppState>) -> Response {
+    state.live.subscribe()
+}
