@@ -186,6 +186,24 @@ impl ViewTracker {
         }
     }
 
+    /// Views of `clips` counted since the last drain, so the feed can rank by
+    /// up-to-date counts between flushes. Without this, every request in a
+    /// flush interval sees the same stale counts and piles onto the same
+    /// "least viewed" clip.
+    pub fn pending(&self, clips: &[u64]) -> Vec<u64> {
+        let mut totals = vec![0u64; clips.len()];
+        for shard in &self.pending {
+            let shard = shard.lock();
+            if shard.is_empty() {
+                continue;
+            }
+            for (total, clip) in totals.iter_mut().zip(clips) {
+                *total += shard.get(clip).copied().unwrap_or(0);
+            }
+        }
+        totals
+    }
+
     /// Takes and resets all pending counts, merged across shards, as
     /// `(clip, delta)` pairs sorted by clip. The flusher writes them to
     /// storage every few seconds.
@@ -233,6 +251,16 @@ mod tests {
         tracker.record_shown("alice", 1, &[10]);
         tracker.record_shown("bob", 1, &[10]);
         assert_eq!(tracker.drain(), vec![(10, 1)], "alice's repeat is not a view, bob's first is");
+    }
+
+    #[test]
+    fn pending_counts_are_visible_until_drained() {
+        let tracker = ViewTracker::new(100);
+        tracker.record_shown("alice", 1, &[10, 11]);
+        tracker.record_shown("bob", 1, &[10]);
+        assert_eq!(tracker.pending(&[10, 11, 12]), vec![2, 1, 0]);
+        tracker.drain();
+        assert_eq!(tracker.pending(&[10, 11, 12]), vec![0, 0, 0]);
     }
 
     #[test]

@@ -51,20 +51,25 @@ pub async fn load_feed(state: &AppState, voter: &VoterKey, limit: usize, exclude
     let slot_key = slot.as_ref().map(|slot| (slot.season.get() << 32) | u64::from(slot.position.get())).unwrap_or(0);
     let ids: Vec<u64> = candidates.iter().map(|counted| counted.clip.id.get()).collect();
     let seen = state.views.seen(voter.as_str(), slot_key, &ids);
+    let pending = state.views.pending(&ids);
     let feed_candidates: Vec<FeedCandidate> = candidates
         .iter()
-        .zip(seen)
-        .map(|(counted, seen)| FeedCandidate {
+        .zip(seen.into_iter().zip(pending))
+        .map(|(counted, (seen, pending))| FeedCandidate {
             clip: counted.clip.id,
             voted: voter_state.voted_clips.contains(&counted.clip.id),
             seen,
             created_at: counted.clip.created_at,
-            view_count: counted.view_count,
+            view_count: counted.view_count + pending,
         })
         .collect();
     let page = feed::order_feed(&feed_candidates, exclude, limit, now, || rand::random_range(0..=feed::VIEW_JITTER));
-    let clips =
+    let clips: Vec<CountedClip> =
         page.clips.iter().filter_map(|id| candidates.iter().find(|counted| counted.clip.id == *id).cloned()).collect();
+    // Showing clips counts as viewing them: in memory, deduplicated per
+    // voter and clip, flushed to storage every few seconds.
+    let shown: Vec<u64> = clips.iter().map(|counted| counted.clip.id.get()).collect();
+    state.views.record_shown(voter.as_str(), slot_key, &shown);
     let remaining = vote::remaining_votes(
         voter_state.spent_today,
         state.config.votes.daily_budget,

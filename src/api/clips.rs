@@ -33,6 +33,11 @@ impl From<UploadError> for ApiError {
 
 /// Receives, validates and stores an upload, then records the pending clip.
 pub async fn store_upload(state: &AppState, user: &SessionUser, multipart: Multipart) -> Result<ClipId, ApiError> {
+    // Checked before reading the body, so a refused upload stores nothing;
+    // the writer checks again when it records the clip.
+    if state.read_model.read(|model| model.season.is_none()) {
+        return Err(ApiError::conflict("no season is open for uploads right now"));
+    }
     let StoredUpload { video, poster, info, form, .. } =
         upload::receive_upload(multipart, state.media.clone(), &state.upload_limits).await?;
     let clip = state

@@ -255,3 +255,48 @@ pub async fn assert_error(response: Response, status: u16, code: &str) -> Value 
     assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
     body
 }
+
+/// A multipart upload body for `/api/upload`.
+pub fn upload_form(file: &'static [u8], file_name: &str, title: &str, genre: &str) -> reqwest::multipart::Form {
+    reqwest::multipart::Form::new()
+        .text("title", title.to_owned())
+        .text("description", "made in a test".to_owned())
+        .text("genre", genre.to_owned())
+        .part("file", reqwest::multipart::Part::bytes(file).file_name(file_name.to_owned()))
+}
+
+/// The short MP4 fixture.
+pub const SHORT_MP4: &[u8] = include_bytes!("../../data/demo/test-short.mp4");
+/// The short WebM fixture.
+pub const SHORT_WEBM: &[u8] = include_bytes!("../../data/demo/test-short.webm");
+/// A 12-second MP4 (too long).
+pub const LONG_MP4: &[u8] = include_bytes!("../../data/demo/test-too-long.mp4");
+
+impl TestApp {
+    /// Uploads a clip as `client`, expecting 201; returns the clip id.
+    pub async fn upload(&self, client: &reqwest::Client, file: &'static [u8], title: &str) -> u64 {
+        let response = client
+            .post(self.url("/api/upload"))
+            .multipart(upload_form(file, "clip.mp4", title, "sci-fi"))
+            .send()
+            .await
+            .expect("upload");
+        assert_eq!(response.status(), 201, "upload {title}");
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["status"], "pending");
+        body["clipId"].as_u64().expect("clipId")
+    }
+
+    /// Polls `check` every 50 ms for up to `secs` seconds.
+    pub async fn eventually<F, Fut>(&self, secs: u64, what: &str, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while !check().await {
+            assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}

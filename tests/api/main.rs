@@ -1,9 +1,12 @@
 //! The integration suite: one binary, the real server, real HTTP.
 
 mod accounts;
+mod admin_console;
 mod browser;
+mod creators;
 mod engine;
 mod helpers;
 mod media;
 mod pages;
+mod tournament;
 mod votes;
