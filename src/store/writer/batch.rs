@@ -84,6 +84,9 @@ pub enum CommittedEvent {
 
 /// The tables and in-memory aggregates of one write transaction.
 pub struct Batch<'txn> {
+    /// The transaction, for jobs whose tables the batch does not hold open
+    /// (open them per job; a table cannot be opened twice at once).
+    pub(super) txn: &'txn WriteTransaction,
     pub(super) now: Timestamp,
     pub(super) today: UtcDay,
     pub(super) daily_budget: u32,
@@ -137,6 +140,7 @@ impl<'txn> Batch<'txn> {
         let flag_table = txn.open_table(FLAG_TO_ENABLED)?;
         let flags = read_flags(&flag_table)?;
         Ok(Batch {
+            txn,
             now,
             today: now.utc_day(),
             daily_budget,
