@@ -88,3 +88,73 @@ document.addEventListener("DOMContentLoaded", () => {
     request.send(new FormData(form));
   });
 });
+
+// Live updates: vote counts on the arena, slot changes on the story page.
+// Server-Sent Events when available, polling otherwise.
+document.addEventListener("DOMContentLoaded", () => {
+  const clip = document.querySelector("article.clip[data-clip-id]");
+  const story = document.querySelector("section.story[data-live]");
+  if (!clip && !story) return;
+  const clipId = clip ? Number(clip.dataset.clipId) : null;
+  const count = document.querySelector("[data-vote-count]");
+  const onCounts = (data) => {
+    if (!clip || !count) return;
+    for (const entry of data.clips || []) {
+      if (entry.id === clipId) count.textContent = String(entry.voteCount);
+    }
+  };
+  const onSlot = () => {
+    // The slot opened or locked: the simplest correct view is a fresh page.
+    if (story) window.location.reload();
+  };
+  if (window.EventSource) {
+    const source = new EventSource("/api/live");
+    source.addEventListener("counts", (event) => onCounts(JSON.parse(event.data)));
+    source.addEventListener("slot", onSlot);
+    source.addEventListener("resync", onSlot);
+    return;
+  }
+  setInterval(async () => {
+    if (clipId === null) return;
+    const response = await fetch(`/api/clips/${clipId}`);
+    if (response.ok) onCounts({ clips: [await response.json()] });
+  }, 10000);
+});
+
+// Film player: play the scenes in order as one film, preloading the next two.
+document.addEventListener("DOMContentLoaded", () => {
+  const player = document.getElementById("film-player");
+  const links = Array.from(document.querySelectorAll("#playlist a[data-video]"));
+  if (!player || links.length === 0) return;
+  const line = document.getElementById("scene-line");
+  let current = Number(document.getElementById("film").dataset.current) || 0;
+  const preloaded = new Map();
+  const preload = (index) => {
+    if (index >= links.length || preloaded.has(index)) return;
+    const video = document.createElement("video");
+    video.preload = "auto";
+    video.muted = true;
+    video.src = links[index].dataset.video;
+    preloaded.set(index, video);
+  };
+  const show = (index, autoplay) => {
+    if (index < 0 || index >= links.length) return;
+    current = index;
+    player.src = links[index].dataset.video;
+    player.poster = links[index].dataset.poster;
+    if (line) line.textContent = links[index].dataset.label;
+    links.forEach((link, i) => link.parentElement.classList.toggle("playing", i === index));
+    history.replaceState(null, "", `?scene=${index}`);
+    preload(index + 1);
+    preload(index + 2);
+    if (autoplay) player.play().catch(() => {});
+  };
+  links.forEach((link, index) => link.addEventListener("click", (event) => { event.preventDefault(); show(index, true); }));
+  const next = document.getElementById("film-next");
+  const prev = document.getElementById("film-prev");
+  if (next) next.addEventListener("click", (event) => { event.preventDefault(); show(current + 1, true); });
+  if (prev) prev.addEventListener("click", (event) => { event.preventDefault(); show(current - 1, true); });
+  player.addEventListener("ended", () => show(current + 1, true));
+  preload(current + 1);
+  preload(current + 2);
+});

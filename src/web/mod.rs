@@ -8,7 +8,9 @@
 mod account_pages;
 mod admin_pages;
 pub mod assets;
+mod clip_page;
 mod creator_pages;
+mod film_pages;
 mod pages;
 
 use axum::Router;
@@ -30,9 +32,13 @@ pub fn router() -> Router<AppState> {
         .route("/upload", get(creator_pages::upload_page))
         .route("/profile", get(creator_pages::profile_page))
         .route("/search", get(creator_pages::search_page))
+        .route("/watch", get(film_pages::watch_page))
+        .route("/watch/{season}", get(film_pages::film_page))
+        .route("/genres", get(film_pages::genres_page).post(film_pages::genre_form))
         .route("/settings/delete", post(account_pages::delete_form))
         .route("/static/{name}", get(assets::serve_asset))
         .merge(admin_pages::router())
+        .merge(clip_page::router())
         .fallback(pages::not_found)
 }
 
