@@ -258,7 +258,17 @@ impl App {
         let view_flusher = tokio::spawn(flush_views(state.clone()));
         let coalescer = tokio::spawn(state.live.clone().run_coalescer(Duration::from_millis(250)));
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
+        // Under systemd (Type=notify) the unit becomes active only now, with
+        // storage open and the listener bound; outside systemd this does nothing.
+        if let Err(error) = sd_notify::notify(&[sd_notify::NotifyState::Ready]) {
+            tracing::warn!(error = %error, "cannot notify systemd of readiness");
+        }
+        let served = axum::serve(listener, service)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+            })
+            .await;
         tracing::info!("stopped accepting; in-flight requests finished");
         upkeep.abort();
         scheduler.abort();
