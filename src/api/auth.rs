@@ -86,9 +86,24 @@ pub async fn me(AuthUser(user): AuthUser) -> Response {
 pub async fn export(State(state): State<AppState>, AuthUser(session): AuthUser) -> Result<Response, ApiError> {
     let store = state.store.clone();
     let id = session.user;
-    let (user, votes) =
-        tokio::task::spawn_blocking(move || -> Result<_, ApiError> { Ok((store.user(id)?, store.votes_of_user(id)?)) })
-            .await??;
+    let (user, votes, (clips, _)) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        Ok((store.user(id)?, store.votes_of_user(id)?, store.clips_of_user(id, 10_000, 0)?))
+    })
+    .await??;
+    let clips: Vec<_> = clips
+        .iter()
+        .map(|counted| {
+            json!({
+                "id": counted.clip.id.get(),
+                "title": counted.clip.title,
+                "description": counted.clip.description,
+                "genre": counted.clip.genre,
+                "status": counted.clip.status.as_str(),
+                "videoUrl": format!("/media/{}", counted.clip.video_path),
+                "createdAt": counted.clip.created_at.to_rfc3339(),
+            })
+        })
+        .collect();
     let user = user.ok_or_else(|| ApiError::not_found("no such user"))?;
     let votes: Vec<_> = votes
         .iter()
@@ -114,8 +129,7 @@ pub async fn export(State(state): State<AppState>, AuthUser(session): AuthUser) 
             "createdAt": user.created_at.to_rfc3339(),
         },
         "votes": votes,
-        "comments": [],
-        "clips": [],
+        "clips": clips,
     });
     let mut response = private(Json(body));
     response

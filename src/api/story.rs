@@ -85,7 +85,13 @@ pub async fn get_clip(State(state): State<AppState>, Path(raw): Path<String>) ->
     let store = state.store.clone();
     let counted = tokio::task::spawn_blocking(move || store.clip(id)).await??;
     match counted {
-        Some(counted) if counted.clip.status != crate::domain::tournament::ClipStatus::Pending => {
+        // Only approved clips are public; pending and rejected ones are not.
+        Some(counted)
+            if matches!(
+                counted.clip.status,
+                crate::domain::tournament::ClipStatus::Active | crate::domain::tournament::ClipStatus::Locked
+            ) =>
+        {
             Ok(public_cache(Json(ClipDto::from(&counted))))
         }
         _ => Err(ApiError::not_found("no such clip")),

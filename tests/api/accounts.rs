@@ -324,12 +324,19 @@ async fn export_holds_my_data_and_nobody_elses_and_deletion_keeps_counts_consist
     let other = app.signed_in("someone_else").await;
     me.post(app.url("/api/vote")).json(&json!({"clipId": ids[0]})).send().await.expect("vote");
     other.post(app.url("/api/vote")).json(&json!({"clipId": ids[1]})).send().await.expect("vote");
+    let upload = app.upload(&me, crate::helpers::SHORT_MP4, "My only clip").await;
+    app.create_admin("boss", PASSWORD).await;
+    let admin = app.log_in("boss", PASSWORD).await;
+    let approved = admin.post(app.url(&format!("/api/admin/clips/{upload}/approve"))).send().await.expect("approve");
+    assert_eq!(approved.status(), 200);
     let export = me.get(app.url("/api/account/export")).send().await.expect("export");
     assert!(export.headers()["content-disposition"].to_str().expect("ascii").contains("attachment"));
     let export: Value = export.json().await.expect("json");
     assert_eq!(export["user"]["username"], "exporter");
     assert_eq!(export["votes"].as_array().map(Vec::len), Some(1));
     assert_eq!(export["votes"][0]["clipId"], ids[0]);
+    assert_eq!(export["clips"].as_array().map(Vec::len), Some(1));
+    assert_eq!(export["clips"][0]["title"], "My only clip");
     assert!(!export.to_string().contains("someone_else"));
     assert!(!export.to_string().contains("argon2"), "no password hash in the export");
 
@@ -346,8 +353,10 @@ async fn export_holds_my_data_and_nobody_elses_and_deletion_keeps_counts_consist
         .await
         .expect("login");
     assert_error(relogin, 401, "invalid_credentials").await;
-    // The votes stay, counted, under a key that names no one.
+    // The votes stay, counted, under a key that names no one; the uploads go.
     assert_eq!(app.vote_count(ids[0]).await, 1);
+    assert_error(app.get(&format!("/api/clips/{upload}")).await, 404, "not_found").await;
+    assert!(!app.clip_ids().await.contains(&upload));
     assert_eq!(app.check_mismatches(), Vec::<String>::new());
     assert_eq!(app.signed_in("exporter").await.get(app.url("/api/me")).send().await.expect("me").status(), 200);
 }

@@ -8,8 +8,9 @@ use super::super::records::{self, SessionRecord, UserRecord};
 use super::batch::CommittedEvent;
 use super::{Batch, WriteError, WriterHandle};
 use crate::domain::account::Username;
-use crate::domain::ids::UserId;
+use crate::domain::ids::{ClipId, UserId};
 use crate::domain::model::{Session, User};
+use crate::domain::tournament::ClipStatus;
 use crate::store::tables::meta_keys;
 
 /// Why an account command was refused.
@@ -270,6 +271,26 @@ impl Batch<'_> {
         }
         for key in vote_keys {
             self.user_votes.remove(key)?;
+        }
+        // Uploads go with the account: clips still competing or waiting are
+        // withdrawn; a clip that already won a slot stays in the film, credited
+        // to no one. Counters are untouched, so recounts still agree.
+        let mut clip_keys = Vec::new();
+        for entry in self.user_clips.range((user.get(), 0)..=(user.get(), u64::MAX))? {
+            clip_keys.push(entry?.0.value());
+        }
+        for key in clip_keys {
+            if let Some(mut clip) = ClipId::new(key.1).map(|id| self.clip(id)).transpose()?.flatten() {
+                let previous = clip.status;
+                if matches!(clip.status, ClipStatus::Pending | ClipStatus::Active) {
+                    clip.status = ClipStatus::Rejected;
+                    clip.rejection_reason = "the creator deleted their account".into();
+                }
+                clip.creator_username = "deleted".into();
+                self.put_clip(&clip, Some(previous))?;
+                self.structure_changed();
+            }
+            self.user_clips.remove(key)?;
         }
         self.audit(Some(user), "delete_account", format!("user:{user}"), String::new())?;
         Ok(Ok(()))
