@@ -204,7 +204,7 @@ impl App {
             }
         }
         #[cfg(unix)]
-        let admin_socket = match crate::adminsock::serve(&config.data_dir, writer.clone()) {
+        let admin_socket = match crate::adminsock::serve_with_store(&config.data_dir, writer.clone(), store.clone()) {
             Ok(task) => Some(task),
             Err(error) => {
                 tracing::warn!(error = %error, "admin socket unavailable; `aimoviez admin` needs the server stopped");

@@ -1,7 +1,8 @@
-//! The command line: `serve`, `check` and `admin`.
+//! The command line: `serve`, `check`, `admin`, `backup` and `restore`.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
@@ -13,8 +14,9 @@ use crate::adminsock::{self, AdminReply};
 use crate::app::{App, BuildOptions};
 use crate::config::{Config, LogFormat, Overrides};
 use crate::demo::DemoOptions;
-use crate::store::Store;
+use crate::store::backup::{self, BackupError, BackupSummary};
 use crate::store::writer::{self, WriterSettings};
+use crate::store::{CheckReport, Store};
 use crate::telemetry;
 
 /// A self-hosted appliance for a community that makes a film together, one
@@ -36,6 +38,39 @@ enum Command {
     /// Manage accounts (works while the server runs, through its local socket).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Take a consistent backup (database snapshot, media, secret key) into
+    /// DEST. With the server running, the server takes it (through its local
+    /// socket) while it keeps serving; otherwise the data dir is opened here.
+    Backup(BackupArgs),
+    /// Restore a backup into a new or empty data dir, then check every
+    /// counter (exit code 1 on any mismatch).
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Args)]
+struct BackupArgs {
+    /// Backup directory; it must not exist or be empty. It receives
+    /// aimoviez.redb, media/, secret.key and BACKUP.txt.
+    #[arg(value_name = "DEST")]
+    dest: PathBuf,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+struct RestoreArgs {
+    /// A backup directory made by `aimoviez backup`.
+    #[arg(value_name = "SRC")]
+    src: PathBuf,
+    /// Data directory to restore into; it must not exist or be empty.
+    #[arg(long = "data", value_name = "DIR")]
+    data_dir: PathBuf,
+    /// Optional TOML config file; AIMOVIEZ_* env vars and flags override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Write logs as JSON lines instead of text.
+    #[arg(long)]
+    log_json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,6 +130,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check(args) => check(args),
         Command::Admin(AdminCommand::Create(args)) => admin(args, AdminOperation::CreateAdmin),
         Command::Admin(AdminCommand::ResetPassword(args)) => admin(args, AdminOperation::ResetPassword),
+        Command::Backup(args) => backup(args),
+        Command::Restore(args) => restore(args),
     }
 }
 
@@ -177,7 +214,7 @@ fn admin(args: AdminArgs, operation: AdminOperation) -> ExitCode {
         Ok(password) => password,
         Err(error) => return fail(error),
     };
-    let request = AdminRequest { operation, username: args.username.clone(), password };
+    let request = AdminRequest::account(operation, args.username.clone(), password);
     #[cfg(unix)]
     match adminsock::send(&config.data_dir, &request) {
         Ok(Some(AdminReply { user_id: Some(id), .. })) => {
@@ -210,12 +247,10 @@ fn admin(args: AdminArgs, operation: AdminOperation) -> ExitCode {
         Ok(started) => started,
         Err(error) => return fail(format!("cannot start the writer: {error}")),
     };
-    let result = runtime.block_on(accounts::run_admin_operation(
-        &writer,
-        request.operation,
-        &request.username,
-        &request.password,
-    ));
+    let Some((operation, username, password)) = request.account_operation() else {
+        return fail("not an account operation");
+    };
+    let result = runtime.block_on(accounts::run_admin_operation(&writer, operation, username, password));
     thread.stop();
     match result {
         Ok(user) => {
@@ -247,19 +282,208 @@ fn check(args: CommonArgs) -> ExitCode {
     });
     eprintln!();
     match report {
-        Ok(report) => {
-            println!(
-                "checked {} votes, {} clip counters, {} daily budgets: {} mismatches",
-                report.votes,
-                report.counters,
-                report.budgets,
-                report.mismatches.len()
-            );
-            for mismatch in &report.mismatches {
-                println!("mismatch: {mismatch}");
-            }
-            if report.mismatches.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        Ok(report) => print_check_report(&report),
+        Err(error) => fail(error),
+    }
+}
+
+/// Prints a check report; failure when any counter disagrees with a recount.
+fn print_check_report(report: &CheckReport) -> ExitCode {
+    println!(
+        "checked {} votes, {} clip counters, {} daily budgets: {} mismatches",
+        report.votes,
+        report.counters,
+        report.budgets,
+        report.mismatches.len()
+    );
+    for mismatch in &report.mismatches {
+        println!("mismatch: {mismatch}");
+    }
+    if report.mismatches.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// Progress on standard error: one line rewritten in place on a terminal,
+/// one line per update otherwise (logs, CI).
+struct Progress {
+    terminal: bool,
+    shown: bool,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress { terminal: std::io::stderr().is_terminal(), shown: false }
+    }
+
+    fn show(&mut self, text: &str) {
+        if self.terminal {
+            eprint!("\r{text}\x1b[K");
+        } else {
+            eprintln!("{text}");
         }
+        self.shown = true;
+    }
+
+    fn finish(&mut self) {
+        if self.terminal && self.shown {
+            eprintln!();
+        }
+        self.shown = false;
+    }
+}
+
+fn backup(args: BackupArgs) -> ExitCode {
+    let config = match load_config(&args.common, None) {
+        Ok(config) => config,
+        Err(error) => return fail(error),
+    };
+    telemetry::init(config.log_format == LogFormat::Json);
+    // The server resolves paths against its own working directory: send it an absolute one.
+    let dest = match std::path::absolute(&args.dest) {
+        Ok(dest) => dest,
+        Err(error) => return fail(format!("cannot resolve {}: {error}", args.dest.display())),
+    };
+    if let Err(error) =
+        backup::ensure_absent_or_empty(&dest, "backup destination", "back up into a new or empty directory")
+    {
+        return fail(format!("refusing to back up: {error}"));
+    }
+    let mut progress = Progress::new();
+    #[cfg(unix)]
+    {
+        let request = AdminRequest::Backup { dest: dest.clone() };
+        let sent = adminsock::send_with_progress(&config.data_dir, &request, |text| progress.show(text));
+        progress.finish();
+        match sent {
+            Ok(Some(AdminReply { backup: Some(summary), .. })) => {
+                // The server writes in its own view of the file system (a
+                // systemd unit may have a private /tmp): check this one sees it.
+                if !dest.join(backup::MANIFEST_FILE).is_file() {
+                    return fail(format!(
+                        "the server reports a backup in {}, but {} is not visible from here; the server may run \
+                         in its own mount namespace (systemd PrivateTmp=, ProtectSystem=): choose a directory the \
+                         unit may write (its StateDirectory or ReadWritePaths=)",
+                        dest.display(),
+                        dest.join(backup::MANIFEST_FILE).display()
+                    ));
+                }
+                print_backup_summary(&summary, "through the running server");
+                return ExitCode::SUCCESS;
+            }
+            Ok(Some(AdminReply { error, .. })) => {
+                let error = error.unwrap_or_else(|| "the server refused the backup".into());
+                if error.starts_with("cannot ") {
+                    eprintln!(
+                        "note: the running server writes the backup itself, as its own user and with its own view \
+                         of the file system (under systemd only where the unit may write: its StateDirectory or \
+                         ReadWritePaths=)"
+                    );
+                }
+                note_unfinished(&dest);
+                return fail(error);
+            }
+            Ok(None) => {}
+            Err(error) => return fail(format!("cannot talk to the running server: {error}")),
+        }
+    }
+    // No server is running: open the data dir and take the backup here.
+    let path = config.database_path();
+    if !path.exists() {
+        return fail(format!("no database at {}", path.display()));
+    }
+    let store = match Store::open(&path, config.storage.cache_mb * 1024 * 1024) {
+        Ok(store) => store,
+        Err(error) => return fail(format!("{error} (is a server running without its admin socket?)")),
+    };
+    let result = backup::backup_data_dir(&store, &config.data_dir, &dest, |update| progress.show(&update.to_string()));
+    progress.finish();
+    match result {
+        Ok(summary) => {
+            print_backup_summary(&summary, "offline (no server running)");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            note_unfinished(&dest);
+            fail(error)
+        }
+    }
+}
+
+/// Tells the operator a failed backup left files behind (`dest` was absent
+/// or empty before the attempt).
+fn note_unfinished(dest: &Path) {
+    let has_files = std::fs::read_dir(dest).map(|mut entries| entries.next().is_some()).unwrap_or(false);
+    if has_files && !dest.join(backup::MANIFEST_FILE).exists() {
+        eprintln!(
+            "note: {} holds an unfinished backup (no {}); delete it before trying again",
+            dest.display(),
+            backup::MANIFEST_FILE
+        );
+    }
+}
+
+fn print_backup_summary(summary: &BackupSummary, how: &str) {
+    println!("backup complete: {} ({how})", summary.dest.display());
+    println!(
+        "snapshot taken {}, schema version {}, {} rows:",
+        summary.created,
+        summary.database.schema_version,
+        summary.database.total_rows()
+    );
+    for table in &summary.database.tables {
+        println!("  {:<28} {:>10}", table.table, table.rows);
+    }
+    let media = &summary.media;
+    println!(
+        "media: {} files, {} bytes ({} hard-linked, {} copied)",
+        media.files, media.bytes, media.linked, media.copied
+    );
+    println!("secret.key: {}", if summary.secret_key { "copied" } else { "absent in the data dir" });
+    println!("search index: not backed up (rebuilt from the database at start)");
+}
+
+fn restore(args: RestoreArgs) -> ExitCode {
+    let common = CommonArgs { data_dir: Some(args.data_dir), config: args.config, log_json: args.log_json };
+    let config = match load_config(&common, None) {
+        Ok(config) => config,
+        Err(error) => return fail(error),
+    };
+    telemetry::init(config.log_format == LogFormat::Json);
+    let mut progress = Progress::new();
+    let restored = backup::restore_data_dir(&args.src, &config.data_dir, |update| progress.show(&update.to_string()));
+    progress.finish();
+    let summary = match restored {
+        Ok(summary) => summary,
+        Err(BackupError::Refused(reason)) => return fail(format!("refusing to restore: {reason}")),
+        Err(error) => {
+            return fail(format!(
+                "restore failed: {error} (the files copied so far are in {})",
+                config.data_dir.display()
+            ));
+        }
+    };
+    println!(
+        "restored {} into {}: database {} bytes, {} media files, secret.key {}",
+        args.src.display(),
+        config.data_dir.display(),
+        summary.database_bytes,
+        summary.media.files,
+        if summary.secret_key { "restored" } else { "absent in the backup (a new one is generated at start)" }
+    );
+    // Opening checks the schema version (and migrates an older one).
+    let store = match Store::open(&config.database_path(), config.storage.cache_mb * 1024 * 1024) {
+        Ok(store) => store,
+        Err(error) => return fail(format!("the restored database cannot be opened: {error}")),
+    };
+    let report = store.check(|done, total| {
+        if total > 0 && progress.terminal {
+            eprint!("\rchecking votes: {done}/{total}");
+        }
+    });
+    if progress.terminal {
+        eprintln!();
+    }
+    match report {
+        Ok(report) => print_check_report(&report),
         Err(error) => fail(error),
     }
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::domain::vote::VoteRefusal;
 use crate::store::StoreError;
-use crate::store::writer::{AccountError, TournamentError, WriteError};
+use crate::store::writer::{AccountError, CommentError, TournamentError, WriteError};
 
 /// An error on its way to the client.
 #[derive(Debug)]
@@ -150,12 +150,25 @@ impl From<TournamentError> for ApiError {
     }
 }
 
+impl From<CommentError> for ApiError {
+    fn from(error: CommentError) -> Self {
+        let message = error.to_string();
+        match error {
+            CommentError::Invalid(_) => Self::invalid(message),
+            CommentError::NotFound(_) => Self::not_found(message),
+            CommentError::ReplyTooDeep => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "reply_too_deep", message),
+            CommentError::Forbidden => Self::forbidden(message),
+        }
+    }
+}
+
 impl From<WriteError> for ApiError {
     fn from(error: WriteError) -> Self {
         match error {
             WriteError::Refused(refusal) => refusal.into(),
             WriteError::Account(error) => error.into(),
             WriteError::Tournament(error) => error.into(),
+            WriteError::Comment(error) => error.into(),
             WriteError::Unavailable => Self::unavailable(),
         }
     }

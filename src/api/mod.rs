@@ -5,6 +5,7 @@ mod admin;
 mod auth;
 mod captcha;
 pub mod clips;
+pub mod comments;
 pub mod dto;
 pub mod error;
 pub mod extract;
@@ -60,6 +61,11 @@ pub fn router() -> Router<AppState> {
         .route("/api/profile/clips", get(clips::my_clips))
         .route("/api/search", get(clips::search_clips))
         .route("/api/live", get(clips::live))
+        .route("/api/comments", get(comments::list_comments).post(comments::post_comment))
+        .route("/api/comments/{id}", axum::routing::delete(comments::delete_comment))
+        .route("/api/comments/{id}/like", post(comments::like_comment).delete(comments::unlike_comment))
+        .route("/api/reports", post(comments::file_report))
+        .route("/api/admin/reports", get(comments::list_reports))
         .route("/api/{*rest}", axum::routing::any(unknown_route))
 }
 

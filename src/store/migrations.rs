@@ -51,6 +51,13 @@ pub fn run(db: &Database) -> Result<(), StoreError> {
     txn.open_table(GENRE_TO_COUNT)?;
     txn.open_table(USER_CLIP_TO_MEMBERSHIP)?;
     txn.open_table(FLAG_TO_ENABLED)?;
+    txn.open_table(COMMENT_ID_TO_COMMENT)?;
+    txn.open_table(CLIP_COMMENT_TO_MEMBERSHIP)?;
+    txn.open_table(CLIP_TOP_TO_MEMBERSHIP)?;
+    txn.open_table(PARENT_REPLY_TO_MEMBERSHIP)?;
+    txn.open_table(COMMENT_LIKE_TO_MEMBERSHIP)?;
+    txn.open_table(CLIP_TO_COMMENT_COUNT)?;
+    txn.open_table(REPORT_ID_TO_REPORT)?;
     txn.commit()?;
     Ok(())
 }

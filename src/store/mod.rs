@@ -2,6 +2,8 @@
 //! record encoding, the schema version, the single writer thread and the read
 //! helpers. Handlers never see a table or a transaction.
 
+pub mod backup;
+mod comments;
 mod migrations;
 pub mod records;
 pub mod tables;

@@ -475,6 +475,113 @@ pub fn vote_from_bytes(bytes: &[u8]) -> Result<Vote, StoreError> {
     decode::<VoteRecord>(bytes, "vote")?.try_into()
 }
 
+/// Stored form of [`crate::store::writer::Comment`].
+#[derive(Archive, Serialize, Deserialize, Debug, Clone)]
+pub struct CommentRecord {
+    id: u64,
+    clip: u64,
+    parent: Option<u64>,
+    author: u64,
+    author_username: String,
+    body: String,
+    created_at: i64,
+    like_count: u64,
+    deleted: bool,
+}
+
+impl From<&crate::store::writer::Comment> for CommentRecord {
+    fn from(comment: &crate::store::writer::Comment) -> Self {
+        Self {
+            id: comment.id,
+            clip: comment.clip.get(),
+            parent: comment.parent,
+            author: comment.author.get(),
+            author_username: comment.author_username.clone(),
+            body: comment.body.clone(),
+            created_at: comment.created_at.millis(),
+            like_count: comment.like_count,
+            deleted: comment.deleted,
+        }
+    }
+}
+
+impl TryFrom<CommentRecord> for crate::store::writer::Comment {
+    type Error = StoreError;
+
+    fn try_from(record: CommentRecord) -> Result<Self, StoreError> {
+        if record.id == 0 {
+            return Err(corrupt("comment", "zero id"));
+        }
+        Ok(crate::store::writer::Comment {
+            id: record.id,
+            clip: ClipId::new(record.clip).ok_or_else(|| corrupt("comment", "zero clip"))?,
+            parent: record.parent,
+            author: UserId::new(record.author).ok_or_else(|| corrupt("comment", "zero author"))?,
+            author_username: record.author_username,
+            body: record.body,
+            created_at: Timestamp::from_millis(record.created_at),
+            like_count: record.like_count,
+            deleted: record.deleted,
+        })
+    }
+}
+
+/// Decodes a stored comment.
+pub fn comment_from_bytes(bytes: &[u8]) -> Result<crate::store::writer::Comment, StoreError> {
+    decode::<CommentRecord>(bytes, "comment")?.try_into()
+}
+
+/// Stored form of [`crate::store::writer::Report`].
+#[derive(Archive, Serialize, Deserialize, Debug, Clone)]
+pub struct ReportRecord {
+    id: u64,
+    target_type: u8,
+    target_id: u64,
+    reason: u8,
+    details: String,
+    reporter: u64,
+    reporter_username: String,
+    created_at: i64,
+}
+
+impl From<&crate::store::writer::Report> for ReportRecord {
+    fn from(report: &crate::store::writer::Report) -> Self {
+        Self {
+            id: report.id,
+            target_type: report.target_type.tag(),
+            target_id: report.target_id,
+            reason: report.reason.tag(),
+            details: report.details.clone(),
+            reporter: report.reporter.get(),
+            reporter_username: report.reporter_username.clone(),
+            created_at: report.created_at.millis(),
+        }
+    }
+}
+
+impl TryFrom<ReportRecord> for crate::store::writer::Report {
+    type Error = StoreError;
+
+    fn try_from(record: ReportRecord) -> Result<Self, StoreError> {
+        use crate::store::writer::{ReportReason, ReportTarget};
+        Ok(crate::store::writer::Report {
+            id: record.id,
+            target_type: ReportTarget::from_tag(record.target_type).ok_or_else(|| corrupt("report", "bad target"))?,
+            target_id: record.target_id,
+            reason: ReportReason::from_tag(record.reason).ok_or_else(|| corrupt("report", "bad reason"))?,
+            details: record.details,
+            reporter: UserId::new(record.reporter).ok_or_else(|| corrupt("report", "zero reporter"))?,
+            reporter_username: record.reporter_username,
+            created_at: Timestamp::from_millis(record.created_at),
+        })
+    }
+}
+
+/// Decodes a stored report.
+pub fn report_from_bytes(bytes: &[u8]) -> Result<crate::store::writer::Report, StoreError> {
+    decode::<ReportRecord>(bytes, "report")?.try_into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

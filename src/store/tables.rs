@@ -57,9 +57,27 @@ pub const GENRE_TO_COUNT: TableDefinition<&str, u64> = TableDefinition::new("gen
 pub const USER_CLIP_TO_MEMBERSHIP: TableDefinition<(u64, u64), ()> = TableDefinition::new("user_clip_to_membership");
 /// Feature flag key → enabled.
 pub const FLAG_TO_ENABLED: TableDefinition<&str, bool> = TableDefinition::new("flag_to_enabled");
+/// Comment id → comment record (top-level comments and replies).
+pub const COMMENT_ID_TO_COMMENT: TableDefinition<u64, &[u8]> = TableDefinition::new("comment_id_to_comment");
+/// (clip id, comment id) → () for every top-level comment: a clip's comments by newest.
+pub const CLIP_COMMENT_TO_MEMBERSHIP: TableDefinition<(u64, u64), ()> =
+    TableDefinition::new("clip_comment_to_membership");
+/// (clip id, like count, comment id) → () for every top-level comment, kept in
+/// step with likes, so "top" is a reverse range read.
+pub const CLIP_TOP_TO_MEMBERSHIP: TableDefinition<(u64, u64, u64), ()> = TableDefinition::new("clip_top_to_membership");
+/// (parent comment id, reply id) → (): a comment's replies, oldest first.
+pub const PARENT_REPLY_TO_MEMBERSHIP: TableDefinition<(u64, u64), ()> =
+    TableDefinition::new("parent_reply_to_membership");
+/// (comment id, user id) → (): who liked a comment (one like per user).
+pub const COMMENT_LIKE_TO_MEMBERSHIP: TableDefinition<(u64, u64), ()> =
+    TableDefinition::new("comment_like_to_membership");
+/// Clip id → number of comments and replies not deleted.
+pub const CLIP_TO_COMMENT_COUNT: TableDefinition<u64, u64> = TableDefinition::new("clip_to_comment_count");
+/// Report id (increasing) → report record (the moderation queue).
+pub const REPORT_ID_TO_REPORT: TableDefinition<u64, &[u8]> = TableDefinition::new("report_id_to_report");
 
 /// Names of all tables, for tools that walk the whole database.
-pub const ALL_TABLES: [&str; 22] = [
+pub const ALL_TABLES: [&str; 29] = [
     "meta",
     "season_id_to_season",
     "slot_to_slot",
@@ -82,6 +100,13 @@ pub const ALL_TABLES: [&str; 22] = [
     "genre_to_count",
     "user_clip_to_membership",
     "flag_to_enabled",
+    "comment_id_to_comment",
+    "clip_comment_to_membership",
+    "clip_top_to_membership",
+    "parent_reply_to_membership",
+    "comment_like_to_membership",
+    "clip_to_comment_count",
+    "report_id_to_report",
 ];
 
 /// Keys in [`META`].
@@ -105,4 +130,8 @@ pub mod meta_keys {
     pub const CLIP_CHANGE_SEQUENCE: &str = "clip_change_sequence";
     /// Next audit entry id.
     pub const NEXT_AUDIT_ID: &str = "next_audit_id";
+    /// Next comment id.
+    pub const NEXT_COMMENT_ID: &str = "next_comment_id";
+    /// Next report id.
+    pub const NEXT_REPORT_ID: &str = "next_report_id";
 }

@@ -182,7 +182,7 @@ pub async fn genres_page(State(state): State<AppState>, caller: Caller) -> Resul
             GenreBar {
                 genre: genre.clone(),
                 votes,
-                percent: if total == 0 { 0 } else { (votes * 100 + total / 2) / total },
+                percent: (votes * 100 + total / 2).checked_div(total).unwrap_or(0),
                 mine: mine.as_deref() == Some(genre.as_str()),
             }
         })

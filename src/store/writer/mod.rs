@@ -14,6 +14,7 @@
 
 mod accounts;
 mod batch;
+mod comments;
 mod seed;
 mod tournament;
 mod votes;
@@ -30,6 +31,10 @@ use tokio::sync::oneshot;
 
 pub use accounts::{AccountError, NewSession};
 pub use batch::{Batch, CommittedEvent};
+pub use comments::{
+    Comment, CommentError, CommentPage, CommentSort, CommentThread, CommentView, LikeOutcome, MAX_COMMENT_CHARS,
+    MAX_REPLIES_SHOWN, NewComment, NewReport, Report, ReportReason, ReportTarget, clean_comment_body,
+};
 pub use seed::{DemoSeed, SeedClip};
 pub use tournament::{AdvanceOutcome, AdvanceTrigger, NewClip, NewSeason, TournamentError};
 pub use votes::{CastRequest, VoteOutcome};
@@ -51,6 +56,9 @@ pub enum WriteError {
     /// A tournament rule refused it; nothing was written.
     #[error(transparent)]
     Tournament(#[from] TournamentError),
+    /// A comment or report rule refused it; nothing was written.
+    #[error(transparent)]
+    Comment(#[from] CommentError),
     /// The queue is full, the writer stopped, or the batch failed to commit
     /// (nothing of it was stored); the client may retry.
     #[error("the writer is busy or stopped")]

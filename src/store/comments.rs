@@ -1,0 +1,109 @@
+//! Comment and report reads. Each helper is one read transaction whose work
+//! is bounded by the page it returns: a page of top-level comments from the
+//! clip's newest-first or by-likes index, their replies by prefix range, one
+//! like lookup per comment shown, and the clip's maintained counter.
+
+use redb::{ReadTransaction, ReadableTable};
+
+use super::tables::{
+    CLIP_COMMENT_TO_MEMBERSHIP, CLIP_ID_TO_CLIP, CLIP_TO_COMMENT_COUNT, CLIP_TOP_TO_MEMBERSHIP, COMMENT_ID_TO_COMMENT,
+    COMMENT_LIKE_TO_MEMBERSHIP, PARENT_REPLY_TO_MEMBERSHIP, REPORT_ID_TO_REPORT,
+};
+use super::writer::{CommentPage, CommentSort, CommentThread, CommentView, MAX_REPLIES_SHOWN, Report};
+use super::{Store, StoreError, records};
+use crate::domain::ids::{ClipId, UserId};
+use crate::domain::tournament::ClipStatus;
+
+fn counts_in(txn: &ReadTransaction, clips: &[ClipId]) -> Result<Vec<u64>, StoreError> {
+    let counts = txn.open_table(CLIP_TO_COMMENT_COUNT)?;
+    clips.iter().map(|clip| Ok(counts.get(clip.get())?.map(|v| v.value()).unwrap_or(0))).collect()
+}
+
+impl Store {
+    /// Comment counts (not deleted comments and replies) of several clips,
+    /// in the order asked, from one read transaction.
+    pub fn comment_counts(&self, clips: &[ClipId]) -> Result<Vec<u64>, StoreError> {
+        let txn = self.read()?;
+        counts_in(&txn, clips)
+    }
+
+    /// One page of a clip's top-level comments with their replies (oldest
+    /// first, at most [`MAX_REPLIES_SHOWN`] each) and whether `viewer` liked
+    /// each one. `None` when the clip does not exist or is not public
+    /// (pending or rejected).
+    pub fn comments_page(
+        &self,
+        clip: ClipId,
+        sort: CommentSort,
+        limit: usize,
+        offset: usize,
+        viewer: Option<UserId>,
+    ) -> Result<Option<CommentPage>, StoreError> {
+        let txn = self.read()?;
+        let clips = txn.open_table(CLIP_ID_TO_CLIP)?;
+        let Some(bytes) = clips.get(clip.get())? else { return Ok(None) };
+        let status = records::clip_from_bytes(bytes.value())?.status;
+        if !matches!(status, ClipStatus::Active | ClipStatus::Locked) {
+            return Ok(None);
+        }
+        let comment_count = counts_in(&txn, &[clip])?.first().copied().unwrap_or(0);
+        let c = clip.get();
+        let mut ids = Vec::with_capacity(limit);
+        let has_more = match sort {
+            CommentSort::New => {
+                let index = txn.open_table(CLIP_COMMENT_TO_MEMBERSHIP)?;
+                let mut iter = index.range((c, 0)..=(c, u64::MAX))?.rev().skip(offset);
+                for entry in iter.by_ref().take(limit) {
+                    ids.push(entry?.0.value().1);
+                }
+                iter.next().is_some()
+            }
+            CommentSort::Top => {
+                let index = txn.open_table(CLIP_TOP_TO_MEMBERSHIP)?;
+                let mut iter = index.range((c, 0, 0)..=(c, u64::MAX, u64::MAX))?.rev().skip(offset);
+                for entry in iter.by_ref().take(limit) {
+                    ids.push(entry?.0.value().2);
+                }
+                iter.next().is_some()
+            }
+        };
+        let comments = txn.open_table(COMMENT_ID_TO_COMMENT)?;
+        let replies = txn.open_table(PARENT_REPLY_TO_MEMBERSHIP)?;
+        let likes = txn.open_table(COMMENT_LIKE_TO_MEMBERSHIP)?;
+        let view = |id: u64| -> Result<Option<CommentView>, StoreError> {
+            let Some(bytes) = comments.get(id)? else { return Ok(None) };
+            let comment = records::comment_from_bytes(bytes.value())?;
+            let liked_by_me = match viewer {
+                Some(user) => likes.get((id, user.get()))?.is_some(),
+                None => false,
+            };
+            Ok(Some(CommentView { comment, liked_by_me }))
+        };
+        let mut threads = Vec::with_capacity(ids.len());
+        for id in ids {
+            let Some(comment) = view(id)? else { continue };
+            let mut shown = Vec::new();
+            let mut iter = replies.range((id, 0)..=(id, u64::MAX))?;
+            for entry in iter.by_ref().take(MAX_REPLIES_SHOWN) {
+                if let Some(reply) = view(entry?.0.value().1)? {
+                    shown.push(reply);
+                }
+            }
+            threads.push(CommentThread { comment, replies: shown, more_replies: iter.next().is_some() });
+        }
+        Ok(Some(CommentPage { threads, has_more, comment_count }))
+    }
+
+    /// Reports in the moderation queue, newest first, one page.
+    pub fn reports(&self, limit: usize, offset: usize) -> Result<(Vec<Report>, bool), StoreError> {
+        let txn = self.read()?;
+        let reports = txn.open_table(REPORT_ID_TO_REPORT)?;
+        let mut page = Vec::new();
+        let mut iter = reports.iter()?.rev().skip(offset);
+        for entry in iter.by_ref().take(limit) {
+            let (_, bytes) = entry?;
+            page.push(records::report_from_bytes(bytes.value())?);
+        }
+        Ok((page, iter.next().is_some()))
+    }
+}
