@@ -328,7 +328,7 @@ async fn clips_are_rejected_one_by_one_or_in_bulk() {
     assert_eq!(app.get(&format!("/api/clips/{first}")).await.status(), 404);
     let rejected: serde_json::Value =
         admin.get(app.url("/api/admin/clips?status=rejected")).send().await.expect("queue").json().await.expect("json");
-    assert!(rejected["clips"].as_array().is_some_and(|clips| clips.iter().any(|c| c["id"].to_string() == first)));
+    assert!(rejected["clips"].as_array().is_some_and(|clips| clips.iter().any(|c| c["id"] == ids[0])));
 
     let target = post_form(
         &admin,
