@@ -45,6 +45,9 @@ enum Command {
     /// Restore a backup into a new or empty data dir, then check every
     /// counter (exit code 1 on any mismatch).
     Restore(RestoreArgs),
+    /// Rebuild the search index from the database. Run it with the server
+    /// stopped (the server rebuilds a missing or stale index at start too).
+    Reindex(CommonArgs),
 }
 
 #[derive(Debug, Args)]
@@ -128,6 +131,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Check(args) => check(args),
+        Command::Reindex(args) => reindex(args),
         Command::Admin(AdminCommand::Create(args)) => admin(args, AdminOperation::CreateAdmin),
         Command::Admin(AdminCommand::ResetPassword(args)) => admin(args, AdminOperation::ResetPassword),
         Command::Backup(args) => backup(args),
@@ -255,6 +259,44 @@ fn admin(args: AdminArgs, operation: AdminOperation) -> ExitCode {
     match result {
         Ok(user) => {
             println!("done: user {} (id {})", user.username, user.id);
+            ExitCode::SUCCESS
+        }
+        Err(error) => fail(error),
+    }
+}
+
+fn reindex(args: CommonArgs) -> ExitCode {
+    let config = match load_config(&args, None) {
+        Ok(config) => config,
+        Err(error) => return fail(error),
+    };
+    telemetry::init(config.log_format == LogFormat::Json);
+    let path = config.database_path();
+    if !path.exists() {
+        return fail(format!("no database at {}", path.display()));
+    }
+    let store = match Store::open(&path, config.storage.cache_mb * 1024 * 1024) {
+        Ok(store) => store,
+        Err(error) => return fail(format!("{error} (is the server running? stop it first)")),
+    };
+    let index = match crate::search::SearchIndex::open_or_recreate(&config.search_dir()) {
+        Ok((index, _)) => index,
+        Err(crate::search::SearchError::Locked) => return fail("the search index is in use: stop the server first"),
+        Err(error) => return fail(error),
+    };
+    let mut progress = Progress::new();
+    let mut done = 0u64;
+    let started = std::time::Instant::now();
+    let result = crate::indexer::rebuild(&index, &store, |n| {
+        done += n;
+        if done.is_multiple_of(1000) {
+            progress.show(&format!("indexed {done} clips"));
+        }
+    });
+    progress.finish();
+    match result {
+        Ok(count) => {
+            println!("reindexed {count} approved clips in {:.1} s", started.elapsed().as_secs_f64());
             ExitCode::SUCCESS
         }
         Err(error) => fail(error),

@@ -88,3 +88,34 @@ async fn admin_create_works_with_the_server_stopped_and_running() {
     let missing = admin(data.path(), &["reset-password", "--username", "nobody"], "long enough password");
     assert!(!missing.status.success());
 }
+
+#[tokio::test]
+async fn reindex_rebuilds_the_search_index_offline() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port");
+    let mut child = Command::new(BINARY)
+        .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}"), "--data"])
+        .arg(data.path())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reqwest::get(format!("{base}/api/health")).await.is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let running = Command::new(BINARY).args(["reindex", "--data"]).arg(data.path()).output().expect("reindex");
+    assert!(!running.status.success(), "reindex refuses while the server holds the data");
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    let offline = Command::new(BINARY).args(["reindex", "--data"]).arg(data.path()).output().expect("reindex");
+    let stdout = String::from_utf8_lossy(&offline.stdout);
+    assert!(offline.status.success(), "{stdout}{}", String::from_utf8_lossy(&offline.stderr));
+    assert!(stdout.contains("reindexed 4 approved clips"), "{stdout}");
+    let server = start(data.path()).await;
+    let found: serde_json::Value =
+        reqwest::get(format!("{}/api/search?q=signal", server.1)).await.expect("search").json().await.expect("json");
+    assert!(found["clips"].as_array().is_some_and(|clips| !clips.is_empty()), "{found}");
+}
