@@ -4,27 +4,16 @@ use askama::Template;
 use axum::Form;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use super::render;
 use super::{Chrome, form_token_ok};
 use crate::accounts::{self, SignedIn};
 use crate::api::error::ApiError;
 use crate::api::extract::Caller;
 use crate::app::AppState;
 use crate::sessions;
-
-/// Renders a private page.
-fn render(template: &impl Template, status: StatusCode) -> Response {
-    match template.render() {
-        Ok(html) => {
-            let mut response = (status, Html(html)).into_response();
-            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
-            response
-        }
-        Err(error) => ApiError::internal(error).into_response(),
-    }
-}
 
 fn with_cookie(mut response: Response, cookie: &str) -> Response {
     if let Ok(value) = HeaderValue::from_str(cookie) {

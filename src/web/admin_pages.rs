@@ -15,12 +15,13 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{any, get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
+use super::render;
 use super::{Chrome, constant_time_eq, form_token_ok};
 use crate::api::error::ApiError;
 use crate::api::extract::Caller;
@@ -100,18 +101,6 @@ impl IntoResponse for Early {
 
 // ---------------------------------------------------------------------------
 // Shared machinery: access, rendering, forms, messages, paging.
-
-/// Renders a template as a private (never shared-cached) page.
-fn render(template: &impl Template, status: StatusCode) -> Response {
-    match template.render() {
-        Ok(html) => {
-            let mut response = (status, Html(html)).into_response();
-            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
-            response
-        }
-        Err(error) => ApiError::internal(error).into_response(),
-    }
-}
 
 /// A page that only says what went wrong.
 #[derive(Template)]

@@ -4,14 +4,15 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
 use super::Chrome;
 use super::pages::ClipCard;
+use super::render;
 use crate::api::error::ApiError;
 use crate::api::extract::{ApiQuery, Caller};
 use crate::app::AppState;
@@ -32,17 +33,6 @@ pub fn router() -> Router<AppState> {
         .route("/clip/{id}/like", post(like_form))
         .route("/clip/{id}/delete", post(delete_form))
         .route("/clip/{id}/report", post(report_form))
-}
-
-fn render(template: &impl Template, status: StatusCode) -> Response {
-    match template.render() {
-        Ok(html) => {
-            let mut response = (status, Html(html)).into_response();
-            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
-            response
-        }
-        Err(error) => ApiError::internal(error).into_response(),
-    }
 }
 
 /// A comment as the page shows it.

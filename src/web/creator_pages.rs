@@ -3,28 +3,18 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Multipart, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use serde::Deserialize;
 
 use super::Chrome;
 use super::pages::ClipCard;
+use super::render;
 use crate::api::clips::{creator_status, run_search, store_upload};
 use crate::api::error::ApiError;
 use crate::api::extract::{ApiQuery, Caller};
 use crate::app::AppState;
-
-fn render(template: &impl Template, status: StatusCode) -> Response {
-    match template.render() {
-        Ok(html) => {
-            let mut response = (status, Html(html)).into_response();
-            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
-            response
-        }
-        Err(error) => ApiError::internal(error).into_response(),
-    }
-}
 
 /// `POST /upload` (merged into the upload router with its large body limit).
 pub fn upload_router() -> Router<AppState> {

@@ -4,27 +4,17 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use super::render;
 use super::{Chrome, form_token_ok};
 use crate::api::error::ApiError;
 use crate::api::extract::{ApiQuery, Caller};
 use crate::app::AppState;
 use crate::domain::ids::SeasonId;
 use crate::domain::tournament::SeasonStatus;
-
-fn render(template: &impl Template, status: StatusCode, cache: &'static str) -> Response {
-    match template.render() {
-        Ok(html) => {
-            let mut response = (status, Html(html)).into_response();
-            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-            response
-        }
-        Err(error) => ApiError::internal(error).into_response(),
-    }
-}
 
 /// A finished film in the library.
 pub struct FilmCard {
@@ -78,7 +68,7 @@ pub async fn watch_page(State(state): State<AppState>, caller: Caller) -> Result
     })
     .await??;
     let page = WatchPage { chrome: Chrome::new(&state, &caller), films };
-    Ok(render(&page, StatusCode::OK, "private, no-store"))
+    Ok(render(&page, StatusCode::OK))
 }
 
 /// One clip of the film.
@@ -146,7 +136,7 @@ pub async fn film_page(
         current,
         runtime: runtime(total),
     };
-    Ok(render(&page, StatusCode::OK, "private, no-store"))
+    Ok(render(&page, StatusCode::OK))
 }
 
 /// A genre's share of the vote.
@@ -189,7 +179,7 @@ pub async fn genres_page(State(state): State<AppState>, caller: Caller) -> Resul
         .collect();
     let open = state.read_model.read(|model| model.season.is_none());
     let page = GenresPage { chrome: Chrome::new(&state, &caller), open, bars, total };
-    Ok(render(&page, StatusCode::OK, "private, no-store"))
+    Ok(render(&page, StatusCode::OK))
 }
 
 /// Body of the genre form.

@@ -77,6 +77,22 @@ impl Chrome {
     }
 }
 
+/// Renders a page. Pages carry the signed-in user's name and form token, so
+/// none may be stored by a shared cache.
+pub fn render(template: &impl askama::Template, status: axum::http::StatusCode) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match template.render() {
+        Ok(html) => {
+            let mut response = (status, axum::response::Html(html)).into_response();
+            response
+                .headers_mut()
+                .insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("private, no-store"));
+            response
+        }
+        Err(error) => crate::api::error::ApiError::internal(error).into_response(),
+    }
+}
+
 /// The form token of a signed-in caller.
 pub fn form_token(state: &AppState, caller: &Caller) -> Option<String> {
     let session = caller.user.as_ref()?;

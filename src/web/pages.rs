@@ -3,11 +3,12 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::Chrome;
+use super::render;
 use crate::api::error::ApiError;
 use crate::api::extract::{ApiQuery, Caller};
 use crate::app::AppState;
@@ -17,18 +18,6 @@ use crate::domain::tournament::SlotStatus;
 use crate::domain::vote::VoteType;
 use crate::store::CountedClip;
 use crate::voting;
-
-/// Renders a template as a private (never shared-cached) page.
-fn render(template: &impl Template, status: StatusCode) -> Response {
-    match template.render() {
-        Ok(html) => {
-            let mut response = (status, Html(html)).into_response();
-            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
-            response
-        }
-        Err(error) => ApiError::internal(error).into_response(),
-    }
-}
 
 /// A clip as the pages show it.
 pub struct ClipCard {
