@@ -79,6 +79,7 @@ macro_rules! with_every_table {
             COMMENT_LIKE_TO_MEMBERSHIP,
             CLIP_TO_COMMENT_COUNT,
             REPORT_ID_TO_REPORT,
+            USER_COMMENT_TO_MEMBERSHIP,
         )
     };
 }

@@ -58,6 +58,7 @@ pub fn run(db: &Database) -> Result<(), StoreError> {
     txn.open_table(COMMENT_LIKE_TO_MEMBERSHIP)?;
     txn.open_table(CLIP_TO_COMMENT_COUNT)?;
     txn.open_table(REPORT_ID_TO_REPORT)?;
+    txn.open_table(USER_COMMENT_TO_MEMBERSHIP)?;
     txn.commit()?;
     Ok(())
 }

@@ -75,9 +75,12 @@ pub const COMMENT_LIKE_TO_MEMBERSHIP: TableDefinition<(u64, u64), ()> =
 pub const CLIP_TO_COMMENT_COUNT: TableDefinition<u64, u64> = TableDefinition::new("clip_to_comment_count");
 /// Report id (increasing) → report record (the moderation queue).
 pub const REPORT_ID_TO_REPORT: TableDefinition<u64, &[u8]> = TableDefinition::new("report_id_to_report");
+/// (author user id, comment id) → (), so deleting an account deletes its comments.
+pub const USER_COMMENT_TO_MEMBERSHIP: TableDefinition<(u64, u64), ()> =
+    TableDefinition::new("user_comment_to_membership");
 
 /// Names of all tables, for tools that walk the whole database.
-pub const ALL_TABLES: [&str; 29] = [
+pub const ALL_TABLES: [&str; 30] = [
     "meta",
     "season_id_to_season",
     "slot_to_slot",
@@ -107,6 +110,7 @@ pub const ALL_TABLES: [&str; 29] = [
     "comment_like_to_membership",
     "clip_to_comment_count",
     "report_id_to_report",
+    "user_comment_to_membership",
 ];
 
 /// Keys in [`META`].

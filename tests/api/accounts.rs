@@ -325,6 +325,13 @@ async fn export_holds_my_data_and_nobody_elses_and_deletion_keeps_counts_consist
     me.post(app.url("/api/vote")).json(&json!({"clipId": ids[0]})).send().await.expect("vote");
     other.post(app.url("/api/vote")).json(&json!({"clipId": ids[1]})).send().await.expect("vote");
     let upload = app.upload(&me, crate::helpers::SHORT_MP4, "My only clip").await;
+    let comment = me
+        .post(app.url("/api/comments"))
+        .json(&json!({"clipId": ids[0], "body": "my words"}))
+        .send()
+        .await
+        .expect("comment");
+    assert_eq!(comment.status(), 201);
     app.create_admin("boss", PASSWORD).await;
     let admin = app.log_in("boss", PASSWORD).await;
     let approved = admin.post(app.url(&format!("/api/admin/clips/{upload}/approve"))).send().await.expect("approve");
@@ -356,6 +363,9 @@ async fn export_holds_my_data_and_nobody_elses_and_deletion_keeps_counts_consist
     // The votes stay, counted, under a key that names no one; the uploads go.
     assert_eq!(app.vote_count(ids[0]).await, 1);
     assert_error(app.get(&format!("/api/clips/{upload}")).await, 404, "not_found").await;
+    let comments = app.get_json(&format!("/api/comments?clipId={}", ids[0])).await;
+    assert_eq!(comments["comments"][0]["deleted"], true, "{comments}");
+    assert_eq!(comments["comments"][0]["body"], "", "{comments}");
     assert!(!app.clip_ids().await.contains(&upload));
     assert_eq!(app.check_mismatches(), Vec::<String>::new());
     assert_eq!(app.signed_in("exporter").await.get(app.url("/api/me")).send().await.expect("me").status(), 200);

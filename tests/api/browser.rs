@@ -4,7 +4,7 @@
 //! casts a vote without reloading the page.
 //!
 //! Needs `chromium` and `chromium-driver` (Debian). Without them the test
-//! prints why and passes, unless `AIMOVIEZ_REQUIRE_BROWSER` is set (CI sets
+//! prints why and passes, unless `REQUIRE_BROWSER_TESTS` is set (CI sets
 //! it), in which case it fails.
 
 use std::io::{Read, Write};
@@ -26,8 +26,8 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 async fn voting_in_a_real_browser_updates_the_count_without_a_reload() {
     let Some(chromedriver) = find_browser_tools() else {
         let message = "chromium/chromedriver not installed (apt-get install chromium chromium-driver)";
-        if std::env::var_os("AIMOVIEZ_REQUIRE_BROWSER").is_some() {
-            panic!("AIMOVIEZ_REQUIRE_BROWSER is set but {message}");
+        if std::env::var_os("REQUIRE_BROWSER_TESTS").is_some() {
+            panic!("REQUIRE_BROWSER_TESTS is set but {message}");
         }
         eprintln!("skipping browser test: {message}");
         return;

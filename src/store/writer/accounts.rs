@@ -292,6 +292,7 @@ impl Batch<'_> {
             }
             self.user_clips.remove(key)?;
         }
+        self.delete_comments_of(user)?;
         self.audit(Some(user), "delete_account", format!("user:{user}"), String::new())?;
         Ok(Ok(()))
     }

@@ -15,7 +15,7 @@ use super::super::StoreError;
 use super::super::records::{self, CommentRecord, ReportRecord};
 use super::super::tables::{
     CLIP_COMMENT_TO_MEMBERSHIP, CLIP_TO_COMMENT_COUNT, CLIP_TOP_TO_MEMBERSHIP, COMMENT_ID_TO_COMMENT,
-    COMMENT_LIKE_TO_MEMBERSHIP, PARENT_REPLY_TO_MEMBERSHIP, REPORT_ID_TO_REPORT, meta_keys,
+    COMMENT_LIKE_TO_MEMBERSHIP, PARENT_REPLY_TO_MEMBERSHIP, REPORT_ID_TO_REPORT, USER_COMMENT_TO_MEMBERSHIP, meta_keys,
 };
 use super::{Batch, WriteError, WriterHandle};
 use crate::domain::clock::Timestamp;
@@ -329,6 +329,7 @@ impl Batch<'_> {
         };
         comments.insert(id, records::encode(&CommentRecord::from(&comment)).as_slice())?;
         drop(comments);
+        self.txn.open_table(USER_COMMENT_TO_MEMBERSHIP)?.insert((comment.author.get(), id), ())?;
         let clip = new.clip.get();
         match new.parent {
             Some(parent) => {
@@ -414,6 +415,20 @@ impl Batch<'_> {
             )?;
         }
         Ok(Ok(comment))
+    }
+
+    /// Soft-deletes every comment of a user whose account is being deleted.
+    pub(super) fn delete_comments_of(&mut self, user: UserId) -> Result<(), StoreError> {
+        let mut ids = Vec::new();
+        for entry in self.txn.open_table(USER_COMMENT_TO_MEMBERSHIP)?.range((user.get(), 0)..=(user.get(), u64::MAX))? {
+            ids.push(entry?.0.value().1);
+        }
+        for id in ids {
+            // The author may always delete their own comment, so this cannot be refused.
+            let _ = self.delete_comment(user, id)?;
+            self.txn.open_table(USER_COMMENT_TO_MEMBERSHIP)?.remove((user.get(), id))?;
+        }
+        Ok(())
     }
 
     fn file_report(&mut self, new: NewReport) -> Result<Result<Report, CommentError>, StoreError> {
