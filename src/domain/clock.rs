@@ -46,6 +46,18 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// Short human text for pages, e.g. `27 Nov 12:37 UTC`.
+    pub fn to_display(self) -> String {
+        let nanos = i128::from(self.0) * 1_000_000;
+        let format = time::macros::format_description!("[day padding:none] [month repr:short] [hour]:[minute] UTC");
+        time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+            .ok()
+            .and_then(|t| t.format(&format).ok())
+            .unwrap_or_default()
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_rfc3339())
@@ -79,6 +91,11 @@ mod tests {
         let just_before = Timestamp::from_millis(midnight.millis() - 1);
         assert_eq!(midnight.utc_day().number(), 20_000);
         assert_eq!(just_before.utc_day().number(), 19_999);
+    }
+
+    #[test]
+    fn formats_for_people() {
+        assert_eq!(Timestamp::from_millis(0).to_display(), "1 Jan 00:00 UTC");
     }
 
     #[test]
