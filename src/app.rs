@@ -417,6 +417,28 @@ fn router(state: AppState) -> Router {
         limiter: state.rate_limiter.clone(),
         trusted_proxies: Arc::new(state.config.trusted_proxies.clone()),
     };
+    // One log line per request (method, route, status, latency, request id).
+    // Media and static assets are left out: they are the bulk of the traffic
+    // and a reverse proxy's access log covers them.
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|request: &axum::http::Request<axum::body::Body>| {
+            let route = request
+                .extensions()
+                .get::<axum::extract::MatchedPath>()
+                .map(|path| path.as_str().to_owned())
+                .unwrap_or_else(|| "unmatched".to_owned());
+            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
+            tracing::info_span!("request", method = %request.method(), route = %route, request_id = %id)
+        })
+        .on_request(())
+        .on_response(|response: &axum::http::Response<axum::body::Body>, latency: Duration, _span: &tracing::Span| {
+            tracing::info!(
+                status = response.status().as_u16(),
+                latency_ms = latency.as_secs_f64() * 1000.0,
+                "request handled"
+            );
+        })
+        .on_failure(());
     let mut router = Router::new()
         .merge(web::router())
         .merge(api::router())
@@ -427,9 +449,34 @@ fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
         .merge(upload_router(&state))
+        .layer(trace)
         .merge(crate::media::router());
     for (name, value) in security_headers {
         router = router.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
     }
-    router.layer(TraceLayer::new_for_http()).with_state(state)
+    router
+        .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
+        .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(RequestIds::default()))
+        .with_state(state)
+}
+
+/// Request ids: a per-process random prefix and a counter, so ids are unique
+/// without a random draw per request.
+#[derive(Clone)]
+struct RequestIds {
+    prefix: u32,
+    next: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Default for RequestIds {
+    fn default() -> Self {
+        RequestIds { prefix: rand::random(), next: Arc::new(std::sync::atomic::AtomicU64::new(1)) }
+    }
+}
+
+impl tower_http::request_id::MakeRequestId for RequestIds {
+    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<tower_http::request_id::RequestId> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{:08x}-{n:x}", self.prefix)).ok().map(tower_http::request_id::RequestId::new)
+    }
 }

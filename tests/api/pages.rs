@@ -144,3 +144,14 @@ async fn sign_up_sign_out_and_delete_with_plain_forms() {
     assert_eq!(bad_login.status(), 401);
     assert!(bad_login.text().await.expect("html").contains("wrong username or password"));
 }
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let app = spawn_app().await;
+    let first = app.get("/api/health").await;
+    let second = app.get("/no-such-page").await;
+    let id = |response: &reqwest::Response| response.headers()["x-request-id"].to_str().expect("ascii").to_owned();
+    assert_ne!(id(&first), id(&second));
+    let given = app.client.get(app.url("/api/health")).header("x-request-id", "abc-123").send().await.expect("health");
+    assert_eq!(given.headers()["x-request-id"], "abc-123", "a proxy's request id is kept");
+}
