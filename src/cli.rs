@@ -265,19 +265,23 @@ fn admin(args: AdminArgs, operation: AdminOperation) -> ExitCode {
     }
 }
 
-fn reindex(args: CommonArgs) -> ExitCode {
-    let config = match load_config(&args, None) {
-        Ok(config) => config,
-        Err(error) => return fail(error),
-    };
+/// Loads the config and opens an existing data dir for an offline command.
+fn open_existing(args: &CommonArgs) -> Result<(Config, Store), ExitCode> {
+    let config = load_config(args, None).map_err(fail)?;
     telemetry::init(config.log_format == LogFormat::Json);
     let path = config.database_path();
     if !path.exists() {
-        return fail(format!("no database at {}", path.display()));
+        return Err(fail(format!("no database at {}", path.display())));
     }
-    let store = match Store::open(&path, config.storage.cache_mb * 1024 * 1024) {
-        Ok(store) => store,
-        Err(error) => return fail(format!("{error} (is the server running? stop it first)")),
+    let store = Store::open(&path, config.storage.cache_mb * 1024 * 1024)
+        .map_err(|error| fail(format!("{error} (is the server running? stop it first)")))?;
+    Ok((config, store))
+}
+
+fn reindex(args: CommonArgs) -> ExitCode {
+    let (config, store) = match open_existing(&args) {
+        Ok(opened) => opened,
+        Err(exit) => return exit,
     };
     let index = match crate::search::SearchIndex::open_or_recreate(&config.search_dir()) {
         Ok((index, _)) => index,
@@ -304,18 +308,9 @@ fn reindex(args: CommonArgs) -> ExitCode {
 }
 
 fn check(args: CommonArgs) -> ExitCode {
-    let config = match load_config(&args, None) {
-        Ok(config) => config,
-        Err(error) => return fail(error),
-    };
-    telemetry::init(config.log_format == LogFormat::Json);
-    let path = config.database_path();
-    if !path.exists() {
-        return fail(format!("no database at {}", path.display()));
-    }
-    let store = match Store::open(&path, config.storage.cache_mb * 1024 * 1024) {
-        Ok(store) => store,
-        Err(error) => return fail(format!("{error} (is the server running? stop it first)")),
+    let (_, store) = match open_existing(&args) {
+        Ok(opened) => opened,
+        Err(exit) => return exit,
     };
     let report = store.check(|done, total| {
         if total > 0 {

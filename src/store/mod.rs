@@ -251,13 +251,8 @@ impl Store {
         let mut page = Vec::new();
         for entry in iter.by_ref().take(limit) {
             let (key, _) = entry?;
-            if let Some(bytes) = clips.get(key.value().1)? {
-                let clip = records::clip_from_bytes(bytes.value())?;
-                let (vote_count, weighted_score) = counters
-                    .get((clip.season.get(), clip.slot_position.get(), clip.id.get()))?
-                    .map(|v| v.value())
-                    .unwrap_or((0, 0));
-                page.push(CountedClip { clip, counter: ClipCounter { vote_count, weighted_score }, view_count: 0 });
+            if let Some(counted) = counted_clip(&clips, &counters, key.value().1)? {
+                page.push(counted);
             }
         }
         Ok((page, iter.next().is_some()))
@@ -304,13 +299,8 @@ impl Store {
         let mut page = Vec::new();
         for entry in iter.by_ref().take(limit) {
             let (key, _) = entry?;
-            if let Some(bytes) = clips.get(key.value().1)? {
-                let clip = records::clip_from_bytes(bytes.value())?;
-                let (vote_count, weighted_score) = counters
-                    .get((clip.season.get(), clip.slot_position.get(), clip.id.get()))?
-                    .map(|v| v.value())
-                    .unwrap_or((0, 0));
-                page.push(CountedClip { clip, counter: ClipCounter { vote_count, weighted_score }, view_count: 0 });
+            if let Some(counted) = counted_clip(&clips, &counters, key.value().1)? {
+                page.push(counted);
             }
         }
         Ok((page, iter.next().is_some()))
@@ -560,6 +550,21 @@ impl Store {
         }
         Ok(report)
     }
+}
+
+/// A clip with its counts in its current slot (views are not read here).
+fn counted_clip(
+    clips: &impl ReadableTable<u64, &'static [u8]>,
+    counters: &impl ReadableTable<(u64, u32, u64), (u64, u64)>,
+    id: u64,
+) -> Result<Option<CountedClip>, StoreError> {
+    let Some(bytes) = clips.get(id)? else { return Ok(None) };
+    let clip = records::clip_from_bytes(bytes.value())?;
+    let (vote_count, weighted_score) = counters
+        .get((clip.season.get(), clip.slot_position.get(), clip.id.get()))?
+        .map(|v| v.value())
+        .unwrap_or((0, 0));
+    Ok(Some(CountedClip { clip, counter: ClipCounter { vote_count, weighted_score }, view_count: 0 }))
 }
 
 /// Compares a ledger with the voter's stored votes.
