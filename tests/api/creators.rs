@@ -27,6 +27,11 @@ async fn mp4_and_webm_uploads_become_pending_then_searchable_after_approval() {
     assert_eq!(statuses, vec!["pending", "pending"]);
     assert_error(app.get(&format!("/api/clips/{mp4}")).await, 404, "not_found").await;
 
+    // Pending clips are never indexed: still absent after an index commit.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let pending_search: Value = app.get_json("/api/search?q=harbour").await;
+    assert_eq!(pending_search["clips"].as_array().map(Vec::len), Some(0), "pending clips are not searchable");
+
     app.create_admin("boss", PASSWORD).await;
     let admin = app.log_in("boss", PASSWORD).await;
     let queue: Value =
@@ -42,6 +47,10 @@ async fn mp4_and_webm_uploads_become_pending_then_searchable_after_approval() {
         .expect("reject");
     assert_eq!(rejected.status(), 200);
     assert!(app.clip_ids().await.contains(&mp4), "approved clip joins the open slot");
+    // The test voter has been shown the four demo clips; the fresh, unseen
+    // clip comes first in its very next feed request.
+    let next: Value = app.get_json("/api/vote?limit=1").await;
+    assert_eq!(next["clips"][0]["id"], mp4, "{next}");
 
     app.eventually(5, "the approved clip to be searchable", || async {
         let found: Value = app.get_json("/api/search?q=harbour").await;
