@@ -692,6 +692,8 @@ struct SeasonsPage {
     open_status: &'static str,
     choices: Vec<ClipChoice>,
     unlockable: Option<u32>,
+    /// The community's genre vote, most votes first, as "genre: N% (votes)".
+    genre_votes: Vec<String>,
 }
 
 fn slot_hours(secs: u64) -> String {
@@ -703,6 +705,18 @@ async fn seasons_page(State(state): State<AppState>, caller: Caller, query: Quer
     let (_, query) = admin_page(&state, &caller, query)?;
     let store = state.store.clone();
     let seasons = load(move || store.seasons()).await.map_err(|error| server_problem(&state, &caller, &error))?;
+    let store = state.store.clone();
+    let (mut tallies, _) =
+        load(move || store.genre_tallies("")).await.map_err(|error| server_problem(&state, &caller, &error))?;
+    tallies.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let total: u64 = tallies.iter().map(|(_, n)| n).sum();
+    let genre_votes = tallies
+        .iter()
+        .filter(|(_, votes)| *votes > 0)
+        .map(|(genre, votes)| {
+            format!("{genre}: {}% ({votes})", (votes * 100 + total / 2).checked_div(total).unwrap_or(0))
+        })
+        .collect();
     let seasons = seasons
         .iter()
         .map(|season| SeasonRow {
@@ -758,6 +772,7 @@ async fn seasons_page(State(state): State<AppState>, caller: Caller, query: Quer
         open_status: open.map(|(_, status)| status).unwrap_or(""),
         choices,
         unlockable,
+        genre_votes,
     };
     Ok(render(&page, StatusCode::OK))
 }

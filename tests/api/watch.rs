@@ -43,6 +43,11 @@ async fn the_genre_page_votes_between_seasons_without_javascript() {
     assert_eq!(horror.map(|h| h["votes"].clone()), Some(json!(1)));
     let unknown = no_redirects.post(app.url("/genres")).form(&[("genre", "polka")]).send().await.expect("vote");
     assert_eq!(unknown.status(), 400);
+    // Admins see the result where they create the next season.
+    app.create_admin("boss", "correct horse battery").await;
+    let admin = app.log_in("boss", "correct horse battery").await;
+    let seasons = admin.get(app.url("/admin/seasons")).send().await.expect("page").text().await.expect("html");
+    assert!(seasons.contains("horror: 100% (1)"), "{seasons}");
 }
 
 /// Reads SSE frames until one with the given event name arrives.
