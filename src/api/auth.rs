@@ -86,10 +86,28 @@ pub async fn me(AuthUser(user): AuthUser) -> Response {
 pub async fn export(State(state): State<AppState>, AuthUser(session): AuthUser) -> Result<Response, ApiError> {
     let store = state.store.clone();
     let id = session.user;
-    let (user, votes, (clips, _)) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
-        Ok((store.user(id)?, store.votes_of_user(id)?, store.clips_of_user(id, 10_000, 0)?))
+    let (user, votes, (clips, _), comments) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        Ok((
+            store.user(id)?,
+            store.votes_of_user(id)?,
+            store.clips_of_user(id, 10_000, 0)?,
+            store.comments_of_user(id)?,
+        ))
     })
     .await??;
+    let comments: Vec<_> = comments
+        .iter()
+        .map(|comment| {
+            json!({
+                "id": comment.id,
+                "clipId": comment.clip.get(),
+                "parentId": comment.parent,
+                "body": comment.body,
+                "deleted": comment.deleted,
+                "createdAt": comment.created_at.to_rfc3339(),
+            })
+        })
+        .collect();
     let clips: Vec<_> = clips
         .iter()
         .map(|counted| {
@@ -130,6 +148,7 @@ pub async fn export(State(state): State<AppState>, AuthUser(session): AuthUser) 
         },
         "votes": votes,
         "clips": clips,
+        "comments": comments,
     });
     let mut response = private(Json(body));
     response

@@ -7,9 +7,9 @@ use redb::{ReadTransaction, ReadableTable};
 
 use super::tables::{
     CLIP_COMMENT_TO_MEMBERSHIP, CLIP_ID_TO_CLIP, CLIP_TO_COMMENT_COUNT, CLIP_TOP_TO_MEMBERSHIP, COMMENT_ID_TO_COMMENT,
-    COMMENT_LIKE_TO_MEMBERSHIP, PARENT_REPLY_TO_MEMBERSHIP, REPORT_ID_TO_REPORT,
+    COMMENT_LIKE_TO_MEMBERSHIP, PARENT_REPLY_TO_MEMBERSHIP, REPORT_ID_TO_REPORT, USER_COMMENT_TO_MEMBERSHIP,
 };
-use super::writer::{CommentPage, CommentSort, CommentThread, CommentView, MAX_REPLIES_SHOWN, Report};
+use super::writer::{Comment, CommentPage, CommentSort, CommentThread, CommentView, MAX_REPLIES_SHOWN, Report};
 use super::{Store, StoreError, records};
 use crate::domain::ids::{ClipId, UserId};
 use crate::domain::tournament::ClipStatus;
@@ -20,6 +20,21 @@ fn counts_in(txn: &ReadTransaction, clips: &[ClipId]) -> Result<Vec<u64>, StoreE
 }
 
 impl Store {
+    /// Every comment a user wrote, oldest first (for their data export).
+    pub fn comments_of_user(&self, user: UserId) -> Result<Vec<Comment>, StoreError> {
+        let txn = self.read()?;
+        let index = txn.open_table(USER_COMMENT_TO_MEMBERSHIP)?;
+        let comments = txn.open_table(COMMENT_ID_TO_COMMENT)?;
+        let mut found = Vec::new();
+        for entry in index.range((user.get(), 0)..=(user.get(), u64::MAX))? {
+            let (key, _) = entry?;
+            if let Some(bytes) = comments.get(key.value().1)? {
+                found.push(records::comment_from_bytes(bytes.value())?);
+            }
+        }
+        Ok(found)
+    }
+
     /// Comment counts (not deleted comments and replies) of several clips,
     /// in the order asked, from one read transaction.
     pub fn comment_counts(&self, clips: &[ClipId]) -> Result<Vec<u64>, StoreError> {

@@ -344,6 +344,7 @@ async fn export_holds_my_data_and_nobody_elses_and_deletion_keeps_counts_consist
     assert_eq!(export["votes"][0]["clipId"], ids[0]);
     assert_eq!(export["clips"].as_array().map(Vec::len), Some(1));
     assert_eq!(export["clips"][0]["title"], "My only clip");
+    assert_eq!(export["comments"][0]["body"], "my words");
     assert!(!export.to_string().contains("someone_else"));
     assert!(!export.to_string().contains("argon2"), "no password hash in the export");
 

@@ -32,6 +32,8 @@ async fn mp4_and_webm_uploads_become_pending_then_searchable_after_approval() {
     let pending_search: Value = app.get_json("/api/search?q=harbour").await;
     assert_eq!(pending_search["clips"].as_array().map(Vec::len), Some(0), "pending clips are not searchable");
 
+    // The test voter is shown the four demo clips before the approval.
+    assert_eq!(app.clip_ids().await.len(), 4);
     app.create_admin("boss", PASSWORD).await;
     let admin = app.log_in("boss", PASSWORD).await;
     let queue: Value =
@@ -46,11 +48,11 @@ async fn mp4_and_webm_uploads_become_pending_then_searchable_after_approval() {
         .await
         .expect("reject");
     assert_eq!(rejected.status(), 200);
-    assert!(app.clip_ids().await.contains(&mp4), "approved clip joins the open slot");
-    // The test voter has been shown the four demo clips; the fresh, unseen
-    // clip comes first in its very next feed request.
+    // Having seen the four demo clips, the voter gets the fresh, unseen clip
+    // first in the very next feed request.
     let next: Value = app.get_json("/api/vote?limit=1").await;
     assert_eq!(next["clips"][0]["id"], mp4, "{next}");
+    assert!(app.clip_ids().await.contains(&mp4), "approved clip joins the open slot");
 
     app.eventually(5, "the approved clip to be searchable", || async {
         let found: Value = app.get_json("/api/search?q=harbour").await;
