@@ -86,6 +86,18 @@ pub struct AppContext {
     pub upload_limits: UploadLimits,
 }
 
+impl AppState {
+    /// Runs a storage read on the blocking pool (redb reads may touch disk),
+    /// turning storage and join failures into the API's internal error.
+    pub async fn read_store<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Store) -> Result<T, crate::store::StoreError> + Send + 'static,
+    ) -> Result<T, crate::api::error::ApiError> {
+        let store = self.store.clone();
+        Ok(tokio::task::spawn_blocking(move || read(&store)).await??)
+    }
+}
+
 /// Choices made by the caller of `build` rather than by configuration.
 #[derive(Debug, Clone, Default)]
 pub struct BuildOptions {

@@ -64,8 +64,7 @@ pub async fn list_users(
 ) -> Result<Response, ApiError> {
     let (limit, offset) = page.bounds()?;
     let prefix = page.q.unwrap_or_default().trim().to_ascii_lowercase();
-    let store = state.store.clone();
-    let users = tokio::task::spawn_blocking(move || store.users_by_prefix(&prefix, limit + 1, offset)).await??;
+    let users = state.read_store(move |store| store.users_by_prefix(&prefix, limit + 1, offset)).await?;
     let has_more = users.len() > limit;
     let entries: Vec<Value> = users.iter().take(limit).map(user_json).collect();
     Ok(private(Json(json!({ "users": entries, "hasMore": has_more }))))
@@ -102,8 +101,7 @@ pub async fn flagged_votes(
     ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Response, ApiError> {
     let (limit, offset) = page.bounds()?;
-    let store = state.store.clone();
-    let (votes, has_more) = tokio::task::spawn_blocking(move || store.flagged_votes(limit, offset)).await??;
+    let (votes, has_more) = state.read_store(move |store| store.flagged_votes(limit, offset)).await?;
     let entries: Vec<Value> = votes
         .iter()
         .map(|vote| {
@@ -190,8 +188,7 @@ pub async fn audit_logs(
     ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Response, ApiError> {
     let (limit, offset) = page.bounds()?;
-    let store = state.store.clone();
-    let (entries, has_more) = tokio::task::spawn_blocking(move || store.audit_log(limit, offset)).await??;
+    let (entries, has_more) = state.read_store(move |store| store.audit_log(limit, offset)).await?;
     let entries: Vec<Value> = entries
         .iter()
         .map(|entry| {

@@ -103,8 +103,7 @@ pub async fn list_comments(
     };
     let (limit, offset) = Page::new(Some(query.limit.unwrap_or(DEFAULT_PAGE)), query.offset).bounds()?;
     let viewer = caller.user.as_ref().map(|user| user.user);
-    let store = state.store.clone();
-    let page = tokio::task::spawn_blocking(move || store.comments_page(clip, sort, limit, offset, viewer)).await??;
+    let page = state.read_store(move |store| store.comments_page(clip, sort, limit, offset, viewer)).await?;
     let page = page.ok_or_else(|| ApiError::not_found("no such clip"))?;
     Ok(private(Json(page_json(&page))))
 }
@@ -221,8 +220,7 @@ pub async fn list_reports(
     ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Response, ApiError> {
     let (limit, offset) = page.bounds()?;
-    let store = state.store.clone();
-    let (reports, has_more) = tokio::task::spawn_blocking(move || store.reports(limit, offset)).await??;
+    let (reports, has_more) = state.read_store(move |store| store.reports(limit, offset)).await?;
     let entries: Vec<Value> = reports.iter().map(report_json).collect();
     Ok(private(Json(json!({ "reports": entries, "hasMore": has_more }))))
 }

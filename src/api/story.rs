@@ -82,8 +82,7 @@ pub async fn get_clip(State(state): State<AppState>, Path(raw): Path<String>) ->
     if let Some(dto) = state.read_model.read(|model| model.open_clip(id).map(ClipDto::from)) {
         return Ok(public_cache(Json(dto)));
     }
-    let store = state.store.clone();
-    let counted = tokio::task::spawn_blocking(move || store.clip(id)).await??;
+    let counted = state.read_store(move |store| store.clip(id)).await?;
     match counted {
         // Only approved clips are public; pending and rejected ones are not.
         Some(counted)

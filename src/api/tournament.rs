@@ -57,8 +57,7 @@ pub async fn list_clips(
 ) -> Result<Response, ApiError> {
     let status = parse_status(query.status.as_deref())?;
     let (limit, offset) = Page::new(query.limit, query.offset).bounds()?;
-    let store = state.store.clone();
-    let (clips, has_more) = tokio::task::spawn_blocking(move || store.clips_by_status(status, limit, offset)).await??;
+    let (clips, has_more) = state.read_store(move |store| store.clips_by_status(status, limit, offset)).await?;
     Ok(private(Json(json!({ "clips": clips.iter().map(queue_entry).collect::<Vec<_>>(), "hasMore": has_more }))))
 }
 
@@ -346,8 +345,7 @@ fn genre_json(tallies: &[(String, u64)]) -> Vec<Value> {
 /// `GET /api/genre-vote`: tallies with percentages and my vote.
 pub async fn genre_votes(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let voter = caller.voter_key(&state);
-    let store = state.store.clone();
-    let (tallies, mine) = tokio::task::spawn_blocking(move || store.genre_tallies(voter.as_str())).await??;
+    let (tallies, mine) = state.read_store(move |store| store.genre_tallies(voter.as_str())).await?;
     let open = state.read_model.read(|model| model.season.is_none());
     Ok(private(Json(json!({
         "open": open,

@@ -107,8 +107,7 @@ pub async fn profile_page(
     ApiQuery(query): ApiQuery<ProfileQuery>,
 ) -> Result<Response, ApiError> {
     let Some(user) = caller.user.clone() else { return Ok(Redirect::to("/login").into_response()) };
-    let store = state.store.clone();
-    let (clips, _) = tokio::task::spawn_blocking(move || store.clips_of_user(user.user, 50, 0)).await??;
+    let (clips, _) = state.read_store(move |store| store.clips_of_user(user.user, 50, 0)).await?;
     let open_season = state.read_model.read(|model| model.season.as_ref().map(|s| s.id.get()));
     let clips = clips
         .iter()

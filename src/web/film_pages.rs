@@ -107,8 +107,7 @@ pub async fn film_page(
     ApiQuery(query): ApiQuery<FilmQuery>,
 ) -> Result<Response, ApiError> {
     let id: SeasonId = raw.parse().map_err(|_| ApiError::not_found("no such film"))?;
-    let store = state.store.clone();
-    let film = tokio::task::spawn_blocking(move || store.season_film(id)).await??;
+    let film = state.read_store(move |store| store.season_film(id)).await?;
     let Some((season, slots)) = film else { return Err(ApiError::not_found("no such film")) };
     if season.status == SeasonStatus::Draft {
         return Err(ApiError::not_found("no such film"));
@@ -160,8 +159,7 @@ pub struct GenresPage {
 /// `GET /genres`: the vote on the next season's genre, with live percentages.
 pub async fn genres_page(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let voter = caller.voter_key(&state);
-    let store = state.store.clone();
-    let (tallies, mine) = tokio::task::spawn_blocking(move || store.genre_tallies(voter.as_str())).await??;
+    let (tallies, mine) = state.read_store(move |store| store.genre_tallies(voter.as_str())).await?;
     let total: u64 = tallies.iter().map(|(_, n)| n).sum();
     let bars = state
         .config
