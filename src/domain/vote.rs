@@ -3,7 +3,7 @@
 //! so every rule lives here, once, and runs inside the write transaction.
 
 use super::clock::{Timestamp, UtcDay};
-use super::ids::{SeasonId, SlotPosition};
+use super::ids::{SeasonId, SlotPosition, UserId};
 use super::tournament::{ClipStatus, SlotStatus};
 
 /// The kinds of vote and the budget weight each spends.
@@ -144,6 +144,8 @@ pub struct TargetClip {
     pub position: SlotPosition,
     /// Its moderation and tournament status.
     pub status: ClipStatus,
+    /// Who uploaded it (credited on the creators leaderboard).
+    pub creator: UserId,
 }
 
 /// Everything the cast rule needs to decide.
@@ -296,7 +298,7 @@ mod tests {
                 status: SlotStatus::Voting,
                 voting_ends_at: Some(now.plus_secs(60)),
             }),
-            clip: Some(TargetClip { season, position, status: ClipStatus::Active }),
+            clip: Some(TargetClip { season, position, status: ClipStatus::Active, creator: UserId::new(1).expect("non-zero") }),
             vote_type: VoteType::Standard,
             voter_is_user: false,
             existing_votes_on_clip: 0,

@@ -73,6 +73,9 @@ pub enum CommittedEvent {
         /// New totals.
         totals: Vec<(ClipId, u64)>,
     },
+    /// A vote started or stopped counting (cast, or revoked/voided), for
+    /// the leaderboards and profiles. Emitted per vote, in commit order.
+    VoteTallied(VoteTally),
     /// A user's name or role changed; cached sessions follow.
     UserChanged {
         /// Who.
@@ -80,6 +83,25 @@ pub enum CommittedEvent {
         /// Whether they are an admin now.
         is_admin: bool,
     },
+}
+
+/// One vote entering (+1) or leaving (-1) the counts.
+#[derive(Debug, Clone)]
+pub struct VoteTally {
+    /// The UTC day the vote was cast on (the day a revoke takes it back from).
+    pub day: UtcDay,
+    /// The clip voted on.
+    pub clip: ClipId,
+    /// The clip's creator.
+    pub creator: UserId,
+    /// Who voted.
+    pub voter: VoterKey,
+    /// Score points the vote carries.
+    pub weight: u32,
+    /// +1 when it starts counting, -1 when revoked or voided.
+    pub delta: i8,
+    /// When the vote was cast.
+    pub cast_at: Timestamp,
 }
 
 /// The tables and in-memory aggregates of one write transaction.
@@ -221,7 +243,12 @@ impl<'txn> Batch<'txn> {
         let target = match self.clips.get(clip.get())? {
             Some(bytes) => {
                 let clip = records::clip_from_bytes(bytes.value())?;
-                Some(TargetClip { season: clip.season, position: clip.slot_position, status: clip.status })
+                Some(TargetClip {
+                    season: clip.season,
+                    position: clip.slot_position,
+                    status: clip.status,
+                    creator: clip.creator,
+                })
             }
             None => None,
         };

@@ -30,7 +30,7 @@ use redb::{Database, Durability};
 use tokio::sync::oneshot;
 
 pub use accounts::{AccountError, NewSession};
-pub use batch::{Batch, CommittedEvent};
+pub use batch::{Batch, CommittedEvent, VoteTally};
 pub use comments::{
     Comment, CommentError, CommentPage, CommentSort, CommentThread, CommentView, LikeOutcome, MAX_COMMENT_CHARS,
     MAX_REPLIES_SHOWN, NewComment, NewReport, Report, ReportReason, ReportTarget, clean_comment_body,

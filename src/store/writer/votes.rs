@@ -5,7 +5,7 @@ use redb::ReadableTable;
 use super::super::ClipCounter;
 use super::super::StoreError;
 use super::super::records::{self, VoteRecord};
-use super::{Batch, WriteError, WriterHandle};
+use super::{Batch, CommittedEvent, VoteTally, WriteError, WriterHandle};
 use crate::domain::fraud::DEFAULT_FLAG_THRESHOLD;
 use crate::domain::ids::{ClipId, UserId, VoteId, VoterKey};
 use crate::domain::ledger::LedgerVote;
@@ -136,6 +136,17 @@ impl Batch<'_> {
         counter.vote_count += 1;
         counter.weighted_score += u64::from(decision.weight);
         let counter = *counter;
+        if let Some(target) = target {
+            self.events.push(CommittedEvent::VoteTallied(VoteTally {
+                day: decision.day,
+                clip,
+                creator: target.creator,
+                voter: voter.clone(),
+                weight: decision.weight,
+                delta: 1,
+                cast_at: now,
+            }));
+        }
         Ok(Ok(VoteOutcome { clip, vote_type, counter, spent_today, specials_used }))
     }
 
@@ -171,6 +182,7 @@ impl Batch<'_> {
         counter.vote_count = counter.vote_count.saturating_sub(1);
         counter.weighted_score = counter.weighted_score.saturating_sub(u64::from(stored.weight));
         let counter = *counter;
+        self.events.push(CommittedEvent::VoteTallied(tally_withdrawn(&stored, target.creator)));
         Ok(Ok(VoteOutcome { clip, vote_type: stored.vote_type, counter, spent_today, specials_used }))
     }
 
@@ -197,11 +209,27 @@ impl Batch<'_> {
             let counter = self.counter((stored.season.get(), stored.position.get(), stored.clip.get()))?;
             counter.vote_count = counter.vote_count.saturating_sub(1);
             counter.weighted_score = counter.weighted_score.saturating_sub(u64::from(stored.weight));
+            if let Some(target) = self.clip_target(stored.clip)? {
+                self.events.push(CommittedEvent::VoteTallied(tally_withdrawn(&stored, target.creator)));
+            }
             voided.push(id.get().to_string());
         }
         if !voided.is_empty() {
             self.audit(Some(actor), "void_votes", format!("votes:{}", voided.len()), voided.join(","))?;
         }
         Ok(voided.len())
+    }
+}
+
+/// The tally event for a counted vote that stops counting.
+fn tally_withdrawn(vote: &Vote, creator: UserId) -> VoteTally {
+    VoteTally {
+        day: vote.day,
+        clip: vote.clip,
+        creator,
+        voter: vote.voter.clone(),
+        weight: vote.weight,
+        delta: -1,
+        cast_at: vote.cast_at,
     }
 }
