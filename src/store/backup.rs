@@ -80,6 +80,8 @@ macro_rules! with_every_table {
             CLIP_TO_COMMENT_COUNT,
             REPORT_ID_TO_REPORT,
             USER_COMMENT_TO_MEMBERSHIP,
+            VOTER_TO_TALLY,
+            CREATOR_TO_TALLY,
         )
     };
 }

@@ -532,6 +532,7 @@ impl Store {
                 key.0, key.1, key.2, recount.0, recount.1
             ));
         }
+        self.check_tallies(&txn, &by_voter, &mut report)?;
         let ledgers = txn.open_table(VOTER_TO_LEDGER)?;
         for entry in ledgers.iter()? {
             let (key, value) = entry?;
@@ -549,6 +550,67 @@ impl Store {
             }
         }
         Ok(report)
+    }
+}
+
+impl Store {
+    /// Recounts the all-time voter and creator tallies from the votes.
+    fn check_tallies(
+        &self,
+        txn: &redb::ReadTransaction,
+        by_voter: &HashMap<String, Vec<Vote>>,
+        report: &mut CheckReport,
+    ) -> Result<(), StoreError> {
+        let clips = txn.open_table(CLIP_ID_TO_CLIP)?;
+        let mut voter_recount: HashMap<&str, (u64, u64)> = HashMap::new();
+        let mut creator_recount: HashMap<u64, (u64, u64)> = HashMap::new();
+        let mut creator_of: HashMap<u64, u64> = HashMap::new();
+        for (voter, votes) in by_voter {
+            for vote in votes.iter().filter(|vote| vote.counts()) {
+                let tally = voter_recount.entry(voter.as_str()).or_default();
+                *tally = (tally.0 + 1, tally.1 + u64::from(vote.weight));
+                let creator = match creator_of.get(&vote.clip.get()) {
+                    Some(creator) => *creator,
+                    None => {
+                        let Some(bytes) = clips.get(vote.clip.get())? else { continue };
+                        let creator = records::clip_from_bytes(bytes.value())?.creator.get();
+                        creator_of.insert(vote.clip.get(), creator);
+                        creator
+                    }
+                };
+                let tally = creator_recount.entry(creator).or_default();
+                *tally = (tally.0 + 1, tally.1 + u64::from(vote.weight));
+            }
+        }
+        for entry in txn.open_table(VOTER_TO_TALLY)?.iter()? {
+            let (key, value) = entry?;
+            let recount = voter_recount.remove(key.value()).unwrap_or((0, 0));
+            if value.value() != recount {
+                report.mismatches.push(format!(
+                    "voter {} tally: stored {:?}, recount {recount:?}",
+                    key.value(),
+                    value.value()
+                ));
+            }
+        }
+        for (voter, recount) in voter_recount {
+            report.mismatches.push(format!("voter {voter} tally: none stored, recount {recount:?}"));
+        }
+        for entry in txn.open_table(CREATOR_TO_TALLY)?.iter()? {
+            let (key, value) = entry?;
+            let recount = creator_recount.remove(&key.value()).unwrap_or((0, 0));
+            if value.value() != recount {
+                report.mismatches.push(format!(
+                    "creator {} tally: stored {:?}, recount {recount:?}",
+                    key.value(),
+                    value.value()
+                ));
+            }
+        }
+        for (creator, recount) in creator_recount {
+            report.mismatches.push(format!("creator {creator} tally: none stored, recount {recount:?}"));
+        }
+        Ok(())
     }
 }
 

@@ -78,9 +78,15 @@ pub const REPORT_ID_TO_REPORT: TableDefinition<u64, &[u8]> = TableDefinition::ne
 /// (author user id, comment id) → (), so deleting an account deletes its comments.
 pub const USER_COMMENT_TO_MEMBERSHIP: TableDefinition<(u64, u64), ()> =
     TableDefinition::new("user_comment_to_membership");
+/// Voter key → (counted votes cast, their weight), all time: the voters
+/// leaderboard and profile totals. Updated once per batch.
+pub const VOTER_TO_TALLY: TableDefinition<&str, (u64, u64)> = TableDefinition::new("voter_to_tally");
+/// Creator user id → (counted votes received, weighted score), all time,
+/// across all their clips. Updated once per batch.
+pub const CREATOR_TO_TALLY: TableDefinition<u64, (u64, u64)> = TableDefinition::new("creator_to_tally");
 
 /// Names of all tables, for tools that walk the whole database.
-pub const ALL_TABLES: [&str; 30] = [
+pub const ALL_TABLES: [&str; 32] = [
     "meta",
     "season_id_to_season",
     "slot_to_slot",
@@ -111,6 +117,8 @@ pub const ALL_TABLES: [&str; 30] = [
     "clip_to_comment_count",
     "report_id_to_report",
     "user_comment_to_membership",
+    "voter_to_tally",
+    "creator_to_tally",
 ];
 
 /// Keys in [`META`].

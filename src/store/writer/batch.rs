@@ -387,6 +387,7 @@ impl<'txn> Batch<'txn> {
         for (voter, ledger) in &self.ledger_cache {
             self.ledgers.insert(voter.as_str(), records::encode(&LedgerRecord::from(ledger)).as_slice())?;
         }
+        self.flush_tallies()?;
         if !self.changed_clips.is_empty() {
             let sequence = self.meta.get(meta_keys::CLIP_CHANGE_SEQUENCE)?.map(|v| v.value()).unwrap_or(0) + 1;
             self.meta.insert(meta_keys::CLIP_CHANGE_SEQUENCE, sequence)?;
@@ -398,6 +399,43 @@ impl<'txn> Batch<'txn> {
         }
         Ok(())
     }
+}
+
+impl Batch<'_> {
+    /// Adds this batch's tallied votes to the all-time voter and creator
+    /// totals: one read-modify-write per voter and per creator, however many
+    /// votes a hot creator received in the batch.
+    fn flush_tallies(&mut self) -> Result<(), StoreError> {
+        let mut by_voter: HashMap<&str, (i64, i64)> = HashMap::new();
+        let mut by_creator: HashMap<u64, (i64, i64)> = HashMap::new();
+        for event in &self.events {
+            if let CommittedEvent::VoteTallied(tally) = event {
+                let (delta, weight) = (i64::from(tally.delta), i64::from(tally.delta) * i64::from(tally.weight));
+                let voter = by_voter.entry(tally.voter.as_str()).or_default();
+                *voter = (voter.0 + delta, voter.1 + weight);
+                let creator = by_creator.entry(tally.creator.get()).or_default();
+                *creator = (creator.0 + delta, creator.1 + weight);
+            }
+        }
+        if by_voter.is_empty() {
+            return Ok(());
+        }
+        let mut voters = self.txn.open_table(VOTER_TO_TALLY)?;
+        for (voter, delta) in by_voter {
+            let stored = voters.get(voter)?.map(|v| v.value()).unwrap_or((0, 0));
+            voters.insert(voter, apply_tally(stored, delta))?;
+        }
+        let mut creators = self.txn.open_table(CREATOR_TO_TALLY)?;
+        for (creator, delta) in by_creator {
+            let stored = creators.get(creator)?.map(|v| v.value()).unwrap_or((0, 0));
+            creators.insert(creator, apply_tally(stored, delta))?;
+        }
+        Ok(())
+    }
+}
+
+fn apply_tally(stored: (u64, u64), delta: (i64, i64)) -> (u64, u64) {
+    (stored.0.saturating_add_signed(delta.0), stored.1.saturating_add_signed(delta.1))
 }
 
 fn apply_flag(flags: VotingFlags, key: &str, enabled: bool) -> VotingFlags {

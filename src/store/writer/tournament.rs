@@ -577,17 +577,11 @@ impl Batch<'_> {
         let mut voided = 0;
         for id in ids.into_iter().filter_map(VoteId::new) {
             let Some(bytes) = self.votes.get(id.get())?.map(|b| b.value().to_vec()) else { continue };
-            let mut vote = records::vote_from_bytes(&bytes)?;
+            let vote = records::vote_from_bytes(&bytes)?;
             if vote.state != VoteState::Counted {
                 continue;
             }
-            vote.state = VoteState::Voided;
-            self.votes.insert(id.get(), records::encode(&records::VoteRecord::from(&vote)).as_slice())?;
-            self.flagged.remove(id.get())?;
-            self.ledger(&vote.voter)?.forget(vote.season, vote.position, vote.id);
-            let counter = self.counter((vote.season.get(), vote.position.get(), vote.clip.get()))?;
-            counter.vote_count = counter.vote_count.saturating_sub(1);
-            counter.weighted_score = counter.weighted_score.saturating_sub(u64::from(vote.weight));
+            self.void_counted(vote)?;
             voided += 1;
         }
         self.audit(

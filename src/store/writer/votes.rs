@@ -193,25 +193,31 @@ impl Batch<'_> {
         }
     }
 
+    /// Voids a counted vote: it stays in history but leaves the counts, the
+    /// voter's ledger and the tallies. The budget it spent stays spent.
+    pub(super) fn void_counted(&mut self, mut vote: Vote) -> Result<(), StoreError> {
+        vote.state = VoteState::Voided;
+        self.votes.insert(vote.id.get(), records::encode(&VoteRecord::from(&vote)).as_slice())?;
+        self.flagged.remove(vote.id.get())?;
+        self.ledger(&vote.voter)?.forget(vote.season, vote.position, vote.id);
+        let counter = self.counter((vote.season.get(), vote.position.get(), vote.clip.get()))?;
+        counter.vote_count = counter.vote_count.saturating_sub(1);
+        counter.weighted_score = counter.weighted_score.saturating_sub(u64::from(vote.weight));
+        if let Some(target) = self.clip_target(vote.clip)? {
+            self.events.push(CommittedEvent::VoteTallied(tally_withdrawn(&vote, target.creator)));
+        }
+        Ok(())
+    }
+
     fn void_votes(&mut self, actor: UserId, ids: &[VoteId]) -> Result<usize, StoreError> {
         let mut voided = Vec::new();
         for id in ids {
             let Some(bytes) = self.votes.get(id.get())?.map(|b| b.value().to_vec()) else { continue };
-            let mut stored = records::vote_from_bytes(&bytes)?;
+            let stored = records::vote_from_bytes(&bytes)?;
             if stored.state != VoteState::Counted {
                 continue;
             }
-            stored.state = VoteState::Voided;
-            self.votes.insert(id.get(), records::encode(&VoteRecord::from(&stored)).as_slice())?;
-            self.flagged.remove(id.get())?;
-            let ledger = self.ledger(&stored.voter)?;
-            ledger.forget(stored.season, stored.position, stored.id);
-            let counter = self.counter((stored.season.get(), stored.position.get(), stored.clip.get()))?;
-            counter.vote_count = counter.vote_count.saturating_sub(1);
-            counter.weighted_score = counter.weighted_score.saturating_sub(u64::from(stored.weight));
-            if let Some(target) = self.clip_target(stored.clip)? {
-                self.events.push(CommittedEvent::VoteTallied(tally_withdrawn(&stored, target.creator)));
-            }
+            self.void_counted(stored)?;
             voided.push(id.get().to_string());
         }
         if !voided.is_empty() {
