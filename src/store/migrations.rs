@@ -59,6 +59,8 @@ pub fn run(db: &Database) -> Result<(), StoreError> {
     txn.open_table(CLIP_TO_COMMENT_COUNT)?;
     txn.open_table(REPORT_ID_TO_REPORT)?;
     txn.open_table(USER_COMMENT_TO_MEMBERSHIP)?;
+    txn.open_table(VOTER_TO_TALLY)?;
+    txn.open_table(CREATOR_TO_TALLY)?;
     txn.commit()?;
     Ok(())
 }
