@@ -6,7 +6,7 @@
 //! gets; anonymous forms rely on that check alone.
 
 mod account_pages;
-mod admin_pages;
+mod admin;
 pub mod assets;
 mod clip_page;
 mod creator_pages;
@@ -37,7 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/genres", get(film_pages::genres_page).post(film_pages::genre_form))
         .route("/settings/delete", post(account_pages::delete_form))
         .route("/static/{name}", get(assets::serve_asset))
-        .merge(admin_pages::router())
+        .merge(admin::router())
         .merge(clip_page::router())
         .fallback(pages::not_found)
 }

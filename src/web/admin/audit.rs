@@ -1,0 +1,65 @@
+//! Admin console: audit log.
+
+use super::*;
+
+/// One audit entry.
+struct AuditRow {
+    at: String,
+    actor: String,
+    action: String,
+    resource: String,
+    details: String,
+}
+
+/// `/admin/audit`.
+#[derive(Template)]
+#[template(path = "admin/audit.html")]
+struct AuditPage {
+    chrome: Chrome,
+    flash: Flash,
+    section: &'static str,
+    entries: Vec<AuditRow>,
+    pager: Pager,
+}
+
+/// `GET /admin/audit?offset=`: newest first, with the actors' names.
+pub(super) async fn audit_page(State(state): State<AppState>, caller: Caller, query: QueryResult) -> PageResult {
+    let (_, query) = admin_page(&state, &caller, query)?;
+    let offset = parse_offset(query.offset.as_deref()).map_err(|message| bad_request(&state, &caller, &message))?;
+    let store = state.store.clone();
+    let loaded = load(move || {
+        let (entries, has_more) = store.audit_log(AUDIT_PER_PAGE, offset)?;
+        // At most one lookup per distinct actor on the page.
+        let mut names: HashMap<UserId, String> = HashMap::new();
+        for actor in entries.iter().filter_map(|entry| entry.actor) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(actor) {
+                let name = store.user(actor)?.map(|user| format!("@{}", user.username));
+                slot.insert(name.unwrap_or_else(|| format!("user #{actor}")));
+            }
+        }
+        Ok((entries, has_more, names))
+    })
+    .await;
+    let (entries, has_more, names) = loaded.map_err(|error| server_problem(&state, &caller, &error))?;
+    let entries = entries
+        .into_iter()
+        .map(|entry| AuditRow {
+            at: when(entry.at),
+            actor: match entry.actor {
+                Some(actor) => names.get(&actor).cloned().unwrap_or_else(|| format!("user #{actor}")),
+                None => "system".to_owned(),
+            },
+            action: entry.action,
+            resource: entry.resource,
+            details: entry.details,
+        })
+        .collect();
+    let page = AuditPage {
+        chrome: Chrome::new(&state, &caller),
+        flash: Flash::from_query(&state, &query),
+        section: "audit",
+        entries,
+        pager: Pager::new("/admin/audit", offset, AUDIT_PER_PAGE, has_more),
+    };
+    Ok(render(&page, StatusCode::OK))
+}
