@@ -4,78 +4,14 @@
 //! and serves; an offline backup works too; non-empty targets are refused.
 
 use std::ffi::OsStr;
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_aimoviez");
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
-}
-
-async fn start(data: &Path, demo: bool, client: &reqwest::Client) -> Server {
-    let port = free_port();
-    let mut command = Command::new(BINARY);
-    command.arg("serve");
-    if demo {
-        command.arg("--demo");
-    }
-    let child = command
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--data"])
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn server");
-    let server = Server { child, base: format!("http://127.0.0.1:{port}") };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(response) = client.get(format!("{}/api/health", server.base)).send().await
-            && response.status() == 200
-        {
-            return server;
-        }
-        assert!(Instant::now() < deadline, "server did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Runs the CLI on the blocking pool, so the runtime keeps driving the load.
-async fn cli<I, S>(args: I) -> Output
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
-    let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
-    tokio::task::spawn_blocking(move || {
-        Command::new(BINARY).args(&args).env("RUST_LOG", "warn").output().expect("the CLI runs")
-    })
-    .await
-    .expect("join")
-}
-
-fn text(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
-}
+mod common;
+use common::{Serve, cli, start, text, voted_clips};
 
 async fn cast(client: &reqwest::Client, base: &str, voter: &str, clip: u64) -> Result<u16, reqwest::Error> {
     let response = client
@@ -86,19 +22,6 @@ async fn cast(client: &reqwest::Client, base: &str, voter: &str, clip: u64) -> R
         .send()
         .await?;
     Ok(response.status().as_u16())
-}
-
-async fn voted_clips(client: &reqwest::Client, base: &str, voter: &str) -> Vec<u64> {
-    let feed: Value = client
-        .get(format!("{base}/api/vote?limit=1"))
-        .header("x-forwarded-for", voter)
-        .send()
-        .await
-        .expect("feed")
-        .json()
-        .await
-        .expect("json");
-    feed["votedClipIds"].as_array().expect("votedClipIds").iter().filter_map(Value::as_u64).collect()
 }
 
 /// The open slot's clips: (total votes, video URLs).
@@ -137,7 +60,7 @@ struct Cast {
 async fn a_backup_taken_while_voting_restores_every_acknowledged_vote() {
     let data = tempfile::tempdir().expect("tempdir");
     let client = reqwest::Client::builder().user_agent("backup-test").build().expect("client");
-    let server = start(data.path(), true, &client).await;
+    let server = start(data.path(), Serve { demo: true }, &client).await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let backup_started = Arc::new(AtomicBool::new(false));
@@ -219,7 +142,7 @@ async fn a_backup_taken_while_voting_restores_every_acknowledged_vote() {
     assert!(restore.status.success(), "restore failed: {output}");
     assert!(output.contains("0 mismatches"), "{output}");
 
-    let server = start(&restored, false, &client).await;
+    let server = start(&restored, Serve::default(), &client).await;
     let step = acknowledged_before.len().div_ceil(300).max(1);
     let mut sampled = 0;
     for cast in acknowledged_before.iter().step_by(step) {
@@ -246,7 +169,7 @@ async fn a_backup_taken_while_voting_restores_every_acknowledged_vote() {
 async fn an_offline_backup_restores_and_non_empty_targets_are_refused() {
     let data = tempfile::tempdir().expect("tempdir");
     let client = reqwest::Client::builder().user_agent("offline-backup-test").build().expect("client");
-    let server = start(data.path(), true, &client).await;
+    let server = start(data.path(), Serve { demo: true }, &client).await;
     let mut votes = Vec::new();
     for n in 0..40u64 {
         let voter = format!("10.200.0.{}", n + 1);
@@ -289,7 +212,7 @@ async fn an_offline_backup_restores_and_non_empty_targets_are_refused() {
     assert!(output.contains("checked 40 votes"), "{output}");
     assert!(output.contains("0 mismatches"), "{output}");
 
-    let server = start(&restored, false, &client).await;
+    let server = start(&restored, Serve::default(), &client).await;
     for (voter, clip) in &votes {
         assert!(voted_clips(&client, &server.base, voter).await.contains(clip), "{voter} → {clip} missing");
     }

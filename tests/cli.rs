@@ -2,41 +2,13 @@
 //! running (through its admin socket) and stopped (opening the data dir).
 
 use std::io::Write;
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use serde_json::json;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_aimoviez");
-
-struct Server(Child, String);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn start(data: &Path) -> Server {
-    let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port");
-    let child = Command::new(BINARY)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while reqwest::get(format!("{base}/api/health")).await.is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Server(child, base)
-}
+mod common;
+use common::{BINARY, Serve, start};
 
 fn admin(data: &Path, args: &[&str], password: &str) -> std::process::Output {
     let mut child = Command::new(BINARY)
@@ -70,17 +42,17 @@ async fn admin_create_works_with_the_server_stopped_and_running() {
     let stopped = admin(data.path(), &["create", "--username", "First_Admin"], "first admin password");
     assert!(stopped.status.success(), "{}", String::from_utf8_lossy(&stopped.stderr));
 
-    let server = start(data.path()).await;
-    assert_eq!(login_status(&server.1, "first_admin", "first admin password").await, 200);
+    let server = start(data.path(), Serve::default(), &reqwest::Client::new()).await;
+    assert_eq!(login_status(&server.base, "first_admin", "first admin password").await, 200);
     let running = admin(data.path(), &["create", "--username", "second"], "second admin password");
     assert!(running.status.success(), "{}", String::from_utf8_lossy(&running.stderr));
     assert!(String::from_utf8_lossy(&running.stdout).contains("through the running server"));
-    assert_eq!(login_status(&server.1, "second", "second admin password").await, 200);
+    assert_eq!(login_status(&server.base, "second", "second admin password").await, 200);
 
     let reset = admin(data.path(), &["reset-password", "--username", "second"], "a brand new password");
     assert!(reset.status.success(), "{}", String::from_utf8_lossy(&reset.stderr));
-    assert_eq!(login_status(&server.1, "second", "second admin password").await, 401);
-    assert_eq!(login_status(&server.1, "second", "a brand new password").await, 200);
+    assert_eq!(login_status(&server.base, "second", "second admin password").await, 401);
+    assert_eq!(login_status(&server.base, "second", "a brand new password").await, 200);
 
     let short = admin(data.path(), &["create", "--username", "third"], "short");
     assert!(!short.status.success());
@@ -92,30 +64,19 @@ async fn admin_create_works_with_the_server_stopped_and_running() {
 #[tokio::test]
 async fn reindex_rebuilds_the_search_index_offline() {
     let data = tempfile::tempdir().expect("tempdir");
-    let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port");
-    let mut child = Command::new(BINARY)
-        .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}"), "--data"])
-        .arg(data.path())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while reqwest::get(format!("{base}/api/health")).await.is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let client = reqwest::Client::new();
+    let mut server = start(data.path(), Serve { demo: true }, &client).await;
     let running = Command::new(BINARY).args(["reindex", "--data"]).arg(data.path()).output().expect("reindex");
     assert!(!running.status.success(), "reindex refuses while the server holds the data");
-    child.kill().expect("kill");
-    child.wait().expect("wait");
+    server.child.kill().expect("kill");
+    server.child.wait().expect("wait");
+    drop(server);
     let offline = Command::new(BINARY).args(["reindex", "--data"]).arg(data.path()).output().expect("reindex");
     let stdout = String::from_utf8_lossy(&offline.stdout);
     assert!(offline.status.success(), "{stdout}{}", String::from_utf8_lossy(&offline.stderr));
     assert!(stdout.contains("reindexed 4 approved clips"), "{stdout}");
-    let server = start(data.path()).await;
+    let server = start(data.path(), Serve::default(), &client).await;
     let found: serde_json::Value =
-        reqwest::get(format!("{}/api/search?q=signal", server.1)).await.expect("search").json().await.expect("json");
+        reqwest::get(format!("{}/api/search?q=signal", server.base)).await.expect("search").json().await.expect("json");
     assert!(found["clips"].as_array().is_some_and(|clips| !clips.is_empty()), "{found}");
 }

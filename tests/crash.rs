@@ -3,74 +3,21 @@
 //! 2xx must be there, no refused vote may be, and `aimoviez check` must find
 //! every counter equal to a recount. Several cycles on the same data.
 
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_aimoviez");
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
-}
-
-async fn start(data: &Path, client: &reqwest::Client) -> Server {
-    let port = free_port();
-    let child = Command::new(BINARY)
-        .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}"), "--data"])
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn server");
-    let server = Server { child, base: format!("http://127.0.0.1:{port}") };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(response) = client.get(format!("{}/api/health", server.base)).send().await
-            && response.status() == 200
-        {
-            return server;
-        }
-        assert!(Instant::now() < deadline, "server did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+mod common;
+use common::{BINARY, Serve, start, voted_clips};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Outcome {
     Acknowledged,
     Refused,
     Unknown,
-}
-
-async fn voted_clips(client: &reqwest::Client, base: &str, voter: &str) -> Vec<u64> {
-    let feed: Value = client
-        .get(format!("{base}/api/vote?limit=1"))
-        .header("x-forwarded-for", voter)
-        .send()
-        .await
-        .expect("feed")
-        .json()
-        .await
-        .expect("json");
-    feed["votedClipIds"].as_array().expect("ids").iter().filter_map(Value::as_u64).collect()
 }
 
 async fn total_votes(client: &reqwest::Client, base: &str) -> u64 {
@@ -85,7 +32,7 @@ async fn acknowledged_votes_survive_sigkill() {
     let client = reqwest::Client::builder().user_agent("crash-test").build().expect("client");
     let mut counted_before = 0u64;
     for cycle in 0..3u32 {
-        let server = start(data.path(), &client).await;
+        let server = start(data.path(), Serve { demo: true }, &client).await;
         let base = server.base.clone();
         let stop = Arc::new(AtomicBool::new(false));
         let workers: Vec<_> = (0..48u32)
@@ -136,7 +83,7 @@ async fn acknowledged_votes_survive_sigkill() {
         }
         drop(server);
 
-        let server = start(data.path(), &client).await;
+        let server = start(data.path(), Serve { demo: true }, &client).await;
         let acknowledged = log.iter().filter(|e| e.2 == Outcome::Acknowledged).count() as u64;
         let unknown = log.iter().filter(|e| e.2 == Outcome::Unknown).count() as u64;
         assert!(acknowledged > 100, "cycle {cycle}: only {acknowledged} votes acknowledged before the kill");
@@ -172,7 +119,7 @@ fn check_exits_non_zero_on_a_tampered_counter() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
         let client = reqwest::Client::builder().user_agent("check-test").build().expect("client");
-        let server = start(data.path(), &client).await;
+        let server = start(data.path(), Serve { demo: true }, &client).await;
         let response = client.post(format!("{}/api/vote", server.base)).json(&json!({"clipId": 1})).send().await;
         assert_eq!(response.expect("vote").status(), 200);
         drop(server);
@@ -198,7 +145,7 @@ fn check_exits_non_zero_on_a_tampered_counter() {
 async fn sigterm_drains_and_exits_zero() {
     let data = tempfile::tempdir().expect("tempdir");
     let client = reqwest::Client::builder().user_agent("sigterm-test").build().expect("client");
-    let mut server = start(data.path(), &client).await;
+    let mut server = start(data.path(), Serve { demo: true }, &client).await;
     let response = client.post(format!("{}/api/vote", server.base)).json(&json!({"clipId": 2})).send().await;
     assert_eq!(response.expect("vote").status(), 200);
     let pid = server.child.id().to_string();
@@ -213,6 +160,6 @@ async fn sigterm_drains_and_exits_zero() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(exit.code(), Some(0), "graceful shutdown exits 0");
-    let server = start(data.path(), &client).await;
+    let server = start(data.path(), Serve { demo: true }, &client).await;
     assert_eq!(total_votes(&client, &server.base).await, 1);
 }

@@ -298,7 +298,12 @@ mod tests {
                 status: SlotStatus::Voting,
                 voting_ends_at: Some(now.plus_secs(60)),
             }),
-            clip: Some(TargetClip { season, position, status: ClipStatus::Active, creator: UserId::new(1).expect("non-zero") }),
+            clip: Some(TargetClip {
+                season,
+                position,
+                status: ClipStatus::Active,
+                creator: UserId::new(1).expect("non-zero"),
+            }),
             vote_type: VoteType::Standard,
             voter_is_user: false,
             existing_votes_on_clip: 0,
