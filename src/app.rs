@@ -84,6 +84,8 @@ pub struct AppContext {
     pub live: Arc<LiveHub>,
     /// Limits and tools for uploads.
     pub upload_limits: UploadLimits,
+    /// Request, vote and background-task figures for `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
@@ -170,12 +172,15 @@ impl App {
                 .map_err(|join| StartError::Demo(join.to_string()))?
                 .map_err(StartError::Search)?;
         let live = Arc::new(LiveHub::new());
+        let metrics = Arc::new(crate::metrics::Metrics::new(store.clip_change_sequence()?));
         let (model_for_writer, sessions_for_writer, live_for_writer) =
             (read_model.clone(), sessions.clone(), live.clone());
+        let metrics_for_writer = metrics.clone();
         let listener: writer::CommitListener = Box::new(move |events| {
             model_for_writer.apply(events);
             sessions_for_writer.apply(events);
             forward_committed(events, &index_feed, &live_for_writer);
+            metrics_for_writer.observe_committed(events);
         });
         let (writer, writer_thread) =
             writer::start(&store, settings, listener).map_err(io_context("cannot start the writer thread"))?;
@@ -240,6 +245,7 @@ impl App {
             views: Arc::new(ViewTracker::new(200_000)),
             live,
             upload_limits,
+            metrics,
             config,
             store,
             writer,
@@ -269,6 +275,7 @@ impl App {
         let scheduler = tokio::spawn(crate::scheduler::run(state.clone()));
         let view_flusher = tokio::spawn(flush_views(state.clone()));
         let coalescer = tokio::spawn(state.live.clone().run_coalescer(Duration::from_millis(250)));
+        let scheduled_backups = tokio::spawn(crate::backup_schedule::run(state.clone()));
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         // Under systemd (Type=notify) the unit becomes active only now, with
         // storage open and the listener bound; outside systemd this does nothing.
@@ -286,6 +293,7 @@ impl App {
         scheduler.abort();
         coalescer.abort();
         view_flusher.abort();
+        scheduled_backups.abort();
         // Views counted since the last flush are written before the writer stops.
         write_views(&state).await;
         if let Some(task) = admin_socket {
@@ -337,7 +345,10 @@ async fn write_views(state: &AppState) {
     if deltas.is_empty() {
         return;
     }
-    if let Err(error) = state.writer.add_views(deltas).await {
+    let views = deltas.iter().map(|(_, delta)| delta).sum();
+    let flushed = state.writer.add_views(deltas).await;
+    state.metrics.view_flush(views, flushed.is_ok());
+    if let Err(error) = flushed {
         tracing::warn!(error = %error, "view counts not flushed");
     }
 }
@@ -462,7 +473,9 @@ fn router(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
         .merge(upload_router(&state))
         .layer(trace)
-        .merge(crate::media::router());
+        .merge(crate::media::router())
+        // Counts every request (media too) under its route template.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track));
     for (name, value) in security_headers {
         router = router.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
     }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 pub const ENV_PREFIX: &str = "AIMOVIEZ_";
 
 /// Sections of the file; `AIMOVIEZ_VOTES_DAILY_BUDGET` sets `votes.daily_budget`.
-const SECTIONS: [&str; 6] = ["votes", "writer", "storage", "media", "rate_limits", "captcha"];
+const SECTIONS: [&str; 8] = ["votes", "writer", "storage", "media", "rate_limits", "captcha", "metrics", "backup"];
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -47,6 +47,66 @@ pub struct Config {
     pub rate_limits: crate::ratelimit::RateLimitConfig,
     /// The proof-of-work captcha.
     pub captcha: crate::captcha::CaptchaConfig,
+    /// Who may read `/metrics`.
+    pub metrics: MetricsConfig,
+    /// Scheduled backups.
+    pub backup: BackupConfig,
+}
+
+/// Who may read `/metrics`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// A bearer token that lets a remote scraper in (`Authorization: Bearer
+    /// <token>`); empty = clients on this machine only.
+    pub token: SecretString,
+}
+
+/// Scheduled backups: a full backup every `every_hours` into
+/// `<dir>/aimoviez-<UTC timestamp>/`, keeping the newest `keep`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupConfig {
+    /// Hours between backups; 0 turns scheduled backups off.
+    pub every_hours: u64,
+    /// Scheduled backups kept; older ones are deleted after a new one completes.
+    pub keep: usize,
+    /// Where scheduled backups go, relative to `data_dir` unless absolute.
+    pub dir: PathBuf,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        BackupConfig { every_hours: 0, keep: 7, dir: PathBuf::from("backups") }
+    }
+}
+
+/// A secret from the configuration: never printed (Debug shows only whether
+/// it is set), compared in constant time.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct SecretString(String);
+
+impl SecretString {
+    /// Whether no secret is set.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Compares with a candidate without leaking where they differ.
+    pub fn matches(&self, candidate: &str) -> bool {
+        !self.0.is_empty() && blake3::hash(self.0.as_bytes()) == blake3::hash(candidate.as_bytes())
+    }
+
+    fn len(&self) -> usize {
+        self.0.chars().count()
+    }
+}
+
+impl std::fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() { "SecretString(empty)" } else { "SecretString(..)" })
+    }
 }
 
 /// How log lines are written.
@@ -132,6 +192,8 @@ impl Default for Config {
             media: MediaConfig::default(),
             rate_limits: crate::ratelimit::RateLimitConfig::default(),
             captcha: crate::captcha::CaptchaConfig::default(),
+            metrics: MetricsConfig::default(),
+            backup: BackupConfig::default(),
         }
     }
 }
@@ -267,7 +329,24 @@ impl Config {
         {
             return invalid("public_url", "must start with http:// or https://");
         }
+        if !self.metrics.token.is_empty() && self.metrics.token.len() < 16 {
+            return invalid("metrics.token", "must be empty or at least 16 characters");
+        }
+        if self.backup.every_hours > 24 * 365 {
+            return invalid("backup.every_hours", "must be between 0 (off) and 8760");
+        }
+        if self.backup.keep == 0 {
+            return invalid("backup.keep", "must be at least 1");
+        }
+        if self.backup.dir.as_os_str().is_empty() {
+            return invalid("backup.dir", "must not be empty");
+        }
         Ok(())
+    }
+
+    /// Directory of scheduled backups (`backup.dir`, relative to the data dir).
+    pub fn backup_dir(&self) -> PathBuf {
+        self.data_dir.join(&self.backup.dir)
     }
 
     /// Path of the database file.
@@ -363,6 +442,59 @@ mod tests {
         assert!(error.to_string().contains("votes.daily_budget"), "{error}");
         let error = load("", &[("AIMOVIEZ_NOPE", "1")], Overrides::default()).expect_err("unknown env");
         assert!(error.to_string().contains("nope"), "{error}");
+    }
+}
+
+#[cfg(test)]
+mod ops_keys {
+    use super::*;
+
+    fn load(file_text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("aimoviez.toml");
+        std::fs::write(&path, file_text).expect("write");
+        let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+        Config::load(Some(&path), env, &Overrides::default())
+    }
+
+    #[test]
+    fn backup_and_metrics_keys_have_defaults_and_parse() {
+        let defaults = Config::default();
+        assert_eq!(defaults.backup.every_hours, 0, "scheduled backups are off by default");
+        assert_eq!(defaults.backup.keep, 7);
+        assert_eq!(defaults.backup.dir, PathBuf::from("backups"));
+        assert!(defaults.metrics.token.is_empty(), "metrics are loopback-only by default");
+        assert_eq!(defaults.backup_dir(), PathBuf::from("./data").join("backups"));
+
+        let config = load(
+            "[backup]\nevery_hours = 6\nkeep = 3\ndir = \"/srv/backups\"\n[metrics]\ntoken = \"0123456789abcdef-scraper\"\n",
+            &[("AIMOVIEZ_BACKUP_KEEP", "5")],
+        )
+        .expect("valid");
+        assert_eq!(config.backup.every_hours, 6);
+        assert_eq!(config.backup.keep, 5, "env beats the file");
+        assert_eq!(config.backup_dir(), PathBuf::from("/srv/backups"), "an absolute dir is kept");
+        assert!(config.metrics.token.matches("0123456789abcdef-scraper"));
+        assert!(!config.metrics.token.matches("0123456789abcdef-scrapeR"));
+        assert!(!format!("{config:?}").contains("0123456789abcdef"), "the token never prints");
+        let from_env = load("", &[("AIMOVIEZ_METRICS_TOKEN", "a-token-from-the-environment")]).expect("env token");
+        assert!(from_env.metrics.token.matches("a-token-from-the-environment"));
+    }
+
+    #[test]
+    fn bad_backup_and_metrics_values_name_the_key() {
+        for (text, key) in [
+            ("[backup]\nkeep = 0\n", "backup.keep"),
+            ("[backup]\nevery_hours = 100000\n", "backup.every_hours"),
+            ("[backup]\nevery_hours = -1\n", "every_hours"),
+            ("[backup]\ndir = \"\"\n", "backup.dir"),
+            ("[backup]\nretain = 3\n", "retain"),
+            ("[metrics]\ntoken = \"short\"\n", "metrics.token"),
+        ] {
+            let error = load(text, &[]).expect_err(text);
+            assert!(error.to_string().contains(key), "{text}: {error}");
+        }
+        assert!(!Config::default().metrics.token.matches(""), "an empty token matches nothing");
     }
 }
 

@@ -7,6 +7,7 @@ pub mod adminsock;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod backup_schedule;
 pub mod captcha;
 pub mod cli;
 pub mod config;

@@ -1,66 +1,531 @@
-//! `GET /metrics`: Prometheus text for operators, answered only to clients on
-//! this machine (loopback after the trusted-proxy walk), never to the internet.
-//! For now it carries the writer's figures; request histograms come with the
-//! operations work.
+//! `GET /metrics`: Prometheus text (format 0.0.4) for operators.
+//!
+//! Who may read it: a client on this machine (the socket peer is loopback and
+//! no proxy header names anyone else), or any client with the configured
+//! bearer token (`metrics.token`). A trusted proxy's `X-Forwarded-For` can
+//! only take access away, never grant it: a request that a proxy on this
+//! machine forwards from the internet names a non-loopback client and is
+//! refused, whatever the client wrote into the header itself.
+//!
+//! What it shows: requests and their latency per route *template* (axum's
+//! `MatchedPath`, never the raw path, so label values are bounded; requests
+//! matching no route are `unmatched`), votes accepted and refused by reason,
+//! the writer (batch size and commit time histograms, queue depth, whether it
+//! runs), live SSE clients, view-count flushes, scheduled backups and how far
+//! the search index lags the committed clips.
+//!
+//! Crate: `prometheus-client` (the Prometheus organisation's own Rust client).
+//! Its registry is an ordinary value, not a process-global recorder as in the
+//! `metrics` crate, so two apps in one test process keep separate figures;
+//! it has no default features and a small dependency tree. Request counters
+//! live in its families; figures other parts already keep (writer stats,
+//! live clients, index position) are read at scrape time instead of being
+//! mirrored.
 
-use std::fmt::Write;
-use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
+use crate::api::error::ApiError;
 use crate::app::AppState;
-use crate::auth;
+use crate::config::SecretString;
+use crate::domain::vote::VoteRefusal;
+use crate::store::writer::{CommittedEvent, HistogramSnapshot, WriteError};
+
+/// Prefix of every metric name.
+const PREFIX: &str = "aimoviez";
+
+/// Request latency buckets, seconds.
+const REQUEST_SECONDS_BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
 
 /// The `/metrics` route.
 pub fn router() -> Router<AppState> {
     Router::new().route("/metrics", get(render))
 }
 
+/// Labels of a request counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: &'static str,
+    status: u16,
+}
+
+/// Labels of a request latency histogram.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+    method: &'static str,
+}
+
+/// A bounded label value: why something was refused or how it ended.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+/// The figures this process counts itself. Built once per app, shared by
+/// the request middleware, the voting service and the background tasks.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    request_seconds: LatencyFamily,
+    votes_accepted: Counter,
+    votes_refused: Family<ReasonLabels, Counter>,
+    view_flushes: Counter,
+    views_flushed: Counter,
+    view_flush_failures: Counter,
+    scheduled_backups: Family<ReasonLabels, Counter>,
+    /// The latest clip change sequence committed to storage (the search
+    /// index's target).
+    clip_sequence_committed: AtomicU64,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics(..)")
+    }
+}
+
+fn request_histogram() -> Histogram {
+    Histogram::new(REQUEST_SECONDS_BUCKETS)
+}
+
+impl Metrics {
+    /// Empty figures; `clip_sequence` is the clip change sequence committed
+    /// when the app starts.
+    pub fn new(clip_sequence: u64) -> Metrics {
+        let mut registry = Registry::with_prefix(PREFIX);
+        let requests = Family::<RequestLabels, Counter>::default();
+        let request_seconds: LatencyFamily = Family::new_with_constructor(request_histogram);
+        let votes_accepted = Counter::default();
+        let votes_refused = Family::<ReasonLabels, Counter>::default();
+        let view_flushes = Counter::default();
+        let views_flushed = Counter::default();
+        let view_flush_failures = Counter::default();
+        let scheduled_backups = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by route template, method and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer a request (until the response head), by route template and method",
+            request_seconds.clone(),
+        );
+        registry.register("votes_accepted", "Votes cast and stored", votes_accepted.clone());
+        registry.register("votes_refused", "Votes refused, by reason", votes_refused.clone());
+        registry.register("view_flushes", "Pending view counts written to storage", view_flushes.clone());
+        registry.register("views_flushed", "Views written by those flushes", views_flushed.clone());
+        registry.register("view_flush_failures", "View flushes the writer refused", view_flush_failures.clone());
+        registry.register("scheduled_backups", "Scheduled backups, by outcome", scheduled_backups.clone());
+        Metrics {
+            registry,
+            requests,
+            request_seconds,
+            votes_accepted,
+            votes_refused,
+            view_flushes,
+            views_flushed,
+            view_flush_failures,
+            scheduled_backups,
+            clip_sequence_committed: AtomicU64::new(clip_sequence),
+        }
+    }
+
+    /// Counts one answered request under its route template.
+    pub fn observe_request(&self, route: String, method: &'static str, status: StatusCode, elapsed: Duration) {
+        self.request_seconds
+            .get_or_create(&RouteLabels { route: route.clone(), method })
+            .observe(elapsed.as_secs_f64());
+        self.requests.get_or_create(&RequestLabels { route, method, status: status.as_u16() }).inc();
+    }
+
+    /// Counts the outcome of a cast: accepted, or refused with a reason.
+    pub fn vote_cast(&self, refusal: Option<&'static str>) {
+        match refusal {
+            None => {
+                self.votes_accepted.inc();
+            }
+            Some(reason) => {
+                self.votes_refused.get_or_create(&ReasonLabels { reason }).inc();
+            }
+        }
+    }
+
+    /// Counts a view flush of `views` views; `ok` is whether the writer took it.
+    pub fn view_flush(&self, views: u64, ok: bool) {
+        if ok {
+            self.view_flushes.inc();
+            self.views_flushed.inc_by(views);
+        } else {
+            self.view_flush_failures.inc();
+        }
+    }
+
+    /// Counts a scheduled backup (`ok`, `failed`).
+    pub fn scheduled_backup(&self, outcome: &'static str) {
+        self.scheduled_backups.get_or_create(&ReasonLabels { reason: outcome }).inc();
+    }
+
+    /// Notes the clip change sequence of a committed batch (called on the
+    /// writer thread, after commit).
+    pub fn observe_committed(&self, events: &[CommittedEvent]) {
+        for event in events {
+            if let CommittedEvent::ClipsChanged { sequence, .. } = event {
+                self.clip_sequence_committed.fetch_max(*sequence, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The latest committed clip change sequence.
+    pub fn clip_sequence_committed(&self) -> u64 {
+        self.clip_sequence_committed.load(Ordering::Relaxed)
+    }
+}
+
+/// The reason label of a refused cast. A fixed set, so the label stays bounded.
+pub fn refusal_reason(error: &WriteError) -> &'static str {
+    match error {
+        WriteError::Refused(refusal) => match refusal {
+            VoteRefusal::AuthRequired => "auth_required",
+            VoteRefusal::ClipNotFound => "clip_not_found",
+            VoteRefusal::NotVotable => "not_votable",
+            VoteRefusal::SlotClosed => "slot_closed",
+            VoteRefusal::AlreadyVoted => "already_voted",
+            VoteRefusal::SpecialVoteUsed => "special_vote_used",
+            VoteRefusal::DailyLimitReached => "daily_limit_reached",
+            VoteRefusal::NoVoteToRevoke => "no_vote_to_revoke",
+        },
+        WriteError::Unavailable => "unavailable",
+        WriteError::Account(_) | WriteError::Tournament(_) | WriteError::Comment(_) => "other",
+    }
+}
+
+/// The method label: the standard methods by name, anything else `other`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Middleware: counts every request under its matched route template.
+pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = method_label(request.method());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    state.metrics.observe_request(route, method, response.status(), started.elapsed());
+    response
+}
+
+/// Whether a request may read `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// A local client or a valid token.
+    Allowed,
+    /// Not local, and no token is configured: the route is hidden (404).
+    Hidden,
+    /// Not local, and the token is missing or wrong (401).
+    TokenRequired,
+}
+
+/// Decides who may read `/metrics`: a valid bearer token from anywhere, or a
+/// local client. Local means the socket peer is loopback AND every address a
+/// proxy header names (`X-Forwarded-For`, `X-Real-IP`, `Forwarded`) is
+/// loopback too; a header that does not parse counts as remote. So a proxy
+/// on this machine that forwards an internet client is refused, and a
+/// client writing `127.0.0.1` into its own header gains nothing: the proxy
+/// appends the real address after it.
+pub fn access(peer: IpAddr, headers: &HeaderMap, token: &SecretString) -> Access {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim);
+    if let Some(candidate) = bearer
+        && token.matches(candidate)
+    {
+        return Access::Allowed;
+    }
+    if is_loopback(peer) && forwarded_addresses_are_local(headers) {
+        return Access::Allowed;
+    }
+    if token.is_empty() { Access::Hidden } else { Access::TokenRequired }
+}
+
+fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(|v4| v4.is_loopback()).unwrap_or(v6.is_loopback()),
+        IpAddr::V4(v4) => v4.is_loopback(),
+    }
+}
+
+/// True when no proxy header names a non-loopback (or unreadable) address.
+fn forwarded_addresses_are_local(headers: &HeaderMap) -> bool {
+    let local = |text: &str| text.trim().parse::<IpAddr>().is_ok_and(is_loopback);
+    let all_values = |name: &str, check: &dyn Fn(&str) -> bool| {
+        headers.get_all(name).iter().all(|value| value.to_str().is_ok_and(check))
+    };
+    let forwarded_for = |value: &str| value.split(',').all(local);
+    let real_ip = |value: &str| local(value);
+    let forwarded = |value: &str| {
+        value.split(',').all(|element| {
+            element.split(';').all(|pair| {
+                let Some((key, node)) = pair.split_once('=') else { return pair.trim().is_empty() };
+                if !key.trim().eq_ignore_ascii_case("for") {
+                    return true;
+                }
+                let node = node.trim().trim_matches('"');
+                // `[v6]:port`, `[v6]`, `v4:port` or `v4`.
+                let address = match node.strip_prefix('[') {
+                    Some(rest) => rest.split(']').next().unwrap_or(""),
+                    None => node.split(':').next().unwrap_or(""),
+                };
+                local(address)
+            })
+        })
+    };
+    all_values("x-forwarded-for", &forwarded_for)
+        && all_values("x-real-ip", &real_ip)
+        && all_values("forwarded", &forwarded)
+}
+
 async fn render(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-) -> Response {
-    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
-    let client = auth::client_ip(peer.ip(), forwarded, &state.config.trusted_proxies);
-    if !client.is_loopback() {
-        return StatusCode::NOT_FOUND.into_response();
+) -> Result<Response, ApiError> {
+    match access(peer.ip(), &headers, &state.config.metrics.token) {
+        Access::Allowed => {}
+        Access::Hidden => return Err(ApiError::not_found("no such page")),
+        Access::TokenRequired => {
+            let mut response = ApiError::auth_required().into_response();
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return Ok(response);
+        }
     }
-    let stats = state.writer.stats();
-    let mut text = String::new();
-    let mut counter = |name: &str, help: &str, kind: &str, value: f64| {
-        let _ = write!(text, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n");
-    };
-    counter(
-        "aimoviez_writer_batches_total",
-        "Write transactions committed.",
-        "counter",
-        stats.batches.load(Ordering::Relaxed) as f64,
-    );
-    counter(
-        "aimoviez_writer_commands_total",
-        "Commands applied by the writer.",
-        "counter",
-        stats.commands.load(Ordering::Relaxed) as f64,
-    );
-    counter(
-        "aimoviez_writer_commit_seconds_sum",
-        "Time spent applying and committing batches.",
-        "counter",
-        stats.commit_micros.load(Ordering::Relaxed) as f64 / 1e6,
-    );
-    counter(
-        "aimoviez_writer_max_batch",
-        "Largest batch committed so far.",
-        "gauge",
-        stats.max_batch.load(Ordering::Relaxed) as f64,
-    );
+    let text = exposition(&state).map_err(|_| ApiError::internal("cannot encode metrics"))?;
     let mut response = text.into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
-    response
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(prometheus_client::encoding::prometheus_text::CONTENT_TYPE),
+    );
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// The whole exposition: the counted figures, then those read now.
+fn exposition(state: &AppState) -> Result<String, std::fmt::Error> {
+    let mut text = String::with_capacity(16 * 1024);
+    prometheus_client::encoding::prometheus_text::encode(&mut text, &state.metrics.registry)?;
+    prometheus_client::encoding::prometheus_text::encode(&mut text, &read_now(state))?;
+    Ok(text)
+}
+
+/// A registry of the figures other parts keep, read at this moment.
+fn read_now(state: &AppState) -> Registry {
+    let mut registry = Registry::with_prefix(PREFIX);
+    let stats = state.writer.stats();
+    let load = |value: &AtomicU64| value.load(Ordering::Relaxed);
+    registry.register("writer_batches", "Write transactions committed", ConstCounter::new(load(&stats.batches)));
+    registry.register("writer_commands", "Commands applied by the writer", ConstCounter::new(load(&stats.commands)));
+    registry.register(
+        "writer_failed_batches",
+        "Write batches that failed to commit (nothing of them was stored)",
+        ConstCounter::new(load(&stats.failed_batches)),
+    );
+    registry.register(
+        "writer_batch_size",
+        "Commands per committed write transaction",
+        ExportedHistogram::from_snapshot(&stats.batch_sizes.snapshot(), 1.0),
+    );
+    registry.register(
+        "writer_commit_seconds",
+        "Time to apply and commit one write transaction",
+        ExportedHistogram::from_snapshot(&stats.commit_latency_micros.snapshot(), 1e-6),
+    );
+    registry.register("writer_max_batch", "Largest batch committed so far", ConstGauge::new(load(&stats.max_batch)));
+    registry.register("writer_queue_depth", "Commands waiting for the writer", ConstGauge::new(load(&stats.queued)));
+    registry.register(
+        "writer_running",
+        "1 while the writer thread runs",
+        ConstGauge::new(i64::from(stats.running.load(Ordering::Acquire))),
+    );
+    registry.register(
+        "writer_last_commit_timestamp_seconds",
+        "Unix time of the last successful commit (0 before the first)",
+        ConstGauge::new(load(&stats.last_commit_unix_ms) as f64 / 1000.0),
+    );
+    registry.register(
+        "live_clients",
+        "Connected Server-Sent Events clients",
+        ConstGauge::new(state.live.clients() as u64),
+    );
+    registry.register("live_events", "Live events published", ConstCounter::new(state.live.events_sent()));
+    let committed = state.metrics.clip_sequence_committed();
+    let indexed = state.search.committed_position();
+    registry.register(
+        "search_committed_sequence",
+        "Clip change sequence committed to storage",
+        ConstGauge::new(committed),
+    );
+    registry.register(
+        "search_indexed_sequence",
+        "Clip change sequence the search index has committed",
+        ConstGauge::new(indexed),
+    );
+    registry.register(
+        "search_index_lag",
+        "Clip change batches committed to storage but not yet searchable",
+        ConstGauge::new(committed.saturating_sub(indexed)),
+    );
+    registry.register(
+        "store_read_transactions",
+        "Storage read transactions begun",
+        ConstCounter::new(state.store.read_count()),
+    );
+    registry
+}
+
+/// A histogram read from an [`crate::store::writer::AtomicHistogram`],
+/// with its whole-number unit scaled (microseconds → seconds).
+#[derive(Debug)]
+struct ExportedHistogram {
+    sum: f64,
+    count: u64,
+    buckets: Vec<(f64, u64)>,
+}
+
+impl ExportedHistogram {
+    fn from_snapshot(snapshot: &HistogramSnapshot, scale: f64) -> Self {
+        ExportedHistogram {
+            sum: snapshot.sum as f64 * scale,
+            count: snapshot.count,
+            buckets: snapshot
+                .buckets
+                .iter()
+                .map(|(bound, count)| (bound.map(|bound| bound as f64 * scale).unwrap_or(f64::INFINITY), *count))
+                .collect(),
+        }
+    }
+}
+
+impl EncodeMetric for ExportedHistogram {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        encoder.encode_histogram::<NoLabelSet>(self.sum, self.count, &self.buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("ip")
+    }
+
+    fn token(text: &str) -> SecretString {
+        serde_json::from_value(serde_json::json!(text)).expect("secret")
+    }
+
+    #[test]
+    fn local_clients_get_in_and_remote_ones_do_not() {
+        let none = SecretString::default();
+        assert_eq!(access(ip("127.0.0.1"), &headers(&[]), &none), Access::Allowed);
+        assert_eq!(access(ip("::1"), &headers(&[]), &none), Access::Allowed);
+        assert_eq!(access(ip("::ffff:127.0.0.1"), &headers(&[]), &none), Access::Allowed);
+        assert_eq!(access(ip("203.0.113.9"), &headers(&[]), &none), Access::Hidden);
+        assert_eq!(access(ip("192.168.1.4"), &headers(&[]), &none), Access::Hidden);
+        assert_eq!(access(ip("203.0.113.9"), &headers(&[]), &token("a-long-enough-token")), Access::TokenRequired);
+    }
+
+    #[test]
+    fn proxy_headers_only_take_access_away() {
+        let none = SecretString::default();
+        let refused = [
+            &[("x-forwarded-for", "203.0.113.7")][..],
+            &[("x-forwarded-for", "127.0.0.1, 203.0.113.7")],
+            &[("x-forwarded-for", "127.0.0.1"), ("x-forwarded-for", "203.0.113.7")],
+            &[("x-forwarded-for", "unknown")],
+            &[("x-real-ip", "203.0.113.7")],
+            &[("forwarded", "for=203.0.113.7;proto=https")],
+            &[("forwarded", "for=\"[2001:db8::1]:4711\"")],
+            &[("forwarded", "for=_hidden")],
+        ];
+        for case in refused {
+            assert_eq!(access(ip("127.0.0.1"), &headers(case), &none), Access::Hidden, "{case:?}");
+        }
+        let allowed = [
+            &[("x-forwarded-for", "127.0.0.1")][..],
+            &[("x-real-ip", "::1")],
+            &[("forwarded", "for=127.0.0.1:5000;proto=http")],
+            &[("forwarded", "for=\"[::1]\"")],
+        ];
+        for case in allowed {
+            assert_eq!(access(ip("127.0.0.1"), &headers(case), &none), Access::Allowed, "{case:?}");
+        }
+        // A header claiming loopback does not help a remote peer.
+        let spoof = headers(&[("x-forwarded-for", "127.0.0.1")]);
+        assert_eq!(access(ip("203.0.113.9"), &spoof, &none), Access::Hidden);
+    }
+
+    #[test]
+    fn the_token_lets_anyone_in_and_a_wrong_one_nobody() {
+        let secret = token("scrape-me-0123456789");
+        let good = headers(&[("authorization", "Bearer scrape-me-0123456789")]);
+        let wrong = headers(&[("authorization", "Bearer scrape-me-0123456780")]);
+        let basic = headers(&[("authorization", "Basic scrape-me-0123456789")]);
+        assert_eq!(access(ip("203.0.113.9"), &good, &secret), Access::Allowed);
+        assert_eq!(access(ip("203.0.113.9"), &wrong, &secret), Access::TokenRequired);
+        assert_eq!(access(ip("203.0.113.9"), &basic, &secret), Access::TokenRequired);
+        let empty = headers(&[("authorization", "Bearer ")]);
+        assert_eq!(access(ip("203.0.113.9"), &empty, &SecretString::default()), Access::Hidden);
+    }
+
+    #[test]
+    fn refusal_reasons_are_a_fixed_set() {
+        assert_eq!(refusal_reason(&WriteError::Refused(VoteRefusal::AlreadyVoted)), "already_voted");
+        assert_eq!(refusal_reason(&WriteError::Unavailable), "unavailable");
+    }
 }

@@ -100,10 +100,13 @@ pub async fn cast(
         .read_model
         .read(|model| flags::effective_flags(&model.stored_flags).contains(&("require_captcha_voting", true)));
     if captcha_required && !state.captcha.has_pass(voter.as_str(), Timestamp::now().millis()) {
+        state.metrics.vote_cast(Some("captcha_required"));
         return Err(ApiError::captcha_required());
     }
     let request = CastRequest { voter, clip, vote_type, network: caller.network() };
-    Ok(state.writer.cast_vote(request).await?)
+    let outcome = state.writer.cast_vote(request).await;
+    state.metrics.vote_cast(outcome.as_ref().err().map(crate::metrics::refusal_reason));
+    Ok(outcome?)
 }
 
 /// Revokes a vote and answers once it is durable.

@@ -195,7 +195,8 @@ async fn an_offline_backup_restores_and_non_empty_targets_are_refused() {
     assert!(backup.status.success(), "offline backup failed: {output}");
     assert!(output.contains("offline"), "{output}");
     let manifest = std::fs::read_to_string(dest.join("BACKUP.txt")).expect("manifest");
-    assert!(manifest.contains("schema version: 1"), "{manifest}");
+    let schema = format!("schema version: {}", aimoviez::store::SCHEMA_VERSION);
+    assert!(manifest.contains(&schema), "{manifest}");
     assert!(manifest.contains("vote_id_to_vote 40"), "{manifest}");
 
     let refused = cli([OsStr::new("restore"), dest.as_os_str(), OsStr::new("--data"), occupied.as_os_str()]).await;

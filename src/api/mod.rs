@@ -9,16 +9,15 @@ pub mod comments;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod health;
 mod story;
 mod tournament;
 pub mod vote;
 
 pub use auth::DELETE_CONFIRMATION;
 
-use axum::Json;
 use axum::Router;
 use axum::routing::{get, post, put};
-use serde_json::json;
 
 use crate::app::AppState;
 use error::ApiError;
@@ -26,7 +25,7 @@ use error::ApiError;
 /// Routes under `/api/`.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/health", get(health))
+        .route("/api/health", get(health::health))
         .route("/api/vote", get(vote::get_feed).post(vote::cast_vote).delete(vote::revoke_vote))
         .route("/api/story", get(story::get_story))
         .route("/api/seasons/active", get(story::get_story))
@@ -67,11 +66,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/reports", post(comments::file_report))
         .route("/api/admin/reports", get(comments::list_reports))
         .route("/api/{*rest}", axum::routing::any(unknown_route))
-}
-
-/// `GET /api/health`: cheap liveness, no storage access.
-async fn health() -> Json<serde_json::Value> {
-    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
 }
 
 async fn unknown_route() -> ApiError {

@@ -505,7 +505,7 @@ fn copy_tree(
 
 /// Copies a file beside its final name, fsyncs it and renames it into place,
 /// so a crash never leaves a half-written file under the final name.
-fn copy_durably(source: &Path, target: &Path) -> io::Result<u64> {
+pub(crate) fn copy_durably(source: &Path, target: &Path) -> io::Result<u64> {
     let file_name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let partial = target.with_file_name(format!(".{file_name}.partial"));
     let copied = (|| {
@@ -693,7 +693,7 @@ mod tests {
         assert!(!dest.join("media/ab/.tmp123").exists());
         assert!(!dest.join("media/.incoming").exists());
         let manifest = fs::read_to_string(dest.join(MANIFEST_FILE)).expect("manifest");
-        assert!(manifest.contains("schema version: 1"), "{manifest}");
+        assert!(manifest.contains(&format!("schema version: {}", super::super::SCHEMA_VERSION)), "{manifest}");
         assert!(manifest.contains("  meta "), "{manifest}");
         #[cfg(unix)]
         {

@@ -1,66 +1,151 @@
 //! Schema version check and migrations, run once at open inside one write
 //! transaction, so an upgrade either completes or leaves the file untouched.
+//! Before an older file is migrated, `Store::open` copies it aside (see
+//! [`backup_before_upgrade`]), so the previous build can still open the copy.
+//!
+//! History:
+//! - 1: the first released layout.
+//! - 2: all-time tallies `VOTER_TO_TALLY` and `CREATOR_TO_TALLY`, backfilled
+//!   from the votes.
 
-use redb::{Database, ReadableTable};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::tables::*;
-use super::{SCHEMA_VERSION, StoreError};
+use super::{SCHEMA_VERSION, StoreError, records};
+
+/// Folder (beside the database file) of the copies taken before a migration.
+pub const PRE_MIGRATION_DIR: &str = "backups";
+
+/// The schema version of an existing file when it is older than this build
+/// (`None` for a new file or a current one); a newer one is refused.
+pub fn upgrade_needed(db: &Database) -> Result<Option<u64>, StoreError> {
+    let txn = db.begin_read()?;
+    let meta = match txn.open_table(META) {
+        Ok(meta) => meta,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+        Err(error) => return Err(error.into()),
+    };
+    match meta.get(meta_keys::SCHEMA_VERSION)?.map(|v| v.value()) {
+        Some(version) if version > SCHEMA_VERSION => Err(StoreError::NewerSchema { found: version }),
+        Some(version) if version < SCHEMA_VERSION => Ok(Some(version)),
+        _ => Ok(None),
+    }
+}
+
+/// Copies the (closed) database file to
+/// `<its dir>/backups/pre-migration-v<found>-<UTC timestamp>.redb`, fsynced,
+/// and returns the copy's path.
+pub fn backup_before_upgrade(db_path: &Path, found: u64) -> Result<PathBuf, StoreError> {
+    let dir = db_path.parent().unwrap_or_else(|| Path::new(".")).join(PRE_MIGRATION_DIR);
+    let io = |error: std::io::Error| StoreError::Database(redb::Error::Io(error));
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    let stamp = time::OffsetDateTime::now_utc().format(format).unwrap_or_default();
+    let mut copy = dir.join(format!("pre-migration-v{found}-{stamp}.redb"));
+    let mut attempt = 1;
+    while copy.exists() {
+        attempt += 1;
+        copy = dir.join(format!("pre-migration-v{found}-{stamp}-{attempt}.redb"));
+    }
+    super::backup::copy_durably(db_path, &copy).map_err(io)?;
+    Ok(copy)
+}
 
 /// Creates every table on a new file, refuses files from a newer build, and
-/// migrates older ones step by step.
+/// migrates older ones step by step, all in one write transaction.
 pub fn run(db: &Database) -> Result<(), StoreError> {
     let txn = db.begin_write()?;
-    {
-        let mut meta = txn.open_table(META)?;
-        let found = meta.get(meta_keys::SCHEMA_VERSION)?.map(|v| v.value());
-        match found {
-            Some(version) if version > SCHEMA_VERSION => return Err(StoreError::NewerSchema { found: version }),
-            Some(version) if version == SCHEMA_VERSION => {}
-            Some(older) => {
-                // No released schema precedes version 1; later versions add a
-                // `migrate_from_N` step per version here.
-                tracing::info!(from = older, to = SCHEMA_VERSION, "migrating database schema");
-                meta.insert(meta_keys::SCHEMA_VERSION, SCHEMA_VERSION)?;
+    let found = txn.open_table(META)?.get(meta_keys::SCHEMA_VERSION)?.map(|v| v.value());
+    match found {
+        Some(version) if version > SCHEMA_VERSION => return Err(StoreError::NewerSchema { found: version }),
+        Some(version) if version == SCHEMA_VERSION => {}
+        Some(older) => {
+            tracing::info!(from = older, to = SCHEMA_VERSION, "migrating database schema");
+            for version in older..SCHEMA_VERSION {
+                migrate_from(&txn, version)?;
             }
-            None => {
-                tracing::info!(version = SCHEMA_VERSION, "initialising new database");
-                meta.insert(meta_keys::SCHEMA_VERSION, SCHEMA_VERSION)?;
-            }
+            txn.open_table(META)?.insert(meta_keys::SCHEMA_VERSION, SCHEMA_VERSION)?;
+        }
+        None => {
+            tracing::info!(version = SCHEMA_VERSION, "initialising new database");
+            txn.open_table(META)?.insert(meta_keys::SCHEMA_VERSION, SCHEMA_VERSION)?;
         }
     }
     // Opening every table once makes them exist, so readers never meet a
-    // missing table on a fresh file.
-    txn.open_table(SEASON_ID_TO_SEASON)?;
-    txn.open_table(SLOT_TO_SLOT)?;
-    txn.open_table(CLIP_ID_TO_CLIP)?;
-    txn.open_table(SLOT_CLIP_TO_MEMBERSHIP)?;
-    txn.open_table(SLOT_CLIP_TO_COUNTER)?;
-    txn.open_table(CLIP_ID_TO_VIEWS)?;
-    txn.open_table(USER_ID_TO_USER)?;
-    txn.open_table(USERNAME_TO_USER_ID)?;
-    txn.open_table(VOTE_ID_TO_VOTE)?;
-    txn.open_table(VOTER_TO_LEDGER)?;
-    txn.open_table(SESSION_HASH_TO_SESSION)?;
-    txn.open_table(USER_SESSION_TO_MEMBERSHIP)?;
-    txn.open_table(USER_VOTE_TO_MEMBERSHIP)?;
-    txn.open_table(FLAGGED_VOTE_TO_MEMBERSHIP)?;
-    txn.open_table(AUDIT_ID_TO_ENTRY)?;
-    txn.open_table(SLOT_VOTE_TO_MEMBERSHIP)?;
-    txn.open_table(CLIP_STATUS_TO_MEMBERSHIP)?;
-    txn.open_table(GENRE_VOTER_TO_GENRE)?;
-    txn.open_table(GENRE_TO_COUNT)?;
-    txn.open_table(USER_CLIP_TO_MEMBERSHIP)?;
-    txn.open_table(FLAG_TO_ENABLED)?;
-    txn.open_table(COMMENT_ID_TO_COMMENT)?;
-    txn.open_table(CLIP_COMMENT_TO_MEMBERSHIP)?;
-    txn.open_table(CLIP_TOP_TO_MEMBERSHIP)?;
-    txn.open_table(PARENT_REPLY_TO_MEMBERSHIP)?;
-    txn.open_table(COMMENT_LIKE_TO_MEMBERSHIP)?;
-    txn.open_table(CLIP_TO_COMMENT_COUNT)?;
-    txn.open_table(REPORT_ID_TO_REPORT)?;
-    txn.open_table(USER_COMMENT_TO_MEMBERSHIP)?;
-    txn.open_table(VOTER_TO_TALLY)?;
-    txn.open_table(CREATOR_TO_TALLY)?;
+    // missing table on a fresh file. The list is backup's, so a table added
+    // there is created here too.
+    macro_rules! create_each {
+        ($($def:ident),+ $(,)?) => {
+            $( txn.open_table($def)?; )+
+        };
+    }
+    with_every_table!(create_each);
     txn.commit()?;
+    Ok(())
+}
+
+/// One step: from `version` to `version + 1`.
+fn migrate_from(txn: &WriteTransaction, version: u64) -> Result<(), StoreError> {
+    match version {
+        1 => backfill_tallies(txn),
+        _ => Ok(()),
+    }
+}
+
+/// 1 → 2: the all-time voter and creator tallies, recounted from the votes
+/// (counted votes only; the creator from the clip record), replacing any
+/// tally rows a development build may have written. The same recount as
+/// `Store::check`, so a migrated file checks clean.
+fn backfill_tallies(txn: &WriteTransaction) -> Result<(), StoreError> {
+    let mut voters: HashMap<String, (u64, u64)> = HashMap::new();
+    let mut creators: HashMap<u64, (u64, u64)> = HashMap::new();
+    let mut creator_of: HashMap<u64, Option<u64>> = HashMap::new();
+    let mut votes_read = 0u64;
+    {
+        let votes = txn.open_table(VOTE_ID_TO_VOTE)?;
+        let clips = txn.open_table(CLIP_ID_TO_CLIP)?;
+        for entry in votes.iter()? {
+            let (_, bytes) = entry?;
+            let vote = records::vote_from_bytes(bytes.value())?;
+            votes_read += 1;
+            if !vote.counts() {
+                continue;
+            }
+            let weight = u64::from(vote.weight);
+            let tally = voters.entry(vote.voter.as_str().to_owned()).or_default();
+            *tally = (tally.0 + 1, tally.1 + weight);
+            let creator = match creator_of.get(&vote.clip.get()) {
+                Some(creator) => *creator,
+                None => {
+                    let creator = match clips.get(vote.clip.get())? {
+                        Some(bytes) => Some(records::clip_from_bytes(bytes.value())?.creator.get()),
+                        None => None,
+                    };
+                    creator_of.insert(vote.clip.get(), creator);
+                    creator
+                }
+            };
+            if let Some(creator) = creator {
+                let tally = creators.entry(creator).or_default();
+                *tally = (tally.0 + 1, tally.1 + weight);
+            }
+        }
+    }
+    txn.delete_table(VOTER_TO_TALLY)?;
+    txn.delete_table(CREATOR_TO_TALLY)?;
+    {
+        let mut table = txn.open_table(VOTER_TO_TALLY)?;
+        for (voter, tally) in &voters {
+            table.insert(voter.as_str(), *tally)?;
+        }
+        let mut table = txn.open_table(CREATOR_TO_TALLY)?;
+        for (creator, tally) in &creators {
+            table.insert(*creator, *tally)?;
+        }
+    }
+    tracing::info!(votes = votes_read, voters = voters.len(), creators = creators.len(), "backfilled all-time tallies");
     Ok(())
 }

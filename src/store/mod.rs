@@ -2,6 +2,7 @@
 //! record encoding, the schema version, the single writer thread and the read
 //! helpers. Handlers never see a table or a transaction.
 
+#[macro_use]
 pub mod backup;
 mod comments;
 mod migrations;
@@ -25,7 +26,7 @@ use crate::domain::vote::SpecialsUsed;
 use tables::*;
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// Errors from the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -151,9 +152,22 @@ pub struct Store {
 
 impl Store {
     /// Opens (or creates) the database file, repairs it quickly after a
-    /// crash, and brings the schema up to date.
+    /// crash, and brings the schema up to date. An older file is first
+    /// copied to `backups/pre-migration-v<N>-<timestamp>.redb` beside it.
     pub fn open(path: &Path, cache_size_bytes: usize) -> Result<Store, StoreError> {
-        let db = Database::builder().set_cache_size(cache_size_bytes).create(path)?;
+        let mut db = Database::builder().set_cache_size(cache_size_bytes).create(path)?;
+        if let Some(found) = migrations::upgrade_needed(&db)? {
+            // Closed first, so the copy is a clean file the previous build opens as is.
+            drop(db);
+            let copy = migrations::backup_before_upgrade(path, found)?;
+            tracing::warn!(
+                path = %copy.display(),
+                from = found,
+                to = SCHEMA_VERSION,
+                "copied the database before migrating it; restore by putting that file back with the previous build"
+            );
+            db = Database::builder().set_cache_size(cache_size_bytes).create(path)?;
+        }
         let store = Store { db: Arc::new(db), reads: Arc::new(AtomicU64::new(0)) };
         migrations::run(&store.db)?;
         Ok(store)

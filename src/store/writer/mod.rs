@@ -20,7 +20,7 @@ mod tournament;
 mod votes;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -91,8 +91,8 @@ pub struct WriterSettings {
     pub clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
 }
 
-/// Counters describing the writer's work, for metrics and benchmarks.
-#[derive(Debug, Default)]
+/// Counters describing the writer's work, for metrics, health and benchmarks.
+#[derive(Debug)]
 pub struct WriterStats {
     /// Transactions committed.
     pub batches: AtomicU64,
@@ -104,6 +104,105 @@ pub struct WriterStats {
     pub max_batch: AtomicU64,
     /// Commands waiting in the queue right now.
     pub queued: AtomicU64,
+    /// Whether the writer thread is alive (false once it stopped or panicked).
+    pub running: AtomicBool,
+    /// Batches that failed to commit (nothing of them was stored).
+    pub failed_batches: AtomicU64,
+    /// Whether the most recent batch failed: storage is refusing writes.
+    pub last_batch_failed: AtomicBool,
+    /// Wall-clock time of the last successful commit, Unix milliseconds (0 = none yet).
+    pub last_commit_unix_ms: AtomicU64,
+    /// Commands per committed batch.
+    pub batch_sizes: AtomicHistogram,
+    /// Apply-and-commit time per committed batch, in microseconds.
+    pub commit_latency_micros: AtomicHistogram,
+}
+
+impl Default for WriterStats {
+    fn default() -> Self {
+        WriterStats {
+            batches: AtomicU64::new(0),
+            commands: AtomicU64::new(0),
+            commit_micros: AtomicU64::new(0),
+            max_batch: AtomicU64::new(0),
+            queued: AtomicU64::new(0),
+            running: AtomicBool::new(false),
+            failed_batches: AtomicU64::new(0),
+            last_batch_failed: AtomicBool::new(false),
+            last_commit_unix_ms: AtomicU64::new(0),
+            batch_sizes: AtomicHistogram::new(&[1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000]),
+            commit_latency_micros: AtomicHistogram::new(&[
+                500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000,
+            ]),
+        }
+    }
+}
+
+/// A histogram of whole numbers with fixed bucket bounds, updated without
+/// locks (the writer thread records into it once per batch; `/metrics`
+/// reads it).
+#[derive(Debug)]
+pub struct AtomicHistogram {
+    /// Inclusive upper bounds, increasing.
+    bounds: &'static [u64],
+    /// One count per bound, then one for values above the last bound.
+    buckets: Box<[AtomicU64]>,
+    sum: AtomicU64,
+    count: AtomicU64,
+}
+
+/// A histogram read at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramSnapshot {
+    /// (inclusive upper bound, observations in this bucket alone); the last
+    /// bound is `None` for "above every bound".
+    pub buckets: Vec<(Option<u64>, u64)>,
+    /// Sum of all observations.
+    pub sum: u64,
+    /// Number of observations.
+    pub count: u64,
+}
+
+impl AtomicHistogram {
+    /// An empty histogram with these inclusive upper bounds.
+    pub fn new(bounds: &'static [u64]) -> Self {
+        AtomicHistogram {
+            bounds,
+            buckets: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
+            sum: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+        }
+    }
+
+    /// Records one observation.
+    pub fn observe(&self, value: u64) {
+        let index = self.bounds.partition_point(|bound| *bound < value);
+        if let Some(bucket) = self.buckets.get(index) {
+            bucket.fetch_add(1, Ordering::Relaxed);
+        }
+        self.sum.fetch_add(value, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counts so far (each field read atomically; the whole is close
+    /// enough for monitoring while the writer keeps recording).
+    pub fn snapshot(&self) -> HistogramSnapshot {
+        let bounds = self.bounds.iter().map(|bound| Some(*bound)).chain(std::iter::once(None));
+        HistogramSnapshot {
+            buckets: bounds.zip(self.buckets.iter().map(|count| count.load(Ordering::Relaxed))).collect(),
+            sum: self.sum.load(Ordering::Relaxed),
+            count: self.count.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Marks the writer stopped when its thread ends, normally or by panic.
+struct RunningGuard(Arc<WriterStats>);
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.0.running.store(false, Ordering::Release);
+    }
 }
 
 /// Sends commands to the writer thread. Cheap to clone.
@@ -142,7 +241,12 @@ pub fn start(
     let stats = Arc::new(WriterStats::default());
     let fraud = Arc::new(Mutex::new(FraudTracker::new(100_000, 50_000)));
     let worker = Worker { db: store.db.clone(), settings, listener, stats: stats.clone(), fraud };
-    let join = std::thread::Builder::new().name("aimoviez-writer".into()).spawn(move || worker.run(receiver))?;
+    stats.running.store(true, Ordering::Release);
+    let spawned = std::thread::Builder::new().name("aimoviez-writer".into()).spawn(move || {
+        let _running = RunningGuard(worker.stats.clone());
+        worker.run(receiver);
+    });
+    let join = spawned.inspect_err(|_| stats.running.store(false, Ordering::Release))?;
     Ok((WriterHandle { sender: sender.clone(), stats }, WriterThread { sender, join: Some(join) }))
 }
 
@@ -175,6 +279,14 @@ impl WriterHandle {
     pub fn stats(&self) -> &WriterStats {
         &self.stats
     }
+}
+
+/// Wall-clock milliseconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_millis_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }
 
 struct Worker {
@@ -233,6 +345,10 @@ impl Worker {
                 self.stats.commands.fetch_add(count, Ordering::Relaxed);
                 self.stats.commit_micros.fetch_add(micros, Ordering::Relaxed);
                 self.stats.max_batch.fetch_max(count, Ordering::Relaxed);
+                self.stats.batch_sizes.observe(count);
+                self.stats.commit_latency_micros.observe(micros);
+                self.stats.last_batch_failed.store(false, Ordering::Relaxed);
+                self.stats.last_commit_unix_ms.store(unix_millis_now(), Ordering::Relaxed);
                 // The read model learns of the batch before any client does,
                 // so a client that got "yes" sees its write on the next read.
                 (self.listener)(&events);
@@ -243,6 +359,8 @@ impl Worker {
             Err(error) => {
                 // The replies were dropped with the failed batch, which tells
                 // every caller `Unavailable`: none of its commands was stored.
+                self.stats.failed_batches.fetch_add(1, Ordering::Relaxed);
+                self.stats.last_batch_failed.store(true, Ordering::Relaxed);
                 tracing::error!(error = %error, batch.size = count, "write batch failed; nothing of it was stored");
             }
         }
@@ -267,5 +385,34 @@ impl Worker {
         }
         txn.commit()?;
         Ok(deliveries)
+    }
+}
+
+#[cfg(test)]
+mod stats_tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_inclusive_upper_bounds() {
+        let histogram = AtomicHistogram::new(&[1, 10, 100]);
+        for value in [0, 1, 2, 10, 11, 100, 101, 5_000] {
+            histogram.observe(value);
+        }
+        let snapshot = histogram.snapshot();
+        assert_eq!(snapshot.buckets, vec![(Some(1), 2), (Some(10), 2), (Some(100), 2), (None, 2)]);
+        assert_eq!(snapshot.count, 8);
+        assert_eq!(snapshot.sum, 5_225);
+    }
+
+    #[test]
+    fn the_running_flag_follows_the_writer_thread() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("db.redb"), 4 * 1024 * 1024).expect("store");
+        let settings =
+            WriterSettings { batch_max: 16, queue_capacity: 16, daily_budget: 200, clock: Arc::new(Timestamp::now) };
+        let (handle, thread) = start(&store, settings, Box::new(|_| {})).expect("writer");
+        assert!(handle.stats().running.load(Ordering::Acquire));
+        thread.stop();
+        assert!(!handle.stats().running.load(Ordering::Acquire), "a stopped writer reports so");
     }
 }
