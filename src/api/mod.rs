@@ -9,6 +9,7 @@ pub mod comments;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod leaderboard;
 mod story;
 mod tournament;
 pub mod vote;
@@ -32,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/seasons/active", get(story::get_story))
         .route("/api/clips/{id}", get(story::get_clip))
         .route("/api/features", get(story::get_features))
+        .route("/api/leaderboard/{board}", get(leaderboard::get_leaderboard))
         .route("/api/auth/register", post(auth::register))
         .route("/api/auth/login", post(auth::login))
         .route("/api/auth/logout", post(auth::logout))
