@@ -24,6 +24,7 @@ use crate::demo;
 use crate::domain::clock::Timestamp;
 use crate::domain::ids::ClipId;
 use crate::indexer::{self, IndexFeed, Indexer};
+use crate::leaderboard::LeaderboardService;
 use crate::live::LiveHub;
 use crate::media::MediaLibrary;
 use crate::media::upload::{self, UploadLimits};
@@ -86,6 +87,8 @@ pub struct AppContext {
     pub upload_limits: UploadLimits,
     /// Request, vote and background-task figures for `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Top clips, creators and voters, kept current by committed votes.
+    pub leaderboards: Arc<LeaderboardService>,
 }
 
 impl AppState {
@@ -105,6 +108,18 @@ impl AppState {
 pub struct BuildOptions {
     /// Seed the demo season (once) before serving.
     pub demo: Option<demo::DemoOptions>,
+    /// Replaces the wall clock of the writer and the leaderboards (tests move it).
+    pub clock: Option<ClockOverride>,
+}
+
+/// A clock standing in for the wall clock.
+#[derive(Clone)]
+pub struct ClockOverride(pub crate::leaderboard::Clock);
+
+impl std::fmt::Debug for ClockOverride {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ClockOverride({})", (self.0)())
+    }
 }
 
 /// A built app: listening, not yet serving.
@@ -158,11 +173,15 @@ impl App {
             .map_err(|join| StartError::Demo(join.to_string()))??;
         let read_model = Arc::new(ReadModel::load(store.clone())?);
         let sessions = Arc::new(SessionRegistry::load(&store, Timestamp::now())?);
+        let clock: crate::leaderboard::Clock = match &options.clock {
+            Some(ClockOverride(clock)) => clock.clone(),
+            None => Arc::new(Timestamp::now),
+        };
         let settings = WriterSettings {
             batch_max: config.writer.batch_max,
             queue_capacity: config.writer.queue_capacity,
             daily_budget: config.votes.daily_budget,
-            clock: Arc::new(Timestamp::now),
+            clock: clock.clone(),
         };
         let search_dir = config.search_dir();
         let index_store = store.clone();
@@ -171,6 +190,23 @@ impl App {
                 .await
                 .map_err(|join| StartError::Demo(join.to_string()))?
                 .map_err(StartError::Search)?;
+        // Rebuilt before the writer starts, so no commit falls between the
+        // snapshot and the first event the listener applies.
+        let (leaderboards, rebuilt) = {
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || LeaderboardService::load(&store, clock))
+                .await
+                .map_err(|join| StartError::Demo(join.to_string()))??
+        };
+        tracing::info!(
+            ranked = rebuilt.ranked,
+            recent_votes = rebuilt.recent_votes,
+            votes_read = rebuilt.votes_read,
+            duration_ms = rebuilt.millis as u64,
+            "leaderboards rebuilt"
+        );
+        let leaderboards = Arc::new(leaderboards);
+        let leaderboards_for_writer = leaderboards.clone();
         let live = Arc::new(LiveHub::new());
         let metrics = Arc::new(crate::metrics::Metrics::new(store.clip_change_sequence()?));
         let (model_for_writer, sessions_for_writer, live_for_writer) =
@@ -179,6 +215,7 @@ impl App {
         let listener: writer::CommitListener = Box::new(move |events| {
             model_for_writer.apply(events);
             sessions_for_writer.apply(events);
+            leaderboards_for_writer.apply(events);
             forward_committed(events, &index_feed, &live_for_writer);
             metrics_for_writer.observe_committed(events);
         });
@@ -246,6 +283,7 @@ impl App {
             live,
             upload_limits,
             metrics,
+            leaderboards,
             config,
             store,
             writer,

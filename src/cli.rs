@@ -154,7 +154,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         Ok(runtime) => runtime,
         Err(error) => return fail(format!("cannot start the async runtime: {error}")),
     };
-    let options = BuildOptions { demo: args.demo.then(DemoOptions::default) };
+    let options = BuildOptions { demo: args.demo.then(DemoOptions::default), ..BuildOptions::default() };
     runtime.block_on(async move {
         let app = match App::build(config, options).await {
             Ok(app) => app,

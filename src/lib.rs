@@ -15,6 +15,7 @@ pub mod csrf;
 pub mod demo;
 pub mod domain;
 pub mod indexer;
+pub mod leaderboard;
 pub mod live;
 pub mod media;
 pub mod metrics;

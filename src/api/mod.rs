@@ -10,6 +10,7 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod leaderboard;
 mod story;
 mod tournament;
 pub mod vote;
@@ -31,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/seasons/active", get(story::get_story))
         .route("/api/clips/{id}", get(story::get_clip))
         .route("/api/features", get(story::get_features))
+        .route("/api/leaderboard/{board}", get(leaderboard::get_leaderboard))
         .route("/api/auth/register", post(auth::register))
         .route("/api/auth/login", post(auth::login))
         .route("/api/auth/logout", post(auth::logout))

@@ -380,6 +380,13 @@ impl BoardState {
         self.all.record(day, id, delta);
     }
 
+    /// A score change for the day and week buckets only (all time already
+    /// holds it): used when restoring.
+    fn record_rolling(&mut self, day: UtcDay, id: u64, delta: i64) {
+        self.day.record(day.number(), id, delta);
+        self.week.record(week_of(day), id, delta);
+    }
+
     fn roll_to(&mut self, day: UtcDay) {
         self.day.roll_to(day.number());
         self.week.roll_to(week_of(day));
@@ -401,6 +408,41 @@ impl BoardState {
             Period::All => self.all.page(offset, limit),
         }
     }
+}
+
+/// All-time scores as storage keeps them, `(id, score)` per board: clips and
+/// creators by weighted score, voters (signed-in users) by votes cast.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllTimeTotals {
+    /// Clip id and weighted score.
+    pub clips: Vec<(u64, u64)>,
+    /// Creator user id and weighted score received.
+    pub creators: Vec<(u64, u64)>,
+    /// Voter user id and votes cast.
+    pub voters: Vec<(u64, u64)>,
+}
+
+/// A vote that still counts, cast within the restore window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecentVote {
+    /// The UTC day it was cast.
+    pub day: UtcDay,
+    /// The clip voted on.
+    pub clip: u64,
+    /// The clip's creator.
+    pub creator: u64,
+    /// The voter's user id (`None` for anonymous voters).
+    pub voter: Option<u64>,
+    /// Its weight.
+    pub weight: u32,
+}
+
+/// The first day whose votes [`Leaderboards::restore`] needs: the Monday that
+/// starts the previous week, which covers yesterday, this week and last week.
+pub fn restore_window_start(today: UtcDay) -> UtcDay {
+    // Week `w` starts on day `7w - 3` (see `week_of`).
+    let previous_week = week_of(today).saturating_sub(1);
+    UtcDay::from_number(previous_week.saturating_mul(7).saturating_sub(3))
 }
 
 /// Every board for every period, fed from committed vote events.
@@ -426,19 +468,86 @@ impl Leaderboards {
     /// One counted vote (or a removal when `delta` is negative: revoke/void)
     /// of `weight` for `clip` by `creator` cast by `voter` on `day`. `delta` is
     /// a number of votes, normally `+1` or `-1`: clips and creators move by
-    /// `weight * delta` (weighted score), voters by `delta` (votes cast). Voter
-    /// ids are `u64`; the caller maps voter keys to ids.
+    /// `weight * delta` (weighted score), voters by `delta` (votes cast).
+    /// `voter` is the signed-in user's id; anonymous votes (`None`) count for
+    /// clips and creators but list no voter.
     ///
     /// `day` is the day the vote was cast, so a removal lands in the bucket the
     /// vote counted in; a day whose bucket is no longer kept only changes all
     /// time. A newer day rolls the buckets over. `O(log n)`, plus
     /// `O(TREND_DEPTH)` for the first event of a new day.
-    pub fn record(&mut self, day: UtcDay, clip: u64, creator: u64, voter: u64, weight: u32, delta: i64) {
+    pub fn record(&mut self, day: UtcDay, clip: u64, creator: u64, voter: Option<u64>, weight: u32, delta: i64) {
         self.newest_day = self.newest_day.max(Some(day));
         let weighted = i64::from(weight).saturating_mul(delta);
         self.clips.record(day, clip, weighted);
         self.creators.record(day, creator, weighted);
-        self.voters.record(day, voter, delta);
+        if let Some(voter) = voter {
+            self.voters.record(day, voter, delta);
+        }
+    }
+
+    /// Rebuilds the boards at start from what storage keeps, without reading
+    /// every vote: the persisted all-time `totals` and the counted votes cast
+    /// since [`restore_window_start`]`(today)`, in the order they were cast.
+    ///
+    /// Day and week buckets (current and previous) are replayed from the
+    /// recent votes. All time starts from the totals minus what was cast
+    /// today, which is the trend baseline "at the start of the day", then
+    /// today's votes are replayed on top. The result equals the incrementally
+    /// maintained boards, except that an older vote revoked or voided today
+    /// counts as gone before the day started in the all-time trend baseline
+    /// (storage does not keep when a vote stopped counting).
+    /// `O((totals + recent) log n)`.
+    pub fn restore(today: UtcDay, totals: &AllTimeTotals, recent: &[RecentVote]) -> Self {
+        let mut cast_today: [HashMap<u64, u64>; 3] = Default::default();
+        for vote in recent.iter().filter(|vote| vote.day >= today) {
+            let weight = u64::from(vote.weight);
+            *cast_today[0].entry(vote.clip).or_default() += weight;
+            *cast_today[1].entry(vote.creator).or_default() += weight;
+            if let Some(voter) = vote.voter {
+                *cast_today[2].entry(voter).or_default() += 1;
+            }
+        }
+        let mut boards = Leaderboards::new();
+        let states = [&mut boards.clips, &mut boards.creators, &mut boards.voters];
+        let sources = [&totals.clips, &totals.creators, &totals.voters];
+        for ((state, source), today_part) in states.into_iter().zip(sources).zip(&cast_today) {
+            for &(id, total) in source {
+                let before_today = total.saturating_sub(today_part.get(&id).copied().unwrap_or(0));
+                state.all.ranking.add(id, i64::try_from(before_today).unwrap_or(i64::MAX));
+            }
+        }
+        for vote in recent {
+            if vote.day >= today {
+                boards.record(vote.day, vote.clip, vote.creator, vote.voter, vote.weight, 1);
+            } else {
+                let weighted = i64::from(vote.weight);
+                boards.clips.record_rolling(vote.day, vote.clip, weighted);
+                boards.creators.record_rolling(vote.day, vote.creator, weighted);
+                if let Some(voter) = vote.voter {
+                    boards.voters.record_rolling(vote.day, voter, 1);
+                }
+            }
+        }
+        let today = boards.newest_day.map_or(today, |newest| newest.max(today));
+        boards.newest_day = Some(today);
+        for state in [&mut boards.clips, &mut boards.creators, &mut boards.voters] {
+            state.roll_to(today);
+        }
+        boards
+    }
+
+    /// Number of entries a board has for a period (as of the newest day seen).
+    pub fn len(&self, board: Board, period: Period) -> usize {
+        self.state(board).len(period)
+    }
+
+    fn state(&self, board: Board) -> &BoardState {
+        match board {
+            Board::Clips => &self.clips,
+            Board::Creators => &self.creators,
+            Board::Voters => &self.voters,
+        }
     }
 
     /// A page of a board for a period as of `today`, with each entry's trend
@@ -558,7 +667,7 @@ mod tests {
     fn pages_report_whether_more_remain() {
         let mut boards = Leaderboards::new();
         for clip in 1..=25u64 {
-            boards.record(day(10), clip, 100 + clip, clip, u32::try_from(clip).expect("small"), 1);
+            boards.record(day(10), clip, 100 + clip, Some(clip), u32::try_from(clip).expect("small"), 1);
         }
         let first = boards.page(Board::Clips, Period::All, day(10), 0, 10);
         assert_eq!(first.total, 25);
@@ -580,7 +689,7 @@ mod tests {
     fn has_more_stops_at_the_offset_cap() {
         let mut boards = Leaderboards::new();
         for voter in 0..(MAX_OFFSET as u64 + 300) {
-            boards.record(day(1), 1, 1, voter, 1, 1);
+            boards.record(day(1), 1, 1, Some(voter), 1, 1);
         }
         let page = boards.page(Board::Voters, Period::Day, day(1), MAX_OFFSET - 50, MAX_LIMIT);
         assert_eq!(page.entries.len(), MAX_LIMIT);
@@ -594,14 +703,14 @@ mod tests {
     #[test]
     fn boards_score_by_weight_and_voters_by_votes() {
         let mut boards = Leaderboards::new();
-        boards.record(day(3), 1, 50, 900, 10, 1);
-        boards.record(day(3), 2, 50, 900, 1, 1);
-        boards.record(day(3), 3, 60, 901, 3, 1);
+        boards.record(day(3), 1, 50, Some(900), 10, 1);
+        boards.record(day(3), 2, 50, Some(900), 1, 1);
+        boards.record(day(3), 3, 60, Some(901), 3, 1);
         let creators = boards.page(Board::Creators, Period::Day, day(3), 0, 10);
         assert_eq!(creators.entries.iter().map(|e| (e.id, e.score)).collect::<Vec<_>>(), vec![(50, 11), (60, 3)]);
         let voters = boards.page(Board::Voters, Period::Day, day(3), 0, 10);
         assert_eq!(voters.entries.iter().map(|e| (e.id, e.score)).collect::<Vec<_>>(), vec![(900, 2), (901, 1)]);
-        boards.record(day(3), 1, 50, 900, 10, -1);
+        boards.record(day(3), 1, 50, Some(900), 10, -1);
         let clips = boards.page(Board::Clips, Period::Day, day(3), 0, 10);
         assert_eq!(clips.entries.iter().map(|e| (e.id, e.score)).collect::<Vec<_>>(), vec![(3, 3), (2, 1)]);
         let voters = boards.page(Board::Voters, Period::Day, day(3), 0, 10);
@@ -615,8 +724,8 @@ mod tests {
         assert_eq!(week_of(day(4)), week_of(day(10)));
         assert_ne!(week_of(day(10)), week_of(day(11)));
         let mut boards = Leaderboards::new();
-        boards.record(day(8), 1, 1, 1, 1, 1);
-        boards.record(day(9), 2, 1, 1, 1, 1);
+        boards.record(day(8), 1, 1, Some(1), 1, 1);
+        boards.record(day(9), 2, 1, Some(1), 1, 1);
         assert_eq!(boards.page(Board::Clips, Period::Day, day(9), 0, 10).total, 1);
         assert_eq!(ids(&boards.page(Board::Clips, Period::Week, day(9), 0, 10)), vec![1, 2]);
         assert!(boards.page(Board::Clips, Period::Day, day(10), 0, 10).entries.is_empty());
@@ -629,17 +738,17 @@ mod tests {
     #[test]
     fn stale_buckets_are_dropped_and_late_votes_land_where_kept() {
         let mut boards = Leaderboards::new();
-        boards.record(day(20), 1, 1, 1, 1, 1);
-        boards.record(day(21), 2, 1, 1, 1, 1);
+        boards.record(day(20), 1, 1, Some(1), 1, 1);
+        boards.record(day(21), 2, 1, Some(1), 1, 1);
         // A late event for yesterday still lands in yesterday's bucket.
-        boards.record(day(20), 3, 1, 1, 1, 1);
+        boards.record(day(20), 3, 1, Some(1), 1, 1);
         let today = boards.page(Board::Clips, Period::Day, day(21), 0, 10);
         assert_eq!(ids(&today), vec![2]);
         assert_eq!(boards.clips.day.previous.as_ref().map(|p| p.ranking.len()), Some(2));
         // Two days on, both old days are gone; a void of day 20 only changes all time.
-        boards.record(day(23), 4, 1, 1, 1, 1);
+        boards.record(day(23), 4, 1, Some(1), 1, 1);
         assert!(boards.clips.day.previous.is_none());
-        boards.record(day(20), 1, 1, 1, 1, -1);
+        boards.record(day(20), 1, 1, Some(1), 1, -1);
         assert_eq!(ids(&boards.page(Board::Clips, Period::Day, day(23), 0, 10)), vec![4]);
         assert_eq!(ids(&boards.page(Board::Clips, Period::All, day(23), 0, 10)), vec![2, 3, 4]);
         // A lagging clock does not move time backwards.
@@ -649,22 +758,22 @@ mod tests {
     #[test]
     fn trends_compare_with_the_previous_day() {
         let mut boards = Leaderboards::new();
-        boards.record(day(10), 1, 1, 1, 10, 1);
-        boards.record(day(10), 2, 1, 1, 5, 1);
-        boards.record(day(10), 3, 1, 1, 1, 1);
+        boards.record(day(10), 1, 1, Some(1), 10, 1);
+        boards.record(day(10), 2, 1, Some(1), 5, 1);
+        boards.record(day(10), 3, 1, Some(1), 1, 1);
         let first = boards.page(Board::Clips, Period::Day, day(10), 0, 10);
         assert_eq!(trends(&first), vec![(1, Trend::New), (2, Trend::New), (3, Trend::New)]);
-        boards.record(day(11), 2, 1, 1, 10, 1);
-        boards.record(day(11), 1, 1, 1, 5, 1);
-        boards.record(day(11), 3, 1, 1, 1, 1);
-        boards.record(day(11), 4, 1, 1, 3, 1);
+        boards.record(day(11), 2, 1, Some(1), 10, 1);
+        boards.record(day(11), 1, 1, Some(1), 5, 1);
+        boards.record(day(11), 3, 1, Some(1), 1, 1);
+        boards.record(day(11), 4, 1, Some(1), 3, 1);
         let day_page = boards.page(Board::Clips, Period::Day, day(11), 0, 10);
         assert_eq!(trends(&day_page), vec![(2, Trend::Up), (1, Trend::Down), (4, Trend::New), (3, Trend::Down)]);
         // All time: start of day 11 was 1 (10), 2 (5), 3 (1); now 2 (15), 1 (15), 4 (3), 3 (2).
         let all = boards.page(Board::Clips, Period::All, day(11), 0, 10);
         assert_eq!(trends(&all), vec![(1, Trend::Same), (2, Trend::Same), (4, Trend::New), (3, Trend::Down)]);
         // A late change to yesterday refreshes the baseline.
-        boards.record(day(10), 3, 1, 1, 100, 1);
+        boards.record(day(10), 3, 1, Some(1), 100, 1);
         let day_page = boards.page(Board::Clips, Period::Day, day(11), 0, 10);
         assert_eq!(day_page.entries[3], LeaderboardEntry { rank: 4, id: 3, score: 1, trend: Trend::Down });
         assert_eq!(boards.clips.day.baseline.as_ref().and_then(|b| b.get(&3)), Some(&1));
@@ -674,12 +783,73 @@ mod tests {
     fn trend_is_up_for_ids_ranked_below_the_baseline_depth() {
         let mut boards = Leaderboards::new();
         for clip in 1..=(TREND_DEPTH as u64 + 5) {
-            boards.record(day(1), clip, 1, 1, 2, 1);
+            boards.record(day(1), clip, 1, Some(1), 2, 1);
         }
         let deep = TREND_DEPTH as u64 + 5;
-        boards.record(day(2), deep, 1, 1, 100, 1);
+        boards.record(day(2), deep, 1, Some(1), 100, 1);
         let all = boards.page(Board::Clips, Period::All, day(2), 0, 2);
         assert_eq!(trends(&all), vec![(deep, Trend::Up), (1, Trend::Down)]);
+    }
+
+    #[test]
+    fn anonymous_votes_count_for_clips_and_creators_but_list_no_voter() {
+        let mut boards = Leaderboards::new();
+        boards.record(day(5), 1, 50, None, 3, 1);
+        boards.record(day(5), 1, 50, Some(7), 1, 1);
+        assert_eq!(boards.page(Board::Clips, Period::Day, day(5), 0, 10).entries[0].score, 4);
+        assert_eq!(boards.page(Board::Creators, Period::All, day(5), 0, 10).entries[0].score, 4);
+        let voters = boards.page(Board::Voters, Period::All, day(5), 0, 10);
+        assert_eq!(voters.entries.iter().map(|e| (e.id, e.score)).collect::<Vec<_>>(), vec![(7, 1)]);
+        boards.record(day(5), 1, 50, None, 3, -1);
+        assert_eq!(boards.len(Board::Voters, Period::Day), 1);
+        assert_eq!(boards.page(Board::Clips, Period::Day, day(5), 0, 10).entries[0].score, 1);
+    }
+
+    #[test]
+    fn the_restore_window_starts_on_the_monday_of_the_previous_week() {
+        // Day 11 (1970-01-12) is a Monday; day 4 the Monday before.
+        assert_eq!(restore_window_start(day(11)), day(4));
+        assert_eq!(restore_window_start(day(17)), day(4), "Sunday still belongs to the week of day 11");
+        assert_eq!(restore_window_start(day(18)), day(11));
+        assert_eq!(restore_window_start(day(0)), day(0));
+        for today in 11..60 {
+            let start = restore_window_start(day(today));
+            assert_eq!(week_of(start) + 1, week_of(day(today)));
+            assert_eq!(week_of(UtcDay::from_number(start.number() - 1)) + 2, week_of(day(today)));
+        }
+    }
+
+    #[test]
+    fn a_restore_equals_the_boards_it_was_taken_from() {
+        let mut live = Leaderboards::new();
+        // Day 3 is long gone by day 11: only its all-time totals are kept.
+        live.record(day(3), 1, 50, Some(1), 9, 1);
+        let votes = [
+            RecentVote { day: day(10), clip: 1, creator: 50, voter: Some(1), weight: 1 },
+            RecentVote { day: day(10), clip: 2, creator: 51, voter: Some(2), weight: 5 },
+            RecentVote { day: day(11), clip: 2, creator: 51, voter: None, weight: 1 },
+            RecentVote { day: day(11), clip: 3, creator: 50, voter: Some(1), weight: 2 },
+        ];
+        for vote in &votes {
+            live.record(vote.day, vote.clip, vote.creator, vote.voter, vote.weight, 1);
+        }
+        let totals = AllTimeTotals {
+            clips: vec![(1, 1 + 9), (2, 6), (3, 2)],
+            creators: vec![(50, 3 + 9), (51, 6)],
+            voters: vec![(1, 2 + 1), (2, 1)],
+        };
+        let mut restored = Leaderboards::restore(day(11), &totals, &votes);
+        for board in [Board::Clips, Board::Creators, Board::Voters] {
+            for period in [Period::Day, Period::Week, Period::All] {
+                assert_eq!(
+                    restored.page(board, period, day(11), 0, 10),
+                    live.page(board, period, day(11), 0, 10),
+                    "{board:?} {period:?}"
+                );
+            }
+        }
+        let all = restored.page(Board::Clips, Period::All, day(11), 0, 10);
+        assert_eq!(trends(&all), vec![(1, Trend::Same), (2, Trend::Same), (3, Trend::New)]);
     }
 
     fn naive(scores: &HashMap<u64, u64>) -> Vec<(usize, u64, u64)> {
@@ -715,6 +885,126 @@ mod tests {
             for (id, score) in &model {
                 if *score == 0 {
                     prop_assert_eq!(ranking.get(*id), None);
+                }
+            }
+        }
+    }
+
+    /// One step of a random history: days pass, votes are cast, counted votes stop counting.
+    #[derive(Debug, Clone)]
+    enum Step {
+        NextDays(u32),
+        Cast { clip: u64, voter: Option<u64>, weight: u32 },
+        Withdraw(usize),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            1 => (1u32..=3).prop_map(Step::NextDays),
+            6 => (1u64..12, proptest::option::of(1u64..6), 1u32..4)
+                .prop_map(|(clip, voter, weight)| Step::Cast { clip, voter, weight }),
+            2 => any::<usize>().prop_map(Step::Withdraw),
+        ]
+    }
+
+    fn creator_of(clip: u64) -> u64 {
+        100 + clip % 4
+    }
+
+    /// A from-scratch recount of one board and period from the votes that count.
+    fn recount(votes: &[(RecentVote, bool)], board: Board, period: Period, today: UtcDay) -> Vec<(usize, u64, u64)> {
+        let mut scores: HashMap<u64, u64> = HashMap::new();
+        for (vote, _) in votes.iter().filter(|(_, counted)| *counted) {
+            let in_period = match period {
+                Period::Day => vote.day == today,
+                Period::Week => week_of(vote.day) == week_of(today),
+                Period::All => true,
+            };
+            if !in_period {
+                continue;
+            }
+            let (id, points) = match board {
+                Board::Clips => (Some(vote.clip), u64::from(vote.weight)),
+                Board::Creators => (Some(vote.creator), u64::from(vote.weight)),
+                Board::Voters => (vote.voter, 1),
+            };
+            if let Some(id) = id {
+                *scores.entry(id).or_default() += points;
+            }
+        }
+        naive(&scores)
+    }
+
+    fn rows(page: &LeaderboardPage) -> Vec<(usize, u64, u64)> {
+        page.entries.iter().map(|e| (e.rank as usize, e.id, e.score)).collect()
+    }
+
+    proptest! {
+        #[test]
+        fn incremental_boards_equal_a_recount_and_a_restore(
+            steps in proptest::collection::vec(step(), 0..150),
+            start in 1_000u32..1_014,
+        ) {
+            let mut today = day(start);
+            let mut live = Leaderboards::new();
+            let mut votes: Vec<(RecentVote, bool)> = Vec::new();
+            // The all-time trend baseline of the live boards is taken at the
+            // first vote of the day; an older vote withdrawn after that is in
+            // it, while a restore counts it as gone before the day started.
+            let mut cast_today = false;
+            let mut all_trends_comparable = true;
+            for step in steps {
+                match step {
+                    Step::NextDays(days) => {
+                        today = day(today.number() + days);
+                        cast_today = false;
+                        all_trends_comparable = true;
+                    }
+                    Step::Cast { clip, voter, weight } => {
+                        let vote = RecentVote { day: today, clip, creator: creator_of(clip), voter, weight };
+                        live.record(vote.day, vote.clip, vote.creator, vote.voter, vote.weight, 1);
+                        votes.push((vote, true));
+                        cast_today = true;
+                    }
+                    Step::Withdraw(pick) => {
+                        let counted: Vec<usize> = (0..votes.len()).filter(|&i| votes[i].1).collect();
+                        if counted.is_empty() {
+                            continue;
+                        }
+                        let (vote, still_counts) = &mut votes[counted[pick % counted.len()]];
+                        *still_counts = false;
+                        live.record(vote.day, vote.clip, vote.creator, vote.voter, vote.weight, -1);
+                        if vote.day < today && cast_today {
+                            all_trends_comparable = false;
+                        }
+                    }
+                }
+            }
+            let mut totals = AllTimeTotals::default();
+            for board in [Board::Clips, Board::Creators, Board::Voters] {
+                let scores = recount(&votes, board, Period::All, today).into_iter().map(|(_, id, s)| (id, s)).collect();
+                match board {
+                    Board::Clips => totals.clips = scores,
+                    Board::Creators => totals.creators = scores,
+                    Board::Voters => totals.voters = scores,
+                }
+            }
+            let window = restore_window_start(today);
+            let recent: Vec<RecentVote> =
+                votes.iter().filter(|(vote, counted)| *counted && vote.day >= window).map(|(vote, _)| *vote).collect();
+            let mut restored = Leaderboards::restore(today, &totals, &recent);
+            for board in [Board::Clips, Board::Creators, Board::Voters] {
+                for period in [Period::Day, Period::Week, Period::All] {
+                    let expected = recount(&votes, board, period, today);
+                    let page = live.page(board, period, today, 0, MAX_LIMIT);
+                    prop_assert_eq!(rows(&page), expected.clone(), "{:?} {:?}", board, period);
+                    prop_assert_eq!(page.total, expected.len());
+                    let again = restored.page(board, period, today, 0, MAX_LIMIT);
+                    if period == Period::All && !all_trends_comparable {
+                        prop_assert_eq!(rows(&again), rows(&page));
+                    } else {
+                        prop_assert_eq!(&again, &page, "restored {:?} {:?}", board, period);
+                    }
                 }
             }
         }

@@ -5,6 +5,7 @@
 #[macro_use]
 pub mod backup;
 mod comments;
+mod leaderboard;
 mod migrations;
 pub mod records;
 pub mod tables;
@@ -24,6 +25,8 @@ use crate::domain::model::{AuditEntry, Clip, Season, Session, Slot, User, Vote};
 use crate::domain::tournament::ClipStatus;
 use crate::domain::vote::SpecialsUsed;
 use tables::*;
+
+pub use leaderboard::{EntryName, LeaderboardSnapshot};
 
 /// The schema version this build reads and writes.
 pub const SCHEMA_VERSION: u64 = 2;

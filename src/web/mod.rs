@@ -11,6 +11,7 @@ pub mod assets;
 mod clip_page;
 mod creator_pages;
 mod film_pages;
+mod leaderboard_page;
 mod pages;
 
 use axum::Router;
@@ -32,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/upload", get(creator_pages::upload_page))
         .route("/profile", get(creator_pages::profile_page))
         .route("/search", get(creator_pages::search_page))
+        .route("/leaderboard", get(leaderboard_page::leaderboard_page))
         .route("/watch", get(film_pages::watch_page))
         .route("/watch/{season}", get(film_pages::film_page))
         .route("/genres", get(film_pages::genres_page).post(film_pages::genre_form))

@@ -22,6 +22,8 @@ pub struct TestApp {
     server: Option<JoinHandle<std::io::Result<()>>>,
     /// In-process access for what has no HTTP route yet (flags before the admin API).
     state: Option<aimoviez::app::AppState>,
+    /// The clock the app was started with, kept across restarts.
+    clock: Option<aimoviez::app::ClockOverride>,
 }
 
 /// Options for a spawned app.
@@ -32,11 +34,13 @@ pub struct SpawnOptions {
     /// Keep the default rate limits (most tests send many requests from one
     /// address and turn them off).
     pub rate_limits: bool,
+    /// Replaces the writer's (and the leaderboards') wall clock.
+    pub clock: Option<aimoviez::app::ClockOverride>,
 }
 
 impl Default for SpawnOptions {
     fn default() -> Self {
-        SpawnOptions { demo: Some(DemoOptions::default()), env: Vec::new(), rate_limits: false }
+        SpawnOptions { demo: Some(DemoOptions::default()), env: Vec::new(), rate_limits: false, clock: None }
     }
 }
 
@@ -75,7 +79,9 @@ async fn start(data_dir: &Path, options: &SpawnOptions) -> TestApp {
         }
     }
     let config = Config::load(None, env, &overrides).expect("config");
-    let app = App::build(config, BuildOptions { demo: options.demo.clone() }).await.expect("app builds");
+    let app = App::build(config, BuildOptions { demo: options.demo.clone(), clock: options.clock.clone() })
+        .await
+        .expect("app builds");
     let address = app.local_addr().expect("bound");
     let state = app.state().clone();
     let (shutdown, signal) = oneshot::channel::<()>();
@@ -90,6 +96,7 @@ async fn start(data_dir: &Path, options: &SpawnOptions) -> TestApp {
         shutdown: Some(shutdown),
         server: Some(server),
         state: Some(state),
+        clock: options.clock.clone(),
     }
 }
 
@@ -120,7 +127,8 @@ impl TestApp {
     pub async fn restart(mut self) -> TestApp {
         self.stop().await;
         let temp = self._temp.take();
-        let mut next = start(&self.data_dir, &SpawnOptions { demo: None, ..SpawnOptions::default() }).await;
+        let options = SpawnOptions { demo: None, clock: self.clock.clone(), ..SpawnOptions::default() };
+        let mut next = start(&self.data_dir, &options).await;
         next._temp = temp;
         next
     }

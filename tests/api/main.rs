@@ -8,6 +8,7 @@ mod creators;
 mod creators_extra;
 mod engine;
 mod helpers;
+mod leaderboard;
 mod media;
 mod ops;
 mod pages;
