@@ -9,6 +9,7 @@ pub mod comments;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod openapi;
 mod story;
 mod tournament;
 pub mod vote;
@@ -66,10 +67,14 @@ pub fn router() -> Router<AppState> {
         .route("/api/comments/{id}/like", post(comments::like_comment).delete(comments::unlike_comment))
         .route("/api/reports", post(comments::file_report))
         .route("/api/admin/reports", get(comments::list_reports))
+        .route("/api/openapi.json", get(openapi::openapi_json))
         .route("/api/{*rest}", axum::routing::any(unknown_route))
 }
 
 /// `GET /api/health`: cheap liveness, no storage access.
+#[utoipa::path(get, path = "/api/health", tag = "meta",
+    responses((status = 200, description = "The server is up: `{\"status\": \"ok\", \"version\"}`",
+        body = serde_json::Value)))]
 async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
 }

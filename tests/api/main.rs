@@ -9,6 +9,7 @@ mod creators_extra;
 mod engine;
 mod helpers;
 mod media;
+mod openapi;
 mod pages;
 mod tournament;
 mod votes;
