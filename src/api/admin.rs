@@ -5,10 +5,10 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::{AdminUser, ApiJson, ApiQuery};
 use super::vote::private;
 use crate::app::AppState;
@@ -18,11 +18,15 @@ use crate::domain::ids::{UserId, VoteId};
 use crate::domain::model::User;
 
 /// `?limit=&offset=` with the API's bounds: limit 1..=100 (default 20), offset ≥ 0.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
+    /// Page size, 1 to 100 (default 20).
     limit: Option<i64>,
+    /// Items to skip (default 0).
     offset: Option<i64>,
+    /// Username prefix (only `GET /api/admin/users` filters by it).
     q: Option<String>,
 }
 
@@ -46,17 +50,45 @@ impl Page {
     }
 }
 
-fn user_json(user: &User) -> Value {
-    json!({
-        "id": user.id.get(),
-        "username": user.username,
-        "isAdmin": user.is_admin,
-        "banned": user.banned,
-        "createdAt": user.created_at.to_rfc3339(),
-    })
+/// A user as admins see them.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminUserDto {
+    id: u64,
+    username: String,
+    is_admin: bool,
+    banned: bool,
+    /// RFC 3339.
+    created_at: String,
+}
+
+fn user_json(user: &User) -> AdminUserDto {
+    AdminUserDto {
+        id: user.id.get(),
+        username: user.username.clone(),
+        is_admin: user.is_admin,
+        banned: user.banned,
+        created_at: user.created_at.to_rfc3339(),
+    }
+}
+
+/// A page of users.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UsersPage {
+    users: Vec<AdminUserDto>,
+    has_more: bool,
+}
+
+/// `{"user": ...}` after an admin action.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminUserResponse {
+    user: AdminUserDto,
 }
 
 /// `GET /api/admin/users?q=&limit=&offset=`: users by name prefix.
+#[utoipa::path(get, path = "/api/admin/users", tag = "admin", security(("session" = [])), params(Page),
+    responses((status = 200, description = "Users whose name starts with `q`", body = UsersPage)))]
 pub async fn list_users(
     State(state): State<AppState>,
     AdminUser(_): AdminUser,
@@ -66,8 +98,8 @@ pub async fn list_users(
     let prefix = page.q.unwrap_or_default().trim().to_ascii_lowercase();
     let users = state.read_store(move |store| store.users_by_prefix(&prefix, limit + 1, offset)).await?;
     let has_more = users.len() > limit;
-    let entries: Vec<Value> = users.iter().take(limit).map(user_json).collect();
-    Ok(private(Json(json!({ "users": entries, "hasMore": has_more }))))
+    let users = users.iter().take(limit).map(user_json).collect();
+    Ok(private(Json(UsersPage { users, has_more })))
 }
 
 fn user_id(raw: &str) -> Result<UserId, ApiError> {
@@ -75,6 +107,16 @@ fn user_id(raw: &str) -> Result<UserId, ApiError> {
 }
 
 /// `POST /api/admin/users/{id}/{ban|unban|grant-admin|revoke-admin}`.
+#[utoipa::path(post, path = "/api/admin/users/{id}/{action}", tag = "admin", security(("session" = [])),
+    params(
+        ("id" = u64, Path, description = "User id"),
+        ("action" = String, Path, description = "`ban`, `unban`, `grant-admin` or `revoke-admin`"),
+    ),
+    responses(
+        (status = 200, description = "The user after the change", body = AdminUserResponse),
+        (status = 404, description = "`not_found`: no such user or action", body = ErrorBody),
+        (status = 409, description = "`conflict`: admins cannot ban or demote themselves", body = ErrorBody),
+    ))]
 pub async fn user_action(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -91,10 +133,36 @@ pub async fn user_action(
         "revoke-admin" => state.writer.set_admin(admin.user, target, false).await?,
         _ => return Err(ApiError::not_found("no such action")),
     };
-    Ok(private(Json(json!({ "user": user_json(&user) }))))
+    Ok(private(Json(AdminUserResponse { user: user_json(&user) })))
+}
+
+/// A vote the fraud signals flagged.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FlaggedVoteDto {
+    id: u64,
+    voter_key: String,
+    clip_id: u64,
+    slot_position: u32,
+    vote_type: &'static str,
+    weight: u32,
+    cast_at: String,
+    risk_score: u8,
+    /// Why it was flagged, e.g. `velocity`, `many_voters_per_network`.
+    reasons: Vec<&'static str>,
+}
+
+/// A page of flagged votes.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FlaggedVotesPage {
+    votes: Vec<FlaggedVoteDto>,
+    has_more: bool,
 }
 
 /// `GET /api/admin/flagged-votes?limit=&offset=`: the fraud review queue, newest first.
+#[utoipa::path(get, path = "/api/admin/flagged-votes", tag = "admin", security(("session" = [])), params(Page),
+    responses((status = 200, description = "Flagged votes, newest first", body = FlaggedVotesPage)))]
 pub async fn flagged_votes(
     State(state): State<AppState>,
     AdminUser(_): AdminUser,
@@ -102,34 +170,42 @@ pub async fn flagged_votes(
 ) -> Result<Response, ApiError> {
     let (limit, offset) = page.bounds()?;
     let (votes, has_more) = state.read_store(move |store| store.flagged_votes(limit, offset)).await?;
-    let entries: Vec<Value> = votes
+    let votes = votes
         .iter()
-        .map(|vote| {
-            json!({
-                "id": vote.id.get(),
-                "voterKey": vote.voter.as_str(),
-                "clipId": vote.clip.get(),
-                "slotPosition": vote.position.get(),
-                "voteType": vote.vote_type.as_str(),
-                "weight": vote.weight,
-                "castAt": vote.cast_at.to_rfc3339(),
-                "riskScore": vote.risk_score,
-                "reasons": RiskReason::from_bits(vote.risk_reasons).iter().map(|r| r.as_str()).collect::<Vec<_>>(),
-            })
+        .map(|vote| FlaggedVoteDto {
+            id: vote.id.get(),
+            voter_key: vote.voter.as_str().to_owned(),
+            clip_id: vote.clip.get(),
+            slot_position: vote.position.get(),
+            vote_type: vote.vote_type.as_str(),
+            weight: vote.weight,
+            cast_at: vote.cast_at.to_rfc3339(),
+            risk_score: vote.risk_score,
+            reasons: RiskReason::from_bits(vote.risk_reasons).iter().map(|r| r.as_str()).collect(),
         })
         .collect();
-    Ok(private(Json(json!({ "votes": entries, "hasMore": has_more }))))
+    Ok(private(Json(FlaggedVotesPage { votes, has_more })))
 }
 
 /// Body of `POST /api/admin/flagged-votes/void`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VoidRequest {
+    /// 1 to 1000 vote ids.
     vote_ids: Vec<u64>,
+}
+
+/// How many votes a void removed from the counts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VoidedDto {
+    voided: usize,
 }
 
 /// `POST /api/admin/flagged-votes/void {"voteIds": [..]}`: removes the votes
 /// from the counts (they stay in history); unknown or already voided ids are skipped.
+#[utoipa::path(post, path = "/api/admin/flagged-votes/void", tag = "admin", security(("session" = [])),
+    request_body = VoidRequest,
+    responses((status = 200, description = "How many votes were voided", body = VoidedDto)))]
 pub async fn void_votes(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -140,34 +216,63 @@ pub async fn void_votes(
     }
     let ids: Vec<VoteId> = body.vote_ids.iter().filter_map(|id| VoteId::new(*id)).collect();
     let voided = state.writer.void_votes(admin.user, ids).await?;
-    Ok(private(Json(json!({ "voided": voided }))))
+    Ok(private(Json(VoidedDto { voided })))
+}
+
+/// A feature flag with its state.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FlagDto {
+    key: &'static str,
+    description: &'static str,
+    enabled: bool,
+    default: bool,
+}
+
+/// Every feature flag.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FlagsResponse {
+    flags: Vec<FlagDto>,
 }
 
 /// `GET /api/admin/feature-flags`.
+#[utoipa::path(get, path = "/api/admin/feature-flags", tag = "admin", security(("session" = [])),
+    responses((status = 200, description = "Every feature flag", body = FlagsResponse)))]
 pub async fn list_flags(State(state): State<AppState>, AdminUser(_): AdminUser) -> Response {
     let stored = state.read_model.read(|model| model.stored_flags.clone());
-    let entries: Vec<Value> = flags::FLAGS
+    let flags = flags::FLAGS
         .iter()
-        .map(|spec| {
-            json!({
-                "key": spec.key,
-                "description": spec.description,
-                "enabled": stored.get(spec.key).copied().unwrap_or(spec.default),
-                "default": spec.default,
-            })
+        .map(|spec| FlagDto {
+            key: spec.key,
+            description: spec.description,
+            enabled: stored.get(spec.key).copied().unwrap_or(spec.default),
+            default: spec.default,
         })
         .collect();
-    private(Json(json!({ "flags": entries })))
+    private(Json(FlagsResponse { flags }))
 }
 
 /// Body of `PUT /api/admin/feature-flags/{key}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FlagUpdate {
     enabled: bool,
 }
 
+/// A flag after a change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FlagSetDto {
+    key: String,
+    enabled: bool,
+}
+
 /// `PUT /api/admin/feature-flags/{key} {"enabled": bool}`: effective on the next request.
+#[utoipa::path(put, path = "/api/admin/feature-flags/{key}", tag = "admin", security(("session" = [])),
+    params(("key" = String, Path, description = "Flag key")),
+    request_body = FlagUpdate,
+    responses(
+        (status = 200, description = "The flag as now set", body = FlagSetDto),
+        (status = 404, description = "`not_found`: no such feature flag", body = ErrorBody),
+    ))]
 pub async fn set_flag(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -178,10 +283,34 @@ pub async fn set_flag(
         return Err(ApiError::not_found("no such feature flag"));
     }
     state.writer.set_flag(key.clone(), body.enabled, Some(admin.user)).await?;
-    Ok(private(Json(json!({ "key": key, "enabled": body.enabled }))))
+    Ok(private(Json(FlagSetDto { key, enabled: body.enabled })))
+}
+
+/// An audit log entry.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntryDto {
+    id: u64,
+    /// RFC 3339.
+    at: String,
+    /// The admin who acted; null for the system.
+    actor_id: Option<u64>,
+    action: String,
+    resource: String,
+    details: String,
+}
+
+/// A page of audit log entries.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditPage {
+    entries: Vec<AuditEntryDto>,
+    has_more: bool,
 }
 
 /// `GET /api/admin/audit-logs?limit=&offset=`, newest first.
+#[utoipa::path(get, path = "/api/admin/audit-logs", tag = "admin", security(("session" = [])), params(Page),
+    responses((status = 200, description = "Audit log entries, newest first", body = AuditPage)))]
 pub async fn audit_logs(
     State(state): State<AppState>,
     AdminUser(_): AdminUser,
@@ -189,18 +318,16 @@ pub async fn audit_logs(
 ) -> Result<Response, ApiError> {
     let (limit, offset) = page.bounds()?;
     let (entries, has_more) = state.read_store(move |store| store.audit_log(limit, offset)).await?;
-    let entries: Vec<Value> = entries
+    let entries = entries
         .iter()
-        .map(|entry| {
-            json!({
-                "id": entry.id,
-                "at": entry.at.to_rfc3339(),
-                "actorId": entry.actor.map(UserId::get),
-                "action": entry.action,
-                "resource": entry.resource,
-                "details": entry.details,
-            })
+        .map(|entry| AuditEntryDto {
+            id: entry.id,
+            at: entry.at.to_rfc3339(),
+            actor_id: entry.actor.map(UserId::get),
+            action: entry.action.clone(),
+            resource: entry.resource.clone(),
+            details: entry.details.clone(),
         })
         .collect();
-    Ok(private(Json(json!({ "entries": entries, "hasMore": has_more }))))
+    Ok(private(Json(AuditPage { entries, has_more })))
 }

@@ -5,9 +5,10 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa::ToSchema;
 
-use super::error::ApiError;
+use super::dto::SuccessDto;
+use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, AuthUser, Caller};
 use super::vote::private;
 use crate::accounts::{self, SignedIn};
@@ -16,7 +17,7 @@ use crate::domain::clock::Timestamp;
 use crate::sessions;
 
 /// Body of register and login.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
     username: String,
@@ -24,7 +25,7 @@ pub struct Credentials {
 }
 
 /// A user as the API shows them to themselves.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MeDto {
     id: u64,
@@ -32,12 +33,20 @@ pub struct MeDto {
     is_admin: bool,
 }
 
+/// `{"user": ...}`: the signed-in user.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeResponse {
+    user: MeDto,
+}
+
 fn signed_in_response(state: &AppState, status: StatusCode, signed_in: SignedIn) -> Response {
-    let body = json!({ "user": MeDto {
-        id: signed_in.user.id.get(),
-        username: signed_in.user.username.clone(),
-        is_admin: signed_in.user.is_admin,
-    }});
+    let body = MeResponse {
+        user: MeDto {
+            id: signed_in.user.id.get(),
+            username: signed_in.user.username.clone(),
+            is_admin: signed_in.user.is_admin,
+        },
+    };
     let mut response = private((status, Json(body)));
     let cookie = sessions::session_cookie(&signed_in.token, state.config.secure_cookies());
     if let Ok(value) = HeaderValue::from_str(&cookie) {
@@ -47,6 +56,11 @@ fn signed_in_response(state: &AppState, status: StatusCode, signed_in: SignedIn)
 }
 
 /// `POST /api/auth/register` → 201 and a session cookie.
+#[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = Credentials,
+    responses(
+        (status = 201, description = "Registered and signed in; sets the session cookie", body = MeResponse),
+        (status = 400, description = "`invalid_request` or `username_taken`", body = ErrorBody),
+    ))]
 pub async fn register(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Credentials>,
@@ -56,6 +70,12 @@ pub async fn register(
 }
 
 /// `POST /api/auth/login` → 200 and a session cookie.
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = Credentials,
+    responses(
+        (status = 200, description = "Signed in; sets the session cookie", body = MeResponse),
+        (status = 401, description = "`invalid_credentials`", body = ErrorBody),
+        (status = 403, description = "`banned`", body = ErrorBody),
+    ))]
 pub async fn login(
     State(state): State<AppState>,
     caller: Caller,
@@ -66,11 +86,13 @@ pub async fn login(
 }
 
 /// `POST /api/auth/logout`: revokes the session (if any) and clears the cookie.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+    responses((status = 200, description = "Signed out; clears the session cookie", body = SuccessDto)))]
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     if let Some(session) = caller.user {
         state.writer.revoke_session(session.token_hash).await?;
     }
-    let mut response = private(Json(json!({ "success": true })));
+    let mut response = private(Json(SuccessDto { success: true }));
     if let Ok(value) = HeaderValue::from_str(&sessions::clear_session_cookie(state.config.secure_cookies())) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
@@ -78,11 +100,77 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Res
 }
 
 /// `GET /api/me`.
+#[utoipa::path(get, path = "/api/me", tag = "auth", security(("session" = [])),
+    responses((status = 200, description = "The signed-in user", body = MeResponse)))]
 pub async fn me(AuthUser(user): AuthUser) -> Response {
-    private(Json(json!({ "user": MeDto { id: user.user.get(), username: user.username, is_admin: user.is_admin } })))
+    private(Json(MeResponse { user: MeDto { id: user.user.get(), username: user.username, is_admin: user.is_admin } }))
+}
+
+/// Body of `GET /api/account/export`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportDto {
+    /// RFC 3339.
+    exported_at: String,
+    user: ExportUser,
+    votes: Vec<ExportVote>,
+    clips: Vec<ExportClip>,
+    comments: Vec<ExportComment>,
+}
+
+/// The account in an export.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportUser {
+    id: u64,
+    username: String,
+    is_admin: bool,
+    created_at: String,
+}
+
+/// A vote in an export.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportVote {
+    id: u64,
+    clip_id: u64,
+    season_id: u64,
+    slot_position: u32,
+    vote_type: &'static str,
+    weight: u32,
+    cast_at: String,
+    /// False once voided or revoked.
+    counted: bool,
+}
+
+/// An uploaded clip in an export.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportClip {
+    id: u64,
+    title: String,
+    description: String,
+    genre: String,
+    status: &'static str,
+    video_url: String,
+    created_at: String,
+}
+
+/// A comment in an export.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportComment {
+    id: u64,
+    clip_id: u64,
+    parent_id: Option<u64>,
+    body: String,
+    deleted: bool,
+    created_at: String,
 }
 
 /// `GET /api/account/export`: everything stored about the signed-in user.
+#[utoipa::path(get, path = "/api/account/export", tag = "auth", security(("session" = [])),
+    responses((status = 200, description = "Everything stored about the user, as an attachment", body = ExportDto)))]
 pub async fn export(State(state): State<AppState>, AuthUser(session): AuthUser) -> Result<Response, ApiError> {
     let store = state.store.clone();
     let id = session.user;
@@ -95,61 +183,55 @@ pub async fn export(State(state): State<AppState>, AuthUser(session): AuthUser) 
         ))
     })
     .await??;
-    let comments: Vec<_> = comments
+    let comments = comments
         .iter()
-        .map(|comment| {
-            json!({
-                "id": comment.id,
-                "clipId": comment.clip.get(),
-                "parentId": comment.parent,
-                "body": comment.body,
-                "deleted": comment.deleted,
-                "createdAt": comment.created_at.to_rfc3339(),
-            })
+        .map(|comment| ExportComment {
+            id: comment.id,
+            clip_id: comment.clip.get(),
+            parent_id: comment.parent,
+            body: comment.body.clone(),
+            deleted: comment.deleted,
+            created_at: comment.created_at.to_rfc3339(),
         })
         .collect();
-    let clips: Vec<_> = clips
+    let clips = clips
         .iter()
-        .map(|counted| {
-            json!({
-                "id": counted.clip.id.get(),
-                "title": counted.clip.title,
-                "description": counted.clip.description,
-                "genre": counted.clip.genre,
-                "status": counted.clip.status.as_str(),
-                "videoUrl": format!("/media/{}", counted.clip.video_path),
-                "createdAt": counted.clip.created_at.to_rfc3339(),
-            })
+        .map(|counted| ExportClip {
+            id: counted.clip.id.get(),
+            title: counted.clip.title.clone(),
+            description: counted.clip.description.clone(),
+            genre: counted.clip.genre.clone(),
+            status: counted.clip.status.as_str(),
+            video_url: format!("/media/{}", counted.clip.video_path),
+            created_at: counted.clip.created_at.to_rfc3339(),
         })
         .collect();
     let user = user.ok_or_else(|| ApiError::not_found("no such user"))?;
-    let votes: Vec<_> = votes
+    let votes = votes
         .iter()
-        .map(|vote| {
-            json!({
-                "id": vote.id.get(),
-                "clipId": vote.clip.get(),
-                "seasonId": vote.season.get(),
-                "slotPosition": vote.position.get(),
-                "voteType": vote.vote_type.as_str(),
-                "weight": vote.weight,
-                "castAt": vote.cast_at.to_rfc3339(),
-                "counted": vote.counts(),
-            })
+        .map(|vote| ExportVote {
+            id: vote.id.get(),
+            clip_id: vote.clip.get(),
+            season_id: vote.season.get(),
+            slot_position: vote.position.get(),
+            vote_type: vote.vote_type.as_str(),
+            weight: vote.weight,
+            cast_at: vote.cast_at.to_rfc3339(),
+            counted: vote.counts(),
         })
         .collect();
-    let body = json!({
-        "exportedAt": Timestamp::now().to_rfc3339(),
-        "user": {
-            "id": user.id.get(),
-            "username": user.username,
-            "isAdmin": user.is_admin,
-            "createdAt": user.created_at.to_rfc3339(),
+    let body = ExportDto {
+        exported_at: Timestamp::now().to_rfc3339(),
+        user: ExportUser {
+            id: user.id.get(),
+            username: user.username,
+            is_admin: user.is_admin,
+            created_at: user.created_at.to_rfc3339(),
         },
-        "votes": votes,
-        "clips": clips,
-        "comments": comments,
-    });
+        votes,
+        clips,
+        comments,
+    };
     let mut response = private(Json(body));
     response
         .headers_mut()
@@ -161,13 +243,17 @@ pub async fn export(State(state): State<AppState>, AuthUser(session): AuthUser) 
 pub const DELETE_CONFIRMATION: &str = "delete my account";
 
 /// Body of `POST /api/account/delete`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteRequest {
+    /// Must be the phrase `delete my account`.
     confirm: String,
 }
 
 /// `POST /api/account/delete {"confirm": "delete my account"}`.
+#[utoipa::path(post, path = "/api/account/delete", tag = "auth", security(("session" = [])),
+    request_body = DeleteRequest,
+    responses((status = 200, description = "The account is deleted; clears the session cookie", body = SuccessDto)))]
 pub async fn delete_account(
     State(state): State<AppState>,
     AuthUser(session): AuthUser,
@@ -177,7 +263,7 @@ pub async fn delete_account(
         return Err(ApiError::invalid(format!("type \"{DELETE_CONFIRMATION}\" to confirm")));
     }
     state.writer.delete_user(session.user).await?;
-    let mut response = private(Json(json!({ "success": true })));
+    let mut response = private(Json(SuccessDto { success: true }));
     if let Ok(value) = HeaderValue::from_str(&sessions::clear_session_cookie(state.config.secure_cookies())) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }

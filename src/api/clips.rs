@@ -4,11 +4,11 @@ use axum::Json;
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::dto::ClipDto;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiQuery, AuthUser};
 use super::vote::private;
 use crate::app::AppState;
@@ -57,7 +57,38 @@ pub async fn store_upload(state: &AppState, user: &SessionUser, multipart: Multi
     Ok(clip.id)
 }
 
+/// The multipart form of `POST /api/upload`, as `media::upload::receive_upload` reads it.
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "describes the multipart form for the API description; never built")]
+pub struct UploadRequest {
+    /// The video (MP4 or WebM).
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    title: String,
+    /// Optional.
+    description: Option<String>,
+    /// One of the configured genres.
+    genre: String,
+}
+
+/// An accepted upload, waiting for moderation.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadResponse {
+    clip_id: u64,
+    /// Always `pending`.
+    status: &'static str,
+}
+
 /// `POST /api/upload` (multipart `file`, `title`, `description`, `genre`) → 201.
+#[utoipa::path(post, path = "/api/upload", tag = "clips", security(("session" = [])),
+    request_body(content = UploadRequest, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "Stored; the clip waits for moderation", body = UploadResponse),
+        (status = 409, description = "`conflict`: no season is open for uploads", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: not multipart, or not a supported video", body = ErrorBody),
+    ))]
 pub async fn upload_clip(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -66,15 +97,38 @@ pub async fn upload_clip(
     let multipart =
         multipart.map_err(|_| ApiError::unsupported_media_type("send the upload as multipart/form-data"))?;
     let clip = store_upload(&state, &user, multipart).await?;
-    Ok(private((StatusCode::CREATED, Json(json!({ "clipId": clip.get(), "status": "pending" })))))
+    Ok(private((StatusCode::CREATED, Json(UploadResponse { clip_id: clip.get(), status: "pending" }))))
 }
 
 /// Query of the signed-in user's clips.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct MyClipsQuery {
+    /// Page size, 1 to 100 (default 20).
     limit: Option<i64>,
+    /// Items to skip (default 0).
     offset: Option<i64>,
+}
+
+/// A creator's own clip with its fate.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MyClipDto {
+    #[serde(flatten)]
+    clip: ClipDto,
+    /// `pending`, `live`, `eliminated`, `winner` or `rejected`.
+    creator_status: &'static str,
+    /// Empty unless rejected.
+    rejection_reason: String,
+}
+
+/// A page of the creator's clips.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MyClipsPage {
+    clips: Vec<MyClipDto>,
+    has_more: bool,
 }
 
 /// What a creator sees about their own clip's fate.
@@ -90,6 +144,8 @@ pub fn creator_status(counted: &crate::store::CountedClip, open_season: Option<u
 }
 
 /// `GET /api/profile/clips`: my uploads with their statuses.
+#[utoipa::path(get, path = "/api/profile/clips", tag = "clips", security(("session" = [])), params(MyClipsQuery),
+    responses((status = 200, description = "The signed-in user's uploads, newest first", body = MyClipsPage)))]
 pub async fn my_clips(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -100,28 +156,38 @@ pub async fn my_clips(
     let id = user.user;
     let (clips, has_more) = tokio::task::spawn_blocking(move || store.clips_of_user(id, limit, offset)).await??;
     let open_season = state.read_model.read(|model| model.season.as_ref().map(|s| s.id.get()));
-    let entries: Vec<Value> = clips
+    let clips = clips
         .iter()
-        .map(|counted| {
-            let mut value = serde_json::to_value(ClipDto::from(counted)).unwrap_or(Value::Null);
-            if let Value::Object(map) = &mut value {
-                map.insert("creatorStatus".into(), creator_status(counted, open_season).into());
-                map.insert("rejectionReason".into(), counted.clip.rejection_reason.clone().into());
-            }
-            value
+        .map(|counted| MyClipDto {
+            clip: ClipDto::from(counted),
+            creator_status: creator_status(counted, open_season),
+            rejection_reason: counted.clip.rejection_reason.clone(),
         })
         .collect();
-    Ok(private(Json(json!({ "clips": entries, "hasMore": has_more }))))
+    Ok(private(Json(MyClipsPage { clips, has_more })))
 }
 
 /// Query of `GET /api/search`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
+    /// Words to find in titles and descriptions (prefix and typo tolerant).
     q: Option<String>,
+    /// Only clips of this genre.
     genre: Option<String>,
+    /// Page size, 1 to 100 (default 20).
     limit: Option<i64>,
+    /// Items to skip (bounded).
     offset: Option<i64>,
+}
+
+/// A page of search results.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchPage {
+    clips: Vec<ClipDto>,
+    has_more: bool,
 }
 
 /// Searches approved clips; returns the page of clips.
@@ -156,6 +222,8 @@ pub async fn run_search(
 }
 
 /// `GET /api/search?q=&genre=&limit=&offset=`: prefix and typo-tolerant search.
+#[utoipa::path(get, path = "/api/search", tag = "clips", params(SearchQuery),
+    responses((status = 200, description = "Approved clips matching the query", body = SearchPage)))]
 pub async fn search_clips(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<SearchQuery>,
@@ -166,8 +234,8 @@ pub async fn search_clips(
     }
     let genre = query.genre.as_deref().filter(|g| !g.trim().is_empty());
     let (clips, has_more) = run_search(&state, query.q.as_deref().unwrap_or(""), genre, limit, offset).await?;
-    let clips: Vec<ClipDto> = clips.iter().map(ClipDto::from).collect();
-    let mut response = Json(json!({ "clips": clips, "hasMore": has_more })).into_response();
+    let clips = clips.iter().map(ClipDto::from).collect();
+    let mut response = Json(SearchPage { clips, has_more }).into_response();
     response
         .headers_mut()
         .insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("public, max-age=5"));
@@ -175,6 +243,9 @@ pub async fn search_clips(
 }
 
 /// `GET /api/live`: Server-Sent Events with coalesced vote counts.
+#[utoipa::path(get, path = "/api/live", tag = "clips",
+    responses((status = 200, description = "A Server-Sent Events stream of coalesced vote counts", body = String,
+        content_type = "text/event-stream")))]
 pub async fn live(State(state): State<AppState>) -> Response {
     state.live.subscribe()
 }

@@ -2,13 +2,14 @@
 //! from domain and read-model types.
 
 use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
 
 use crate::domain::ids::ClipId;
 use crate::domain::vote::RemainingVotes;
 use crate::store::CountedClip;
 
 /// A clip as every JSON response shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClipDto {
     pub id: u64,
@@ -19,16 +20,18 @@ pub struct ClipDto {
     pub video_url: String,
     pub poster_url: String,
     pub duration_ms: u32,
+    /// `pending`, `active`, `locked` (a slot winner) or `rejected`.
     pub status: &'static str,
     pub slot_position: u32,
     pub vote_count: u64,
     pub weighted_score: u64,
     pub view_count: u64,
+    /// RFC 3339.
     pub created_at: String,
 }
 
 /// A clip's creator.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CreatorDto {
     pub id: u64,
     pub username: String,
@@ -57,7 +60,7 @@ impl From<&CountedClip> for ClipDto {
 }
 
 /// `remainingVotes`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RemainingVotesDto {
     pub standard: u32,
     #[serde(rename = "super")]
@@ -69,6 +72,19 @@ impl From<RemainingVotes> for RemainingVotesDto {
     fn from(left: RemainingVotes) -> Self {
         RemainingVotesDto { standard: left.standard, super_votes: left.super_votes, mega: left.mega_votes }
     }
+}
+
+/// A user named in a response: a comment's author, a report's reporter.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserRef {
+    pub id: u64,
+    pub username: String,
+}
+
+/// `{"success": true}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SuccessDto {
+    pub success: bool,
 }
 
 /// Accepts a clip id as a JSON number or a decimal string, since clients of

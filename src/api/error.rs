@@ -5,11 +5,28 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::vote::VoteRefusal;
 use crate::store::StoreError;
 use crate::store::writer::{AccountError, CommentError, TournamentError, WriteError};
+
+/// The body of every JSON error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A stable snake_case code for programs, e.g. `invalid_request`, `auth_required`, `rate_limited`.
+    #[schema(example = "invalid_request")]
+    code: &'static str,
+    /// Human-readable text; 5xx messages are generic.
+    message: String,
+}
 
 /// An error on its way to the client.
 #[derive(Debug)]
@@ -188,7 +205,7 @@ impl From<tokio::task::JoinError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        let body = ErrorBody { error: ErrorDetail { code: self.code, message: self.message } };
         let mut response = (self.status, Json(body)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));

@@ -11,12 +11,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::store::writer::{WriterStats, unix_millis_now};
 
 /// Body of `GET /api/health`.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Health {
     /// `ok` or `degraded`.
@@ -30,7 +31,7 @@ pub struct Health {
 }
 
 /// The writer's part of the health answer.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WriterHealth {
     /// Whether the writer thread is alive.
@@ -64,6 +65,11 @@ pub fn assess(stats: &WriterStats, now_unix_ms: u64) -> (StatusCode, Health) {
 }
 
 /// `GET /api/health`.
+#[utoipa::path(get, path = "/api/health", tag = "meta",
+    responses(
+        (status = 200, description = "Storage and the writer are working", body = Health),
+        (status = 503, description = "`degraded`: the writer stopped or the last batch failed", body = Health),
+    ))]
 pub async fn health(State(state): State<AppState>) -> Response {
     let (status, body) = assess(state.writer.stats(), unix_millis_now());
     (status, Json(body)).into_response()

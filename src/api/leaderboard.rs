@@ -8,24 +8,30 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::admin::Page;
 use super::error::ApiError;
+use super::error::ErrorBody;
 use super::extract::ApiQuery;
 use crate::app::AppState;
 use crate::domain::leaderboard::{Board, MAX_OFFSET, Period};
 
 /// Query of a leaderboard page.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct LeaderboardQuery {
+    /// `day`, `week` or `all` (default).
     period: Option<String>,
+    /// Entries per page, 1 to 100 (default 20).
     limit: Option<i64>,
+    /// Entries to skip, 0 to 10,000 (default 0).
     offset: Option<i64>,
 }
 
 /// One row of a board, with its name resolved.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LeaderboardEntryDto {
     /// 1-based rank: score descending, then id ascending.
@@ -45,7 +51,7 @@ pub struct LeaderboardEntryDto {
 }
 
 /// A page of a board.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LeaderboardResponse {
     /// `clips`, `creators` or `voters`.
@@ -139,6 +145,12 @@ pub fn trend_marker(trend: &str) -> &'static str {
 }
 
 /// `GET /api/leaderboard/{board}`.
+#[utoipa::path(get, path = "/api/leaderboard/{board}", tag = "leaderboards",
+    params(("board" = String, Path, description = "`clips`, `creators` or `voters`"), LeaderboardQuery),
+    responses(
+        (status = 200, description = "A page of the board", body = LeaderboardResponse),
+        (status = 404, description = "`not_found`: no such board", body = ErrorBody),
+    ))]
 pub async fn get_leaderboard(
     State(state): State<AppState>,
     Path(board): Path<String>,

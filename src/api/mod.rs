@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod leaderboard;
+pub mod openapi;
 mod story;
 mod tournament;
 pub mod vote;
@@ -67,6 +68,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/comments/{id}/like", post(comments::like_comment).delete(comments::unlike_comment))
         .route("/api/reports", post(comments::file_report))
         .route("/api/admin/reports", get(comments::list_reports))
+        .route("/api/openapi.json", get(openapi::openapi_json))
         .route("/api/{*rest}", axum::routing::any(unknown_route))
 }
 

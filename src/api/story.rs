@@ -1,26 +1,30 @@
 //! Public reads: the story so far, one clip, the feature flags.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::dto::ClipDto;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use crate::app::AppState;
 use crate::domain::flags;
 use crate::domain::ids::ClipId;
 
 /// The active season with its slots.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StoryResponse {
     season: Option<SeasonDto>,
     slots: Vec<SlotDto>,
 }
 
-#[derive(Debug, Serialize)]
+/// A season as the public sees it.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct SeasonDto {
     id: u64,
@@ -32,7 +36,8 @@ struct SeasonDto {
     slot_duration_secs: u64,
 }
 
-#[derive(Debug, Serialize)]
+/// A slot of the story and its winner once locked.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct SlotDto {
     position: u32,
@@ -50,6 +55,8 @@ fn public_cache(body: impl IntoResponse) -> Response {
 }
 
 /// `GET /api/story` and `GET /api/seasons/active`.
+#[utoipa::path(get, path = "/api/story", tag = "story",
+    responses((status = 200, description = "The active season (null between seasons) and its slots", body = StoryResponse)))]
 pub async fn get_story(State(state): State<AppState>) -> Response {
     let story = state.read_model.read(|model| StoryResponse {
         season: model.season.as_ref().map(|season| SeasonDto {
@@ -76,7 +83,19 @@ pub async fn get_story(State(state): State<AppState>) -> Response {
     public_cache(Json(story))
 }
 
+/// `GET /api/seasons/active`: the same document as `GET /api/story`.
+#[utoipa::path(get, path = "/api/seasons/active", tag = "story",
+    responses((status = 200, description = "The active season (null between seasons) and its slots", body = StoryResponse)))]
+#[allow(dead_code)] // documents the route; the router serves it with `get_story`
+fn get_active_season() {}
+
 /// `GET /api/clips/{id}`.
+#[utoipa::path(get, path = "/api/clips/{id}", tag = "story",
+    params(("id" = u64, Path, description = "Clip id")),
+    responses(
+        (status = 200, description = "An approved clip", body = ClipDto),
+        (status = 404, description = "`not_found`: no such public clip", body = ErrorBody),
+    ))]
 pub async fn get_clip(State(state): State<AppState>, Path(raw): Path<String>) -> Result<Response, ApiError> {
     let id: ClipId = raw.parse().map_err(|_| ApiError::not_found("no such clip"))?;
     if let Some(dto) = state.read_model.read(|model| model.open_clip(id).map(ClipDto::from)) {
@@ -97,10 +116,18 @@ pub async fn get_clip(State(state): State<AppState>, Path(raw): Path<String>) ->
     }
 }
 
+/// Body of `GET /api/features`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeaturesResponse {
+    /// Each feature flag's key and whether it is on.
+    flags: BTreeMap<String, bool>,
+}
+
 /// `GET /api/features`.
+#[utoipa::path(get, path = "/api/features", tag = "story",
+    responses((status = 200, description = "The effective feature flags", body = FeaturesResponse)))]
 pub async fn get_features(State(state): State<AppState>) -> Response {
     let flags = state.read_model.read(|model| flags::effective_flags(&model.stored_flags));
-    let map: serde_json::Map<String, serde_json::Value> =
-        flags.into_iter().map(|(key, enabled)| (key.to_owned(), enabled.into())).collect();
-    public_cache(Json(serde_json::json!({ "flags": map })))
+    let flags = flags.into_iter().map(|(key, enabled)| (key.to_owned(), enabled)).collect();
+    public_cache(Json(FeaturesResponse { flags }))
 }

@@ -5,9 +5,10 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::dto::{self, ClipDto, RemainingVotesDto};
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiQuery, Caller, Voter};
 use crate::app::AppState;
 use crate::domain::feed::{DEFAULT_FEED_LIMIT, MAX_FEED_LIMIT};
@@ -17,15 +18,18 @@ use crate::store::writer::VoteOutcome;
 use crate::voting;
 
 /// Query of `GET /api/vote`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct FeedQuery {
+    /// How many clips, 1 to 20 (default 8).
     limit: Option<usize>,
+    /// Comma-separated clip ids already shown (at most 200).
     exclude_ids: Option<String>,
 }
 
 /// Body of `GET /api/vote`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FeedResponse {
     clips: Vec<ClipDto>,
@@ -43,6 +47,8 @@ pub struct FeedResponse {
 const MAX_EXCLUDE_IDS: usize = 200;
 
 /// `GET /api/vote`: the clips this voter should see next.
+#[utoipa::path(get, path = "/api/vote", tag = "votes", params(FeedQuery),
+    responses((status = 200, description = "The next clips to vote on, with the voter's quota", body = FeedResponse)))]
 pub async fn get_feed(
     State(state): State<AppState>,
     Voter(voter): Voter,
@@ -80,24 +86,29 @@ fn parse_exclude_ids(raw: Option<&str>) -> Result<Vec<ClipId>, ApiError> {
 }
 
 /// Body of `POST /api/vote`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CastRequest {
+    /// A clip id; a decimal string is accepted too.
     #[serde(deserialize_with = "dto::clip_id")]
+    #[schema(value_type = u64)]
     clip_id: ClipId,
+    /// `standard` (default), `super` or `mega`.
     vote_type: Option<String>,
 }
 
 /// Body of `DELETE /api/vote`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RevokeRequest {
+    /// A clip id; a decimal string is accepted too.
     #[serde(deserialize_with = "dto::clip_id")]
+    #[schema(value_type = u64)]
     clip_id: ClipId,
 }
 
 /// Answer of a cast or revoke.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VoteResponse {
     success: bool,
@@ -122,6 +133,14 @@ fn vote_response(state: &AppState, outcome: &VoteOutcome) -> VoteResponse {
 }
 
 /// `POST /api/vote`: casts a vote; 200 only once it is durable.
+#[utoipa::path(post, path = "/api/vote", tag = "votes", request_body = CastRequest,
+    responses(
+        (status = 200, description = "The vote is durable", body = VoteResponse),
+        (status = 404, description = "`not_found`: no such clip", body = ErrorBody),
+        (status = 409, description = "`already_voted`", body = ErrorBody),
+        (status = 422, description = "`not_votable`, `slot_closed` or `special_vote_used`", body = ErrorBody),
+        (status = 403, description = "`captcha_required`: solve the captcha first", body = ErrorBody),
+    ))]
 pub async fn cast_vote(
     State(state): State<AppState>,
     caller: Caller,
@@ -138,6 +157,12 @@ pub async fn cast_vote(
 }
 
 /// `DELETE /api/vote`: revokes the voter's latest vote on a clip.
+#[utoipa::path(delete, path = "/api/vote", tag = "votes", request_body = RevokeRequest,
+    responses(
+        (status = 200, description = "The vote is revoked", body = VoteResponse),
+        (status = 404, description = "`not_found`: no such clip or no vote to revoke", body = ErrorBody),
+        (status = 422, description = "`slot_closed`", body = ErrorBody),
+    ))]
 pub async fn revoke_vote(
     State(state): State<AppState>,
     caller: Caller,

@@ -11,6 +11,7 @@ mod helpers;
 mod leaderboard;
 mod media;
 mod ops;
+mod openapi;
 mod pages;
 mod tournament;
 mod votes;
