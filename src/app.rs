@@ -33,6 +33,7 @@ use crate::search::SearchIndex;
 use crate::sessions::SessionRegistry;
 use crate::store::Store;
 use crate::store::writer::CommittedEvent;
+use crate::unread::UnreadBadges;
 use crate::store::writer::{self, WriterHandle, WriterSettings, WriterThread};
 use crate::views::ViewTracker;
 use crate::web::assets::Assets;
@@ -84,6 +85,8 @@ pub struct AppContext {
     pub live: Arc<LiveHub>,
     /// Limits and tools for uploads.
     pub upload_limits: UploadLimits,
+    /// Unread-notification counts for the navigation badge.
+    pub unread: Arc<UnreadBadges>,
 }
 
 impl AppState {
@@ -156,6 +159,7 @@ impl App {
             .map_err(|join| StartError::Demo(join.to_string()))??;
         let read_model = Arc::new(ReadModel::load(store.clone())?);
         let sessions = Arc::new(SessionRegistry::load(&store, Timestamp::now())?);
+        let unread = Arc::new(UnreadBadges::load(&store)?);
         let settings = WriterSettings {
             batch_max: config.writer.batch_max,
             queue_capacity: config.writer.queue_capacity,
@@ -172,8 +176,10 @@ impl App {
         let live = Arc::new(LiveHub::new());
         let (model_for_writer, sessions_for_writer, live_for_writer) =
             (read_model.clone(), sessions.clone(), live.clone());
+        let unread_for_writer = unread.clone();
         let listener: writer::CommitListener = Box::new(move |events| {
             model_for_writer.apply(events);
+            unread_for_writer.apply(events);
             sessions_for_writer.apply(events);
             forward_committed(events, &index_feed, &live_for_writer);
         });
@@ -240,6 +246,7 @@ impl App {
             views: Arc::new(ViewTracker::new(200_000)),
             live,
             upload_limits,
+            unread,
             config,
             store,
             writer,

@@ -61,6 +61,11 @@ pub fn run(db: &Database) -> Result<(), StoreError> {
     txn.open_table(USER_COMMENT_TO_MEMBERSHIP)?;
     txn.open_table(VOTER_TO_TALLY)?;
     txn.open_table(CREATOR_TO_TALLY)?;
+    txn.open_table(USER_ID_TO_STATS)?;
+    txn.open_table(FOLLOWER_FOLLOWEE_TO_MEMBERSHIP)?;
+    txn.open_table(FOLLOWEE_FOLLOWER_TO_MEMBERSHIP)?;
+    txn.open_table(USER_NOTIFICATION_TO_NOTIFICATION)?;
+    txn.open_table(BROADCAST_ID_TO_NOTIFICATION)?;
     txn.commit()?;
     Ok(())
 }

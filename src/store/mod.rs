@@ -6,6 +6,7 @@ pub mod backup;
 mod comments;
 mod migrations;
 pub mod records;
+pub mod social;
 pub mod tables;
 pub mod writer;
 

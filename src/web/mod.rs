@@ -12,6 +12,7 @@ mod clip_page;
 mod creator_pages;
 mod film_pages;
 mod pages;
+mod profile_pages;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -39,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/static/{name}", get(assets::serve_asset))
         .merge(admin_pages::router())
         .merge(clip_page::router())
+        .merge(profile_pages::router())
         .fallback(pages::not_found)
 }
 
@@ -61,6 +63,8 @@ pub struct Chrome {
     pub is_admin: bool,
     /// The form token for this session (empty when signed out).
     pub csrf: String,
+    /// Unread notifications of the signed-in user (from memory).
+    pub unread: u64,
 }
 
 impl Chrome {
@@ -73,6 +77,7 @@ impl Chrome {
             username: caller.user.as_ref().map(|u| u.username.clone()),
             is_admin: caller.user.as_ref().is_some_and(|u| u.is_admin),
             csrf: form_token(state, caller).unwrap_or_default(),
+            unread: caller.user.as_ref().map(|u| state.unread.count(u.user)).unwrap_or(0),
         }
     }
 }

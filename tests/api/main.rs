@@ -10,6 +10,7 @@ mod engine;
 mod helpers;
 mod media;
 mod pages;
+mod profiles;
 mod tournament;
 mod votes;
 mod watch;
