@@ -534,6 +534,7 @@ impl Store {
             ));
         }
         self.check_tallies(&txn, &by_voter, &mut report)?;
+        self.check_social(&txn, &mut report)?;
         let ledgers = txn.open_table(VOTER_TO_LEDGER)?;
         for entry in ledgers.iter()? {
             let (key, value) = entry?;

@@ -25,7 +25,7 @@
 //! latest id and a floor below which broadcasts are not listed, so rounds
 //! opened before it signed up are not news to it.
 
-use redb::ReadableTable;
+use redb::{ReadableTable, ReadableTableMetadata};
 use rkyv::{Archive, Deserialize, Serialize};
 
 use super::records;
@@ -485,5 +485,60 @@ impl Store {
         }
         recent.reverse();
         Ok((states, recent))
+    }
+}
+
+impl Store {
+    /// Recounts follower and following counters from the follow edges, and
+    /// unread counters from the notification rows (part of `aimoviez check`).
+    pub(super) fn check_social(
+        &self,
+        txn: &redb::ReadTransaction,
+        report: &mut super::CheckReport,
+    ) -> Result<(), StoreError> {
+        use std::collections::HashMap;
+        let mut stored: HashMap<u64, UserStats> = HashMap::new();
+        for entry in txn.open_table(USER_ID_TO_STATS)?.iter()? {
+            let (key, bytes) = entry?;
+            stored.insert(key.value(), stats_from_bytes(bytes.value())?);
+        }
+        // (followers, following, unread) recounted per user.
+        let mut recount: HashMap<u64, (u64, u64, u64)> = HashMap::new();
+        let reverse = txn.open_table(FOLLOWEE_FOLLOWER_TO_MEMBERSHIP)?;
+        let mut edges = 0u64;
+        for entry in txn.open_table(FOLLOWER_FOLLOWEE_TO_MEMBERSHIP)?.iter()? {
+            let (follower, followee) = entry?.0.value();
+            edges += 1;
+            recount.entry(follower).or_default().1 += 1;
+            recount.entry(followee).or_default().0 += 1;
+            if reverse.get((followee, follower))?.is_none() {
+                report.mismatches.push(format!("follow {follower}→{followee}: missing from the followers index"));
+            }
+        }
+        if reverse.len()? != edges {
+            report.mismatches.push(format!("follows: {edges} edges but {} in the followers index", reverse.len()?));
+        }
+        for entry in txn.open_table(USER_NOTIFICATION_TO_NOTIFICATION)?.iter()? {
+            let (key, bytes) = entry?;
+            let (user, id) = key.value();
+            let notification = notification_from_bytes(bytes.value(), false)?;
+            let read_through = stored.get(&user).map(|s| s.read_through).unwrap_or(0);
+            if !notification.read && id > read_through {
+                recount.entry(user).or_default().2 += 1;
+            }
+        }
+        for (user, stats) in &stored {
+            let (followers, following, unread) = recount.remove(user).unwrap_or_default();
+            if (stats.followers, stats.following, stats.unread) != (followers, following, unread) {
+                report.mismatches.push(format!(
+                    "user {user} stats: stored {} followers / {} following / {} unread, recount {followers} / {following} / {unread}",
+                    stats.followers, stats.following, stats.unread
+                ));
+            }
+        }
+        for (user, counts) in recount {
+            report.mismatches.push(format!("user {user}: no stats stored, recount {counts:?}"));
+        }
+        Ok(())
     }
 }

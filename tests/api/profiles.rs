@@ -172,6 +172,7 @@ async fn follows_are_idempotent_counted_and_never_of_yourself() {
     assert_eq!(app.get_json("/api/users/bob").await["profile"]["followers"], 1);
     let html = alice.get(app.url("/u/bob")).send().await.expect("page").text().await.expect("html");
     assert!(html.contains("Unfollow"));
+    assert_eq!(app.check_mismatches(), Vec::<String>::new(), "counters agree with a recount");
 }
 
 #[tokio::test]
@@ -267,6 +268,7 @@ async fn approval_rejection_win_and_new_round_notify_the_right_people() {
     let marked = creator.post(app.url("/notifications/read")).form(&[("csrf", token.as_str())]).send().await;
     assert_eq!(marked.expect("form").status(), 200);
     assert_eq!(unread(&creator, &app).await, 0);
+    assert_eq!(app.check_mismatches(), Vec::<String>::new(), "counters agree with a recount");
 }
 
 #[tokio::test]
