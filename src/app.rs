@@ -35,6 +35,7 @@ use crate::sessions::SessionRegistry;
 use crate::store::Store;
 use crate::store::writer::CommittedEvent;
 use crate::store::writer::{self, WriterHandle, WriterSettings, WriterThread};
+use crate::unread::UnreadBadges;
 use crate::views::ViewTracker;
 use crate::web::assets::Assets;
 use crate::{api, csrf, web};
@@ -89,6 +90,8 @@ pub struct AppContext {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Top clips, creators and voters, kept current by committed votes.
     pub leaderboards: Arc<LeaderboardService>,
+    /// Unread-notification counts for the navigation badge.
+    pub unread: Arc<UnreadBadges>,
 }
 
 impl AppState {
@@ -177,6 +180,7 @@ impl App {
             Some(ClockOverride(clock)) => clock.clone(),
             None => Arc::new(Timestamp::now),
         };
+        let unread = Arc::new(UnreadBadges::load(&store)?);
         let settings = WriterSettings {
             batch_max: config.writer.batch_max,
             queue_capacity: config.writer.queue_capacity,
@@ -212,8 +216,10 @@ impl App {
         let (model_for_writer, sessions_for_writer, live_for_writer) =
             (read_model.clone(), sessions.clone(), live.clone());
         let metrics_for_writer = metrics.clone();
+        let unread_for_writer = unread.clone();
         let listener: writer::CommitListener = Box::new(move |events| {
             model_for_writer.apply(events);
+            unread_for_writer.apply(events);
             sessions_for_writer.apply(events);
             leaderboards_for_writer.apply(events);
             forward_committed(events, &index_feed, &live_for_writer);
@@ -284,6 +290,7 @@ impl App {
             upload_limits,
             metrics,
             leaderboards,
+            unread,
             config,
             store,
             writer,

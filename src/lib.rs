@@ -27,6 +27,7 @@ pub mod search;
 pub mod sessions;
 pub mod store;
 pub mod telemetry;
+pub mod unread;
 pub mod views;
 pub mod voting;
 pub mod web;

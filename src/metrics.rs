@@ -215,7 +215,7 @@ pub fn refusal_reason(error: &WriteError) -> &'static str {
             VoteRefusal::NoVoteToRevoke => "no_vote_to_revoke",
         },
         WriteError::Unavailable => "unavailable",
-        WriteError::Account(_) | WriteError::Tournament(_) | WriteError::Comment(_) => "other",
+        WriteError::Account(_) | WriteError::Tournament(_) | WriteError::Comment(_) | WriteError::Social(_) => "other",
     }
 }
 

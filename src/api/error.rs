@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use crate::domain::vote::VoteRefusal;
 use crate::store::StoreError;
-use crate::store::writer::{AccountError, CommentError, TournamentError, WriteError};
+use crate::store::writer::{AccountError, CommentError, SocialError, TournamentError, WriteError};
 
 /// The body of every JSON error response.
 #[derive(Debug, Serialize, ToSchema)]
@@ -179,6 +179,16 @@ impl From<CommentError> for ApiError {
     }
 }
 
+impl From<SocialError> for ApiError {
+    fn from(error: SocialError) -> Self {
+        let message = error.to_string();
+        match error {
+            SocialError::NotFound(_) => Self::not_found(message),
+            SocialError::Invalid(_) => Self::invalid(message),
+        }
+    }
+}
+
 impl From<WriteError> for ApiError {
     fn from(error: WriteError) -> Self {
         match error {
@@ -186,6 +196,7 @@ impl From<WriteError> for ApiError {
             WriteError::Account(error) => error.into(),
             WriteError::Tournament(error) => error.into(),
             WriteError::Comment(error) => error.into(),
+            WriteError::Social(error) => error.into(),
             WriteError::Unavailable => Self::unavailable(),
         }
     }

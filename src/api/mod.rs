@@ -12,6 +12,7 @@ pub mod extract;
 pub mod health;
 pub mod leaderboard;
 pub mod openapi;
+pub mod profile;
 mod story;
 mod tournament;
 pub mod vote;
@@ -69,6 +70,15 @@ pub fn router() -> Router<AppState> {
         .route("/api/reports", post(comments::file_report))
         .route("/api/admin/reports", get(comments::list_reports))
         .route("/api/openapi.json", get(openapi::openapi_json))
+        .route("/api/me/profile", get(profile::my_profile))
+        .route("/api/profile/stats", get(profile::my_profile))
+        .route("/api/profile/history", get(profile::my_history))
+        .route("/api/users/{name}", get(profile::public_profile))
+        .route("/api/users/{name}/follow", post(profile::follow).delete(profile::unfollow))
+        .route("/api/users/{name}/{list}", get(profile::follow_list))
+        .route("/api/notifications", get(profile::list_notifications))
+        .route("/api/notifications/read", post(profile::mark_read))
+        .route("/api/notifications/unread-count", get(profile::unread_count))
         .route("/api/{*rest}", axum::routing::any(unknown_route))
 }
 

@@ -11,5 +11,6 @@ pub mod ids;
 pub mod leaderboard;
 pub mod ledger;
 pub mod model;
+pub mod profile;
 pub mod tournament;
 pub mod vote;

@@ -82,6 +82,11 @@ macro_rules! with_every_table {
             USER_COMMENT_TO_MEMBERSHIP,
             VOTER_TO_TALLY,
             CREATOR_TO_TALLY,
+            USER_ID_TO_STATS,
+            FOLLOWER_FOLLOWEE_TO_MEMBERSHIP,
+            FOLLOWEE_FOLLOWER_TO_MEMBERSHIP,
+            USER_NOTIFICATION_TO_NOTIFICATION,
+            BROADCAST_ID_TO_NOTIFICATION,
         )
     };
 }

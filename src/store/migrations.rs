@@ -6,7 +6,9 @@
 //! History:
 //! - 1: the first released layout.
 //! - 2: all-time tallies `VOTER_TO_TALLY` and `CREATOR_TO_TALLY`, backfilled
-//!   from the votes.
+//!   from the votes; profiles, follows and notifications, with each user's
+//!   stats (clips, approvals, wins, voting streak) backfilled from the clips
+//!   and votes.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -90,7 +92,10 @@ pub fn run(db: &Database) -> Result<(), StoreError> {
 /// One step: from `version` to `version + 1`.
 fn migrate_from(txn: &WriteTransaction, version: u64) -> Result<(), StoreError> {
     match version {
-        1 => backfill_tallies(txn),
+        1 => {
+            backfill_tallies(txn)?;
+            backfill_user_stats(txn)
+        }
         _ => Ok(()),
     }
 }
@@ -147,5 +152,46 @@ fn backfill_tallies(txn: &WriteTransaction) -> Result<(), StoreError> {
         }
     }
     tracing::info!(votes = votes_read, voters = voters.len(), creators = creators.len(), "backfilled all-time tallies");
+    Ok(())
+}
+
+/// 1 → 2: each user's profile stats from their clips (uploaded, approved —
+/// active or locked — and wins) and the UTC days of their counted votes (the
+/// streak). Follows and notifications did not exist before version 2.
+fn backfill_user_stats(txn: &WriteTransaction) -> Result<(), StoreError> {
+    use super::social::{UserStats, encode_stats};
+    use crate::domain::tournament::ClipStatus;
+    let mut stats: HashMap<u64, UserStats> = HashMap::new();
+    {
+        let clips = txn.open_table(CLIP_ID_TO_CLIP)?;
+        for entry in clips.iter()? {
+            let (_, bytes) = entry?;
+            let clip = records::clip_from_bytes(bytes.value())?;
+            let user = stats.entry(clip.creator.get()).or_default();
+            user.clips_uploaded += 1;
+            user.approved_clips += u64::from(matches!(clip.status, ClipStatus::Active | ClipStatus::Locked));
+            user.wins += u64::from(clip.status == ClipStatus::Locked);
+        }
+        // Vote ids increase with time, so days arrive in order per voter.
+        let votes = txn.open_table(VOTE_ID_TO_VOTE)?;
+        for entry in votes.iter()? {
+            let (_, bytes) = entry?;
+            let vote = records::vote_from_bytes(bytes.value())?;
+            if let Some(user) = vote.voter.user_id().filter(|_| vote.counts()) {
+                let user = stats.entry(user.get()).or_default();
+                user.streak = user.streak.record_vote(vote.day);
+            }
+        }
+    }
+    let users = txn.open_table(USER_ID_TO_USER)?;
+    let mut table = txn.open_table(USER_ID_TO_STATS)?;
+    let mut written = 0usize;
+    for (user, user_stats) in &stats {
+        if users.get(*user)?.is_some() {
+            table.insert(*user, encode_stats(user_stats).as_slice())?;
+            written += 1;
+        }
+    }
+    tracing::info!(users = written, "backfilled profile stats");
     Ok(())
 }

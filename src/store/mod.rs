@@ -8,6 +8,7 @@ mod comments;
 mod leaderboard;
 mod migrations;
 pub mod records;
+pub mod social;
 pub mod tables;
 pub mod writer;
 
@@ -550,6 +551,7 @@ impl Store {
             ));
         }
         self.check_tallies(&txn, &by_voter, &mut report)?;
+        self.check_social(&txn, &mut report)?;
         let ledgers = txn.open_table(VOTER_TO_LEDGER)?;
         for entry in ledgers.iter()? {
             let (key, value) = entry?;

@@ -84,9 +84,26 @@ pub const VOTER_TO_TALLY: TableDefinition<&str, (u64, u64)> = TableDefinition::n
 /// Creator user id → (counted votes received, weighted score), all time,
 /// across all their clips. Updated once per batch.
 pub const CREATOR_TO_TALLY: TableDefinition<u64, (u64, u64)> = TableDefinition::new("creator_to_tally");
+/// User id → profile stats record (streak, wins, approved clips, follow
+/// counts, notification markers). See `store::social`.
+pub const USER_ID_TO_STATS: TableDefinition<u64, &[u8]> = TableDefinition::new("user_id_to_stats");
+/// (follower user id, followee user id) → (): whom a user follows.
+pub const FOLLOWER_FOLLOWEE_TO_MEMBERSHIP: TableDefinition<(u64, u64), ()> =
+    TableDefinition::new("follower_followee_to_membership");
+/// (followee user id, follower user id) → (): who follows a user.
+pub const FOLLOWEE_FOLLOWER_TO_MEMBERSHIP: TableDefinition<(u64, u64), ()> =
+    TableDefinition::new("followee_follower_to_membership");
+/// (user id, notification id) → notification record: a user's own
+/// notifications, newest last.
+pub const USER_NOTIFICATION_TO_NOTIFICATION: TableDefinition<(u64, u64), &[u8]> =
+    TableDefinition::new("user_notification_to_notification");
+/// Notification id → notification record for everyone ("new voting
+/// round"), stored once and merged into each user's list by id.
+pub const BROADCAST_ID_TO_NOTIFICATION: TableDefinition<u64, &[u8]> =
+    TableDefinition::new("broadcast_id_to_notification");
 
 /// Names of all tables, for tools that walk the whole database.
-pub const ALL_TABLES: [&str; 32] = [
+pub const ALL_TABLES: [&str; 37] = [
     "meta",
     "season_id_to_season",
     "slot_to_slot",
@@ -119,6 +136,11 @@ pub const ALL_TABLES: [&str; 32] = [
     "user_comment_to_membership",
     "voter_to_tally",
     "creator_to_tally",
+    "user_id_to_stats",
+    "follower_followee_to_membership",
+    "followee_follower_to_membership",
+    "user_notification_to_notification",
+    "broadcast_id_to_notification",
 ];
 
 /// Keys in [`META`].
@@ -146,4 +168,7 @@ pub mod meta_keys {
     pub const NEXT_COMMENT_ID: &str = "next_comment_id";
     /// Next report id.
     pub const NEXT_REPORT_ID: &str = "next_report_id";
+    /// Next notification id, shared by personal and broadcast notifications
+    /// so one id orders both.
+    pub const NEXT_NOTIFICATION_ID: &str = "next_notification_id";
 }

@@ -1,4 +1,4 @@
-//! Creator pages: upload, my clips (profile) and search.
+//! Creator pages: upload, my profile with my clips, and search.
 
 use askama::Template;
 use axum::Router;
@@ -92,6 +92,8 @@ pub struct ProfilePage {
     chrome: Chrome,
     clips: Vec<MyClip>,
     uploaded: bool,
+    profile: crate::api::profile::ProfileView,
+    avatar: String,
 }
 
 /// Query of `/profile`.
@@ -107,6 +109,7 @@ pub async fn profile_page(
     ApiQuery(query): ApiQuery<ProfileQuery>,
 ) -> Result<Response, ApiError> {
     let Some(user) = caller.user.clone() else { return Ok(Redirect::to("/login").into_response()) };
+    let data = crate::api::profile::load_own_profile(&state, user.user).await?;
     let (clips, _) = state.read_store(move |store| store.clips_of_user(user.user, 50, 0)).await?;
     let open_season = state.read_model.read(|model| model.season.as_ref().map(|s| s.id.get()));
     let clips = clips
@@ -117,7 +120,13 @@ pub async fn profile_page(
             reason: counted.clip.rejection_reason.clone(),
         })
         .collect();
-    let page = ProfilePage { chrome: Chrome::new(&state, &caller), clips, uploaded: query.uploaded.is_some() };
+    let page = ProfilePage {
+        chrome: Chrome::new(&state, &caller),
+        clips,
+        uploaded: query.uploaded.is_some(),
+        profile: crate::api::profile::ProfileView::new(&data, crate::domain::clock::Timestamp::now().utc_day(), true),
+        avatar: super::profile_pages::identicon_svg(data.user.id.get(), 72),
+    };
     Ok(render(&page, StatusCode::OK))
 }
 

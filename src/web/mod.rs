@@ -13,6 +13,7 @@ mod creator_pages;
 mod film_pages;
 mod leaderboard_page;
 mod pages;
+mod profile_pages;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -41,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .route("/static/{name}", get(assets::serve_asset))
         .merge(admin::router())
         .merge(clip_page::router())
+        .merge(profile_pages::router())
         .fallback(pages::not_found)
 }
 
@@ -63,6 +65,8 @@ pub struct Chrome {
     pub is_admin: bool,
     /// The form token for this session (empty when signed out).
     pub csrf: String,
+    /// Unread notifications of the signed-in user (from memory).
+    pub unread: u64,
 }
 
 impl Chrome {
@@ -75,6 +79,7 @@ impl Chrome {
             username: caller.user.as_ref().map(|u| u.username.clone()),
             is_admin: caller.user.as_ref().is_some_and(|u| u.is_admin),
             csrf: form_token(state, caller).unwrap_or_default(),
+            unread: caller.user.as_ref().map(|u| state.unread.count(u.user)).unwrap_or(0),
         }
     }
 }

@@ -13,6 +13,7 @@ mod media;
 mod ops;
 mod openapi;
 mod pages;
+mod profiles;
 mod tournament;
 mod votes;
 mod watch;

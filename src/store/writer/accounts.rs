@@ -130,6 +130,7 @@ impl Batch<'_> {
             created_at: self.now,
         };
         self.put_user(&user)?;
+        self.init_social(id)?;
         Ok(Ok(user))
     }
 
@@ -293,6 +294,7 @@ impl Batch<'_> {
             self.user_clips.remove(key)?;
         }
         self.delete_comments_of(user)?;
+        self.forget_social(user)?;
         self.audit(Some(user), "delete_account", format!("user:{user}"), String::new())?;
         Ok(Ok(()))
     }

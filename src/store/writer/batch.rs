@@ -76,6 +76,20 @@ pub enum CommittedEvent {
     /// A vote started or stopped counting (cast, or revoked/voided), for
     /// the leaderboards and profiles. Emitted per vote, in commit order.
     VoteTallied(VoteTally),
+    /// A user's unread notification state changed (see `store::social`).
+    NotificationsChanged {
+        /// Whose.
+        user: UserId,
+        /// Unread personal notifications.
+        unread: u64,
+        /// Broadcasts at or below this id are read.
+        broadcast_marker: u64,
+    },
+    /// A notification for everyone was stored (a new voting round).
+    Broadcast {
+        /// Its id.
+        id: u64,
+    },
     /// A user's name or role changed; cached sessions follow.
     UserChanged {
         /// Who.
@@ -270,6 +284,9 @@ impl<'txn> Batch<'txn> {
         }
         self.clip_statuses.insert((clip.status.tag(), clip.id.get()), ())?;
         self.clips.insert(clip.id.get(), records::encode(&ClipRecord::from(clip)).as_slice())?;
+        if previous != Some(clip.status) {
+            self.clip_status_changed(clip, previous)?;
+        }
         self.user_clips.insert((clip.creator.get(), clip.id.get()), ())?;
         self.clip_targets.remove(&clip.id);
         self.changed_clips.retain(|changed| changed.id != clip.id);
@@ -287,6 +304,9 @@ impl<'txn> Batch<'txn> {
         self.slots
             .insert((slot.season.get(), slot.position.get()), records::encode(&SlotRecord::from(slot)).as_slice())?;
         self.open_slot = None;
+        if slot.status == SlotStatus::Voting && slot.voting_started_at == Some(self.now) {
+            self.round_opened(slot)?;
+        }
         Ok(())
     }
 
@@ -388,6 +408,7 @@ impl<'txn> Batch<'txn> {
             self.ledgers.insert(voter.as_str(), records::encode(&LedgerRecord::from(ledger)).as_slice())?;
         }
         self.flush_tallies()?;
+        self.flush_profiles()?;
         if !self.changed_clips.is_empty() {
             let sequence = self.meta.get(meta_keys::CLIP_CHANGE_SEQUENCE)?.map(|v| v.value()).unwrap_or(0) + 1;
             self.meta.insert(meta_keys::CLIP_CHANGE_SEQUENCE, sequence)?;

@@ -343,6 +343,8 @@ impl Batch<'_> {
         let mut counts = self.txn.open_table(CLIP_TO_COMMENT_COUNT)?;
         let count = counts.get(clip)?.map(|v| v.value()).unwrap_or(0);
         counts.insert(clip, count + 1)?;
+        drop(counts);
+        self.comment_posted(&comment)?;
         Ok(Ok(comment))
     }
 

@@ -16,6 +16,7 @@ mod accounts;
 mod batch;
 mod comments;
 mod seed;
+mod social;
 mod tournament;
 mod votes;
 
@@ -36,6 +37,7 @@ pub use comments::{
     MAX_REPLIES_SHOWN, NewComment, NewReport, Report, ReportReason, ReportTarget, clean_comment_body,
 };
 pub use seed::{DemoSeed, SeedClip};
+pub use social::{FollowOutcome, MAX_MARK_READ_IDS, MarkRead, SocialError};
 pub use tournament::{AdvanceOutcome, AdvanceTrigger, NewClip, NewSeason, TournamentError};
 pub use votes::{CastRequest, VoteOutcome};
 
@@ -59,6 +61,9 @@ pub enum WriteError {
     /// A comment or report rule refused it; nothing was written.
     #[error(transparent)]
     Comment(#[from] CommentError),
+    /// A follow or notification rule refused it; nothing was written.
+    #[error(transparent)]
+    Social(#[from] SocialError),
     /// The queue is full, the writer stopped, or the batch failed to commit
     /// (nothing of it was stored); the client may retry.
     #[error("the writer is busy or stopped")]
