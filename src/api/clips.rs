@@ -174,7 +174,9 @@ pub async fn search_clips(
     Ok(response)
 }
 
-/// `GET /api/live`: Server-Sent Events with coalesced vote counts.
-pub async fn live(State(state): State<AppState>) -> Response {
-    state.live.subscribe()
+/// `GET /api/live`: Server-Sent Events with coalesced vote counts, slot and
+/// clip changes and the open slot's top clips; `Last-Event-ID` resumes.
+pub async fn live(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let last_event_id = headers.get("last-event-id").and_then(|value| value.to_str().ok());
+    state.live.subscribe(last_event_id)
 }

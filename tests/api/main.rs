@@ -8,6 +8,7 @@ mod creators;
 mod creators_extra;
 mod engine;
 mod helpers;
+mod live;
 mod media;
 mod pages;
 mod tournament;
