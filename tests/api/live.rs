@@ -201,3 +201,18 @@ async fn shutdown_ends_live_streams_instead_of_waiting_for_them() {
     let end = tokio::time::timeout(Duration::from_secs(5), live.response.chunk()).await.expect("stream ended");
     assert!(!matches!(end, Ok(Some(_))), "stream still sending after shutdown");
 }
+
+#[tokio::test]
+async fn the_arena_and_story_pages_load_the_live_script_with_its_polling_fallback() {
+    let app = spawn_app().await;
+    for page in ["/", "/story"] {
+        let html = app.get(page).await.text().await.expect("html");
+        let start = html.find("/static/live.").expect("live script on the page");
+        let end = start + html[start..].find('"').expect("closing quote");
+        let script = app.get(&html[start..end]).await;
+        assert_eq!(script.status(), 200, "{page}");
+        let script = script.text().await.expect("js");
+        assert!(script.contains(r#"new EventSource("/api/live")"#));
+        assert!(script.contains("setInterval(poll, 12000)"), "polling fallback");
+    }
+}
