@@ -25,7 +25,7 @@ use crate::domain::clock::Timestamp;
 use crate::domain::ids::ClipId;
 use crate::indexer::{self, IndexFeed, Indexer};
 use crate::leaderboard::LeaderboardService;
-use crate::live::LiveHub;
+use crate::live::{CountChange, LiveHub, SlotView};
 use crate::media::MediaLibrary;
 use crate::media::upload::{self, UploadLimits};
 use crate::ratelimit::{self, RateLimitLayerState, RateLimiter};
@@ -213,6 +213,7 @@ impl App {
         let leaderboards_for_writer = leaderboards.clone();
         let live = Arc::new(LiveHub::new());
         let metrics = Arc::new(crate::metrics::Metrics::new(store.clip_change_sequence()?));
+        live.load(read_model.read(SlotView::from_read_state));
         let (model_for_writer, sessions_for_writer, live_for_writer) =
             (read_model.clone(), sessions.clone(), live.clone());
         let metrics_for_writer = metrics.clone();
@@ -222,7 +223,7 @@ impl App {
             unread_for_writer.apply(events);
             sessions_for_writer.apply(events);
             leaderboards_for_writer.apply(events);
-            forward_committed(events, &index_feed, &live_for_writer);
+            forward_committed(events, &index_feed, &live_for_writer, &model_for_writer);
             metrics_for_writer.observe_committed(events);
         });
         let (writer, writer_thread) =
@@ -327,10 +328,13 @@ impl App {
         if let Err(error) = sd_notify::notify(&[sd_notify::NotifyState::Ready]) {
             tracing::warn!(error = %error, "cannot notify systemd of readiness");
         }
+        let live = state.live.clone();
         let served = axum::serve(listener, service)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+                // Live streams never end on their own; end them so the drain finishes.
+                live.close();
             })
             .await;
         tracing::info!("stopped accepting; in-flight requests finished");
@@ -357,22 +361,54 @@ impl App {
     }
 }
 
+/// Raises the soft limit on open files to the hard limit and logs the result.
+///
+/// Every connection (a live SSE client above all) holds one descriptor, and
+/// nothing else in the server caps connections: no semaphore, no connection
+/// limit in the config. So this limit is what decides how many live clients
+/// one process holds. When it is reached anyway, `accept` fails with EMFILE;
+/// axum's `serve` logs the error, waits one second and accepts again, so the
+/// server keeps running and serves new clients once others disconnect.
+pub fn raise_open_file_limit() -> Option<u64> {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => {
+            tracing::info!(limit, "open-file limit (bounds concurrent connections)");
+            Some(limit)
+        }
+        Err(error) => {
+            tracing::warn!(error = %error, "cannot raise the open-file limit");
+            None
+        }
+    }
+}
+
 /// Passes committed changes on to the search indexer and live subscribers.
-fn forward_committed(events: &[CommittedEvent], index_feed: &IndexFeed, live: &LiveHub) {
+/// Runs after `read_model` applied the same events, so after a structural
+/// change the live hub copies the new slots and open clips from it.
+fn forward_committed(events: &[CommittedEvent], index_feed: &IndexFeed, live: &LiveHub, read_model: &ReadModel) {
     let mut counts = Vec::new();
+    let mut changed_clips: &[crate::domain::model::Clip] = &[];
+    let mut structure_changed = false;
     for event in events {
         match event {
-            CommittedEvent::Counter { clip, counter, .. } => {
-                counts.push((clip.get(), counter.vote_count, counter.weighted_score));
+            CommittedEvent::Counter { clip, position, counter } => counts.push(CountChange {
+                clip: clip.get(),
+                position: position.get(),
+                vote_count: counter.vote_count,
+                weighted_score: counter.weighted_score,
+            }),
+            CommittedEvent::ClipsChanged { clips, sequence } => {
+                index_feed.clips_changed(clips, *sequence);
+                changed_clips = clips;
             }
-            CommittedEvent::ClipsChanged { clips, sequence } => index_feed.clips_changed(clips, *sequence),
-            CommittedEvent::StructureChanged => live.slot_changed(r#"{"changed":true}"#.to_owned()),
+            CommittedEvent::StructureChanged => structure_changed = true,
             _ => {}
         }
     }
-    if !counts.is_empty() {
-        live.counts_changed(&counts);
+    if structure_changed {
+        live.structure_changed(read_model.read(SlotView::from_read_state), changed_clips);
     }
+    live.counts_changed(&counts);
 }
 
 /// Writes pending view counts every few seconds; a crash loses at most these.

@@ -150,6 +150,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         Err(error) => return fail(error),
     };
     telemetry::init(config.log_format == LogFormat::Json);
+    crate::app::raise_open_file_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => return fail(format!("cannot start the async runtime: {error}")),

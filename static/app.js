@@ -89,38 +89,6 @@ document.addEventListener("DOMContentLoaded", () => {
   });
 });
 
-// Live updates: vote counts on the arena, slot changes on the story page.
-// Server-Sent Events when available, polling otherwise.
-document.addEventListener("DOMContentLoaded", () => {
-  const clip = document.querySelector("article.clip[data-clip-id]");
-  const story = document.querySelector("section.story[data-live]");
-  if (!clip && !story) return;
-  const clipId = clip ? Number(clip.dataset.clipId) : null;
-  const count = document.querySelector("[data-vote-count]");
-  const onCounts = (data) => {
-    if (!clip || !count) return;
-    for (const entry of data.clips || []) {
-      if (entry.id === clipId) count.textContent = String(entry.voteCount);
-    }
-  };
-  const onSlot = () => {
-    // The slot opened or locked: the simplest correct view is a fresh page.
-    if (story) window.location.reload();
-  };
-  if (window.EventSource) {
-    const source = new EventSource("/api/live");
-    source.addEventListener("counts", (event) => onCounts(JSON.parse(event.data)));
-    source.addEventListener("slot", onSlot);
-    source.addEventListener("resync", onSlot);
-    return;
-  }
-  setInterval(async () => {
-    if (clipId === null) return;
-    const response = await fetch(`/api/clips/${clipId}`);
-    if (response.ok) onCounts({ clips: [await response.json()] });
-  }, 10000);
-});
-
 // Film player: play the scenes in order as one film, preloading the next two.
 document.addEventListener("DOMContentLoaded", () => {
   const player = document.getElementById("film-player");

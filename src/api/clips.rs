@@ -242,10 +242,13 @@ pub async fn search_clips(
     Ok(response)
 }
 
-/// `GET /api/live`: Server-Sent Events with coalesced vote counts.
+/// `GET /api/live`: Server-Sent Events with coalesced vote counts, slot and
+/// clip changes and the open slot's top clips; `Last-Event-ID` resumes.
 #[utoipa::path(get, path = "/api/live", tag = "clips",
-    responses((status = 200, description = "A Server-Sent Events stream of coalesced vote counts", body = String,
+    params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id; a snapshot comes first otherwise")),
+    responses((status = 200, description = "A Server-Sent Events stream: `snapshot`, `counts`, `top`, `slot` and `clip` events", body = String,
         content_type = "text/event-stream")))]
-pub async fn live(State(state): State<AppState>) -> Response {
-    state.live.subscribe()
+pub async fn live(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let last_event_id = headers.get("last-event-id").and_then(|value| value.to_str().ok());
+    state.live.subscribe(last_event_id)
 }

@@ -26,6 +26,7 @@ pub struct Assets {
     css: Asset,
     js: Asset,
     captcha_js: Asset,
+    live_js: Asset,
 }
 
 impl Default for Assets {
@@ -46,6 +47,7 @@ impl Assets {
                 "text/javascript; charset=utf-8",
                 include_bytes!("../../static/captcha.js"),
             ),
+            live_js: Asset::new("live", "js", "text/javascript; charset=utf-8", include_bytes!("../../static/live.js")),
         }
     }
 
@@ -63,12 +65,17 @@ impl Assets {
     pub fn captcha_js_url(&self) -> &str {
         &self.captcha_js.url
     }
+
+    /// URL of the live-update script (arena and story pages).
+    pub fn live_js_url(&self) -> &str {
+        &self.live_js.url
+    }
 }
 
 /// `GET /static/{name}`.
 pub async fn serve_asset(State(state): State<AppState>, Path(name): Path<String>) -> Response {
     let requested = format!("/static/{name}");
-    let asset = [&state.assets.css, &state.assets.js, &state.assets.captcha_js]
+    let asset = [&state.assets.css, &state.assets.js, &state.assets.captcha_js, &state.assets.live_js]
         .into_iter()
         .find(|asset| asset.url == requested);
     match asset {

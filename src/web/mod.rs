@@ -59,6 +59,8 @@ pub struct Chrome {
     pub js_url: String,
     /// Captcha solver URL.
     pub captcha_js_url: String,
+    /// Live-update script URL (loaded by the arena and story pages).
+    pub live_js_url: String,
     /// The signed-in user's name.
     pub username: Option<String>,
     /// Whether they are an admin.
@@ -76,6 +78,7 @@ impl Chrome {
             css_url: state.assets.css_url().to_owned(),
             js_url: state.assets.js_url().to_owned(),
             captcha_js_url: state.assets.captcha_js_url().to_owned(),
+            live_js_url: state.assets.live_js_url().to_owned(),
             username: caller.user.as_ref().map(|u| u.username.clone()),
             is_admin: caller.user.as_ref().is_some_and(|u| u.is_admin),
             csrf: form_token(state, caller).unwrap_or_default(),

@@ -9,6 +9,7 @@ mod creators_extra;
 mod engine;
 mod helpers;
 mod leaderboard;
+mod live;
 mod media;
 mod ops;
 mod openapi;
