@@ -43,7 +43,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, ResponseBuilder, Type};
 
 use super::error::{ErrorBody, ErrorDetail};
-use super::{admin, auth, captcha, clips, comments, health, leaderboard, story, tournament, vote};
+use super::{admin, auth, captcha, clips, comments, health, leaderboard, profile, story, tournament, vote};
 use crate::sessions::SESSION_COOKIE;
 
 /// The API description. Info (title, version, description, license) comes
@@ -100,6 +100,16 @@ use crate::sessions::SESSION_COOKIE;
         comments::unlike_comment,
         comments::file_report,
         comments::list_reports,
+        profile::my_profile,
+        profile::profile_stats,
+        profile::my_history,
+        profile::public_profile,
+        profile::follow,
+        profile::unfollow,
+        profile::follow_list,
+        profile::list_notifications,
+        profile::mark_read,
+        profile::unread_count,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&CommonResponses),
@@ -113,6 +123,7 @@ use crate::sessions::SESSION_COOKIE;
         (name = "comments", description = "Comments, likes and reports"),
         (name = "tournament", description = "Seasons, slots, the moderation queue and the genre vote"),
         (name = "leaderboards", description = "Top clips, creators and voters by day, week and all time"),
+        (name = "profiles", description = "Profiles, follows and notifications"),
         (name = "admin", description = "Users, flagged votes, feature flags, audit log and reports"),
     )
 )]

@@ -12,9 +12,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
-use super::error::ApiError;
+use super::dto::UserRef;
+use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiQuery, AuthUser, Caller};
 use super::vote::private;
 use crate::app::AppState;
@@ -29,7 +30,7 @@ use crate::store::writer::{MAX_MARK_READ_IDS, MarkRead};
 pub const RECENT_VOTES: usize = 20;
 
 /// A badge on the wire and on pages.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BadgeDto {
     pub key: &'static str,
@@ -37,20 +38,23 @@ pub struct BadgeDto {
     pub description: &'static str,
     /// `unlocked`, `locked` or `in_progress`.
     pub state: &'static str,
+    /// Progress towards `goal` (1 of 1 once unlocked, 0 of 1 while locked).
     pub progress: u64,
     pub goal: u64,
 }
 
 /// One of the last votes.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecentVoteDto {
     pub clip_id: u64,
     pub clip_title: String,
+    /// `standard`, `super` or `mega`.
     pub vote_type: &'static str,
     pub weight: u32,
     /// `counted`, `revoked` or `voided`.
     pub state: &'static str,
+    /// RFC 3339.
     pub cast_at: String,
     /// Short time for pages.
     #[serde(skip)]
@@ -59,15 +63,17 @@ pub struct RecentVoteDto {
 
 /// Everything a profile shows, computed from the stored facts. The private
 /// parts (`votesToday`, `recentVotes`) are `None` on someone else's profile.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProfileView {
     pub id: u64,
     pub username: String,
+    /// RFC 3339.
     pub member_since: String,
     /// The voters' rank is not maintained per user yet; always `null`.
     pub rank: Option<u64>,
     pub votes_total: u64,
+    /// Counted votes cast today (UTC); null on someone else's profile.
     pub votes_today: Option<u32>,
     pub clips_uploaded: u64,
     pub approved_clips: u64,
@@ -82,6 +88,7 @@ pub struct ProfileView {
     pub badges: Vec<BadgeDto>,
     pub followers: u64,
     pub following: u64,
+    /// The last votes, newest first; null on someone else's profile.
     pub recent_votes: Option<Vec<RecentVoteDto>>,
 }
 
@@ -197,22 +204,64 @@ fn today() -> UtcDay {
     Timestamp::now().utc_day()
 }
 
+/// Body of `GET /api/me/profile` and `GET /api/profile/stats`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MyProfileResponse {
+    /// With the private parts (`votesToday`, `recentVotes`).
+    profile: ProfileView,
+    unread_notifications: u64,
+}
+
 /// `GET /api/me/profile` and `GET /api/profile/stats`: my profile with the private parts.
+#[utoipa::path(get, path = "/api/me/profile", tag = "profiles", security(("session" = [])),
+    responses((status = 200, description = "My profile and unread notification count", body = MyProfileResponse)))]
 pub async fn my_profile(State(state): State<AppState>, AuthUser(user): AuthUser) -> Result<Response, ApiError> {
     let data = load_own_profile(&state, user.user).await?;
     let view = ProfileView::new(&data, today(), true);
     let unread = state.unread.count(user.user);
-    Ok(private(Json(json!({ "profile": view, "unreadNotifications": unread }))))
+    Ok(private(Json(MyProfileResponse { profile: view, unread_notifications: unread })))
+}
+
+/// `GET /api/profile/stats`, served by [`my_profile`].
+#[utoipa::path(get, path = "/api/profile/stats", tag = "profiles", security(("session" = [])),
+    responses((status = 200, description = "My profile and unread notification count", body = MyProfileResponse)))]
+#[allow(dead_code)] // documents the route; the router serves it with `my_profile`
+fn profile_stats() {}
+
+/// Body of `GET /api/profile/history`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryResponse {
+    /// Newest first.
+    votes: Vec<RecentVoteDto>,
 }
 
 /// `GET /api/profile/history`: my last votes, newest first.
+#[utoipa::path(get, path = "/api/profile/history", tag = "profiles", security(("session" = [])),
+    responses((status = 200, description = "My last votes, newest first", body = HistoryResponse)))]
 pub async fn my_history(State(state): State<AppState>, AuthUser(user): AuthUser) -> Result<Response, ApiError> {
     let data = load_own_profile(&state, user.user).await?;
     let votes: Vec<RecentVoteDto> = data.recent_votes.iter().map(recent_vote_dto).collect();
-    Ok(private(Json(json!({ "votes": votes }))))
+    Ok(private(Json(HistoryResponse { votes })))
+}
+
+/// Body of `GET /api/users/{name}`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicProfileResponse {
+    /// Without the private parts (`votesToday` and `recentVotes` are null).
+    profile: ProfileView,
+    /// Whether the caller follows this user (false when signed out).
+    is_following: bool,
 }
 
 /// `GET /api/users/{name}`: a public profile.
+#[utoipa::path(get, path = "/api/users/{name}", tag = "profiles",
+    params(("name" = String, Path, description = "Username")),
+    responses(
+        (status = 200, description = "The public profile", body = PublicProfileResponse),
+        (status = 404, description = "`not_found`: no such user", body = ErrorBody),
+    ))]
 pub async fn public_profile(
     State(state): State<AppState>,
     caller: Caller,
@@ -222,10 +271,26 @@ pub async fn public_profile(
     let viewer = caller.user.as_ref().map(|u| u.user);
     let (data, following) = load_profile(&state, &name, viewer, 0).await?;
     let view = ProfileView::new(&data, today(), false);
-    Ok(private(Json(json!({ "profile": view, "isFollowing": following }))))
+    Ok(private(Json(PublicProfileResponse { profile: view, is_following: following })))
+}
+
+/// Body of a follow or unfollow.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FollowState {
+    /// Whether the caller follows the user now.
+    following: bool,
+    /// The user's follower count now.
+    followers: u64,
 }
 
 /// `POST /api/users/{name}/follow`.
+#[utoipa::path(post, path = "/api/users/{name}/follow", tag = "profiles", security(("session" = [])),
+    params(("name" = String, Path, description = "Username")),
+    responses(
+        (status = 200, description = "Following (idempotent)", body = FollowState),
+        (status = 400, description = "`invalid_request`: the name is your own", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such user", body = ErrorBody),
+    ))]
 pub async fn follow(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -235,6 +300,13 @@ pub async fn follow(
 }
 
 /// `DELETE /api/users/{name}/follow`.
+#[utoipa::path(delete, path = "/api/users/{name}/follow", tag = "profiles", security(("session" = [])),
+    params(("name" = String, Path, description = "Username")),
+    responses(
+        (status = 200, description = "Not following (any more; idempotent)", body = FollowState),
+        (status = 400, description = "`invalid_request`: the name is your own", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such user", body = ErrorBody),
+    ))]
 pub async fn unfollow(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -246,18 +318,43 @@ pub async fn unfollow(
 async fn set_follow(state: &AppState, user: UserId, name: &str, follow: bool) -> Result<Response, ApiError> {
     let name = parse_username(name)?;
     let outcome = state.writer.follow(user, name.as_str().to_owned(), follow).await?;
-    Ok(private(Json(json!({ "following": outcome.following, "followers": outcome.followers }))))
+    Ok(private(Json(FollowState { following: outcome.following, followers: outcome.followers })))
 }
 
 /// Query of the follower lists.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct FollowListQuery {
+    /// Only users with a larger id (the previous page's `nextAfter`).
     after: Option<u64>,
+    /// Page size, 1 to 100 (default 20).
     limit: Option<i64>,
 }
 
+/// Body of `GET /api/users/{name}/followers` and `/following`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FollowListPage {
+    /// By user id.
+    users: Vec<UserRef>,
+    has_more: bool,
+    /// The `after` of the next page; null on the last page.
+    next_after: Option<u64>,
+}
+
 /// `GET /api/users/{name}/followers` and `/following`, by user id, `after` a cursor.
+#[utoipa::path(get, path = "/api/users/{name}/{list}", tag = "profiles",
+    params(
+        ("name" = String, Path, description = "Username"),
+        ("list" = String, Path, description = "`followers` or `following`"),
+        FollowListQuery,
+    ),
+    responses(
+        (status = 200, description = "A page of the user's followers or of whom they follow", body = FollowListPage),
+        (status = 404, description = "`not_found`: no such user, or `list` is neither `followers` nor `following`",
+            body = ErrorBody),
+    ))]
 pub async fn follow_list(
     State(state): State<AppState>,
     Path((name, which)): Path<(String, String)>,
@@ -281,24 +378,31 @@ pub async fn follow_list(
         })
         .await?;
     let (entries, more) = page.ok_or_else(|| ApiError::not_found("no such user"))?;
-    let users: Vec<Value> =
-        entries.iter().map(|FollowEntry { user, username }| json!({"id": user.get(), "username": username})).collect();
+    let users: Vec<UserRef> = entries
+        .iter()
+        .map(|FollowEntry { user, username }| UserRef { id: user.get(), username: username.clone() })
+        .collect();
     let next = more.then(|| entries.last().map(|e| e.user.get())).flatten();
-    Ok(private(Json(json!({ "users": users, "hasMore": more, "nextAfter": next }))))
+    Ok(private(Json(FollowListPage { users, has_more: more, next_after: next })))
 }
 
 /// A notification on the wire.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NotificationDto {
     pub id: u64,
+    /// `clip_approved`, `clip_rejected`, `clip_won`, `comment`, `new_follower` or `new_round`.
     pub kind: &'static str,
+    /// Plain text.
     pub message: String,
     pub clip_id: Option<u64>,
+    /// The username of who caused it (a follower, a commenter).
     pub actor: Option<String>,
     pub slot_position: Option<u32>,
+    /// RFC 3339.
     pub created_at: String,
     pub read: bool,
+    /// Sent to everyone (a new voting round), not to this user alone.
     pub broadcast: bool,
     /// Short time for pages.
     #[serde(skip)]
@@ -323,8 +427,9 @@ impl From<&Notification> for NotificationDto {
 }
 
 /// Query of `GET /api/notifications`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct NotificationsQuery {
     /// Only notifications with a smaller id (the previous page's `nextBefore`).
     pub before: Option<u64>,
@@ -358,7 +463,22 @@ pub async fn notification_page(
     Ok((page.iter().map(NotificationDto::from).collect(), next, unread))
 }
 
+/// Body of `GET /api/notifications`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationsPage {
+    /// Newest first.
+    notifications: Vec<NotificationDto>,
+    unread_count: u64,
+    has_more: bool,
+    /// The `before` of the next page; null on the last page.
+    next_before: Option<u64>,
+}
+
 /// `GET /api/notifications?limit=&before=`: newest first, with the unread count.
+#[utoipa::path(get, path = "/api/notifications", tag = "profiles", security(("session" = [])),
+    params(NotificationsQuery),
+    responses((status = 200, description = "A page of my notifications, newest first", body = NotificationsPage)))]
 pub async fn list_notifications(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -366,24 +486,40 @@ pub async fn list_notifications(
 ) -> Result<Response, ApiError> {
     let limit = notification_limit(query.limit)?;
     let (notifications, next, unread) = notification_page(&state, user.user, query.before, limit).await?;
-    Ok(private(Json(json!({
-        "notifications": notifications,
-        "unreadCount": unread,
-        "hasMore": next.is_some(),
-        "nextBefore": next,
-    }))))
+    Ok(private(Json(NotificationsPage {
+        notifications,
+        unread_count: unread,
+        has_more: next.is_some(),
+        next_before: next,
+    })))
 }
 
 /// Body of `POST /api/notifications/read`: `{"ids": [..]}` or `{"all": true}`;
 /// an empty body object marks everything read, as the design describes.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MarkReadBody {
+    /// 1 to 100 notification ids (personal or broadcast) to mark read.
     ids: Option<Vec<u64>>,
+    /// `true` marks everything read; not together with `ids`.
     all: Option<bool>,
 }
 
+/// The unread notification count.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UnreadCount {
+    unread_count: u64,
+}
+
 /// `POST /api/notifications/read`.
+#[utoipa::path(post, path = "/api/notifications/read", tag = "profiles", security(("session" = [])),
+    request_body = MarkReadBody,
+    responses(
+        (status = 200, description = "Marked read; the unread count now", body = UnreadCount),
+        (status = 404, description = "`not_found`: an id names no notification of mine (nothing is marked)",
+            body = ErrorBody),
+    ))]
 pub async fn mark_read(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -402,10 +538,12 @@ pub async fn mark_read(
     };
     state.writer.mark_notifications_read(user.user, which).await?;
     let unread = state.read_store(move |store| store.unread_count(user.user)).await?;
-    Ok(private(Json(json!({ "unreadCount": unread }))))
+    Ok(private(Json(UnreadCount { unread_count: unread })))
 }
 
 /// `GET /api/notifications/unread-count`: from memory, no storage read.
+#[utoipa::path(get, path = "/api/notifications/unread-count", tag = "profiles", security(("session" = [])),
+    responses((status = 200, description = "My unread notification count", body = UnreadCount)))]
 pub async fn unread_count(State(state): State<AppState>, AuthUser(user): AuthUser) -> Response {
-    private(Json(json!({ "unreadCount": state.unread.count(user.user) })))
+    private(Json(UnreadCount { unread_count: state.unread.count(user.user) }))
 }

@@ -486,6 +486,32 @@ async fn real_responses_match_their_described_schemas() {
         assert_fits(&spec, response_schema(&spec, route, "get", "200"), &body, path);
     }
 
+    // Profiles: my own (with a recent vote), a follow, the public profile,
+    // the follower list and the notification the follow sent.
+    let clips = app.clip_ids().await;
+    let own_vote = clips.get(1).copied().unwrap_or(clip);
+    let response =
+        user.post(app.url("/api/vote")).json(&serde_json::json!({ "clipId": own_vote })).send().await.expect("vote");
+    assert_eq!(response.status(), 200);
+    let mine: Value = user.get(app.url("/api/me/profile")).send().await.expect("profile").json().await.expect("json");
+    assert!(mine["profile"]["recentVotes"].as_array().is_some_and(|v| !v.is_empty()), "{mine}");
+    assert_fits(&spec, response_schema(&spec, "/api/me/profile", "get", "200"), &mine, "GET /api/me/profile");
+    let response = admin.post(app.url("/api/users/schema_checker/follow")).send().await.expect("follow");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    let schema = response_schema(&spec, "/api/users/{name}/follow", "post", "200");
+    assert_fits(&spec, schema, &body, "POST /api/users/{name}/follow");
+    for (path, route) in [
+        ("/api/users/schema_checker", "/api/users/{name}"),
+        ("/api/users/schema_checker/followers", "/api/users/{name}/{list}"),
+    ] {
+        let body = app.get_json(path).await;
+        assert_fits(&spec, response_schema(&spec, route, "get", "200"), &body, path);
+    }
+    let inbox: Value = user.get(app.url("/api/notifications")).send().await.expect("inbox").json().await.expect("json");
+    assert!(inbox["notifications"].as_array().is_some_and(|n| !n.is_empty()), "{inbox}");
+    assert_fits(&spec, response_schema(&spec, "/api/notifications", "get", "200"), &inbox, "GET /api/notifications");
+
     // Errors use the shared shape, and the schema refuses what the body lacks.
     let response = app.get("/api/clips/999999").await;
     assert_eq!(response.status(), 404);
