@@ -45,6 +45,9 @@ pub struct RebuildStats {
     pub millis: u128,
 }
 
+/// Deepest rank a profile shows.
+pub const RANK_CAP: usize = 10_000;
+
 impl LeaderboardService {
     /// Rebuilds the boards from storage as of the clock's day. Call before
     /// the writer starts (see the module doc).
@@ -87,6 +90,12 @@ impl LeaderboardService {
                 i64::from(tally.delta),
             );
         }
+    }
+
+    /// A user's all-time rank among voters, if within the top [`RANK_CAP`]
+    /// (beyond that a profile shows none): bounded work per request.
+    pub fn voter_rank(&self, user: u64) -> Option<usize> {
+        self.boards.lock().all_time_rank(Board::Voters, user, RANK_CAP)
     }
 
     /// One page of a board as of today: `O(log n + offset + limit)` under

@@ -70,7 +70,8 @@ pub struct ProfileView {
     pub username: String,
     /// RFC 3339.
     pub member_since: String,
-    /// The voters' rank is not maintained per user yet; always `null`.
+    /// All-time rank among voters (by votes cast); `null` when unranked or
+    /// beyond the top 10,000.
     pub rank: Option<u64>,
     pub votes_total: u64,
     /// Counted votes cast today (UTC); null on someone else's profile.
@@ -111,8 +112,10 @@ fn recent_vote_dto(recent: &RecentVote) -> RecentVoteDto {
 }
 
 impl ProfileView {
-    /// The view of stored profile data on `today`; `own` adds the private parts.
-    pub fn new(data: &ProfileData, today: UtcDay, own: bool) -> ProfileView {
+    /// The view of stored profile data on `today` with the user's voter
+    /// rank (if in the top [`crate::leaderboard::RANK_CAP`]); `own` adds the
+    /// private parts.
+    pub fn new(data: &ProfileData, today: UtcDay, own: bool, rank: Option<usize>) -> ProfileView {
         let stats = &data.stats;
         let facts = ProfileFacts {
             votes_cast: data.votes_cast,
@@ -144,7 +147,7 @@ impl ProfileView {
             id: data.user.id.get(),
             username: data.user.username.clone(),
             member_since: data.user.created_at.to_rfc3339(),
-            rank: None,
+            rank: rank.map(|rank| rank as u64),
             votes_total: data.votes_cast,
             votes_today: own.then(|| stats.votes_on(today)),
             clips_uploaded: stats.clips_uploaded,
@@ -218,7 +221,7 @@ pub struct MyProfileResponse {
     responses((status = 200, description = "My profile and unread notification count", body = MyProfileResponse)))]
 pub async fn my_profile(State(state): State<AppState>, AuthUser(user): AuthUser) -> Result<Response, ApiError> {
     let data = load_own_profile(&state, user.user).await?;
-    let view = ProfileView::new(&data, today(), true);
+    let view = ProfileView::new(&data, today(), true, state.leaderboards.voter_rank(user.user.get()));
     let unread = state.unread.count(user.user);
     Ok(private(Json(MyProfileResponse { profile: view, unread_notifications: unread })))
 }
@@ -270,7 +273,7 @@ pub async fn public_profile(
     let name = parse_username(&name)?;
     let viewer = caller.user.as_ref().map(|u| u.user);
     let (data, following) = load_profile(&state, &name, viewer, 0).await?;
-    let view = ProfileView::new(&data, today(), false);
+    let view = ProfileView::new(&data, today(), false, state.leaderboards.voter_rank(data.user.id.get()));
     Ok(private(Json(PublicProfileResponse { profile: view, is_following: following })))
 }
 

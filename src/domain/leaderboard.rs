@@ -222,6 +222,15 @@ impl Ranking {
         Some(self.order.range(..(Reverse(score), id)).count() + 1)
     }
 
+    /// The 1-based rank of `id` if it is ranked within the first `cap`
+    /// places: `O(log n + min(rank, cap))`, so a profile can show a rank
+    /// without its cost growing with the board.
+    pub fn rank_within(&self, id: u64, cap: usize) -> Option<usize> {
+        let score = self.get(id)?;
+        let ahead = self.order.range(..(Reverse(score), id)).take(cap).count();
+        (ahead < cap).then_some(ahead + 1)
+    }
+
     /// Entries from rank `offset + 1` on, at most `limit` of them, as
     /// `(rank, id, score)`. Costs `O(log n + offset + limit)`, so callers cap
     /// `offset` (see [`MAX_OFFSET`]).
@@ -537,6 +546,11 @@ impl Leaderboards {
         boards
     }
 
+    /// An id's all-time rank on a board, if within the first `cap` places.
+    pub fn all_time_rank(&self, board: Board, id: u64, cap: usize) -> Option<usize> {
+        self.state(board).all.ranking.rank_within(id, cap)
+    }
+
     /// Number of entries a board has for a period (as of the newest day seen).
     pub fn len(&self, board: Board, period: Period) -> usize {
         self.state(board).len(period)
@@ -614,6 +628,20 @@ mod tests {
         assert_eq!(Period::parse("month"), None);
         assert_eq!(Board::parse("Clips"), None);
         assert_eq!(Trend::New.as_str(), "new");
+    }
+
+    #[test]
+    fn rank_within_stops_at_the_cap() {
+        let mut ranking = Ranking::new();
+        for (id, score) in [(1, 5), (2, 9), (3, 5), (4, 1)] {
+            ranking.add(id, score);
+        }
+        assert_eq!(ranking.rank_within(2, 10), Some(1));
+        assert_eq!(ranking.rank_within(1, 10), Some(2), "ties go to the lower id");
+        assert_eq!(ranking.rank_within(3, 10), Some(3));
+        assert_eq!(ranking.rank_within(4, 3), None, "fourth place is beyond a cap of 3");
+        assert_eq!(ranking.rank_within(4, 4), Some(4));
+        assert_eq!(ranking.rank_within(99, 10), None, "unranked");
     }
 
     #[test]

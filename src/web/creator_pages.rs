@@ -124,7 +124,12 @@ pub async fn profile_page(
         chrome: Chrome::new(&state, &caller),
         clips,
         uploaded: query.uploaded.is_some(),
-        profile: crate::api::profile::ProfileView::new(&data, crate::domain::clock::Timestamp::now().utc_day(), true),
+        profile: crate::api::profile::ProfileView::new(
+            &data,
+            crate::domain::clock::Timestamp::now().utc_day(),
+            true,
+            state.leaderboards.voter_rank(data.user.id.get()),
+        ),
         avatar: super::profile_pages::identicon_svg(data.user.id.get(), 72),
     };
     Ok(render(&page, StatusCode::OK))

@@ -80,7 +80,12 @@ pub async fn user_page(State(state): State<AppState>, caller: Caller, Path(name)
                 chrome: Chrome::new(&state, &caller),
                 avatar: identicon_svg(data.user.id.get(), 72),
                 own: viewer == Some(data.user.id),
-                profile: ProfileView::new(&data, Timestamp::now().utc_day(), false),
+                profile: ProfileView::new(
+                    &data,
+                    Timestamp::now().utc_day(),
+                    false,
+                    state.leaderboards.voter_rank(data.user.id.get()),
+                ),
                 following,
             };
             render(&page, StatusCode::OK)

@@ -71,7 +71,7 @@ async fn profile_numbers_follow_real_votes() {
     assert_eq!(profile["level"], 1);
     assert_eq!(profile["xpIntoLevel"], 20);
     assert_eq!(profile["xpForNextLevel"], 100);
-    assert_eq!(profile["rank"], Value::Null);
+    assert_eq!(profile["rank"], 1, "the only signed-in voter leads the voters board");
     assert_eq!(badge(profile, "votes_1")["state"], "unlocked");
     assert_eq!(badge(profile, "votes_10")["state"], "in_progress");
     assert_eq!(badge(profile, "votes_10")["progress"], 2);
