@@ -60,7 +60,7 @@ struct Cast {
 async fn a_backup_taken_while_voting_restores_every_acknowledged_vote() {
     let data = tempfile::tempdir().expect("tempdir");
     let client = reqwest::Client::builder().user_agent("backup-test").build().expect("client");
-    let server = start(data.path(), Serve { demo: true }, &client).await;
+    let server = start(data.path(), Serve::demo(), &client).await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let backup_started = Arc::new(AtomicBool::new(false));
@@ -169,7 +169,7 @@ async fn a_backup_taken_while_voting_restores_every_acknowledged_vote() {
 async fn an_offline_backup_restores_and_non_empty_targets_are_refused() {
     let data = tempfile::tempdir().expect("tempdir");
     let client = reqwest::Client::builder().user_agent("offline-backup-test").build().expect("client");
-    let server = start(data.path(), Serve { demo: true }, &client).await;
+    let server = start(data.path(), Serve::demo(), &client).await;
     let mut votes = Vec::new();
     for n in 0..40u64 {
         let voter = format!("10.200.0.{}", n + 1);

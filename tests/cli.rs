@@ -65,7 +65,7 @@ async fn admin_create_works_with_the_server_stopped_and_running() {
 async fn reindex_rebuilds_the_search_index_offline() {
     let data = tempfile::tempdir().expect("tempdir");
     let client = reqwest::Client::new();
-    let mut server = start(data.path(), Serve { demo: true }, &client).await;
+    let mut server = start(data.path(), Serve::demo(), &client).await;
     let running = Command::new(BINARY).args(["reindex", "--data"]).arg(data.path()).output().expect("reindex");
     assert!(!running.status.success(), "reindex refuses while the server holds the data");
     server.child.kill().expect("kill");

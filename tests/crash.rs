@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -32,7 +32,7 @@ async fn acknowledged_votes_survive_sigkill() {
     let client = reqwest::Client::builder().user_agent("crash-test").build().expect("client");
     let mut counted_before = 0u64;
     for cycle in 0..3u32 {
-        let server = start(data.path(), Serve { demo: true }, &client).await;
+        let server = start(data.path(), Serve::demo(), &client).await;
         let base = server.base.clone();
         let stop = Arc::new(AtomicBool::new(false));
         let workers: Vec<_> = (0..48u32)
@@ -83,7 +83,7 @@ async fn acknowledged_votes_survive_sigkill() {
         }
         drop(server);
 
-        let server = start(data.path(), Serve { demo: true }, &client).await;
+        let server = start(data.path(), Serve::demo(), &client).await;
         let acknowledged = log.iter().filter(|e| e.2 == Outcome::Acknowledged).count() as u64;
         let unknown = log.iter().filter(|e| e.2 == Outcome::Unknown).count() as u64;
         assert!(acknowledged > 100, "cycle {cycle}: only {acknowledged} votes acknowledged before the kill");
@@ -119,7 +119,7 @@ fn check_exits_non_zero_on_a_tampered_counter() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
         let client = reqwest::Client::builder().user_agent("check-test").build().expect("client");
-        let server = start(data.path(), Serve { demo: true }, &client).await;
+        let server = start(data.path(), Serve::demo(), &client).await;
         let response = client.post(format!("{}/api/vote", server.base)).json(&json!({"clipId": 1})).send().await;
         assert_eq!(response.expect("vote").status(), 200);
         drop(server);
@@ -145,21 +145,11 @@ fn check_exits_non_zero_on_a_tampered_counter() {
 async fn sigterm_drains_and_exits_zero() {
     let data = tempfile::tempdir().expect("tempdir");
     let client = reqwest::Client::builder().user_agent("sigterm-test").build().expect("client");
-    let mut server = start(data.path(), Serve { demo: true }, &client).await;
+    let mut server = start(data.path(), Serve::demo(), &client).await;
     let response = client.post(format!("{}/api/vote", server.base)).json(&json!({"clipId": 2})).send().await;
     assert_eq!(response.expect("vote").status(), 200);
-    let pid = server.child.id().to_string();
-    let status = Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let exit = loop {
-        if let Some(exit) = server.child.try_wait().expect("wait") {
-            break exit;
-        }
-        assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let exit = server.terminate();
     assert_eq!(exit.code(), Some(0), "graceful shutdown exits 0");
-    let server = start(data.path(), Serve { demo: true }, &client).await;
+    let server = start(data.path(), Serve::demo(), &client).await;
     assert_eq!(total_votes(&client, &server.base).await, 1);
 }

@@ -4,69 +4,12 @@
 //! migrates a schema-1 data dir (copying it first) and finds it clean.
 
 use std::fs::File;
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use serde_json::{Value, json};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_aimoviez");
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    /// SIGTERM, then wait for the graceful exit.
-    fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        let status = Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while self.child.try_wait().expect("wait").is_none() {
-            assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
-}
-
-async fn start(data: &Path, extra: &[&str], log: File) -> Server {
-    let port = free_port();
-    let child = Command::new(BINARY)
-        .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}"), "--data"])
-        .arg(data)
-        .args(extra)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::from(log.try_clone().expect("log file")))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .expect("spawn server");
-    let server = Server { child, base: format!("http://127.0.0.1:{port}") };
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(response) = client.get(format!("{}/api/health", server.base)).send().await
-            && response.status() == 200
-        {
-            return server;
-        }
-        assert!(Instant::now() < deadline, "server did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+mod common;
+use common::{BINARY, Serve, start};
 
 async fn first_clips(client: &reqwest::Client, base: &str) -> Vec<u64> {
     let feed: Value =
@@ -78,7 +21,10 @@ async fn first_clips(client: &reqwest::Client, base: &str) -> Vec<u64> {
 async fn json_log_lines_parse_carry_the_request_fields_and_never_a_password() {
     let dir = tempfile::tempdir().expect("tempdir");
     let log_path = dir.path().join("server.log");
-    let server = start(&dir.path().join("data"), &["--log-json"], File::create(&log_path).expect("log")).await;
+    let log = Some(File::create(&log_path).expect("log"));
+    let client = reqwest::Client::new();
+    let mut server =
+        start(&dir.path().join("data"), Serve { demo: true, args: vec!["--log-json"], log }, &client).await;
     let client = reqwest::Client::builder().cookie_store(true).build().expect("client");
     let base = server.base.clone();
     let password = "Sekrit-Passw0rd-never-in-logs";
@@ -115,7 +61,7 @@ async fn json_log_lines_parse_carry_the_request_fields_and_never_a_password() {
     let vote = client.post(format!("{base}/api/vote")).json(&json!({ "clipId": clip })).send().await.expect("vote");
     assert_eq!(vote.status(), 200);
     assert_eq!(client.get(format!("{base}/api/clips/{clip}")).send().await.expect("clip").status(), 200);
-    server.stop();
+    assert!(server.terminate().success());
 
     let log = std::fs::read_to_string(&log_path).expect("log");
     assert!(!log.contains(password), "the password was logged:\n{log}");
@@ -153,7 +99,8 @@ async fn json_log_lines_parse_carry_the_request_fields_and_never_a_password() {
 async fn check_migrates_a_version_1_data_dir_after_copying_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let server = start(&data, &[], File::create(dir.path().join("server.log")).expect("log")).await;
+    let log = Some(File::create(dir.path().join("server.log")).expect("log"));
+    let mut server = start(&data, Serve { demo: true, log, ..Serve::default() }, &reqwest::Client::new()).await;
     let client = reqwest::Client::new();
     let clips = first_clips(&client, &server.base).await;
     for (voter, clip) in [("198.51.100.1", clips[0]), ("198.51.100.2", clips[0]), ("198.51.100.2", clips[1])] {
@@ -166,7 +113,7 @@ async fn check_migrates_a_version_1_data_dir_after_copying_it() {
             .expect("vote");
         assert_eq!(response.status(), 200);
     }
-    server.stop();
+    assert!(server.terminate().success());
 
     // Back to schema 1: no tally tables, version marker 1.
     {

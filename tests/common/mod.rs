@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::ffi::OsStr;
+use std::fs::File;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -28,11 +29,40 @@ impl Drop for Server {
     }
 }
 
+impl Server {
+    /// SIGTERM, then waits for the graceful exit; returns its exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(exit) = self.child.try_wait().expect("wait") {
+                return exit;
+            }
+            assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 /// How to start the server.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Default)]
 pub struct Serve {
     /// Seed the demo season.
     pub demo: bool,
+    /// More arguments for `serve`.
+    pub args: Vec<&'static str>,
+    /// Where stdout and stderr go, logged at `info`; by default stdout is
+    /// dropped, stderr inherited and only warnings logged.
+    pub log: Option<File>,
+}
+
+impl Serve {
+    /// The demo season, nothing else.
+    pub fn demo() -> Serve {
+        Serve { demo: true, ..Serve::default() }
+    }
 }
 
 fn free_port() -> u16 {
@@ -47,14 +77,16 @@ pub async fn start(data: &Path, serve: Serve, client: &reqwest::Client) -> Serve
     if serve.demo {
         command.arg("--demo");
     }
-    let child = command
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--data"])
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn server");
+    command.args(["--listen", &format!("127.0.0.1:{port}"), "--data"]).arg(data).args(&serve.args);
+    match serve.log {
+        Some(log) => {
+            command.env("RUST_LOG", "info").stdout(log.try_clone().expect("log file")).stderr(log);
+        }
+        None => {
+            command.env("RUST_LOG", "warn").stdout(Stdio::null()).stderr(Stdio::inherit());
+        }
+    }
+    let child = command.spawn().expect("spawn server");
     let server = Server { child, base: format!("http://127.0.0.1:{port}") };
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
