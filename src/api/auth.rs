@@ -116,6 +116,8 @@ pub struct ExportDto {
     votes: Vec<ExportVote>,
     clips: Vec<ExportClip>,
     comments: Vec<ExportComment>,
+    /// Usernames this account follows.
+    following: Vec<String>,
 }
 
 /// The account in an export.
@@ -174,15 +176,17 @@ pub struct ExportComment {
 pub async fn export(State(state): State<AppState>, AuthUser(session): AuthUser) -> Result<Response, ApiError> {
     let store = state.store.clone();
     let id = session.user;
-    let (user, votes, (clips, _), comments) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
-        Ok((
-            store.user(id)?,
-            store.votes_of_user(id)?,
-            store.clips_of_user(id, 10_000, 0)?,
-            store.comments_of_user(id)?,
-        ))
-    })
-    .await??;
+    let (user, votes, (clips, _), comments, (following, _)) =
+        tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+            Ok((
+                store.user(id)?,
+                store.votes_of_user(id)?,
+                store.clips_of_user(id, 10_000, 0)?,
+                store.comments_of_user(id)?,
+                store.follow_list(id, false, 0, 10_000)?,
+            ))
+        })
+        .await??;
     let comments = comments
         .iter()
         .map(|comment| ExportComment {
@@ -231,6 +235,7 @@ pub async fn export(State(state): State<AppState>, AuthUser(session): AuthUser) 
         votes,
         clips,
         comments,
+        following: following.into_iter().map(|entry| entry.username).collect(),
     };
     let mut response = private(Json(body));
     response

@@ -87,6 +87,7 @@ macro_rules! with_every_table {
             FOLLOWEE_FOLLOWER_TO_MEMBERSHIP,
             USER_NOTIFICATION_TO_NOTIFICATION,
             BROADCAST_ID_TO_NOTIFICATION,
+            FOLLOW_NOTIFIED_TO_MEMBERSHIP,
         )
     };
 }

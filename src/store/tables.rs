@@ -101,9 +101,13 @@ pub const USER_NOTIFICATION_TO_NOTIFICATION: TableDefinition<(u64, u64), &[u8]> 
 /// round"), stored once and merged into each user's list by id.
 pub const BROADCAST_ID_TO_NOTIFICATION: TableDefinition<u64, &[u8]> =
     TableDefinition::new("broadcast_id_to_notification");
+/// (followee, follower) → () once a new-follower notification was sent for
+/// the pair, so unfollowing and following again cannot spam the followee.
+pub const FOLLOW_NOTIFIED_TO_MEMBERSHIP: TableDefinition<(u64, u64), ()> =
+    TableDefinition::new("follow_notified_to_membership");
 
 /// Names of all tables, for tools that walk the whole database.
-pub const ALL_TABLES: [&str; 37] = [
+pub const ALL_TABLES: [&str; 38] = [
     "meta",
     "season_id_to_season",
     "slot_to_slot",
@@ -141,6 +145,7 @@ pub const ALL_TABLES: [&str; 37] = [
     "followee_follower_to_membership",
     "user_notification_to_notification",
     "broadcast_id_to_notification",
+    "follow_notified_to_membership",
 ];
 
 /// Keys in [`META`].

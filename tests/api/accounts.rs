@@ -336,6 +336,8 @@ async fn export_holds_my_data_and_nobody_elses_and_deletion_keeps_counts_consist
     let admin = app.log_in("boss", PASSWORD).await;
     let approved = admin.post(app.url(&format!("/api/admin/clips/{upload}/approve"))).send().await.expect("approve");
     assert_eq!(approved.status(), 200);
+    let follow = me.post(app.url("/api/users/boss/follow")).send().await.expect("follow");
+    assert_eq!(follow.status(), 200);
     let export = me.get(app.url("/api/account/export")).send().await.expect("export");
     assert!(export.headers()["content-disposition"].to_str().expect("ascii").contains("attachment"));
     let export: Value = export.json().await.expect("json");
@@ -345,6 +347,7 @@ async fn export_holds_my_data_and_nobody_elses_and_deletion_keeps_counts_consist
     assert_eq!(export["clips"].as_array().map(Vec::len), Some(1));
     assert_eq!(export["clips"][0]["title"], "My only clip");
     assert_eq!(export["comments"][0]["body"], "my words");
+    assert_eq!(export["following"], json!(["boss"]));
     assert!(!export.to_string().contains("someone_else"));
     assert!(!export.to_string().contains("argon2"), "no password hash in the export");
 

@@ -172,6 +172,9 @@ async fn follows_are_idempotent_counted_and_never_of_yourself() {
     assert_eq!(app.get_json("/api/users/bob").await["profile"]["followers"], 1);
     let html = alice.get(app.url("/u/bob")).send().await.expect("page").text().await.expect("html");
     assert!(html.contains("Unfollow"));
+    // Unfollowing and following again does not notify bob again.
+    let inbox = notifications(&bob, &app).await;
+    assert_eq!(inbox.iter().filter(|n| n["kind"] == "new_follower").count(), 1, "{inbox:?}");
     assert_eq!(app.check_mismatches(), Vec::<String>::new(), "counters agree with a recount");
 }
 

@@ -145,6 +145,16 @@ impl Batch<'_> {
             notifications.remove(key)?;
         }
         drop(notifications);
+        // The deleted user's own "already notified" pairs go too; pairs in
+        // which they were the follower stay as bare ids (no personal data),
+        // since finding them would mean a scan.
+        let mut notified = self.txn.open_table(FOLLOW_NOTIFIED_TO_MEMBERSHIP)?;
+        let pairs: Vec<(u64, u64)> =
+            notified.range((id, 0)..=(id, u64::MAX))?.map(|e| e.map(|(k, _)| k.value())).collect::<Result<_, _>>()?;
+        for pair in pairs {
+            notified.remove(pair)?;
+        }
+        drop(notified);
         self.txn.open_table(USER_ID_TO_STATS)?.remove(id)?;
         Ok(())
     }
@@ -332,6 +342,11 @@ impl Batch<'_> {
             self.txn.open_table(FOLLOWEE_FOLLOWER_TO_MEMBERSHIP)?.insert((followee.get(), follower.get()), ())?;
             self.update_stats(follower, |s| s.following += 1)?;
             self.update_stats(followee, |s| s.followers += 1)?;
+            let first_follow = self
+                .txn
+                .open_table(FOLLOW_NOTIFIED_TO_MEMBERSHIP)?
+                .insert((followee.get(), follower.get()), ())?
+                .is_none();
             let notification = Notification {
                 id: 0,
                 kind: NotificationKind::NewFollower,
@@ -345,7 +360,9 @@ impl Batch<'_> {
                 read: false,
                 broadcast: false,
             };
-            self.notify(followee, notification)?;
+            if first_follow {
+                self.notify(followee, notification)?;
+            }
         } else if !follow && exists {
             self.remove_edge(follower, followee)?;
             self.update_stats(follower, |s| s.following = s.following.saturating_sub(1))?;
