@@ -33,11 +33,12 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use aimoviez::store::Store;
-use aimoviez::store::writer::{self, DemoSeed, SeedClip, WriterSettings};
 use hdrhistogram::Histogram;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+mod common;
+use common::{BINARY, seed, start_server};
 
 const CLIPS: u64 = 50;
 /// The clip the votes go to.
@@ -61,73 +62,6 @@ fn main() {
 }
 
 // ---------------------------------------------------------------- server
-
-struct Server {
-    child: Child,
-    address: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Seeds an active season whose first slot holds 50 clips, through the
-/// library's own writer, so the server starts on realistic data.
-fn seed(data: &std::path::Path) {
-    let store = Store::open(&data.join("aimoviez.redb"), 64 << 20).expect("store");
-    let settings = WriterSettings {
-        batch_max: 64,
-        queue_capacity: 64,
-        daily_budget: 200,
-        clock: Arc::new(aimoviez::domain::clock::Timestamp::now),
-    };
-    let (handle, thread) = writer::start(&store, settings, Box::new(|_| {})).expect("writer");
-    let seed = DemoSeed {
-        title: "Bench".into(),
-        genre: "bench".into(),
-        description: String::new(),
-        total_slots: 75,
-        slot_duration_secs: 24 * 3600,
-        creators: vec!["bench".into()],
-        clips: (1..=CLIPS)
-            .map(|n| SeedClip {
-                title: format!("clip {n}"),
-                description: String::new(),
-                genre: "bench".into(),
-                creator: 0,
-                video_path: format!("{:02x}/missing.mp4", n),
-                poster_path: format!("{:02x}/missing.jpg", n),
-                duration_ms: 8000,
-            })
-            .collect(),
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    assert!(runtime.block_on(handle.seed_demo(seed)).expect("seeded"));
-    thread.stop();
-}
-
-fn start_server(data: &std::path::Path) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
-    let address: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let binary = std::env::var("BENCH_SSE_SERVER").unwrap_or_else(|_| env!("CARGO_BIN_EXE_aimoviez").to_owned());
-    let child = Command::new(binary)
-        .args(["serve", "--listen", &address.to_string(), "--data"])
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn server");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(address).is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Server { child, address }
-}
 
 /// `VmRSS` of a process in KiB.
 fn rss_kib(pid: u32) -> u64 {
@@ -207,8 +141,11 @@ fn parent_main() {
     let votes = env_or("BENCH_SSE_VOTES", 20).max(1);
     let own_limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0);
     let data = tempfile::tempdir().expect("tempdir");
-    seed(data.path());
-    let server = start_server(data.path());
+    seed(data.path(), CLIPS);
+    // BENCH_SSE_SERVER: another build of the server (the shared target dir
+    // may hold a different worktree's binary).
+    let binary = std::env::var("BENCH_SSE_SERVER").unwrap_or_else(|_| BINARY.to_owned());
+    let server = start_server(&binary, data.path(), &[], &[]);
     let pid = server.child.id();
     // Warm up: a few votes and one live client, so lazily built state exists.
     for voter in 0..5 {

@@ -21,45 +21,29 @@
 use std::fs::File;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-struct Server {
-    child: Child,
-    address: SocketAddr,
-}
+mod common;
+use common::{BINARY, Server};
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// The upload bench's server: the demo season, 64 MB uploads, no upload rate
+/// limit, no ffmpeg posters (the bench measures the upload path itself).
 fn start_server(data: &Path) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
-    let address: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let child = Command::new(env!("CARGO_BIN_EXE_aimoviez"))
-        .args(["serve", "--demo", "--listen", &address.to_string(), "--data"])
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .env("AIMOVIEZ_MEDIA_MAX_UPLOAD_MB", "64")
-        // The config accepts at most 60 s; the clip is 8 s anyway.
-        .env("AIMOVIEZ_MEDIA_MAX_DURATION_MS", "60000")
-        .env("AIMOVIEZ_RATE_LIMITS_UPLOAD", "0")
-        .env("AIMOVIEZ_MEDIA_FFMPEG", "off")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn server");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(address).is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Server { child, address }
+    common::start_server(
+        BINARY,
+        data,
+        &["--demo"],
+        &[
+            ("AIMOVIEZ_MEDIA_MAX_UPLOAD_MB", "64"),
+            // The config accepts at most 60 s; the clip is 8 s anyway.
+            ("AIMOVIEZ_MEDIA_MAX_DURATION_MS", "60000"),
+            ("AIMOVIEZ_RATE_LIMITS_UPLOAD", "0"),
+            ("AIMOVIEZ_MEDIA_FFMPEG", "off"),
+        ],
+    )
 }
 
 fn ffmpeg_available() -> bool {

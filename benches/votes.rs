@@ -14,16 +14,17 @@
 //! Knobs (env): BENCH_SECS (default 8), BENCH_CONNECTIONS (default "1000,10000").
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use aimoviez::store::Store;
-use aimoviez::store::writer::{self, DemoSeed, SeedClip, WriterSettings};
 use hdrhistogram::Histogram;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+mod common;
+use common::{BINARY, seed, start_server};
 
 const CLIPS: u64 = 50;
 
@@ -47,72 +48,6 @@ struct RunResult {
     non_2xx: u64,
     seconds: f64,
     histogram: Histogram<u64>,
-}
-
-struct Server {
-    child: Child,
-    address: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Seeds an active season whose first slot holds 50 clips, through the
-/// library's own writer, so the server starts on realistic data.
-fn seed(data: &std::path::Path) {
-    let store = Store::open(&data.join("aimoviez.redb"), 64 << 20).expect("store");
-    let settings = WriterSettings {
-        batch_max: 64,
-        queue_capacity: 64,
-        daily_budget: 200,
-        clock: Arc::new(aimoviez::domain::clock::Timestamp::now),
-    };
-    let (handle, thread) = writer::start(&store, settings, Box::new(|_| {})).expect("writer");
-    let seed = DemoSeed {
-        title: "Bench".into(),
-        genre: "bench".into(),
-        description: String::new(),
-        total_slots: 75,
-        slot_duration_secs: 24 * 3600,
-        creators: vec!["bench".into()],
-        clips: (1..=CLIPS)
-            .map(|n| SeedClip {
-                title: format!("clip {n}"),
-                description: String::new(),
-                genre: "bench".into(),
-                creator: 0,
-                video_path: format!("{:02x}/missing.mp4", n),
-                poster_path: format!("{:02x}/missing.jpg", n),
-                duration_ms: 8000,
-            })
-            .collect(),
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    assert!(runtime.block_on(handle.seed_demo(seed)).expect("seeded"));
-    thread.stop();
-}
-
-fn start_server(data: &std::path::Path) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
-    let address: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let child = Command::new(env!("CARGO_BIN_EXE_aimoviez"))
-        .args(["serve", "--listen", &address.to_string(), "--data"])
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn server");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(address).is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Server { child, address }
 }
 
 /// A zipf-like pick over 50 clips: clip 1 gets the most votes, then 2, ...
@@ -304,8 +239,8 @@ fn main() {
         Err(error) => eprintln!("warning: cannot raise the open-file limit: {error}"),
     }
     let data = tempfile::tempdir().expect("tempdir");
-    seed(data.path());
-    let server = start_server(data.path());
+    seed(data.path(), CLIPS);
+    let server = start_server(BINARY, data.path(), &[], &[]);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let voters = Arc::new(AtomicU64::new(1));
     println!(

@@ -78,6 +78,9 @@ pub fn take_and_prune(
 ) -> Result<(PathBuf, Vec<PathBuf>), String> {
     std::fs::create_dir_all(root).map_err(|error| format!("cannot create {}: {error}", root.display()))?;
     let dest = root.join(backup_name(now));
+    // Claim the name first: an existing directory of that name (a clock
+    // stepped back, a copy made by hand) is never written into or removed.
+    std::fs::create_dir(&dest).map_err(|error| format!("cannot create {}: {error}", dest.display()))?;
     if let Err(error) = backup::backup_data_dir(store, data_dir, &dest, |_| {}) {
         // A partial copy is useless; remove it so it is not mistaken for a backup.
         let _ = std::fs::remove_dir_all(&dest);

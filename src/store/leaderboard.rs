@@ -11,6 +11,7 @@ use super::{Store, StoreError, records};
 use crate::domain::clock::UtcDay;
 use crate::domain::ids::VoterKey;
 use crate::domain::leaderboard::{AllTimeTotals, Board, RecentVote};
+use crate::domain::tournament::ClipStatus;
 
 /// How far before the window start the vote bisection aims, so a wall clock
 /// stepped back by up to this much between two votes cannot hide a vote of
@@ -114,7 +115,8 @@ impl Store {
     }
 
     /// The names shown for one page of a board: one point read per id.
-    /// Ids with no record (a deleted account) are left out.
+    /// Ids with no record (a deleted account) or a clip no longer shown
+    /// (rejected, withdrawn) are left out.
     pub fn leaderboard_names(&self, board: Board, ids: &[u64]) -> Result<HashMap<u64, EntryName>, StoreError> {
         let txn = self.read()?;
         let mut names = HashMap::with_capacity(ids.len());
@@ -124,7 +126,11 @@ impl Store {
                 for &id in ids {
                     if let Some(bytes) = clips.get(id)? {
                         let clip = records::clip_from_bytes(bytes.value())?;
-                        names.insert(id, EntryName { name: clip.title, creator: Some(clip.creator_username) });
+                        // A clip a moderator rejected (or its creator's deletion
+                        // withdrew) keeps its score but not its title.
+                        if matches!(clip.status, ClipStatus::Active | ClipStatus::Locked) {
+                            names.insert(id, EntryName { name: clip.title, creator: Some(clip.creator_username) });
+                        }
                     }
                 }
             }

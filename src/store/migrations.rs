@@ -177,9 +177,17 @@ fn backfill_user_stats(txn: &WriteTransaction) -> Result<(), StoreError> {
         for entry in votes.iter()? {
             let (_, bytes) = entry?;
             let vote = records::vote_from_bytes(bytes.value())?;
-            if let Some(user) = vote.voter.user_id().filter(|_| vote.counts()) {
+            // As live: every vote cast made the day count for the streak;
+            // revokes and voids never take a day back.
+            if let Some(user) = vote.voter.user_id() {
                 let user = stats.entry(user.get()).or_default();
                 user.streak = user.streak.record_vote(vote.day);
+                if vote.counts() {
+                    match user.votes_day {
+                        Some(day) if day == vote.day => user.votes_on_day += 1,
+                        _ => (user.votes_day, user.votes_on_day) = (Some(vote.day), 1),
+                    }
+                }
             }
         }
     }

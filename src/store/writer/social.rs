@@ -301,6 +301,11 @@ impl Batch<'_> {
         }
         let mut table = self.txn.open_table(USER_ID_TO_STATS)?;
         for (user, changes) in by_user {
+            // A vote voided after its voter deleted the account must not
+            // bring a stats row back.
+            if self.users.get(user.get())?.is_none() {
+                continue;
+            }
             let mut stats = match table.get(user.get())? {
                 Some(bytes) => stats_from_bytes(bytes.value())?,
                 None => UserStats::default(),

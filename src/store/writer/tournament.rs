@@ -476,7 +476,11 @@ impl Batch<'_> {
                         self.put_clip(&clip, Some(clip.status))?;
                         let key = (open.season.get(), next_position.get(), id.get());
                         self.membership.insert(key, ())?;
-                        self.counters.insert(key, (0, 0))?;
+                        // After an unlock the next slot may already hold
+                        // counted votes for this clip; keep them.
+                        if self.counters.get(key)?.is_none() {
+                            self.counters.insert(key, (0, 0))?;
+                        }
                     }
                 }
                 let season_finished = next == NextSlot::SeasonFinished;

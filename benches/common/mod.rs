@@ -1,0 +1,89 @@
+//! What the load benches share: a data dir seeded with one voting slot, and
+//! the release server started on it. Each bench uses a subset.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aimoviez::store::Store;
+use aimoviez::store::writer::{self, DemoSeed, SeedClip, WriterSettings};
+
+/// The server built for this bench run.
+pub const BINARY: &str = env!("CARGO_BIN_EXE_aimoviez");
+
+/// A running server, killed when dropped.
+pub struct Server {
+    /// The process.
+    pub child: Child,
+    /// Where it listens.
+    pub address: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Seeds an active season whose first slot holds `clips` clips, through the
+/// library's own writer, so the server starts on realistic data.
+pub fn seed(data: &Path, clips: u64) {
+    let store = Store::open(&data.join("aimoviez.redb"), 64 << 20).expect("store");
+    let settings = WriterSettings {
+        batch_max: 64,
+        queue_capacity: 64,
+        daily_budget: 200,
+        clock: Arc::new(aimoviez::domain::clock::Timestamp::now),
+    };
+    let (handle, thread) = writer::start(&store, settings, Box::new(|_| {})).expect("writer");
+    let seed = DemoSeed {
+        title: "Bench".into(),
+        genre: "bench".into(),
+        description: String::new(),
+        total_slots: 75,
+        slot_duration_secs: 24 * 3600,
+        creators: vec!["bench".into()],
+        clips: (1..=clips)
+            .map(|n| SeedClip {
+                title: format!("clip {n}"),
+                description: String::new(),
+                genre: "bench".into(),
+                creator: 0,
+                video_path: format!("{:02x}/missing.mp4", n),
+                poster_path: format!("{:02x}/missing.jpg", n),
+                duration_ms: 8000,
+            })
+            .collect(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    assert!(runtime.block_on(handle.seed_demo(seed)).expect("seeded"));
+    thread.stop();
+}
+
+/// Starts `binary serve` on `data` with `args` and `env`, and waits until it
+/// accepts connections.
+pub fn start_server(binary: &str, data: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+    let address: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let child = Command::new(binary)
+        .arg("serve")
+        .args(args)
+        .args(["--listen", &address.to_string(), "--data"])
+        .arg(data)
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn server");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(address).is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Server { child, address }
+}
