@@ -27,9 +27,27 @@ use crate::store::{Store, StoreError};
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
 /// Every board for every period, shared by all requests.
+///
+/// The writer thread never waits behind a page: it queues each batch's
+/// tallies in `pending` (a short lock) and applies them only when the boards
+/// are free; whoever takes the boards next (a page, a rank, the next batch)
+/// applies the queue first, in commit order, so every read sees every
+/// committed vote.
 pub struct LeaderboardService {
     boards: Mutex<Leaderboards>,
+    pending: Mutex<Vec<PendingTally>>,
     clock: Clock,
+}
+
+/// One committed vote tally waiting to be applied to the boards.
+#[derive(Debug, Clone, Copy)]
+struct PendingTally {
+    day: crate::domain::clock::UtcDay,
+    clip: u64,
+    creator: u64,
+    voter: Option<u64>,
+    weight: u32,
+    delta: i64,
 }
 
 /// What a rebuild read and how long it took, for the start-up log line.
@@ -62,40 +80,55 @@ impl LeaderboardService {
             votes_read: snapshot.votes_read,
             millis: started.elapsed().as_millis(),
         };
-        Ok((LeaderboardService { boards: Mutex::new(boards), clock }, stats))
+        Ok((LeaderboardService { boards: Mutex::new(boards), pending: Mutex::new(Vec::new()), clock }, stats))
     }
 
-    /// Applies a committed batch's vote tallies (called on the writer thread,
-    /// after commit). Takes the lock once per batch, and not at all for a
-    /// batch without votes.
+    /// Takes a committed batch's vote tallies (called on the writer thread,
+    /// after commit): queues them, then applies the queue if the boards are
+    /// free. Does nothing for a batch without votes.
     pub fn apply(&self, events: &[CommittedEvent]) {
-        let mut tallies = events
-            .iter()
-            .filter_map(|event| match event {
-                CommittedEvent::VoteTallied(tally) => Some(tally),
-                _ => None,
-            })
-            .peekable();
-        if tallies.peek().is_none() {
+        let tallies = events.iter().filter_map(|event| match event {
+            CommittedEvent::VoteTallied(tally) => Some(PendingTally {
+                day: tally.day,
+                clip: tally.clip.get(),
+                creator: tally.creator.get(),
+                voter: tally.voter.user_id().map(|user| user.get()),
+                weight: tally.weight,
+                delta: i64::from(tally.delta),
+            }),
+            _ => None,
+        });
+        let mut pending = self.pending.lock();
+        let before = pending.len();
+        pending.extend(tallies);
+        if pending.len() == before {
             return;
         }
-        let mut boards = self.boards.lock();
-        for tally in tallies {
-            boards.record(
-                tally.day,
-                tally.clip.get(),
-                tally.creator.get(),
-                tally.voter.user_id().map(|user| user.get()),
-                tally.weight,
-                i64::from(tally.delta),
-            );
+        drop(pending);
+        if let Some(mut boards) = self.boards.try_lock() {
+            self.apply_pending(&mut boards);
         }
+    }
+
+    /// Applies the queued tallies, in commit order, to the locked boards.
+    fn apply_pending(&self, boards: &mut Leaderboards) {
+        let queued = std::mem::take(&mut *self.pending.lock());
+        for tally in queued {
+            boards.record(tally.day, tally.clip, tally.creator, tally.voter, tally.weight, tally.delta);
+        }
+    }
+
+    /// The boards with every committed vote applied.
+    fn current(&self) -> parking_lot::MutexGuard<'_, Leaderboards> {
+        let mut boards = self.boards.lock();
+        self.apply_pending(&mut boards);
+        boards
     }
 
     /// A user's all-time rank among voters, if within the top [`RANK_CAP`]
     /// (beyond that a profile shows none): bounded work per request.
     pub fn voter_rank(&self, user: u64) -> Option<usize> {
-        self.boards.lock().all_time_rank(Board::Voters, user, RANK_CAP)
+        self.current().all_time_rank(Board::Voters, user, RANK_CAP)
     }
 
     /// One page of a board as of today: `O(log n + offset + limit)` under
@@ -103,6 +136,47 @@ impl LeaderboardService {
     /// [`leaderboard::MAX_OFFSET`].
     pub fn page(&self, board: Board, period: Period, offset: usize, limit: usize) -> LeaderboardPage {
         let today = (self.clock)().utc_day();
-        self.boards.lock().page(board, period, today, offset, limit)
+        self.current().page(board, period, today, offset, limit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::clock::UtcDay;
+    use crate::domain::ids::{ClipId, UserId, VoterKey};
+    use crate::store::writer::VoteTally;
+
+    fn vote_on(clip: u64) -> CommittedEvent {
+        CommittedEvent::VoteTallied(VoteTally {
+            day: UtcDay::from_number(20_000),
+            clip: ClipId::new(clip).expect("id"),
+            creator: UserId::new(9).expect("id"),
+            voter: VoterKey::user(UserId::new(5).expect("id")),
+            weight: 1,
+            delta: 1,
+            cast_at: Timestamp::from_millis(20_000 * 86_400_000),
+        })
+    }
+
+    #[test]
+    fn the_writer_never_waits_for_a_page_and_pages_see_every_committed_vote() {
+        let clock: Clock = Arc::new(|| Timestamp::from_millis(20_000 * 86_400_000));
+        let service =
+            LeaderboardService { boards: Mutex::new(Leaderboards::new()), pending: Mutex::new(Vec::new()), clock };
+        let held = service.boards.lock();
+        // A page holds the boards: the writer's apply queues and returns.
+        service.apply(&[vote_on(1), vote_on(2)]);
+        service.apply(&[vote_on(2)]);
+        assert_eq!(service.pending.lock().len(), 3);
+        drop(held);
+        let page = service.page(Board::Clips, Period::All, 0, 10);
+        let scores: Vec<(u64, u64)> = page.entries.iter().map(|entry| (entry.id, entry.score)).collect();
+        assert_eq!(scores, vec![(2, 2), (1, 1)], "queued votes applied in order before the page");
+        assert!(service.pending.lock().is_empty());
+        // With the boards free, a batch is applied at once.
+        service.apply(&[vote_on(1), vote_on(1)]);
+        assert!(service.pending.lock().is_empty());
+        assert_eq!(service.voter_rank(5), Some(1));
     }
 }
