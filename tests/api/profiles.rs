@@ -367,3 +367,27 @@ async fn notification_pages_are_newest_first_and_bounded() {
     assert_eq!(last["hasMore"], false);
     assert_eq!(last["unreadCount"], 5);
 }
+
+#[tokio::test]
+async fn a_refused_bulk_approval_changes_nothing_and_notifies_no_one() {
+    let app = spawn_app().await;
+    let admin = admin(&app).await;
+    let creator = app.signed_in("bulk_maker").await;
+    let live = approved_clip(&app, &admin, &creator, "Already live").await;
+    let pending = app.upload(&creator, SHORT_MP4, "Still waiting").await;
+    assert_eq!(unread(&creator, &app).await, 1, "the first approval");
+
+    // The pending clip comes first, the already-live one makes it a conflict.
+    let refused = admin
+        .post(app.url("/api/admin/clips/bulk"))
+        .json(&json!({ "action": "approve", "clipIds": [pending, live] }))
+        .send()
+        .await
+        .expect("bulk");
+    assert_error(refused, 409, "conflict").await;
+    assert_eq!(unread(&creator, &app).await, 1, "no notification for a refused command");
+    let approved = admin.post(app.url(&format!("/api/admin/clips/{pending}/approve"))).send().await.expect("approve");
+    assert_eq!(approved.status(), 200, "the pending clip was left pending");
+    assert_eq!(unread(&creator, &app).await, 2);
+    assert_eq!(app.check_mismatches(), Vec::<String>::new());
+}

@@ -313,21 +313,42 @@ impl Batch<'_> {
         Ok(Ok(clip))
     }
 
+    /// The clips a moderation command names, each once, in the order given;
+    /// not found if any is missing. Reads only, so a refusal changes nothing.
+    fn clips_for_moderation(&self, ids: &[ClipId]) -> Result<Result<Vec<Clip>, TournamentError>, StoreError> {
+        let mut seen = std::collections::HashSet::new();
+        let mut clips = Vec::with_capacity(ids.len());
+        for id in ids.iter().filter(|id| seen.insert(**id)) {
+            match self.clip(*id)? {
+                Some(clip) => clips.push(clip),
+                None => return Ok(Err(TournamentError::NotFound("clip"))),
+            }
+        }
+        Ok(Ok(clips))
+    }
+
     fn approve_clips(
         &mut self,
         actor: UserId,
         ids: &[ClipId],
     ) -> Result<Result<Vec<Clip>, TournamentError>, StoreError> {
         let Some(open) = self.open_slot()? else { return conflict("no slot is open") };
-        let mut approved = Vec::new();
-        for id in ids {
-            let Some(mut clip) = self.clip(*id)? else { return Ok(Err(TournamentError::NotFound("clip"))) };
+        // Every clip is checked before any is changed: a refusal commits nothing.
+        let clips = match self.clips_for_moderation(ids)? {
+            Ok(clips) => clips,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        for clip in &clips {
             if clip.status != ClipStatus::Pending {
-                return conflict(format!("clip {id} is {}, not pending", clip.status.as_str()));
+                return conflict(format!("clip {} is {}, not pending", clip.id, clip.status.as_str()));
             }
             if clip.season != open.season {
-                return conflict(format!("clip {id} was uploaded for another season"));
+                return conflict(format!("clip {} was uploaded for another season", clip.id));
             }
+        }
+        let mut approved = Vec::new();
+        for mut clip in clips {
+            let id = clip.id;
             let previous = clip.status;
             clip.status = ClipStatus::Active;
             clip.slot_position = open.position;
@@ -363,12 +384,15 @@ impl Batch<'_> {
         ids: &[ClipId],
         reason: &str,
     ) -> Result<Result<Vec<Clip>, TournamentError>, StoreError> {
+        let clips = match self.clips_for_moderation(ids)? {
+            Ok(clips) => clips,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        if let Some(clip) = clips.iter().find(|clip| !matches!(clip.status, ClipStatus::Pending | ClipStatus::Active)) {
+            return conflict(format!("clip {} is {} and cannot be rejected", clip.id, clip.status.as_str()));
+        }
         let mut rejected = Vec::new();
-        for id in ids {
-            let Some(mut clip) = self.clip(*id)? else { return Ok(Err(TournamentError::NotFound("clip"))) };
-            if !matches!(clip.status, ClipStatus::Pending | ClipStatus::Active) {
-                return conflict(format!("clip {id} is {} and cannot be rejected", clip.status.as_str()));
-            }
+        for mut clip in clips {
             let previous = clip.status;
             clip.status = ClipStatus::Rejected;
             clip.rejection_reason = reason.to_owned();
