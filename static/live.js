@@ -1,6 +1,8 @@
 // Live updates for the vote arena and the story page: Server-Sent Events from
-// /api/live (the browser resumes with Last-Event-ID after a drop), or polling
-// every 12 s when EventSource is missing or keeps failing.
+// /api/live (the browser resumes with Last-Event-ID after a drop), with
+// polling every 12 s while the stream is down or EventSource is missing. A
+// stream the browser gave up on (a restart, a proxy error) is reopened with
+// backoff, and polling stops once it is back.
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -33,8 +35,12 @@ document.addEventListener("DOMContentLoaded", () => {
     note.hidden = false;
   };
   const onSlot = (data) => {
-    // The story page shows every slot: a fresh page is the simplest correct view.
-    if (story || data.change === "opened" || data.change === "season") return window.location.reload();
+    // The story page shows every slot: a fresh page is the simplest correct
+    // view. Spread over a few seconds, so every open page does not reload at
+    // the same instant.
+    if (story || data.change === "opened" || data.change === "season") {
+      return setTimeout(() => window.location.reload(), Math.random() * 8000);
+    }
     if (data.change === "locked") tell(`Slot ${data.position} is locked. Reload for the next round.`);
   };
   const onClip = (data) => {
@@ -66,24 +72,41 @@ document.addEventListener("DOMContentLoaded", () => {
     poll();
   };
 
+  const stopPolling = () => {
+    clearInterval(polling);
+    polling = null;
+  };
+
   if (!window.EventSource) return startPolling();
-  const source = new EventSource("/api/live");
+  const handlers = [];
+  let source = null;
   let failures = 0;
-  source.addEventListener("open", () => { failures = 0; });
-  source.addEventListener("error", () => {
-    // The browser reconnects by itself; poll instead if it gave up or keeps failing.
-    failures += 1;
-    if (source.readyState === EventSource.CLOSED || failures >= 3) {
-      source.close();
-      startPolling();
-    }
-  });
-  const on = (name, handler) => source.addEventListener(name, (event) => {
+  const connect = () => {
+    source = new EventSource("/api/live");
+    source.addEventListener("open", () => {
+      failures = 0;
+      stopPolling();
+    });
+    source.addEventListener("error", () => {
+      // The browser retries by itself; poll meanwhile once it keeps failing,
+      // and reopen a stream it gave up on, waiting longer each time (≤ 60 s).
+      failures += 1;
+      if (failures >= 3) startPolling();
+      if (source.readyState === EventSource.CLOSED) {
+        source.close();
+        const wait = Math.min(60000, 1000 * 2 ** Math.min(failures, 6)) * (0.5 + Math.random());
+        setTimeout(connect, wait);
+      }
+    });
+    for (const [name, listener] of handlers) source.addEventListener(name, listener);
+  };
+  const on = (name, handler) => handlers.push([name, (event) => {
     try { handler(JSON.parse(event.data)); } catch (_) { /* a malformed event is skipped */ }
-  });
+  }]);
   on("snapshot", (data) => { setCount(data.clips); showTop(data.top); });
   on("counts", (data) => setCount(data.clips));
   on("top", (data) => showTop(data.clips));
   on("slot", onSlot);
   on("clip", onClip);
+  connect();
 });
