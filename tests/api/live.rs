@@ -207,6 +207,7 @@ async fn the_arena_and_story_pages_load_the_live_script_with_its_polling_fallbac
     let app = spawn_app().await;
     for page in ["/", "/story"] {
         let html = app.get(page).await.text().await.expect("html");
+        assert!(html.contains("data-live-top"), "{page} has a place for the live top clips");
         let start = html.find("/static/live.").expect("live script on the page");
         let end = start + html[start..].find('"').expect("closing quote");
         let script = app.get(&html[start..end]).await;
