@@ -9,31 +9,13 @@ use aimoviez::domain::clock::{Timestamp, UtcDay};
 use aimoviez::domain::ids::{ClipId, VoterKey};
 use aimoviez::domain::vote::VoteType;
 use aimoviez::store::Store;
-use aimoviez::store::writer::{self, CastRequest, DemoSeed, SeedClip};
+use aimoviez::store::writer::{self, CastRequest, DemoSeed};
 
 const DAY_MS: i64 = 86_400_000;
 const FIRST_DAY: i64 = 20_000;
 
 fn seed() -> DemoSeed {
-    DemoSeed {
-        title: "Streaks".into(),
-        genre: "test".into(),
-        description: String::new(),
-        total_slots: 2,
-        slot_duration_secs: 30 * 24 * 3600,
-        creators: vec!["maker".into()],
-        clips: (1..=5)
-            .map(|n| SeedClip {
-                title: format!("clip {n}"),
-                description: String::new(),
-                genre: "test".into(),
-                creator: 0,
-                video_path: format!("{n:02}/video.mp4"),
-                poster_path: format!("{n:02}/poster.jpg"),
-                duration_ms: 8000,
-            })
-            .collect(),
-    }
+    DemoSeed::placeholder("Streaks", 2, 30 * 24 * 3600, 5)
 }
 
 #[tokio::test]

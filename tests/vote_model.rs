@@ -11,7 +11,7 @@ use aimoviez::domain::clock::Timestamp;
 use aimoviez::domain::ids::{ClipId, VoterKey};
 use aimoviez::domain::vote::{VoteRefusal, VoteType};
 use aimoviez::store::Store;
-use aimoviez::store::writer::{self, DemoSeed, SeedClip, WriteError};
+use aimoviez::store::writer::{self, DemoSeed, WriteError};
 use proptest::prelude::*;
 
 const BUDGET: u32 = 12;
@@ -110,25 +110,7 @@ fn voter_key(voter: u8) -> VoterKey {
 }
 
 fn seed() -> DemoSeed {
-    DemoSeed {
-        title: "Model".into(),
-        genre: "test".into(),
-        description: String::new(),
-        total_slots: 3,
-        slot_duration_secs: 400 * 24 * 3600,
-        creators: vec!["maker".into()],
-        clips: (1..=4)
-            .map(|n| SeedClip {
-                title: format!("clip {n}"),
-                description: String::new(),
-                genre: "test".into(),
-                creator: 0,
-                video_path: format!("{n:02}/video.mp4"),
-                poster_path: format!("{n:02}/poster.jpg"),
-                duration_ms: 8000,
-            })
-            .collect(),
-    }
+    DemoSeed::placeholder("Model", 3, 400 * 24 * 3600, 4)
 }
 
 fn run_case(ops: Vec<Op>) -> Result<(), TestCaseError> {

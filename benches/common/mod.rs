@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aimoviez::store::Store;
-use aimoviez::store::writer::{self, DemoSeed, SeedClip, WriterSettings};
+use aimoviez::store::writer::{self, DemoSeed, WriterSettings};
 
 /// The server built for this bench run.
 pub const BINARY: &str = env!("CARGO_BIN_EXE_aimoviez");
@@ -40,25 +40,7 @@ pub fn seed(data: &Path, clips: u64) {
         clock: Arc::new(aimoviez::domain::clock::Timestamp::now),
     };
     let (handle, thread) = writer::start(&store, settings, Box::new(|_| {})).expect("writer");
-    let seed = DemoSeed {
-        title: "Bench".into(),
-        genre: "bench".into(),
-        description: String::new(),
-        total_slots: 75,
-        slot_duration_secs: 24 * 3600,
-        creators: vec!["bench".into()],
-        clips: (1..=clips)
-            .map(|n| SeedClip {
-                title: format!("clip {n}"),
-                description: String::new(),
-                genre: "bench".into(),
-                creator: 0,
-                video_path: format!("{:02x}/missing.mp4", n),
-                poster_path: format!("{:02x}/missing.jpg", n),
-                duration_ms: 8000,
-            })
-            .collect(),
-    };
+    let seed = DemoSeed::placeholder("Bench", 75, 24 * 3600, clips);
     let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
     assert!(runtime.block_on(handle.seed_demo(seed)).expect("seeded"));
     thread.stop();

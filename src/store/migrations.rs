@@ -105,53 +105,35 @@ fn migrate_from(txn: &WriteTransaction, version: u64) -> Result<(), StoreError> 
 /// tally rows a development build may have written. The same recount as
 /// `Store::check`, so a migrated file checks clean.
 fn backfill_tallies(txn: &WriteTransaction) -> Result<(), StoreError> {
-    let mut voters: HashMap<String, (u64, u64)> = HashMap::new();
-    let mut creators: HashMap<u64, (u64, u64)> = HashMap::new();
-    let mut creator_of: HashMap<u64, Option<u64>> = HashMap::new();
+    let mut recount = super::tallies::TallyRecount::default();
     let mut votes_read = 0u64;
     {
         let votes = txn.open_table(VOTE_ID_TO_VOTE)?;
         let clips = txn.open_table(CLIP_ID_TO_CLIP)?;
         for entry in votes.iter()? {
             let (_, bytes) = entry?;
-            let vote = records::vote_from_bytes(bytes.value())?;
+            recount.add(&records::vote_from_bytes(bytes.value())?, &clips)?;
             votes_read += 1;
-            if !vote.counts() {
-                continue;
-            }
-            let weight = u64::from(vote.weight);
-            let tally = voters.entry(vote.voter.as_str().to_owned()).or_default();
-            *tally = (tally.0 + 1, tally.1 + weight);
-            let creator = match creator_of.get(&vote.clip.get()) {
-                Some(creator) => *creator,
-                None => {
-                    let creator = match clips.get(vote.clip.get())? {
-                        Some(bytes) => Some(records::clip_from_bytes(bytes.value())?.creator.get()),
-                        None => None,
-                    };
-                    creator_of.insert(vote.clip.get(), creator);
-                    creator
-                }
-            };
-            if let Some(creator) = creator {
-                let tally = creators.entry(creator).or_default();
-                *tally = (tally.0 + 1, tally.1 + weight);
-            }
         }
     }
     txn.delete_table(VOTER_TO_TALLY)?;
     txn.delete_table(CREATOR_TO_TALLY)?;
     {
         let mut table = txn.open_table(VOTER_TO_TALLY)?;
-        for (voter, tally) in &voters {
+        for (voter, tally) in &recount.voters {
             table.insert(voter.as_str(), *tally)?;
         }
         let mut table = txn.open_table(CREATOR_TO_TALLY)?;
-        for (creator, tally) in &creators {
+        for (creator, tally) in &recount.creators {
             table.insert(*creator, *tally)?;
         }
     }
-    tracing::info!(votes = votes_read, voters = voters.len(), creators = creators.len(), "backfilled all-time tallies");
+    tracing::info!(
+        votes = votes_read,
+        voters = recount.voters.len(),
+        creators = recount.creators.len(),
+        "backfilled all-time tallies"
+    );
     Ok(())
 }
 

@@ -10,6 +10,7 @@ mod migrations;
 pub mod records;
 pub mod social;
 pub mod tables;
+mod tallies;
 pub mod writer;
 
 use std::collections::{BTreeMap, HashMap};
@@ -581,55 +582,42 @@ impl Store {
         report: &mut CheckReport,
     ) -> Result<(), StoreError> {
         let clips = txn.open_table(CLIP_ID_TO_CLIP)?;
-        let mut voter_recount: HashMap<&str, (u64, u64)> = HashMap::new();
-        let mut creator_recount: HashMap<u64, (u64, u64)> = HashMap::new();
-        let mut creator_of: HashMap<u64, u64> = HashMap::new();
-        for (voter, votes) in by_voter {
-            for vote in votes.iter().filter(|vote| vote.counts()) {
-                let tally = voter_recount.entry(voter.as_str()).or_default();
-                *tally = (tally.0 + 1, tally.1 + u64::from(vote.weight));
-                let creator = match creator_of.get(&vote.clip.get()) {
-                    Some(creator) => *creator,
-                    None => {
-                        let Some(bytes) = clips.get(vote.clip.get())? else { continue };
-                        let creator = records::clip_from_bytes(bytes.value())?.creator.get();
-                        creator_of.insert(vote.clip.get(), creator);
-                        creator
-                    }
-                };
-                let tally = creator_recount.entry(creator).or_default();
-                *tally = (tally.0 + 1, tally.1 + u64::from(vote.weight));
-            }
+        let mut recount = tallies::TallyRecount::default();
+        for vote in by_voter.values().flatten() {
+            recount.add(vote, &clips)?;
         }
+        let mut voters = Vec::new();
         for entry in txn.open_table(VOTER_TO_TALLY)?.iter()? {
             let (key, value) = entry?;
-            let recount = voter_recount.remove(key.value()).unwrap_or((0, 0));
-            if value.value() != recount {
-                report.mismatches.push(format!(
-                    "voter {} tally: stored {:?}, recount {recount:?}",
-                    key.value(),
-                    value.value()
-                ));
-            }
+            voters.push((key.value().to_owned(), value.value()));
         }
-        for (voter, recount) in voter_recount {
-            report.mismatches.push(format!("voter {voter} tally: none stored, recount {recount:?}"));
-        }
+        let mut creators = Vec::new();
         for entry in txn.open_table(CREATOR_TO_TALLY)?.iter()? {
             let (key, value) = entry?;
-            let recount = creator_recount.remove(&key.value()).unwrap_or((0, 0));
-            if value.value() != recount {
-                report.mismatches.push(format!(
-                    "creator {} tally: stored {:?}, recount {recount:?}",
-                    key.value(),
-                    value.value()
-                ));
-            }
+            creators.push((key.value(), value.value()));
         }
-        for (creator, recount) in creator_recount {
-            report.mismatches.push(format!("creator {creator} tally: none stored, recount {recount:?}"));
-        }
+        compare_tallies("voter", voters, recount.voters, report);
+        compare_tallies("creator", creators, recount.creators, report);
         Ok(())
+    }
+}
+
+/// Reports every stored tally that differs from its recount, and every
+/// recount with no stored tally.
+fn compare_tallies<K: std::hash::Hash + Eq + std::fmt::Display>(
+    what: &str,
+    stored: Vec<(K, (u64, u64))>,
+    mut recount: HashMap<K, (u64, u64)>,
+    report: &mut CheckReport,
+) {
+    for (key, tally) in stored {
+        let expected = recount.remove(&key).unwrap_or((0, 0));
+        if tally != expected {
+            report.mismatches.push(format!("{what} {key} tally: stored {tally:?}, recount {expected:?}"));
+        }
+    }
+    for (key, expected) in recount {
+        report.mismatches.push(format!("{what} {key} tally: none stored, recount {expected:?}"));
     }
 }
 

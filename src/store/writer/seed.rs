@@ -51,6 +51,32 @@ pub struct DemoSeed {
     pub clips: Vec<SeedClip>,
 }
 
+impl DemoSeed {
+    /// A season for tests and benchmarks: `clips` clips by one creator
+    /// (`maker`) in slot 1, whose media files need not exist.
+    pub fn placeholder(title: &str, total_slots: u32, slot_duration_secs: u64, clips: u64) -> DemoSeed {
+        DemoSeed {
+            title: title.to_owned(),
+            genre: "test".into(),
+            description: String::new(),
+            total_slots,
+            slot_duration_secs,
+            creators: vec!["maker".into()],
+            clips: (1..=clips)
+                .map(|n| SeedClip {
+                    title: format!("clip {n}"),
+                    description: String::new(),
+                    genre: "test".into(),
+                    creator: 0,
+                    video_path: format!("{n:02x}/video.mp4"),
+                    poster_path: format!("{n:02x}/poster.jpg"),
+                    duration_ms: 8000,
+                })
+                .collect(),
+        }
+    }
+}
+
 impl WriterHandle {
     /// Seeds the demo season once; `Ok(false)` when it was already seeded or
     /// another season is active.

@@ -136,25 +136,12 @@ impl Batch<'_> {
             self.remove_edge(other, user)?;
             self.update_stats(other, |s| s.following = s.following.saturating_sub(1))?;
         }
-        let mut notifications = self.txn.open_table(USER_NOTIFICATION_TO_NOTIFICATION)?;
-        let keys: Vec<(u64, u64)> = notifications
-            .range((id, 0)..=(id, u64::MAX))?
-            .map(|e| e.map(|(k, _)| k.value()))
-            .collect::<Result<_, _>>()?;
-        for key in keys {
-            notifications.remove(key)?;
-        }
-        drop(notifications);
+        let everything_of_user = (id, 0)..=(id, u64::MAX);
+        self.txn.open_table(USER_NOTIFICATION_TO_NOTIFICATION)?.retain_in(everything_of_user.clone(), |_, _| false)?;
         // The deleted user's own "already notified" pairs go too; pairs in
         // which they were the follower stay as bare ids (no personal data),
         // since finding them would mean a scan.
-        let mut notified = self.txn.open_table(FOLLOW_NOTIFIED_TO_MEMBERSHIP)?;
-        let pairs: Vec<(u64, u64)> =
-            notified.range((id, 0)..=(id, u64::MAX))?.map(|e| e.map(|(k, _)| k.value())).collect::<Result<_, _>>()?;
-        for pair in pairs {
-            notified.remove(pair)?;
-        }
-        drop(notified);
+        self.txn.open_table(FOLLOW_NOTIFIED_TO_MEMBERSHIP)?.retain_in(everything_of_user, |_, _| false)?;
         self.txn.open_table(USER_ID_TO_STATS)?.remove(id)?;
         Ok(())
     }
