@@ -35,23 +35,13 @@ use aimoviez::leaderboard::LeaderboardService;
 use aimoviez::store::Store;
 use aimoviez::store::writer::{CastRequest, CommittedEvent, VoteTally};
 
+mod common;
+use common::SplitMix;
+
 const DAY_MILLIS: i64 = 86_400_000;
 
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.replace('_', "").parse().ok()).unwrap_or(default)
-}
-
-/// A fixed pseudo-random sequence (SplitMix64), so two runs build the same boards.
-struct Sequence(u64);
-
-impl Sequence {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
 }
 
 /// Vote weights as the app knows them (standard, super, mega), mostly standard.
@@ -98,7 +88,7 @@ async fn stop(running: Running) {
 /// Feeds one vote event per clip, yesterday's half first. Returns events/s.
 fn fill(service: &LeaderboardService, clips: usize, today: UtcDay) -> f64 {
     let creators = (clips / 10).max(1) as u64;
-    let mut sequence = Sequence(0x1EAD_E2B0_A2D5_0001);
+    let mut sequence = SplitMix(0x1EAD_E2B0_A2D5_0001);
     let yesterday = UtcDay::from_number(today.number() - 1);
     let started = Instant::now();
     for (day, parity) in [(yesterday, 1u64), (today, 0u64)] {
@@ -199,7 +189,7 @@ async fn measure(clips: usize, iterations: usize, http_iterations: usize) -> Siz
 /// Median of three `Leaderboards::restore` runs from totals of this size and
 /// 100,000 recent votes (or one per clip when fewer).
 fn restore_time(clips: usize, today: UtcDay) -> f64 {
-    let mut sequence = Sequence(0x2EB0_0001);
+    let mut sequence = SplitMix(0x2EB0_0001);
     let creators = (clips / 10).max(1) as u64;
     let totals = AllTimeTotals {
         clips: (1..=clips as u64).map(|id| (id, sequence.next() % 500 + 1)).collect(),

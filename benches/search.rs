@@ -22,6 +22,9 @@ use std::time::{Duration, Instant};
 
 use aimoviez::search::{SearchDoc, SearchIndex};
 
+mod common;
+use common::SplitMix;
+
 /// Page size of every query (the API default).
 const LIMIT: usize = 20;
 /// Seed of the corpus generator.
@@ -173,28 +176,6 @@ const SYLLABLES: &[&str] = &[
 const GENRES: [&str; 10] =
     ["sci-fi", "drama", "comedy", "horror", "thriller", "fantasy", "mystery", "romance", "animation", "documentary"];
 
-/// A small deterministic generator (splitmix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    /// A uniform float in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 /// Zipf-like sampler over the word list (weight 1/(rank+1)).
 struct Zipf {
     cumulative: Vec<f64>,
@@ -212,19 +193,19 @@ impl Zipf {
         Zipf { cumulative }
     }
 
-    fn sample(&self, rng: &mut Rng) -> usize {
+    fn sample(&self, rng: &mut SplitMix) -> usize {
         let total = self.cumulative.last().copied().unwrap_or(1.0);
         let point = rng.unit() * total;
         self.cumulative.partition_point(|&c| c <= point).min(self.cumulative.len() - 1)
     }
 }
 
-fn sentence(rng: &mut Rng, zipf: &Zipf, min: usize, max: usize) -> String {
+fn sentence(rng: &mut SplitMix, zipf: &Zipf, min: usize, max: usize) -> String {
     let count = min + rng.below(max - min + 1);
     (0..count).map(|_| WORDS[zipf.sample(rng)]).collect::<Vec<_>>().join(" ")
 }
 
-fn creator_names(rng: &mut Rng, count: usize) -> Vec<String> {
+fn creator_names(rng: &mut SplitMix, count: usize) -> Vec<String> {
     (0..count)
         .map(|n| {
             let syllables = 2 + rng.below(2);
@@ -237,7 +218,7 @@ fn creator_names(rng: &mut Rng, count: usize) -> Vec<String> {
 
 /// The `n` generated clips, identical on every run.
 fn corpus(n: usize) -> Vec<SearchDoc> {
-    let mut rng = Rng(CORPUS_SEED);
+    let mut rng = SplitMix(CORPUS_SEED);
     let zipf = Zipf::new(WORDS.len());
     let creators = creator_names(&mut rng, 2_000);
     let base_millis = 1_767_225_600_000i64; // 2026-01-01
@@ -286,7 +267,7 @@ struct Query {
 }
 
 /// A word with one substitution, chosen so it is not itself a listed word.
-fn typo_of(rng: &mut Rng, word: &str) -> String {
+fn typo_of(rng: &mut SplitMix, word: &str) -> String {
     let letters: Vec<char> = word.chars().collect();
     loop {
         let at = rng.below(letters.len());
@@ -305,7 +286,7 @@ fn typo_of(rng: &mut Rng, word: &str) -> String {
 
 /// `count` queries, cycling through the kinds, identical on every run.
 fn queries(count: usize) -> Vec<Query> {
-    let mut rng = Rng(QUERY_SEED);
+    let mut rng = SplitMix(QUERY_SEED);
     let zipf = Zipf::new(WORDS.len());
     let long_words: Vec<&str> = WORDS.iter().copied().filter(|w| w.len() >= 5).collect();
     let prefixable: Vec<&str> = WORDS.iter().copied().filter(|w| w.len() >= 4).collect();
