@@ -26,11 +26,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
-use aimoviez::app::{App, AppState, BuildOptions, ClockOverride};
+use aimoviez::app::{App, BuildOptions, ClockOverride};
 use aimoviez::config::{Config, Overrides};
 use aimoviez::domain::clock::{Timestamp, UtcDay};
 use aimoviez::domain::ids::{ClipId, UserId, VoterKey};
 use aimoviez::domain::leaderboard::{AllTimeTotals, Board, Leaderboards, Period, RecentVote};
+use aimoviez::http::state::AppState;
 use aimoviez::leaderboard::LeaderboardService;
 use aimoviez::store::Store;
 use aimoviez::store::writer::{CastRequest, CommittedEvent, VoteTally};

@@ -7,11 +7,11 @@ use std::collections::HashMap;
 
 use parking_lot::Mutex;
 
-use crate::api::error::ApiError;
-use crate::app::AppState;
 use crate::domain::account::{self, Username};
 use crate::domain::clock::Timestamp;
 use crate::domain::model::User;
+use crate::http::api::error::ApiError;
+use crate::http::state::AppState;
 use crate::password;
 use crate::sessions::{self, SESSION_TTL_SECS};
 use crate::store::writer::NewSession;

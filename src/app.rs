@@ -1,20 +1,14 @@
-//! The application: state built once, the router with its middleware, and
+//! The application: state built once, the router (`http::router`), and
 //! the shutdown order. Tests and the binary start the app the same way:
 //! `App::build(config, options)`, then `run_until_stopped(signal)`.
 
 use std::net::SocketAddr;
-use std::ops::Deref;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, StatusCode, header};
 use tokio::net::TcpListener;
-use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::accounts::LoginThrottle;
 use crate::auth::ServerSecret;
@@ -23,88 +17,21 @@ use crate::config::Config;
 use crate::demo;
 use crate::domain::clock::Timestamp;
 use crate::domain::ids::ClipId;
+use crate::http::pages::assets::Assets;
+use crate::http::state::{AppContext, AppState};
 use crate::indexer::{self, IndexFeed, Indexer};
 use crate::leaderboard::LeaderboardService;
 use crate::live::{CountChange, LiveHub, SlotView};
 use crate::media::MediaLibrary;
 use crate::media::upload::{self, UploadLimits};
-use crate::ratelimit::{self, RateLimitLayerState, RateLimiter};
+use crate::ratelimit::RateLimiter;
 use crate::readmodel::ReadModel;
-use crate::search::SearchIndex;
 use crate::sessions::SessionRegistry;
 use crate::store::Store;
 use crate::store::writer::CommittedEvent;
-use crate::store::writer::{self, WriterHandle, WriterSettings, WriterThread};
+use crate::store::writer::{self, WriterSettings, WriterThread};
 use crate::unread::UnreadBadges;
 use crate::views::ViewTracker;
-use crate::web::assets::Assets;
-use crate::{api, csrf, web};
-
-/// Shared state of the running app. Cloning is cheap.
-#[derive(Clone)]
-pub struct AppState(Arc<AppContext>);
-
-impl Deref for AppState {
-    type Target = AppContext;
-
-    fn deref(&self) -> &AppContext {
-        &self.0
-    }
-}
-
-/// Everything handlers need, built once at start.
-pub struct AppContext {
-    /// The checked configuration.
-    pub config: Config,
-    /// Read access to storage (writes go through `writer`).
-    pub store: Store,
-    /// The single writer's command queue.
-    pub writer: WriterHandle,
-    /// Hot state kept in memory, updated after each commit.
-    pub read_model: Arc<ReadModel>,
-    /// Media files and their in-memory cache.
-    pub media: Arc<MediaLibrary>,
-    /// Key for anonymous voter fingerprints, derived from the server secret.
-    pub voter_key: [u8; 32],
-    /// Static CSS and JS with their cache-busting names.
-    pub assets: Assets,
-    /// Live sessions, in memory: authenticated requests read no storage.
-    pub sessions: Arc<SessionRegistry>,
-    /// Per-client, per-route-class request limits.
-    pub rate_limiter: Arc<RateLimiter>,
-    /// The proof-of-work captcha and the passes it granted.
-    pub captcha: Arc<Captcha>,
-    /// Per-account sign-in back-off after repeated failures.
-    pub login_throttle: LoginThrottle,
-    /// Key for per-session form tokens.
-    pub form_token_key: [u8; 32],
-    /// The clip search index (written only by the indexer thread).
-    pub search: Arc<SearchIndex>,
-    /// Views shown per voter and pending view counts.
-    pub views: Arc<ViewTracker>,
-    /// Server-Sent Events fan-out.
-    pub live: Arc<LiveHub>,
-    /// Limits and tools for uploads.
-    pub upload_limits: UploadLimits,
-    /// Request, vote and background-task figures for `/metrics`.
-    pub metrics: Arc<crate::metrics::Metrics>,
-    /// Top clips, creators and voters, kept current by committed votes.
-    pub leaderboards: Arc<LeaderboardService>,
-    /// Unread-notification counts for the navigation badge.
-    pub unread: Arc<UnreadBadges>,
-}
-
-impl AppState {
-    /// Runs a storage read on the blocking pool (redb reads may touch disk),
-    /// turning storage and join failures into the API's internal error.
-    pub async fn read_store<T: Send + 'static>(
-        &self,
-        read: impl FnOnce(&Store) -> Result<T, crate::store::StoreError> + Send + 'static,
-    ) -> Result<T, crate::api::error::ApiError> {
-        let store = self.store.clone();
-        Ok(tokio::task::spawn_blocking(move || read(&store)).await??)
-    }
-}
 
 /// Choices made by the caller of `build` rather than by configuration.
 #[derive(Debug, Clone, Default)]
@@ -298,7 +225,7 @@ impl App {
             read_model,
             media,
         }));
-        let router = router(state.clone());
+        let router = crate::http::router::router(state.clone());
         Ok(App { listener, router, state, writer_thread, indexer, admin_socket })
     }
 
@@ -478,111 +405,4 @@ fn write_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut file = options.open(path)?;
     file.write_all(bytes)?;
     file.sync_all()
-}
-
-/// Upload routes: a body limit sized for videos instead of JSON, and the
-/// same cross-site check and rate limits; no request timeout, since a large
-/// upload on a slow phone takes a while (its own read deadline bounds it).
-fn upload_router(state: &AppState) -> Router<AppState> {
-    let limit = usize::try_from(state.config.media.max_upload_mb * 1024 * 1024 + 256 * 1024).unwrap_or(usize::MAX);
-    let limits = RateLimitLayerState {
-        limiter: state.rate_limiter.clone(),
-        trusted_proxies: Arc::new(state.config.trusted_proxies.clone()),
-    };
-    Router::new()
-        .route("/api/upload", axum::routing::post(api::clips::upload_clip))
-        .merge(web::upload_router())
-        .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::reject_cross_site))
-        .layer(axum::middleware::from_fn_with_state(limits, ratelimit::enforce))
-        .layer(DefaultBodyLimit::max(limit))
-        // A stalled upload is dropped after 30 s without data, a slow one after 10 minutes.
-        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(Duration::from_secs(30)))
-        .layer(tower_http::timeout::RequestBodyDeadlineLayer::new(Duration::from_secs(600)))
-}
-
-/// Every route, grouped by audience, with the middleware stack.
-fn router(state: AppState) -> Router {
-    let timeout = Duration::from_secs(state.config.request_timeout_secs);
-    let body_limit = state.config.json_body_limit_bytes;
-    let security_headers = [
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' blob:; \
-             connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-        ),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "same-origin"),
-    ];
-    // Media is the bulk of the traffic and only ever GET/HEAD with no body:
-    // it is merged after the per-request machinery (CSRF check, body limit,
-    // request timeout), which it does not need, and keeps the headers below.
-    let limits = RateLimitLayerState {
-        limiter: state.rate_limiter.clone(),
-        trusted_proxies: Arc::new(state.config.trusted_proxies.clone()),
-    };
-    // One log line per request (method, route, status, latency, request id).
-    // Media and static assets are left out: they are the bulk of the traffic
-    // and a reverse proxy's access log covers them.
-    let trace = TraceLayer::new_for_http()
-        .make_span_with(|request: &axum::http::Request<axum::body::Body>| {
-            let route = request
-                .extensions()
-                .get::<axum::extract::MatchedPath>()
-                .map(|path| path.as_str().to_owned())
-                .unwrap_or_else(|| "unmatched".to_owned());
-            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
-            tracing::info_span!("request", method = %request.method(), route = %route, request_id = %id)
-        })
-        .on_request(())
-        .on_response(|response: &axum::http::Response<axum::body::Body>, latency: Duration, _span: &tracing::Span| {
-            tracing::info!(
-                status = response.status().as_u16(),
-                latency_ms = latency.as_secs_f64() * 1000.0,
-                "request handled"
-            );
-        })
-        .on_failure(());
-    let mut router = Router::new()
-        .merge(web::router())
-        .merge(api::router())
-        .merge(crate::metrics::router())
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::sessions::renew))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::reject_cross_site))
-        .layer(axum::middleware::from_fn_with_state(limits, ratelimit::enforce))
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
-        .merge(upload_router(&state))
-        .layer(trace)
-        .merge(crate::media::router())
-        // Counts every request (media too) under its route template.
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track));
-    for (name, value) in security_headers {
-        router = router.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
-    }
-    router
-        .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
-        .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(RequestIds::default()))
-        .with_state(state)
-}
-
-/// Request ids: a per-process random prefix and a counter, so ids are unique
-/// without a random draw per request.
-#[derive(Clone)]
-struct RequestIds {
-    prefix: u32,
-    next: Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl Default for RequestIds {
-    fn default() -> Self {
-        RequestIds { prefix: rand::random(), next: Arc::new(std::sync::atomic::AtomicU64::new(1)) }
-    }
-}
-
-impl tower_http::request_id::MakeRequestId for RequestIds {
-    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<tower_http::request_id::RequestId> {
-        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{:08x}-{n:x}", self.prefix)).ok().map(tower_http::request_id::RequestId::new)
-    }
 }

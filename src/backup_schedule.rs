@@ -15,7 +15,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-use crate::app::AppState;
+use crate::http::state::AppState;
 use crate::store::backup::{self, MANIFEST_FILE};
 
 /// Name prefix of scheduled backup directories.

@@ -4,16 +4,15 @@
 
 pub mod accounts;
 pub mod adminsock;
-pub mod api;
 pub mod app;
 pub mod auth;
 pub mod backup_schedule;
 pub mod captcha;
 pub mod cli;
 pub mod config;
-pub mod csrf;
 pub mod demo;
 pub mod domain;
+pub mod http;
 pub mod indexer;
 pub mod leaderboard;
 pub mod live;
@@ -30,4 +29,3 @@ pub mod telemetry;
 pub mod unread;
 pub mod views;
 pub mod voting;
-pub mod web;

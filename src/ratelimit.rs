@@ -1,7 +1,7 @@
 //! In-process rate limits per client and route class.
 //!
-//! Every request is put in a [`RouteClass`] by [`classify`] (method and
-//! path); health checks, metrics, media and static files are never limited.
+//! Every request belongs to a [`RouteClass`] (see `http::middleware::rate_limit`);
+//! health checks, metrics, media and static files are never limited.
 //! Each class has its own GCRA limiter (governor, keyed by client) allowing
 //! `n` requests per minute with a burst of `n`. The client is the address
 //! [`crate::auth::client_ip`] finds (the socket peer, or the first untrusted
@@ -32,28 +32,14 @@
 //! racing on another thread between the size check and the insert).
 //! [`RateLimiter::tracked_clients`] counts entries over all classes, so the
 //! whole limiter holds at most `7 × (max_tracked_clients + 1)` of them.
-//!
-//! # Headers
-//!
-//! Limited responses carry `X-RateLimit-Limit` (requests per minute),
-//! `X-RateLimit-Remaining` (requests that could be made right now) and
-//! `X-RateLimit-Reset` (seconds until the bucket is full again; rounded up,
-//! so it may overstate by up to one refill interval, `60 / limit` seconds).
-//! A refusal is 429 `rate_limited` with `Retry-After` (whole seconds, at
-//! least 1). Classes with limit 0 get no headers.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use axum::Json;
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use governor::Quota;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
@@ -61,7 +47,6 @@ use governor::nanos::Nanos;
 use governor::state::StateStore;
 use governor::state::keyed::{DashMapStateStore, ShrinkableKeyedStateStore};
 use serde::Deserialize;
-use serde_json::json;
 
 /// What kind of work a request asks for; each kind has its own limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -389,173 +374,15 @@ fn ceil_secs(duration: Duration) -> u64 {
     duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
 }
 
-fn under(path: &str, prefix: &str) -> bool {
-    path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-}
-
-/// Which class a request belongs to, from method and path; `None` for
-/// requests that are never limited (health, metrics, media, static files).
-///
-/// - POST/DELETE `/api/vote`, POST `/vote` → Vote
-/// - POST `/api/upload`, POST `/upload` → Upload
-/// - POST/DELETE under `/api/comments` → Comment
-/// - anything under `/api/auth`, POST `/login`, POST `/signup` → Auth
-/// - anything under `/api/admin` or `/admin` → Admin
-/// - other GET/HEAD under `/api` → Read, other methods there → Api
-/// - GET/HEAD `/api/health`, `/metrics`, `/media/…`, `/static/…` → None
-/// - other pages: GET/HEAD → Read, other methods (form posts) → Api
-///
-/// "Under" a prefix means the prefix itself or anything below it.
-pub fn classify(method: &Method, path: &str) -> Option<RouteClass> {
-    let read_only = *method == Method::GET || *method == Method::HEAD;
-    let post = *method == Method::POST;
-    let post_or_delete = post || *method == Method::DELETE;
-    if read_only && (path == "/api/health" || path == "/metrics" || under(path, "/media") || under(path, "/static")) {
-        return None;
-    }
-    let class = if under(path, "/api/admin") || under(path, "/admin") {
-        RouteClass::Admin
-    } else if under(path, "/api/auth") || (post && (under(path, "/login") || under(path, "/signup"))) {
-        RouteClass::Auth
-    } else if (post_or_delete && under(path, "/api/vote")) || (post && under(path, "/vote")) {
-        RouteClass::Vote
-    } else if post && (under(path, "/api/upload") || under(path, "/upload")) {
-        RouteClass::Upload
-    } else if post_or_delete && under(path, "/api/comments") {
-        RouteClass::Comment
-    } else if read_only {
-        RouteClass::Read
-    } else {
-        RouteClass::Api
-    };
-    Some(class)
-}
-
-/// What the [`enforce`] middleware needs, independent of the app state.
-#[derive(Debug, Clone)]
-pub struct RateLimitLayerState {
-    /// The shared limiter.
-    pub limiter: Arc<RateLimiter>,
-    /// Proxies whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
-}
-
-/// Middleware: classifies the request, counts it against its client's
-/// bucket, and either runs it (adding `X-RateLimit-*` headers) or answers
-/// 429 `rate_limited` with `Retry-After`. Unclassified requests, and requests
-/// without a known peer address, pass untouched.
-pub async fn enforce(State(state): State<RateLimitLayerState>, request: Request, next: Next) -> Response {
-    let Some(class) = classify(request.method(), request.uri().path()) else {
-        return next.run(request).await;
-    };
-    let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>().copied() else {
-        return next.run(request).await;
-    };
-    let forwarded_for = forwarded_for(request.headers());
-    let ip = crate::auth::client_ip(peer.ip(), forwarded_for.as_deref(), &state.trusted_proxies);
-    let decision = state.limiter.check(class, crate::auth::client_prefix(ip));
-    if decision.limit == 0 {
-        return next.run(request).await;
-    }
-    if decision.allowed {
-        let mut response = next.run(request).await;
-        insert_headers(response.headers_mut(), &decision);
-        return response;
-    }
-    tracing::debug!(class = class.as_str(), path = %request.uri().path(), "rate limited");
-    let retry_after = decision.retry_after_secs.unwrap_or(1);
-    let body = json!({
-        "error": {
-            "code": "rate_limited",
-            "message": format!("too many requests; try again in {retry_after} s"),
-        }
-    });
-    let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
-    headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-    insert_headers(headers, &decision);
-    response
-}
-
-/// All `X-Forwarded-For` lines as one list (several lines mean the same as
-/// one comma-joined line). A line that is not text becomes an unparseable
-/// hop, which stops `client_ip`'s walk there.
-fn forwarded_for(headers: &HeaderMap) -> Option<String> {
-    let mut lines = headers.get_all("x-forwarded-for").iter().peekable();
-    lines.peek()?;
-    let joined: Vec<&str> = lines.map(|line| line.to_str().unwrap_or("invalid")).collect();
-    Some(joined.join(","))
-}
-
-fn insert_headers(headers: &mut HeaderMap, decision: &RateDecision) {
-    headers.insert("x-ratelimit-limit", HeaderValue::from(decision.limit));
-    headers.insert("x-ratelimit-remaining", HeaderValue::from(decision.remaining));
-    headers.insert("x-ratelimit-reset", HeaderValue::from(decision.reset_secs));
-}
-
 #[cfg(test)]
 mod tests {
     use std::net::Ipv4Addr;
-
-    use axum::Router;
-    use axum::body::Body;
-    use axum::routing::{get, post};
-    use tower::ServiceExt;
 
     use super::*;
     use crate::auth::client_prefix;
 
     fn v4(n: u32) -> IpAddr {
         IpAddr::V4(Ipv4Addr::from(n))
-    }
-
-    #[test]
-    fn classification_table() {
-        use RouteClass::*;
-        let cases: &[(Method, &str, Option<RouteClass>)] = &[
-            (Method::POST, "/api/vote", Some(Vote)),
-            (Method::DELETE, "/api/vote", Some(Vote)),
-            (Method::GET, "/api/vote", Some(Read)),
-            (Method::POST, "/vote", Some(Vote)),
-            (Method::GET, "/vote", Some(Read)),
-            (Method::POST, "/api/upload", Some(Upload)),
-            (Method::POST, "/upload", Some(Upload)),
-            (Method::GET, "/upload", Some(Read)),
-            (Method::POST, "/api/comments", Some(Comment)),
-            (Method::DELETE, "/api/comments/42", Some(Comment)),
-            (Method::GET, "/api/comments/42", Some(Read)),
-            (Method::PATCH, "/api/commentsx", Some(Api)),
-            (Method::GET, "/api/auth/session", Some(Auth)),
-            (Method::POST, "/api/auth/login", Some(Auth)),
-            (Method::POST, "/login", Some(Auth)),
-            (Method::POST, "/signup", Some(Auth)),
-            (Method::GET, "/login", Some(Read)),
-            (Method::GET, "/api/admin/clips", Some(Admin)),
-            (Method::POST, "/api/admin/ban", Some(Admin)),
-            (Method::GET, "/admin", Some(Admin)),
-            (Method::POST, "/admin/settings", Some(Admin)),
-            (Method::GET, "/administrator", Some(Read)),
-            (Method::PUT, "/api/features", Some(Api)),
-            (Method::POST, "/api/anything", Some(Api)),
-            (Method::GET, "/api/story", Some(Read)),
-            (Method::HEAD, "/api/clips/1", Some(Read)),
-            (Method::GET, "/api/health", None),
-            (Method::HEAD, "/api/health", None),
-            (Method::GET, "/metrics", None),
-            (Method::GET, "/media/clips/a.webm", None),
-            (Method::HEAD, "/media/x", None),
-            (Method::GET, "/static/app.css", None),
-            (Method::GET, "/staticky", Some(Read)),
-            (Method::GET, "/", Some(Read)),
-            (Method::GET, "/story", Some(Read)),
-            (Method::POST, "/story", Some(Api)),
-            (Method::POST, "/api/vote/extra", Some(Vote)),
-            (Method::POST, "/api/voter", Some(Api)),
-        ];
-        for (method, path, expected) in cases {
-            assert_eq!(classify(method, path), *expected, "{method} {path}");
-        }
     }
 
     #[test]
@@ -686,107 +513,5 @@ mod tests {
             assert_eq!(decision.limit, 0);
         }
         assert_eq!(limiter.tracked_clients(), 0);
-    }
-
-    fn app(config: RateLimitConfig, trusted: Vec<ipnet::IpNet>) -> Router {
-        let state =
-            RateLimitLayerState { limiter: Arc::new(RateLimiter::new(&config)), trusted_proxies: Arc::new(trusted) };
-        Router::new()
-            .route("/api/vote", post(|| async { "voted" }))
-            .route("/api/health", get(|| async { "ok" }))
-            .layer(axum::middleware::from_fn_with_state(state, enforce))
-    }
-
-    fn request(method: Method, path: &str, peer: Option<&str>, forwarded_for: Option<&str>) -> Request {
-        let mut builder = Request::builder().method(method).uri(path);
-        if let Some(xff) = forwarded_for {
-            builder = builder.header("x-forwarded-for", xff);
-        }
-        let mut request = builder.body(Body::empty()).expect("request");
-        if let Some(peer) = peer {
-            let addr: SocketAddr = peer.parse().expect("socket addr");
-            request.extensions_mut().insert(ConnectInfo(addr));
-        }
-        request
-    }
-
-    fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
-        response.headers().get(name).and_then(|v| v.to_str().ok())
-    }
-
-    #[tokio::test]
-    async fn middleware_adds_headers_and_refuses_with_429() {
-        let app = app(RateLimitConfig { vote: 2, ..RateLimitConfig::default() }, Vec::new());
-        let peer = Some("198.51.100.7:5000");
-
-        let first = app.clone().oneshot(request(Method::POST, "/api/vote", peer, None)).await.expect("infallible");
-        assert_eq!(first.status(), StatusCode::OK);
-        assert_eq!(header(&first, "x-ratelimit-limit"), Some("2"));
-        assert_eq!(header(&first, "x-ratelimit-remaining"), Some("1"));
-        assert_eq!(header(&first, "x-ratelimit-reset"), Some("30"));
-        assert_eq!(header(&first, "retry-after"), None);
-
-        let second = app.clone().oneshot(request(Method::POST, "/api/vote", peer, None)).await.expect("infallible");
-        assert_eq!(second.status(), StatusCode::OK);
-        assert_eq!(header(&second, "x-ratelimit-remaining"), Some("0"));
-
-        let third = app.clone().oneshot(request(Method::POST, "/api/vote", peer, None)).await.expect("infallible");
-        assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
-        let retry: u64 = header(&third, "retry-after").expect("retry-after").parse().expect("number");
-        assert!((1..=30).contains(&retry), "retry after {retry}");
-        assert_eq!(header(&third, "x-ratelimit-limit"), Some("2"));
-        assert_eq!(header(&third, "x-ratelimit-remaining"), Some("0"));
-        assert!(header(&third, "x-ratelimit-reset").is_some());
-        assert_eq!(header(&third, "cache-control"), Some("private, no-store"));
-        let body = axum::body::to_bytes(third.into_body(), 64 * 1024).await.expect("body");
-        let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
-        assert_eq!(body["error"]["code"], "rate_limited");
-        assert!(body["error"]["message"].is_string());
-
-        // Another client is unaffected.
-        let other = app
-            .clone()
-            .oneshot(request(Method::POST, "/api/vote", Some("198.51.100.8:5000"), None))
-            .await
-            .expect("infallible");
-        assert_eq!(other.status(), StatusCode::OK);
-
-        // Never-limited routes pass untouched.
-        let health = app.clone().oneshot(request(Method::GET, "/api/health", peer, None)).await.expect("infallible");
-        assert_eq!(health.status(), StatusCode::OK);
-        assert_eq!(header(&health, "x-ratelimit-limit"), None);
-
-        // Without a known peer the request passes untouched.
-        let unknown = app.oneshot(request(Method::POST, "/api/vote", None, None)).await.expect("infallible");
-        assert_eq!(unknown.status(), StatusCode::OK);
-        assert_eq!(header(&unknown, "x-ratelimit-limit"), None);
-    }
-
-    #[tokio::test]
-    async fn middleware_believes_forwarded_for_only_from_trusted_proxies() {
-        let trusted = vec!["127.0.0.0/8".parse().expect("net")];
-        let app = app(RateLimitConfig { vote: 1, ..RateLimitConfig::default() }, trusted);
-        let via_proxy = |client: &'static str| request(Method::POST, "/api/vote", Some("127.0.0.1:1"), Some(client));
-
-        let status = |response: Response| response.status();
-        assert_eq!(status(app.clone().oneshot(via_proxy("203.0.113.1")).await.expect("ok")), StatusCode::OK);
-        // A different client behind the same proxy has its own bucket…
-        assert_eq!(status(app.clone().oneshot(via_proxy("203.0.113.2")).await.expect("ok")), StatusCode::OK);
-        // …and a forged leftmost entry does not buy a fresh one.
-        assert_eq!(
-            status(app.clone().oneshot(via_proxy("10.9.9.9, 203.0.113.1")).await.expect("ok")),
-            StatusCode::TOO_MANY_REQUESTS
-        );
-        // An untrusted peer's header is ignored.
-        let direct = |xff: &'static str| request(Method::POST, "/api/vote", Some("192.0.2.5:1"), Some(xff));
-        assert_eq!(status(app.clone().oneshot(direct("203.0.113.50")).await.expect("ok")), StatusCode::OK);
-        assert_eq!(
-            status(app.clone().oneshot(direct("203.0.113.51")).await.expect("ok")),
-            StatusCode::TOO_MANY_REQUESTS
-        );
-        // IPv6 peers in one /64 share a bucket.
-        let v6 = |peer: &'static str| request(Method::POST, "/api/vote", Some(peer), None);
-        assert_eq!(status(app.clone().oneshot(v6("[2001:db8::1]:1")).await.expect("ok")), StatusCode::OK);
-        assert_eq!(status(app.oneshot(v6("[2001:db8::2]:1")).await.expect("ok")), StatusCode::TOO_MANY_REQUESTS);
     }
 }

@@ -7,9 +7,9 @@
 
 use std::time::Duration;
 
-use crate::app::AppState;
 use crate::domain::advance;
 use crate::domain::clock::Timestamp;
+use crate::http::state::AppState;
 use crate::store::writer::{AdvanceOutcome, AdvanceTrigger};
 
 /// How often the scheduler looks.

@@ -2,7 +2,8 @@
 //! stored only as its blake3 hash, and validated from memory so an
 //! authenticated request reads no storage. The registry is loaded at start
 //! and changed only by committed writer events (sign-in, renewal, sign-out,
-//! ban, role change), so it never runs ahead of what is durable.
+//! ban, role change), so it never runs ahead of what is durable. Renewal on
+//! use is `http::middleware::session`.
 
 use std::collections::HashMap;
 
@@ -182,40 +183,6 @@ pub fn token_from_cookie_header(header: &str) -> Option<String> {
         .filter_map(Result::ok)
         .find(|cookie| cookie.name() == SESSION_COOKIE)
         .map(|cookie| cookie.value().to_owned())
-}
-
-/// Middleware: a session past half its life is renewed — the writer extends
-/// its expiry and the response refreshes the cookie — so active users stay
-/// signed in and idle sessions lapse.
-pub async fn renew(
-    axum::extract::State(state): axum::extract::State<crate::app::AppState>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let token = request
-        .headers()
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find_map(token_from_cookie_header);
-    let now = Timestamp::now();
-    let due = token.and_then(|token| {
-        let session = state.sessions.lookup(&token, now)?;
-        session.needs_renewal(now).then_some((token, session))
-    });
-    let mut response = next.run(request).await;
-    if let Some((token, session)) = due {
-        let writer = state.writer.clone();
-        tokio::spawn(async move {
-            if let Err(error) = writer.renew_session(session.token_hash, SESSION_TTL_SECS).await {
-                tracing::warn!(error = %error, "session renewal failed");
-            }
-        });
-        if let Ok(value) = axum::http::HeaderValue::from_str(&session_cookie(&token, state.config.secure_cookies())) {
-            response.headers_mut().append(axum::http::header::SET_COOKIE, value);
-        }
-    }
-    response
 }
 
 #[cfg(test)]

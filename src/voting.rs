@@ -2,15 +2,15 @@
 //! a voter's feed from the read model plus that voter's own standing, and
 //! submitting votes to the writer.
 
-use crate::api::error::ApiError;
-use crate::api::extract::Caller;
-use crate::app::AppState;
 use crate::domain::clock::Timestamp;
 use crate::domain::feed::{self, FeedCandidate};
 use crate::domain::flags;
 use crate::domain::ids::{ClipId, VoterKey};
 use crate::domain::model::{Season, Slot};
 use crate::domain::vote::{self, RemainingVotes, VoteType};
+use crate::http::api::error::ApiError;
+use crate::http::api::extract::Caller;
+use crate::http::state::AppState;
 use crate::store::writer::{CastRequest, VoteOutcome};
 use crate::store::{CountedClip, VoterSlotState};
 

@@ -181,20 +181,3 @@ impl MediaLibrary {
         Ok(Some(file))
     }
 }
-
-/// Routes under `/media/`.
-pub fn router() -> axum::Router<crate::app::AppState> {
-    use axum::extract::{Path as UrlPath, State};
-    use axum::http::{HeaderMap, Method};
-
-    async fn serve_media(
-        State(state): State<crate::app::AppState>,
-        UrlPath(path): UrlPath<String>,
-        method: Method,
-        headers: HeaderMap,
-    ) -> axum::response::Response {
-        respond(state.media.clone(), &path, &method, &headers).await
-    }
-
-    axum::Router::new().route("/media/{*path}", axum::routing::get(serve_media))
-}

@@ -21,7 +21,7 @@ pub struct TestApp {
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
     /// In-process access for what has no HTTP route yet (flags before the admin API).
-    state: Option<aimoviez::app::AppState>,
+    state: Option<aimoviez::http::state::AppState>,
     /// The clock the app was started with, kept across restarts.
     clock: Option<aimoviez::app::ClockOverride>,
 }

@@ -2,8 +2,8 @@
 //! real responses match the schemas it gives them.
 //!
 //! axum's `Router` cannot be listed at run time, so the routes come from the
-//! router sources: every `.route(` call under `src/api/` and the `/api/`
-//! routes of `src/app.rs`. The parser is strict: a `.route(` it cannot read
+//! router sources: every `.route(` call under `src/http/api/` and the
+//! `/api/` routes of `src/http/router.rs`. The parser is strict: a `.route(` it cannot read
 //! fails the test, so a new way of writing routes cannot slip past it.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -111,8 +111,8 @@ fn route_calls(source: &str, file: &str) -> Vec<RouteCall> {
 fn routed() -> BTreeMap<String, BTreeSet<String>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut routes: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let mut files: Vec<_> = std::fs::read_dir(root.join("src/api"))
-        .expect("src/api")
+    let mut files: Vec<_> = std::fs::read_dir(root.join("src/http/api"))
+        .expect("src/http/api")
         .map(|entry| entry.expect("dir entry").path())
         .filter(|path| path.extension().is_some_and(|ext| ext == "rs"))
         .collect();
@@ -122,8 +122,8 @@ fn routed() -> BTreeMap<String, BTreeSet<String>> {
         let source = std::fs::read_to_string(file).expect("read router source");
         calls.extend(route_calls(&source, &file.display().to_string()));
     }
-    let app = std::fs::read_to_string(root.join("src/app.rs")).expect("src/app.rs");
-    calls.extend(route_calls(&app, "src/app.rs").into_iter().filter(|call| call.path.starts_with("/api/")));
+    let router = std::fs::read_to_string(root.join("src/http/router.rs")).expect("src/http/router.rs");
+    calls.extend(route_calls(&router, "src/http/router.rs").into_iter().filter(|call| call.path.starts_with("/api/")));
     assert!(calls.len() >= 40, "expected the API's routes, found only {}", calls.len());
     for call in calls {
         assert!(call.path.starts_with("/api/"), "{} is not under /api/", call.path);
@@ -230,7 +230,7 @@ async fn the_description_covers_every_routed_json_route() {
             }
         }
     }
-    assert!(missing.is_empty(), "routed but not in /api/openapi.json (see src/api/openapi.rs): {missing:?}");
+    assert!(missing.is_empty(), "routed but not in /api/openapi.json (see src/http/api/openapi.rs): {missing:?}");
 
     let mut stale = Vec::new();
     for (path, methods) in &documented {

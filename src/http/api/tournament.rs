@@ -1,0 +1,595 @@
+//! Admin tournament routes (seasons, slots, the clip queue) and the public
+//! genre vote. Handlers validate input and call the writer; the writer
+//! checks state and audit-logs.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::admin::Page;
+use super::dto::{self, ClipDto};
+use super::error::{ApiError, ErrorBody};
+use super::extract::{AdminUser, ApiJson, ApiQuery, Caller};
+use super::vote::private;
+use crate::domain::ids::{ClipId, SeasonId, SlotPosition};
+use crate::domain::model::Season;
+use crate::domain::tournament::{ClipStatus, SeasonStatus};
+use crate::http::state::AppState;
+use crate::store::CountedClip;
+use crate::store::writer::{AdvanceOutcome, AdvanceTrigger, NewSeason};
+
+/// Query of the clip queue.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct QueueQuery {
+    /// `pending` (default), `active`, `locked` or `rejected`.
+    status: Option<String>,
+    /// Page size, 1 to 100 (default 20).
+    limit: Option<i64>,
+    /// Items to skip (default 0).
+    offset: Option<i64>,
+}
+
+fn parse_status(raw: Option<&str>) -> Result<ClipStatus, ApiError> {
+    match raw.unwrap_or("pending") {
+        "pending" => Ok(ClipStatus::Pending),
+        "active" => Ok(ClipStatus::Active),
+        "locked" => Ok(ClipStatus::Locked),
+        "rejected" => Ok(ClipStatus::Rejected),
+        _ => Err(ApiError::invalid("status must be pending, active, locked or rejected")),
+    }
+}
+
+/// A clip in the moderation queue: the public shape plus moderation fields.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueEntry {
+    #[serde(flatten)]
+    clip: ClipDto,
+    season_id: u64,
+    /// Empty unless rejected.
+    rejection_reason: String,
+}
+
+/// A clip in the moderation queue: the public shape plus moderation fields.
+pub fn queue_entry(counted: &CountedClip) -> QueueEntry {
+    QueueEntry {
+        clip: ClipDto::from(counted),
+        season_id: counted.clip.season.get(),
+        rejection_reason: counted.clip.rejection_reason.clone(),
+    }
+}
+
+/// A page of the moderation queue.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueuePage {
+    clips: Vec<QueueEntry>,
+    has_more: bool,
+}
+
+/// `GET /api/admin/clips?status=&limit=&offset=`.
+#[utoipa::path(get, path = "/api/admin/clips", tag = "tournament", security(("session" = [])), params(QueueQuery),
+    responses((status = 200, description = "Clips in the given status", body = QueuePage)))]
+pub async fn list_clips(
+    State(state): State<AppState>,
+    AdminUser(_): AdminUser,
+    ApiQuery(query): ApiQuery<QueueQuery>,
+) -> Result<Response, ApiError> {
+    let status = parse_status(query.status.as_deref())?;
+    let (limit, offset) = Page::new(query.limit, query.offset).bounds()?;
+    let (clips, has_more) = state.read_store(move |store| store.clips_by_status(status, limit, offset)).await?;
+    Ok(private(Json(QueuePage { clips: clips.iter().map(queue_entry).collect(), has_more })))
+}
+
+fn clip_id(raw: &str) -> Result<ClipId, ApiError> {
+    raw.parse().map_err(|_| ApiError::not_found("no such clip"))
+}
+
+/// Body of a reject.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectRequest {
+    /// 1 to 300 characters, shown to the creator.
+    reason: String,
+}
+
+/// How many clips an approve changed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApprovedDto {
+    approved: usize,
+}
+
+/// How many clips a reject changed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RejectedDto {
+    rejected: usize,
+}
+
+fn check_reason(reason: &str) -> Result<String, ApiError> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 300 {
+        return Err(ApiError::invalid("reason must be 1 to 300 characters"));
+    }
+    Ok(reason.to_owned())
+}
+
+/// `POST /api/admin/clips/{id}/approve`.
+#[utoipa::path(post, path = "/api/admin/clips/{id}/approve", tag = "tournament", security(("session" = [])),
+    params(("id" = u64, Path, description = "Clip id")),
+    responses(
+        (status = 200, description = "Approved", body = ApprovedDto),
+        (status = 404, description = "`not_found`: no such clip", body = ErrorBody),
+        (status = 409, description = "`conflict`: the clip is not pending", body = ErrorBody),
+    ))]
+pub async fn approve_clip(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let clips = state.writer.approve_clips(admin.user, vec![clip_id(&id)?]).await?;
+    Ok(private(Json(ApprovedDto { approved: clips.len() })))
+}
+
+/// `POST /api/admin/clips/{id}/reject {"reason"}`.
+#[utoipa::path(post, path = "/api/admin/clips/{id}/reject", tag = "tournament", security(("session" = [])),
+    params(("id" = u64, Path, description = "Clip id")),
+    request_body = RejectRequest,
+    responses(
+        (status = 200, description = "Rejected", body = RejectedDto),
+        (status = 404, description = "`not_found`: no such clip", body = ErrorBody),
+        (status = 409, description = "`conflict`: the clip cannot be rejected now", body = ErrorBody),
+    ))]
+pub async fn reject_clip(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RejectRequest>,
+) -> Result<Response, ApiError> {
+    let reason = check_reason(&body.reason)?;
+    let clips = state.writer.reject_clips(admin.user, vec![clip_id(&id)?], reason).await?;
+    Ok(private(Json(RejectedDto { rejected: clips.len() })))
+}
+
+/// Body of a bulk moderation.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BulkRequest {
+    /// `approve` or `reject`.
+    action: String,
+    /// 1 to 100 clip ids.
+    clip_ids: Vec<u64>,
+    /// Required to reject.
+    reason: Option<String>,
+}
+
+/// The outcome of a bulk moderation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkDto {
+    action: String,
+    count: usize,
+}
+
+/// `POST /api/admin/clips/bulk {"action","clipIds","reason"?}`: all or nothing.
+#[utoipa::path(post, path = "/api/admin/clips/bulk", tag = "tournament", security(("session" = [])),
+    request_body = BulkRequest,
+    responses(
+        (status = 200, description = "Every clip changed", body = BulkDto),
+        (status = 404, description = "`not_found`: a clip does not exist (nothing changed)", body = ErrorBody),
+        (status = 409, description = "`conflict`: a clip cannot change (nothing changed)", body = ErrorBody),
+    ))]
+pub async fn bulk_clips(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    ApiJson(body): ApiJson<BulkRequest>,
+) -> Result<Response, ApiError> {
+    if body.clip_ids.is_empty() || body.clip_ids.len() > 100 {
+        return Err(ApiError::invalid("clipIds must list 1 to 100 ids"));
+    }
+    let ids: Vec<ClipId> = body
+        .clip_ids
+        .iter()
+        .map(|id| ClipId::new(*id).ok_or_else(|| ApiError::invalid("clip ids are positive")))
+        .collect::<Result<_, _>>()?;
+    let count = match body.action.as_str() {
+        "approve" => state.writer.approve_clips(admin.user, ids).await?.len(),
+        "reject" => {
+            let reason = check_reason(body.reason.as_deref().unwrap_or(""))?;
+            state.writer.reject_clips(admin.user, ids, reason).await?.len()
+        }
+        _ => return Err(ApiError::invalid("action must be approve or reject")),
+    };
+    Ok(private(Json(BulkDto { action: body.action, count })))
+}
+
+/// A season as admins see it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminSeasonDto {
+    id: u64,
+    title: String,
+    genre: String,
+    description: String,
+    /// `draft`, `active`, `finished` or `archived`.
+    status: &'static str,
+    total_slots: u32,
+    slot_duration_secs: u64,
+    /// RFC 3339.
+    created_at: String,
+}
+
+/// A season as the API shows it.
+pub fn season_json(season: &Season) -> AdminSeasonDto {
+    AdminSeasonDto {
+        id: season.id.get(),
+        title: season.title.clone(),
+        genre: season.genre.clone(),
+        description: season.description.clone(),
+        status: season.status.as_str(),
+        total_slots: season.total_slots,
+        slot_duration_secs: season.slot_duration_secs,
+        created_at: season.created_at.to_rfc3339(),
+    }
+}
+
+/// Every season and the genre vote.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SeasonsResponse {
+    seasons: Vec<AdminSeasonDto>,
+    genre_votes: Vec<GenreTally>,
+}
+
+/// `{"season": ...}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeasonResponse {
+    season: AdminSeasonDto,
+}
+
+/// `{"deleted": true}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeletedDto {
+    deleted: bool,
+}
+
+/// `GET /api/admin/seasons`, with the genre vote to guide the next one.
+#[utoipa::path(get, path = "/api/admin/seasons", tag = "tournament", security(("session" = [])),
+    responses((status = 200, description = "Every season, and the genre vote", body = SeasonsResponse)))]
+pub async fn list_seasons(State(state): State<AppState>, AdminUser(_): AdminUser) -> Result<Response, ApiError> {
+    let store = state.store.clone();
+    let (seasons, (tallies, _)) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        Ok((store.seasons()?, store.genre_tallies("")?))
+    })
+    .await??;
+    let seasons = seasons.iter().map(season_json).collect();
+    Ok(private(Json(SeasonsResponse { seasons, genre_votes: genre_json(&tallies) })))
+}
+
+/// Body of `POST /api/admin/seasons`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateSeason {
+    /// 1 to 80 characters.
+    title: String,
+    /// One of the configured genres.
+    genre: String,
+    /// At most 1000 characters.
+    #[serde(default)]
+    description: String,
+    /// 1 to 500 (default 75).
+    total_slots: Option<u32>,
+    /// 1 second to 30 days (default one day).
+    slot_duration_secs: Option<u64>,
+}
+
+/// `POST /api/admin/seasons`: a draft season.
+#[utoipa::path(post, path = "/api/admin/seasons", tag = "tournament", security(("session" = [])),
+    request_body = CreateSeason,
+    responses((status = 201, description = "The new draft season", body = SeasonResponse)))]
+pub async fn create_season(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    ApiJson(body): ApiJson<CreateSeason>,
+) -> Result<Response, ApiError> {
+    let title = body.title.trim().to_owned();
+    if title.is_empty() || title.chars().count() > 80 {
+        return Err(ApiError::invalid("title must be 1 to 80 characters"));
+    }
+    let genre = body.genre.trim().to_ascii_lowercase();
+    if !state.config.genres.contains(&genre) {
+        return Err(ApiError::invalid(format!("genre must be one of: {}", state.config.genres.join(", "))));
+    }
+    if body.description.chars().count() > 1000 {
+        return Err(ApiError::invalid("description must be at most 1000 characters"));
+    }
+    let total_slots = body.total_slots.unwrap_or(75);
+    if !(1..=500).contains(&total_slots) {
+        return Err(ApiError::invalid("totalSlots must be between 1 and 500"));
+    }
+    let slot_duration_secs = body.slot_duration_secs.unwrap_or(24 * 3600);
+    if !(1..=30 * 24 * 3600).contains(&slot_duration_secs) {
+        return Err(ApiError::invalid("slotDurationSecs must be between 1 second and 30 days"));
+    }
+    let new =
+        NewSeason { title, genre, description: body.description.trim().to_owned(), total_slots, slot_duration_secs };
+    let season = state.writer.create_season(admin.user, new).await?;
+    Ok(private((axum::http::StatusCode::CREATED, Json(SeasonResponse { season: season_json(&season) }))))
+}
+
+fn season_id(raw: &str) -> Result<SeasonId, ApiError> {
+    raw.parse().map_err(|_| ApiError::not_found("no such season"))
+}
+
+/// `POST /api/admin/seasons/{id}/{activate|finish|archive}`.
+#[utoipa::path(post, path = "/api/admin/seasons/{id}/{action}", tag = "tournament", security(("session" = [])),
+    params(
+        ("id" = u64, Path, description = "Season id"),
+        ("action" = String, Path, description = "`activate`, `finish` or `archive`"),
+    ),
+    responses(
+        (status = 200, description = "The season after the transition", body = SeasonResponse),
+        (status = 404, description = "`not_found`: no such season or action", body = ErrorBody),
+        (status = 409, description = "`conflict`: the transition is not allowed now", body = ErrorBody),
+    ))]
+pub async fn season_action(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path((id, action)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let to = match action.as_str() {
+        "activate" => SeasonStatus::Active,
+        "finish" => SeasonStatus::Finished,
+        "archive" => SeasonStatus::Archived,
+        _ => return Err(ApiError::not_found("no such action")),
+    };
+    let season = state.writer.season_transition(admin.user, season_id(&id)?, to).await?;
+    Ok(private(Json(SeasonResponse { season: season_json(&season) })))
+}
+
+/// Body of a season deletion.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteSeason {
+    /// The season's title, to confirm.
+    confirm: String,
+}
+
+/// `DELETE /api/admin/seasons/{id} {"confirm": title}` (draft seasons only).
+#[utoipa::path(delete, path = "/api/admin/seasons/{id}", tag = "tournament", security(("session" = [])),
+    params(("id" = u64, Path, description = "Season id")),
+    request_body = DeleteSeason,
+    responses(
+        (status = 200, description = "Deleted", body = DeletedDto),
+        (status = 404, description = "`not_found`: no such season", body = ErrorBody),
+        (status = 409, description = "`conflict`: only draft seasons can be deleted", body = ErrorBody),
+    ))]
+pub async fn delete_season(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<DeleteSeason>,
+) -> Result<Response, ApiError> {
+    state.writer.delete_season(admin.user, season_id(&id)?, body.confirm).await?;
+    Ok(private(Json(DeletedDto { deleted: true })))
+}
+
+/// What a slot advance or a slot action did, told by `result`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum SlotOutcome {
+    /// The slot closed with a winner.
+    #[serde(rename_all = "camelCase")]
+    Locked { slot_position: u32, winner_clip_id: u64, season_finished: bool },
+    /// The slot stays open until it has clips.
+    #[serde(rename_all = "camelCase")]
+    WaitingForClips { slot_position: u32 },
+    /// No slot was open.
+    NothingToDo,
+    /// The slot was unlocked.
+    #[serde(rename_all = "camelCase")]
+    Unlocked { slot_position: u32 },
+    /// The slot's votes were voided.
+    #[serde(rename_all = "camelCase")]
+    Reset { voided_votes: usize },
+}
+
+fn advance_json(outcome: &AdvanceOutcome) -> SlotOutcome {
+    match outcome {
+        AdvanceOutcome::Locked { position, winner, season_finished } => SlotOutcome::Locked {
+            slot_position: position.get(),
+            winner_clip_id: winner.get(),
+            season_finished: *season_finished,
+        },
+        AdvanceOutcome::WaitingForClips { position } => SlotOutcome::WaitingForClips { slot_position: position.get() },
+        AdvanceOutcome::NothingToDo => SlotOutcome::NothingToDo,
+    }
+}
+
+/// Optional body of `POST /api/admin/slots/advance`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AdvanceRequest {
+    /// The slot the admin saw open; 409 if another is open by now.
+    position: Option<u32>,
+}
+
+/// `POST /api/admin/slots/advance {"position"?}`: close the open slot now.
+#[utoipa::path(post, path = "/api/admin/slots/advance", tag = "tournament", security(("session" = [])),
+    request_body(content = Option<AdvanceRequest>, description = "Optional; an empty body advances the open slot"),
+    responses(
+        (status = 200, description = "What the advance did", body = SlotOutcome),
+        (status = 409, description = "`conflict`: another slot is open by now", body = ErrorBody),
+    ))]
+pub async fn advance_now(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    // The body is optional: an empty POST advances whatever slot is open.
+    let request: AdvanceRequest = if body.is_empty() {
+        AdvanceRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|error| ApiError::invalid(format!("invalid body: {error}")))?
+    };
+    let expected = match request.position {
+        Some(raw) => Some(SlotPosition::new(raw).ok_or_else(|| ApiError::invalid("position starts at 1"))?),
+        None => None,
+    };
+    let outcome = state.writer.advance(AdvanceTrigger::Manual { actor: admin.user, winner: None, expected }).await?;
+    Ok(private(Json(advance_json(&outcome))))
+}
+
+/// Body of assign-winner.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AssignWinner {
+    /// A clip id; a decimal string is accepted too.
+    #[serde(deserialize_with = "dto::clip_id")]
+    #[schema(value_type = u64)]
+    clip_id: ClipId,
+}
+
+fn position(raw: &str) -> Result<SlotPosition, ApiError> {
+    raw.parse::<u32>().ok().and_then(SlotPosition::new).ok_or_else(|| ApiError::not_found("no such slot"))
+}
+
+/// `POST /api/admin/slots/{position}/assign-winner {"clipId"}` (the open slot).
+#[utoipa::path(post, path = "/api/admin/slots/{position}/assign-winner", tag = "tournament",
+    security(("session" = [])),
+    params(("position" = u32, Path, description = "Slot position, from 1")),
+    request_body = AssignWinner,
+    responses(
+        (status = 200, description = "The slot locked with this winner", body = SlotOutcome),
+        (status = 404, description = "`not_found`: no such slot or clip", body = ErrorBody),
+        (status = 409, description = "`conflict`: the slot is not the open one", body = ErrorBody),
+    ))]
+pub async fn assign_winner(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(raw): Path<String>,
+    ApiJson(body): ApiJson<AssignWinner>,
+) -> Result<Response, ApiError> {
+    let wanted = position(&raw)?;
+    let open = state.read_model.read(|model| model.open_slot().map(|slot| slot.position));
+    if open != Some(wanted) {
+        return Err(ApiError::conflict("a winner can only be assigned in the open slot"));
+    }
+    let trigger = AdvanceTrigger::Manual { actor: admin.user, winner: Some(body.clip_id), expected: Some(wanted) };
+    let outcome = state.writer.advance(trigger).await?;
+    Ok(private(Json(advance_json(&outcome))))
+}
+
+/// `POST /api/admin/slots/{position}/{unlock|reset-votes}`.
+#[utoipa::path(post, path = "/api/admin/slots/{position}/{action}", tag = "tournament", security(("session" = [])),
+    params(
+        ("position" = u32, Path, description = "Slot position, from 1"),
+        ("action" = String, Path, description = "`unlock` or `reset-votes`"),
+    ),
+    responses(
+        (status = 200, description = "`unlocked` or `reset`", body = SlotOutcome),
+        (status = 404, description = "`not_found`: no such slot or action", body = ErrorBody),
+        (status = 409, description = "`conflict`: the slot cannot change now", body = ErrorBody),
+    ))]
+pub async fn slot_action(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path((raw, action)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let position = position(&raw)?;
+    match action.as_str() {
+        "unlock" => {
+            state.writer.unlock_slot(admin.user, position).await?;
+            Ok(private(Json(SlotOutcome::Unlocked { slot_position: position.get() })))
+        }
+        "reset-votes" => {
+            let voided = state.writer.reset_slot_votes(admin.user, position).await?;
+            Ok(private(Json(SlotOutcome::Reset { voided_votes: voided })))
+        }
+        _ => Err(ApiError::not_found("no such action")),
+    }
+}
+
+/// One genre's share of the genre vote.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GenreTally {
+    genre: String,
+    votes: u64,
+    /// Share of all votes, one decimal.
+    percent: f64,
+}
+
+fn genre_json(tallies: &[(String, u64)]) -> Vec<GenreTally> {
+    let total: u64 = tallies.iter().map(|(_, count)| count).sum();
+    tallies
+        .iter()
+        .map(|(genre, count)| {
+            let percent = if total == 0 { 0.0 } else { (*count as f64) * 100.0 / total as f64 };
+            GenreTally { genre: genre.clone(), votes: *count, percent: (percent * 10.0).round() / 10.0 }
+        })
+        .collect()
+}
+
+/// The genre vote as a voter sees it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GenreVotesResponse {
+    /// Whether voting is open (only between seasons).
+    open: bool,
+    /// The configured genres.
+    genres: Vec<String>,
+    tallies: Vec<GenreTally>,
+    /// This voter's genre, if any.
+    my_vote: Option<String>,
+}
+
+/// A recorded genre vote.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GenreVoted {
+    success: bool,
+    genre: String,
+}
+
+/// `GET /api/genre-vote`: tallies with percentages and my vote.
+#[utoipa::path(get, path = "/api/genre-vote", tag = "tournament",
+    responses((status = 200, description = "Tallies and this voter's vote", body = GenreVotesResponse)))]
+pub async fn genre_votes(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    let voter = caller.voter_key(&state);
+    let (tallies, mine) = state.read_store(move |store| store.genre_tallies(voter.as_str())).await?;
+    let open = state.read_model.read(|model| model.season.is_none());
+    Ok(private(Json(GenreVotesResponse {
+        open,
+        genres: state.config.genres.clone(),
+        tallies: genre_json(&tallies),
+        my_vote: mine,
+    })))
+}
+
+/// Body of a genre vote.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GenreVote {
+    genre: String,
+}
+
+/// `POST /api/genre-vote {"genre"}`: cast or change my vote (only between seasons).
+#[utoipa::path(post, path = "/api/genre-vote", tag = "tournament", request_body = GenreVote,
+    responses(
+        (status = 200, description = "The vote is recorded", body = GenreVoted),
+        (status = 409, description = "`conflict`: a season is running", body = ErrorBody),
+    ))]
+pub async fn vote_genre(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<GenreVote>,
+) -> Result<Response, ApiError> {
+    let genre = body.genre.trim().to_ascii_lowercase();
+    if !state.config.genres.contains(&genre) {
+        return Err(ApiError::invalid(format!("genre must be one of: {}", state.config.genres.join(", "))));
+    }
+    let voter = caller.voter_key(&state);
+    state.writer.vote_genre(voter.as_str().to_owned(), genre.clone()).await?;
+    Ok(private(Json(GenreVoted { success: true, genre })))
+}

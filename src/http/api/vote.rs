@@ -1,0 +1,180 @@
+//! `GET/POST/DELETE /api/vote`: the feed, casting and revoking.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::dto::{self, ClipDto, RemainingVotesDto};
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, ApiQuery, Caller, Voter};
+use crate::domain::feed::{DEFAULT_FEED_LIMIT, MAX_FEED_LIMIT};
+use crate::domain::ids::ClipId;
+use crate::domain::vote::VoteType;
+use crate::http::state::AppState;
+use crate::store::writer::VoteOutcome;
+use crate::voting;
+
+/// Query of `GET /api/vote`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct FeedQuery {
+    /// How many clips, 1 to 20 (default 8).
+    limit: Option<usize>,
+    /// Comma-separated clip ids already shown (at most 200).
+    exclude_ids: Option<String>,
+}
+
+/// Body of `GET /api/vote`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedResponse {
+    clips: Vec<ClipDto>,
+    total_votes_today: u32,
+    remaining_votes: RemainingVotesDto,
+    voted_clip_ids: Vec<u64>,
+    current_slot: Option<u32>,
+    total_slots: Option<u32>,
+    total_clips_in_slot: usize,
+    has_more_clips: bool,
+    voting_ends_at: Option<String>,
+}
+
+/// Most ids `excludeIds` may carry; a longer list is refused rather than scanned.
+const MAX_EXCLUDE_IDS: usize = 200;
+
+/// `GET /api/vote`: the clips this voter should see next.
+#[utoipa::path(get, path = "/api/vote", tag = "votes", params(FeedQuery),
+    responses((status = 200, description = "The next clips to vote on, with the voter's quota", body = FeedResponse)))]
+pub async fn get_feed(
+    State(state): State<AppState>,
+    Voter(voter): Voter,
+    ApiQuery(query): ApiQuery<FeedQuery>,
+) -> Result<Response, ApiError> {
+    let limit = query.limit.unwrap_or(DEFAULT_FEED_LIMIT);
+    if limit == 0 || limit > MAX_FEED_LIMIT {
+        return Err(ApiError::invalid(format!("limit must be between 1 and {MAX_FEED_LIMIT}")));
+    }
+    let exclude = parse_exclude_ids(query.exclude_ids.as_deref())?;
+    let feed = voting::load_feed(&state, &voter, limit, &exclude).await?;
+    let body = FeedResponse {
+        clips: feed.clips.iter().map(ClipDto::from).collect(),
+        total_votes_today: feed.voter.spent_today,
+        remaining_votes: feed.remaining.into(),
+        voted_clip_ids: feed.voter.voted_clips.iter().map(|id| id.get()).collect(),
+        current_slot: feed.slot.as_ref().map(|slot| slot.position.get()),
+        total_slots: feed.season.as_ref().map(|season| season.total_slots),
+        total_clips_in_slot: feed.total_clips_in_slot,
+        has_more_clips: feed.has_more,
+        voting_ends_at: feed.slot.as_ref().and_then(|slot| slot.voting_ends_at).map(|t| t.to_rfc3339()),
+    };
+    Ok(private(Json(body)))
+}
+
+fn parse_exclude_ids(raw: Option<&str>) -> Result<Vec<ClipId>, ApiError> {
+    let Some(raw) = raw.filter(|raw| !raw.trim().is_empty()) else { return Ok(Vec::new()) };
+    let ids: Vec<&str> = raw.split(',').collect();
+    if ids.len() > MAX_EXCLUDE_IDS {
+        return Err(ApiError::invalid(format!("excludeIds may list at most {MAX_EXCLUDE_IDS} ids")));
+    }
+    ids.into_iter()
+        .map(|id| id.parse::<ClipId>().map_err(|error| ApiError::invalid(format!("excludeIds: {error}"))))
+        .collect()
+}
+
+/// Body of `POST /api/vote`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CastRequest {
+    /// A clip id; a decimal string is accepted too.
+    #[serde(deserialize_with = "dto::clip_id")]
+    #[schema(value_type = u64)]
+    clip_id: ClipId,
+    /// `standard` (default), `super` or `mega`.
+    vote_type: Option<String>,
+}
+
+/// Body of `DELETE /api/vote`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RevokeRequest {
+    /// A clip id; a decimal string is accepted too.
+    #[serde(deserialize_with = "dto::clip_id")]
+    #[schema(value_type = u64)]
+    clip_id: ClipId,
+}
+
+/// Answer of a cast or revoke.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VoteResponse {
+    success: bool,
+    clip_id: u64,
+    vote_type: &'static str,
+    new_score: u64,
+    vote_count: u64,
+    total_votes_today: u32,
+    remaining_votes: RemainingVotesDto,
+}
+
+fn vote_response(state: &AppState, outcome: &VoteOutcome) -> VoteResponse {
+    VoteResponse {
+        success: true,
+        clip_id: outcome.clip.get(),
+        vote_type: outcome.vote_type.as_str(),
+        new_score: outcome.counter.weighted_score,
+        vote_count: outcome.counter.vote_count,
+        total_votes_today: outcome.spent_today,
+        remaining_votes: voting::remaining_after(state, outcome).into(),
+    }
+}
+
+/// `POST /api/vote`: casts a vote; 200 only once it is durable.
+#[utoipa::path(post, path = "/api/vote", tag = "votes", request_body = CastRequest,
+    responses(
+        (status = 200, description = "The vote is durable", body = VoteResponse),
+        (status = 404, description = "`not_found`: no such clip", body = ErrorBody),
+        (status = 409, description = "`already_voted`", body = ErrorBody),
+        (status = 422, description = "`not_votable`, `slot_closed` or `special_vote_used`", body = ErrorBody),
+        (status = 403, description = "`captcha_required`: solve the captcha first", body = ErrorBody),
+    ))]
+pub async fn cast_vote(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(request): ApiJson<CastRequest>,
+) -> Result<Response, ApiError> {
+    let vote_type = match request.vote_type.as_deref() {
+        None => VoteType::Standard,
+        Some(name) => {
+            VoteType::parse(name).ok_or_else(|| ApiError::invalid("voteType must be one of standard, super, mega"))?
+        }
+    };
+    let outcome = voting::cast(&state, &caller, request.clip_id, vote_type).await?;
+    Ok(private(Json(vote_response(&state, &outcome))))
+}
+
+/// `DELETE /api/vote`: revokes the voter's latest vote on a clip.
+#[utoipa::path(delete, path = "/api/vote", tag = "votes", request_body = RevokeRequest,
+    responses(
+        (status = 200, description = "The vote is revoked", body = VoteResponse),
+        (status = 404, description = "`not_found`: no such clip or no vote to revoke", body = ErrorBody),
+        (status = 422, description = "`slot_closed`", body = ErrorBody),
+    ))]
+pub async fn revoke_vote(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(request): ApiJson<RevokeRequest>,
+) -> Result<Response, ApiError> {
+    let outcome = voting::revoke(&state, &caller, request.clip_id).await?;
+    Ok(private(Json(vote_response(&state, &outcome))))
+}
+
+/// Marks a personal response as uncacheable.
+pub fn private(body: impl IntoResponse) -> Response {
+    let mut response = body.into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    response
+}

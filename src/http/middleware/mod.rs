@@ -1,0 +1,11 @@
+//! Middleware every route group is built from (see `http::router` for which
+//! group gets which): cross-site refusal, rate limits, session renewal,
+//! request metrics, security headers, request ids and the request log.
+
+pub mod cross_site;
+pub mod headers;
+pub mod metrics;
+pub mod rate_limit;
+pub mod request_id;
+pub mod session;
+pub mod trace;
