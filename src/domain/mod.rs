@@ -12,5 +12,6 @@ pub mod leaderboard;
 pub mod ledger;
 pub mod model;
 pub mod profile;
+pub mod tally;
 pub mod tournament;
 pub mod vote;
