@@ -1,4 +1,7 @@
-//! The command line: `serve`, `check`, `admin`, `backup` and `restore`.
+//! The command line: `serve`, `check`, `admin`, `backup`, `restore`,
+//! `reindex` and `tally verify` (in `cli/tally.rs`).
+
+mod tally;
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -48,6 +51,9 @@ enum Command {
     /// Rebuild the search index from the database. Run it with the server
     /// stopped (the server rebuilds a missing or stale index at start too).
     Reindex(CommonArgs),
+    /// Check a locked slot's published tally (see docs/verify.md).
+    #[command(subcommand)]
+    Tally(tally::TallyCommand),
 }
 
 #[derive(Debug, Args)]
@@ -136,6 +142,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Admin(AdminCommand::ResetPassword(args)) => admin(args, AdminOperation::ResetPassword),
         Command::Backup(args) => backup(args),
         Command::Restore(args) => restore(args),
+        Command::Tally(command) => tally::run(command),
     }
 }
 

@@ -25,6 +25,7 @@ pub mod scheduler;
 pub mod search;
 pub mod sessions;
 pub mod store;
+pub mod tally;
 pub mod telemetry;
 pub mod unread;
 pub mod views;
