@@ -262,7 +262,7 @@ async fn store_rebuild(votes: usize) -> Vec<(String, f64, u64, usize)> {
     for (label, offset_days) in [("all votes in the window", 0), ("clock two weeks on: none in the window", 14)] {
         millis.store(Timestamp::now().millis() + offset_days * DAY_MILLIS, Ordering::SeqCst);
         let millis = millis.clone();
-        let clock: aimoviez::leaderboard::Clock =
+        let clock: aimoviez::domain::clock::Clock =
             Arc::new(move || Timestamp::from_millis(millis.load(Ordering::SeqCst)));
         let started = Instant::now();
         let (_, stats) = LeaderboardService::load(&store, clock).expect("rebuild");

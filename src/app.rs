@@ -44,7 +44,7 @@ pub struct BuildOptions {
 
 /// A clock standing in for the wall clock.
 #[derive(Clone)]
-pub struct ClockOverride(pub crate::leaderboard::Clock);
+pub struct ClockOverride(pub crate::domain::clock::Clock);
 
 impl std::fmt::Debug for ClockOverride {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -103,7 +103,7 @@ impl App {
             .map_err(|join| StartError::Demo(join.to_string()))??;
         let read_model = Arc::new(ReadModel::load(store.clone())?);
         let sessions = Arc::new(SessionRegistry::load(&store, Timestamp::now())?);
-        let clock: crate::leaderboard::Clock = match &options.clock {
+        let clock: crate::domain::clock::Clock = match &options.clock {
             Some(ClockOverride(clock)) => clock.clone(),
             None => Arc::new(Timestamp::now),
         };

@@ -13,18 +13,12 @@
 //! Ties go to the lower id. Days and weeks roll over at 00:00 UTC, weeks on
 //! Mondays (ISO weeks).
 
-use std::sync::Arc;
-
 use parking_lot::Mutex;
 
-use crate::domain::clock::Timestamp;
+use crate::domain::clock::Clock;
 use crate::domain::leaderboard::{self, Board, LeaderboardPage, Leaderboards, Period};
 use crate::store::writer::CommittedEvent;
 use crate::store::{Store, StoreError};
-
-/// The clock the boards use for "today": the writer's, so a vote's day and
-/// the day a page is asked on agree.
-pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
 /// Every board for every period, shared by all requests.
 ///
@@ -142,8 +136,10 @@ impl LeaderboardService {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
-    use crate::domain::clock::UtcDay;
+    use crate::domain::clock::{Timestamp, UtcDay};
     use crate::domain::ids::{ClipId, UserId, VoterKey};
     use crate::store::writer::VoteTally;
 

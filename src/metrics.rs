@@ -27,11 +27,12 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use crate::domain::histogram::HistogramSnapshot;
 use crate::domain::vote::VoteRefusal;
 use crate::live::LiveHub;
 use crate::search::SearchIndex;
 use crate::store::Store;
-use crate::store::writer::{CommittedEvent, HistogramSnapshot, WriteError, WriterStats};
+use crate::store::writer::{CommittedEvent, WriteError, WriterStats};
 
 /// Prefix of every metric name.
 const PREFIX: &str = "aimoviez";
@@ -301,7 +302,7 @@ impl Metrics {
     }
 }
 
-/// A histogram read from an [`crate::store::writer::AtomicHistogram`],
+/// A histogram read from an [`crate::domain::histogram::AtomicHistogram`],
 /// with its whole-number unit scaled (microseconds → seconds).
 #[derive(Debug)]
 struct ExportedHistogram {

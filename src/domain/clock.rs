@@ -1,6 +1,23 @@
-//! Time as the rules see it: millisecond timestamps and UTC days.
+//! Time as the rules see it: millisecond timestamps, UTC days, and the
+//! [`Clock`] every component that stamps or dates a fact reads "now" from.
 
 use std::fmt;
+use std::sync::Arc;
+
+/// Where "now" comes from: [`Timestamp::now`] when serving, a hand-moved
+/// instant in tests. The writer and the leaderboards share one, so a vote's
+/// day and the day a leaderboard page is asked on agree.
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// Wall-clock milliseconds since the Unix epoch (0 if the clock is before
+/// it), for figures compared with the real time, such as the writer's last
+/// commit in `/api/health`; never a moved test [`Clock`].
+pub fn unix_millis_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
 
 /// Milliseconds since the Unix epoch, UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -63,6 +63,14 @@ numeric_id!(
     /// Identifies one stored vote.
     VoteId
 );
+numeric_id!(
+    /// Identifies a comment or a reply.
+    CommentId
+);
+numeric_id!(
+    /// Identifies a report in the moderation queue.
+    ReportId
+);
 
 /// A slot's 1-based position in its season's film.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

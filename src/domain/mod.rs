@@ -1,12 +1,16 @@
-//! Pure rules of the tournament: no HTTP, no storage types. Rules take facts
-//! and return decisions, so they are tested here without a server.
+//! Pure rules of the tournament, and the plain types they and the rest of the
+//! server share (ids, the clock, entities such as comments, histograms): no
+//! HTTP, no storage types. Rules take facts and return decisions, so they are
+//! tested here without a server.
 
 pub mod account;
 pub mod advance;
 pub mod clock;
+pub mod comment;
 pub mod feed;
 pub mod flags;
 pub mod fraud;
+pub mod histogram;
 pub mod ids;
 pub mod leaderboard;
 pub mod ledger;

@@ -1,4 +1,5 @@
-//! Comment and report reads. Each helper is one read transaction whose work
+//! Comment and report reads, and the page shapes they return. Each helper is
+//! one read transaction whose work
 //! is bounded by the page it returns: a page of top-level comments from the
 //! clip's newest-first or by-likes index, their replies by prefix range, one
 //! like lookup per comment shown, and the clip's maintained counter.
@@ -9,10 +10,44 @@ use super::tables::{
     CLIP_COMMENT_TO_MEMBERSHIP, CLIP_ID_TO_CLIP, CLIP_TO_COMMENT_COUNT, CLIP_TOP_TO_MEMBERSHIP, COMMENT_ID_TO_COMMENT,
     COMMENT_LIKE_TO_MEMBERSHIP, PARENT_REPLY_TO_MEMBERSHIP, REPORT_ID_TO_REPORT, USER_COMMENT_TO_MEMBERSHIP,
 };
-use super::writer::{Comment, CommentPage, CommentSort, CommentThread, CommentView, MAX_REPLIES_SHOWN, Report};
 use super::{Store, StoreError, records};
+use crate::domain::comment::{Comment, CommentSort, Report};
 use crate::domain::ids::{ClipId, UserId};
 use crate::domain::tournament::ClipStatus;
+
+/// A comment as one reader sees it.
+#[derive(Debug, Clone)]
+pub struct CommentView {
+    /// The comment.
+    pub comment: Comment,
+    /// Whether the reader liked it.
+    pub liked_by_me: bool,
+}
+
+/// A top-level comment with its replies, oldest first.
+#[derive(Debug, Clone)]
+pub struct CommentThread {
+    /// The comment.
+    pub comment: CommentView,
+    /// Its replies, oldest first (at most [`MAX_REPLIES_SHOWN`]).
+    pub replies: Vec<CommentView>,
+    /// Whether it has more replies than shown.
+    pub more_replies: bool,
+}
+
+/// Most replies returned under one comment, so a page's cost stays bounded.
+pub const MAX_REPLIES_SHOWN: usize = 100;
+
+/// One page of a clip's comments.
+#[derive(Debug, Clone, Default)]
+pub struct CommentPage {
+    /// Top-level comments with their replies.
+    pub threads: Vec<CommentThread>,
+    /// Whether more top-level comments follow.
+    pub has_more: bool,
+    /// Comments and replies on the clip that are not deleted.
+    pub comment_count: u64,
+}
 
 fn counts_in(txn: &ReadTransaction, clips: &[ClipId]) -> Result<Vec<u64>, StoreError> {
     let counts = txn.open_table(CLIP_TO_COMMENT_COUNT)?;

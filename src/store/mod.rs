@@ -28,6 +28,7 @@ use crate::domain::tournament::ClipStatus;
 use crate::domain::vote::SpecialsUsed;
 use tables::*;
 
+pub use comments::{CommentPage, CommentThread, CommentView, MAX_REPLIES_SHOWN};
 pub use leaderboard::{EntryName, LeaderboardSnapshot};
 
 /// The schema version this build reads and writes.

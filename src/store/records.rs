@@ -10,7 +10,8 @@ use rkyv::{Archive, Deserialize, Serialize};
 
 use super::StoreError;
 use crate::domain::clock::{Timestamp, UtcDay};
-use crate::domain::ids::{ClipId, SeasonId, SlotPosition, UserId, VoteId, VoterKey};
+use crate::domain::comment::{Comment, Report, ReportReason, ReportTarget};
+use crate::domain::ids::{ClipId, CommentId, ReportId, SeasonId, SlotPosition, UserId, VoteId, VoterKey};
 use crate::domain::ledger::{LedgerVote, VoterLedger};
 use crate::domain::model::{AuditEntry, Clip, Season, Session, Slot, User, Vote, VoteState};
 use crate::domain::tournament::{ClipStatus, SeasonStatus, SlotStatus};
@@ -475,7 +476,7 @@ pub fn vote_from_bytes(bytes: &[u8]) -> Result<Vote, StoreError> {
     decode::<VoteRecord>(bytes, "vote")?.try_into()
 }
 
-/// Stored form of [`crate::store::writer::Comment`].
+/// Stored form of [`Comment`].
 #[derive(Archive, Serialize, Deserialize, Debug, Clone)]
 pub struct CommentRecord {
     id: u64,
@@ -489,12 +490,12 @@ pub struct CommentRecord {
     deleted: bool,
 }
 
-impl From<&crate::store::writer::Comment> for CommentRecord {
-    fn from(comment: &crate::store::writer::Comment) -> Self {
+impl From<&Comment> for CommentRecord {
+    fn from(comment: &Comment) -> Self {
         Self {
-            id: comment.id,
+            id: comment.id.get(),
             clip: comment.clip.get(),
-            parent: comment.parent,
+            parent: comment.parent.map(CommentId::get),
             author: comment.author.get(),
             author_username: comment.author_username.clone(),
             body: comment.body.clone(),
@@ -505,17 +506,17 @@ impl From<&crate::store::writer::Comment> for CommentRecord {
     }
 }
 
-impl TryFrom<CommentRecord> for crate::store::writer::Comment {
+impl TryFrom<CommentRecord> for Comment {
     type Error = StoreError;
 
     fn try_from(record: CommentRecord) -> Result<Self, StoreError> {
-        if record.id == 0 {
-            return Err(corrupt("comment", "zero id"));
-        }
-        Ok(crate::store::writer::Comment {
-            id: record.id,
+        Ok(Comment {
+            id: CommentId::new(record.id).ok_or_else(|| corrupt("comment", "zero id"))?,
             clip: ClipId::new(record.clip).ok_or_else(|| corrupt("comment", "zero clip"))?,
-            parent: record.parent,
+            parent: match record.parent {
+                Some(parent) => Some(CommentId::new(parent).ok_or_else(|| corrupt("comment", "zero parent"))?),
+                None => None,
+            },
             author: UserId::new(record.author).ok_or_else(|| corrupt("comment", "zero author"))?,
             author_username: record.author_username,
             body: record.body,
@@ -527,11 +528,11 @@ impl TryFrom<CommentRecord> for crate::store::writer::Comment {
 }
 
 /// Decodes a stored comment.
-pub fn comment_from_bytes(bytes: &[u8]) -> Result<crate::store::writer::Comment, StoreError> {
+pub fn comment_from_bytes(bytes: &[u8]) -> Result<Comment, StoreError> {
     decode::<CommentRecord>(bytes, "comment")?.try_into()
 }
 
-/// Stored form of [`crate::store::writer::Report`].
+/// Stored form of [`Report`].
 #[derive(Archive, Serialize, Deserialize, Debug, Clone)]
 pub struct ReportRecord {
     id: u64,
@@ -544,10 +545,10 @@ pub struct ReportRecord {
     created_at: i64,
 }
 
-impl From<&crate::store::writer::Report> for ReportRecord {
-    fn from(report: &crate::store::writer::Report) -> Self {
+impl From<&Report> for ReportRecord {
+    fn from(report: &Report) -> Self {
         Self {
-            id: report.id,
+            id: report.id.get(),
             target_type: report.target_type.tag(),
             target_id: report.target_id,
             reason: report.reason.tag(),
@@ -559,13 +560,12 @@ impl From<&crate::store::writer::Report> for ReportRecord {
     }
 }
 
-impl TryFrom<ReportRecord> for crate::store::writer::Report {
+impl TryFrom<ReportRecord> for Report {
     type Error = StoreError;
 
     fn try_from(record: ReportRecord) -> Result<Self, StoreError> {
-        use crate::store::writer::{ReportReason, ReportTarget};
-        Ok(crate::store::writer::Report {
-            id: record.id,
+        Ok(Report {
+            id: ReportId::new(record.id).ok_or_else(|| corrupt("report", "zero id"))?,
             target_type: ReportTarget::from_tag(record.target_type).ok_or_else(|| corrupt("report", "bad target"))?,
             target_id: record.target_id,
             reason: ReportReason::from_tag(record.reason).ok_or_else(|| corrupt("report", "bad reason"))?,
@@ -578,7 +578,7 @@ impl TryFrom<ReportRecord> for crate::store::writer::Report {
 }
 
 /// Decodes a stored report.
-pub fn report_from_bytes(bytes: &[u8]) -> Result<crate::store::writer::Report, StoreError> {
+pub fn report_from_bytes(bytes: &[u8]) -> Result<Report, StoreError> {
     decode::<ReportRecord>(bytes, "report")?.try_into()
 }
 

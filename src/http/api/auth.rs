@@ -190,9 +190,9 @@ pub async fn export(State(state): State<AppState>, AuthUser(session): AuthUser) 
     let comments = comments
         .iter()
         .map(|comment| ExportComment {
-            id: comment.id,
+            id: comment.id.get(),
             clip_id: comment.clip.get(),
-            parent_id: comment.parent,
+            parent_id: comment.parent.map(|parent| parent.get()),
             body: comment.body.clone(),
             deleted: comment.deleted,
             created_at: comment.created_at.to_rfc3339(),

@@ -14,11 +14,11 @@ use super::dto::UserRef;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{AdminUser, ApiJson, ApiQuery, AuthUser, Caller};
 use super::vote::private;
-use crate::domain::ids::ClipId;
+use crate::domain::comment::{Comment, CommentSort, Report, ReportReason, ReportTarget};
+use crate::domain::ids::{ClipId, CommentId};
 use crate::http::state::AppState;
-use crate::store::writer::{
-    Comment, CommentPage, CommentSort, CommentView, NewComment, NewReport, Report, ReportReason, ReportTarget,
-};
+use crate::store::writer::{NewComment, NewReport};
+use crate::store::{CommentPage, CommentView};
 
 /// Top-level comments per page unless `limit` says otherwise.
 pub const DEFAULT_PAGE: i64 = 20;
@@ -48,9 +48,9 @@ pub struct CommentDto {
 /// A comment in every JSON response.
 pub fn comment_json(comment: &Comment, liked_by_me: bool, replies: Vec<CommentDto>, more_replies: bool) -> CommentDto {
     CommentDto {
-        id: comment.id,
+        id: comment.id.get(),
         clip_id: comment.clip.get(),
-        parent_id: comment.parent,
+        parent_id: comment.parent.map(CommentId::get),
         body: comment.body.clone(),
         author: UserRef { id: comment.author.get(), username: comment.author_username.clone() },
         created_at: comment.created_at.to_rfc3339(),
@@ -108,8 +108,15 @@ fn flexible_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>
     }
 }
 
-fn comment_id(raw: &str) -> Result<u64, ApiError> {
-    raw.trim().parse::<u64>().ok().filter(|id| *id > 0).ok_or_else(|| ApiError::not_found("no such comment"))
+/// A parent comment id sent as a JSON number or a decimal string.
+fn flexible_comment_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<CommentId>, D::Error> {
+    flexible_id(deserializer)?
+        .map(|id| CommentId::new(id).ok_or_else(|| serde::de::Error::custom("ids are positive integers")))
+        .transpose()
+}
+
+fn comment_id(raw: &str) -> Result<CommentId, ApiError> {
+    raw.parse::<CommentId>().map_err(|_| ApiError::not_found("no such comment"))
 }
 
 /// Query of `GET /api/comments`.
@@ -163,8 +170,9 @@ pub struct PostRequest {
     /// Plain text.
     body: String,
     /// The top-level comment this replies to.
-    #[serde(default, deserialize_with = "flexible_id")]
-    parent_id: Option<u64>,
+    #[serde(default, deserialize_with = "flexible_comment_id")]
+    #[schema(value_type = Option<u64>)]
+    parent_id: Option<CommentId>,
 }
 
 /// `POST /api/comments {"clipId","body","parentId"?}` → 201 with the comment.
@@ -198,7 +206,7 @@ async fn set_like(state: AppState, user: AuthUser, raw: &str, like: bool) -> Res
     let id = comment_id(raw)?;
     let outcome = state.writer.like_comment(user.0.user, id, like).await?;
     Ok(private(Json(LikeDto {
-        comment_id: outcome.comment,
+        comment_id: outcome.comment.get(),
         like_count: outcome.like_count,
         liked_by_me: outcome.liked,
     })))
@@ -272,7 +280,7 @@ pub struct ReportDto {
 /// A report in every JSON response.
 pub fn report_json(report: &Report) -> ReportDto {
     ReportDto {
-        id: report.id,
+        id: report.id.get(),
         target_type: report.target_type.as_str(),
         target_id: report.target_id,
         reason: report.reason.as_str(),

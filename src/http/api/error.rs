@@ -8,9 +8,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::domain::comment::CommentError;
 use crate::domain::vote::VoteRefusal;
 use crate::store::StoreError;
-use crate::store::writer::{AccountError, CommentError, SocialError, TournamentError, WriteError};
+use crate::store::writer::{AccountError, SocialError, TournamentError, WriteError};
 
 /// The body of every JSON error response.
 #[derive(Debug, Serialize, ToSchema)]

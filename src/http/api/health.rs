@@ -13,8 +13,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::domain::clock::unix_millis_now;
 use crate::http::state::AppState;
-use crate::store::writer::{WriterStats, unix_millis_now};
+use crate::store::writer::WriterStats;
 
 /// Body of `GET /api/health`.
 #[derive(Debug, Serialize, PartialEq, Eq, ToSchema)]

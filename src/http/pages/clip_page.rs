@@ -13,14 +13,14 @@ use serde::Deserialize;
 use super::Chrome;
 use super::arena::ClipCard;
 use super::render;
-use crate::domain::ids::{ClipId, UserId};
+use crate::domain::comment::{CommentSort, MAX_COMMENT_CHARS, ReportReason, ReportTarget};
+use crate::domain::ids::{ClipId, CommentId, UserId};
 use crate::domain::tournament::ClipStatus;
 use crate::http::api::error::ApiError;
 use crate::http::api::extract::{ApiQuery, Caller};
 use crate::http::state::AppState;
-use crate::store::writer::{
-    CommentSort, CommentView, MAX_COMMENT_CHARS, NewComment, NewReport, ReportReason, ReportTarget,
-};
+use crate::store::CommentView;
+use crate::store::writer::{NewComment, NewReport};
 
 /// Top-level comments per page.
 const PAGE_SIZE: usize = 20;
@@ -54,7 +54,7 @@ impl CommentItem {
     fn new(view: &CommentView, me: Option<UserId>, is_admin: bool) -> CommentItem {
         let comment = &view.comment;
         CommentItem {
-            id: comment.id,
+            id: comment.id.get(),
             author: comment.author_username.clone(),
             body_html: escape_text(&comment.body),
             created_at: comment.created_at.to_rfc3339(),
@@ -268,9 +268,9 @@ pub async fn comment_form(
     };
     let parent = match form.parent_id.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
         None => None,
-        Some(raw) => match raw.parse::<u64>() {
-            Ok(id) if id > 0 => Some(id),
-            _ => return back(clip, None, Err(ApiError::invalid("bad parent")), "#comments"),
+        Some(raw) => match raw.parse::<CommentId>() {
+            Ok(id) => Some(id),
+            Err(_) => return back(clip, None, Err(ApiError::invalid("bad parent")), "#comments"),
         },
     };
     let new = NewComment { clip, parent, author, body: form.body };
@@ -301,7 +301,7 @@ pub async fn like_form(
         Ok(checked) => checked,
         Err(refusal) => return refusal.into_response(),
     };
-    let Ok(comment) = form.comment_id.trim().parse::<u64>() else {
+    let Ok(comment) = form.comment_id.parse::<CommentId>() else {
         return back(clip, form.offset.as_deref(), Err(ApiError::not_found("no such comment")), "#comments");
     };
     let like = form.action.as_deref() != Some("unlike");
@@ -321,7 +321,7 @@ pub async fn delete_form(
         Ok(checked) => checked,
         Err(refusal) => return refusal.into_response(),
     };
-    let Ok(comment) = form.comment_id.trim().parse::<u64>() else {
+    let Ok(comment) = form.comment_id.parse::<CommentId>() else {
         return back(clip, form.offset.as_deref(), Err(ApiError::not_found("no such comment")), "#comments");
     };
     let outcome = state.writer.delete_comment(user, comment).await.map(|_| "deleted").map_err(ApiError::from);

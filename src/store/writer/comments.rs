@@ -18,191 +18,11 @@ use super::super::tables::{
     COMMENT_LIKE_TO_MEMBERSHIP, PARENT_REPLY_TO_MEMBERSHIP, REPORT_ID_TO_REPORT, USER_COMMENT_TO_MEMBERSHIP, meta_keys,
 };
 use super::{Batch, WriteError, WriterHandle};
-use crate::domain::clock::Timestamp;
-use crate::domain::ids::{ClipId, UserId};
+use crate::domain::comment::{
+    Comment, CommentError, MAX_REPORT_DETAILS_CHARS, Report, ReportReason, ReportTarget, clean_comment_body, clean_text,
+};
+use crate::domain::ids::{ClipId, CommentId, ReportId, UserId};
 use crate::domain::tournament::ClipStatus;
-
-/// Most characters in a comment, after cleaning.
-pub const MAX_COMMENT_CHARS: usize = 500;
-/// Most characters in a report's details, after cleaning.
-pub const MAX_REPORT_DETAILS_CHARS: usize = 1000;
-
-/// A comment or a reply as stored. A deleted comment keeps its place (its
-/// replies stay) but its body is erased.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Comment {
-    /// Its id (ids increase with time).
-    pub id: u64,
-    /// The clip it is on.
-    pub clip: ClipId,
-    /// The comment it replies to; `None` for a top-level comment.
-    pub parent: Option<u64>,
-    /// Who wrote it.
-    pub author: UserId,
-    /// Their username when they wrote it.
-    pub author_username: String,
-    /// Plain text; empty once deleted.
-    pub body: String,
-    /// When it was posted.
-    pub created_at: Timestamp,
-    /// Likes it has.
-    pub like_count: u64,
-    /// Whether its author deleted it or an admin removed it.
-    pub deleted: bool,
-}
-
-/// What a report is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReportTarget {
-    /// A clip.
-    Clip,
-    /// A comment.
-    Comment,
-    /// A user.
-    User,
-}
-
-/// Why something was reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReportReason {
-    /// Inappropriate content.
-    Inappropriate,
-    /// Spam.
-    Spam,
-    /// Harassment.
-    Harassment,
-    /// Copyright infringement.
-    Copyright,
-    /// Anything else (see the details).
-    Other,
-}
-
-macro_rules! wire_enum {
-    ($name:ident { $($variant:ident => $text:literal / $tag:literal),+ $(,)? }) => {
-        impl $name {
-            /// The wire name.
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-
-            /// The storage tag.
-            pub fn tag(self) -> u8 {
-                match self { $($name::$variant => $tag),+ }
-            }
-
-            /// From a storage tag.
-            pub fn from_tag(tag: u8) -> Option<Self> {
-                match tag { $($tag => Some($name::$variant),)+ _ => None }
-            }
-
-            /// From the wire name.
-            pub fn parse(text: &str) -> Option<Self> {
-                match text { $($text => Some($name::$variant),)+ _ => None }
-            }
-        }
-    };
-}
-
-wire_enum!(ReportTarget { Clip => "clip" / 0, Comment => "comment" / 1, User => "user" / 2 });
-wire_enum!(ReportReason {
-    Inappropriate => "inappropriate" / 0,
-    Spam => "spam" / 1,
-    Harassment => "harassment" / 2,
-    Copyright => "copyright" / 3,
-    Other => "other" / 4,
-});
-
-/// A report in the moderation queue.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Report {
-    /// Its id (ids increase with time).
-    pub id: u64,
-    /// What kind of thing is reported.
-    pub target_type: ReportTarget,
-    /// Its id.
-    pub target_id: u64,
-    /// Why.
-    pub reason: ReportReason,
-    /// Free text from the reporter (may be empty).
-    pub details: String,
-    /// Who reported it.
-    pub reporter: UserId,
-    /// Their username when they reported it.
-    pub reporter_username: String,
-    /// When.
-    pub created_at: Timestamp,
-}
-
-/// Order of a clip's top-level comments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CommentSort {
-    /// Newest first.
-    New,
-    /// Most likes first, then newest.
-    Top,
-}
-
-impl CommentSort {
-    /// From the wire name (`new`, `top`).
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "new" => Some(CommentSort::New),
-            "top" => Some(CommentSort::Top),
-            _ => None,
-        }
-    }
-}
-
-/// A comment as one reader sees it.
-#[derive(Debug, Clone)]
-pub struct CommentView {
-    /// The comment.
-    pub comment: Comment,
-    /// Whether the reader liked it.
-    pub liked_by_me: bool,
-}
-
-/// A top-level comment with its replies, oldest first.
-#[derive(Debug, Clone)]
-pub struct CommentThread {
-    /// The comment.
-    pub comment: CommentView,
-    /// Its replies, oldest first (at most [`MAX_REPLIES_SHOWN`]).
-    pub replies: Vec<CommentView>,
-    /// Whether it has more replies than shown.
-    pub more_replies: bool,
-}
-
-/// Most replies returned under one comment, so a page's cost stays bounded.
-pub const MAX_REPLIES_SHOWN: usize = 100;
-
-/// One page of a clip's comments.
-#[derive(Debug, Clone, Default)]
-pub struct CommentPage {
-    /// Top-level comments with their replies.
-    pub threads: Vec<CommentThread>,
-    /// Whether more top-level comments follow.
-    pub has_more: bool,
-    /// Comments and replies on the clip that are not deleted.
-    pub comment_count: u64,
-}
-
-/// Why a comment or report command was refused; nothing was written.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CommentError {
-    /// The input breaks a rule (length, ownership of a parent, …).
-    #[error("{0}")]
-    Invalid(String),
-    /// The clip, comment or user does not exist (or cannot be commented on).
-    #[error("{0}")]
-    NotFound(&'static str),
-    /// A reply to a reply.
-    #[error("replies cannot be replied to; reply to the top-level comment instead")]
-    ReplyTooDeep,
-    /// The caller may not do this to this comment.
-    #[error("only the author or an admin can delete this comment")]
-    Forbidden,
-}
 
 /// A comment to post.
 #[derive(Debug, Clone)]
@@ -210,7 +30,7 @@ pub struct NewComment {
     /// On which clip.
     pub clip: ClipId,
     /// Reply to this comment, if any.
-    pub parent: Option<u64>,
+    pub parent: Option<CommentId>,
     /// Who writes it.
     pub author: UserId,
     /// The text as submitted (cleaned and checked by the writer).
@@ -224,7 +44,7 @@ pub struct NewReport {
     pub reporter: UserId,
     /// What kind of thing.
     pub target_type: ReportTarget,
-    /// Its id.
+    /// The clip's, comment's or user's id, as `target_type` says.
     pub target_id: u64,
     /// Why.
     pub reason: ReportReason,
@@ -236,30 +56,11 @@ pub struct NewReport {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LikeOutcome {
     /// The comment.
-    pub comment: u64,
+    pub comment: CommentId,
     /// Its likes now.
     pub like_count: u64,
     /// Whether the caller likes it now.
     pub liked: bool,
-}
-
-/// Strips control characters except newlines and trims; plain text stays
-/// plain (escaping happens on output).
-pub fn clean_text(raw: &str) -> String {
-    let kept: String = raw.chars().filter(|c| *c == '\n' || !c.is_control()).collect();
-    kept.trim().to_owned()
-}
-
-/// A comment body as stored: cleaned, 1 to [`MAX_COMMENT_CHARS`] characters.
-pub fn clean_comment_body(raw: &str) -> Result<String, CommentError> {
-    let body = clean_text(raw);
-    if body.is_empty() {
-        return Err(CommentError::Invalid("the comment is empty".into()));
-    }
-    if body.chars().count() > MAX_COMMENT_CHARS {
-        return Err(CommentError::Invalid(format!("a comment has at most {MAX_COMMENT_CHARS} characters")));
-    }
-    Ok(body)
 }
 
 impl WriterHandle {
@@ -269,13 +70,13 @@ impl WriterHandle {
     }
 
     /// Likes (`like = true`) or unlikes a comment; repeating either changes nothing.
-    pub async fn like_comment(&self, user: UserId, comment: u64, like: bool) -> Result<LikeOutcome, WriteError> {
+    pub async fn like_comment(&self, user: UserId, comment: CommentId, like: bool) -> Result<LikeOutcome, WriteError> {
         self.run(move |batch| Ok(batch.like_comment(user, comment, like)?.map_err(WriteError::from))).await
     }
 
     /// Deletes a comment: the author's soft delete, or an admin's removal
     /// (audit-logged). Deleting a deleted comment changes nothing.
-    pub async fn delete_comment(&self, actor: UserId, comment: u64) -> Result<Comment, WriteError> {
+    pub async fn delete_comment(&self, actor: UserId, comment: CommentId) -> Result<Comment, WriteError> {
         self.run(move |batch| Ok(batch.delete_comment(actor, comment)?.map_err(WriteError::from))).await
     }
 
@@ -285,8 +86,8 @@ impl WriterHandle {
     }
 }
 
-fn load_comment(table: &impl ReadableTable<u64, &'static [u8]>, id: u64) -> Result<Option<Comment>, StoreError> {
-    table.get(id)?.map(|bytes| records::comment_from_bytes(bytes.value())).transpose()
+fn load_comment(table: &impl ReadableTable<u64, &'static [u8]>, id: CommentId) -> Result<Option<Comment>, StoreError> {
+    table.get(id.get())?.map(|bytes| records::comment_from_bytes(bytes.value())).transpose()
 }
 
 impl Batch<'_> {
@@ -315,7 +116,8 @@ impl Batch<'_> {
                 return Ok(Err(CommentError::NotFound("that comment was deleted")));
             }
         }
-        let id = self.next_id(meta_keys::NEXT_COMMENT_ID)?;
+        let id = CommentId::new(self.next_id(meta_keys::NEXT_COMMENT_ID)?)
+            .ok_or(StoreError::Corrupt { what: "meta", reason: "zero comment id".into() })?;
         let comment = Comment {
             id,
             clip: new.clip,
@@ -327,13 +129,14 @@ impl Batch<'_> {
             like_count: 0,
             deleted: false,
         };
-        comments.insert(id, records::encode(&CommentRecord::from(&comment)).as_slice())?;
+        comments.insert(id.get(), records::encode(&CommentRecord::from(&comment)).as_slice())?;
         drop(comments);
+        let id = id.get();
         self.txn.open_table(USER_COMMENT_TO_MEMBERSHIP)?.insert((comment.author.get(), id), ())?;
         let clip = new.clip.get();
         match new.parent {
             Some(parent) => {
-                self.txn.open_table(PARENT_REPLY_TO_MEMBERSHIP)?.insert((parent, id), ())?;
+                self.txn.open_table(PARENT_REPLY_TO_MEMBERSHIP)?.insert((parent.get(), id), ())?;
             }
             None => {
                 self.txn.open_table(CLIP_COMMENT_TO_MEMBERSHIP)?.insert((clip, id), ())?;
@@ -351,17 +154,18 @@ impl Batch<'_> {
     fn like_comment(
         &mut self,
         user: UserId,
-        id: u64,
+        comment_id: CommentId,
         like: bool,
     ) -> Result<Result<LikeOutcome, CommentError>, StoreError> {
         let mut comments = self.txn.open_table(COMMENT_ID_TO_COMMENT)?;
-        let Some(mut comment) = load_comment(&comments, id)? else {
+        let Some(mut comment) = load_comment(&comments, comment_id)? else {
             return Ok(Err(CommentError::NotFound("no such comment")));
         };
+        let id = comment_id.get();
         let mut likes = self.txn.open_table(COMMENT_LIKE_TO_MEMBERSHIP)?;
         let liked = likes.get((id, user.get()))?.is_some();
         if liked == like {
-            return Ok(Ok(LikeOutcome { comment: id, like_count: comment.like_count, liked }));
+            return Ok(Ok(LikeOutcome { comment: comment_id, like_count: comment.like_count, liked }));
         }
         if like && comment.deleted {
             return Ok(Err(CommentError::NotFound("that comment was deleted")));
@@ -381,10 +185,10 @@ impl Batch<'_> {
             top.remove((clip, before, id))?;
             top.insert((clip, comment.like_count, id), ())?;
         }
-        Ok(Ok(LikeOutcome { comment: id, like_count: comment.like_count, liked: like }))
+        Ok(Ok(LikeOutcome { comment: comment_id, like_count: comment.like_count, liked: like }))
     }
 
-    fn delete_comment(&mut self, actor: UserId, id: u64) -> Result<Result<Comment, CommentError>, StoreError> {
+    fn delete_comment(&mut self, actor: UserId, id: CommentId) -> Result<Result<Comment, CommentError>, StoreError> {
         let mut comments = self.txn.open_table(COMMENT_ID_TO_COMMENT)?;
         let Some(mut comment) = load_comment(&comments, id)? else {
             return Ok(Err(CommentError::NotFound("no such comment")));
@@ -401,7 +205,7 @@ impl Batch<'_> {
         }
         comment.deleted = true;
         comment.body.clear();
-        comments.insert(id, records::encode(&CommentRecord::from(&comment)).as_slice())?;
+        comments.insert(id.get(), records::encode(&CommentRecord::from(&comment)).as_slice())?;
         drop(comments);
         let clip = comment.clip.get();
         let mut counts = self.txn.open_table(CLIP_TO_COMMENT_COUNT)?;
@@ -425,10 +229,12 @@ impl Batch<'_> {
         for entry in self.txn.open_table(USER_COMMENT_TO_MEMBERSHIP)?.range((user.get(), 0)..=(user.get(), u64::MAX))? {
             ids.push(entry?.0.value().1);
         }
-        for id in ids {
+        for raw in ids {
+            let id = CommentId::new(raw)
+                .ok_or(StoreError::Corrupt { what: "comment index", reason: "zero comment id".into() })?;
             // The author may always delete their own comment, so this cannot be refused.
             let _ = self.delete_comment(user, id)?;
-            self.txn.open_table(USER_COMMENT_TO_MEMBERSHIP)?.remove((user.get(), id))?;
+            self.txn.open_table(USER_COMMENT_TO_MEMBERSHIP)?.remove((user.get(), raw))?;
         }
         Ok(())
     }
@@ -462,7 +268,8 @@ impl Batch<'_> {
                 ReportTarget::User => "no such user",
             })));
         }
-        let id = self.next_id(meta_keys::NEXT_REPORT_ID)?;
+        let id = ReportId::new(self.next_id(meta_keys::NEXT_REPORT_ID)?)
+            .ok_or(StoreError::Corrupt { what: "meta", reason: "zero report id".into() })?;
         let report = Report {
             id,
             target_type: new.target_type,
@@ -475,42 +282,7 @@ impl Batch<'_> {
         };
         self.txn
             .open_table(REPORT_ID_TO_REPORT)?
-            .insert(id, records::encode(&ReportRecord::from(&report)).as_slice())?;
+            .insert(id.get(), records::encode(&ReportRecord::from(&report)).as_slice())?;
         Ok(Ok(report))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bodies_are_cleaned_and_bounded() {
-        assert_eq!(
-            clean_comment_body("  hi\u{0007} there\r\nsecond\t \u{200b}").as_deref(),
-            Ok("hi there\nsecond \u{200b}")
-        );
-        assert!(clean_comment_body(" \n\u{0001} ").is_err());
-        assert!(clean_comment_body(&"é".repeat(MAX_COMMENT_CHARS)).is_ok());
-        assert!(clean_comment_body(&"é".repeat(MAX_COMMENT_CHARS + 1)).is_err());
-    }
-
-    #[test]
-    fn wire_names_round_trip() {
-        for target in [ReportTarget::Clip, ReportTarget::Comment, ReportTarget::User] {
-            assert_eq!(ReportTarget::parse(target.as_str()), Some(target));
-            assert_eq!(ReportTarget::from_tag(target.tag()), Some(target));
-        }
-        for reason in [
-            ReportReason::Inappropriate,
-            ReportReason::Spam,
-            ReportReason::Harassment,
-            ReportReason::Copyright,
-            ReportReason::Other,
-        ] {
-            assert_eq!(ReportReason::parse(reason.as_str()), Some(reason));
-            assert_eq!(ReportReason::from_tag(reason.tag()), Some(reason));
-        }
-        assert_eq!(ReportReason::parse("rude"), None);
     }
 }

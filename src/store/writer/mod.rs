@@ -32,18 +32,17 @@ use tokio::sync::oneshot;
 
 pub use accounts::{AccountError, NewSession};
 pub use batch::{Batch, CommittedEvent, VoteTally};
-pub use comments::{
-    Comment, CommentError, CommentPage, CommentSort, CommentThread, CommentView, LikeOutcome, MAX_COMMENT_CHARS,
-    MAX_REPLIES_SHOWN, NewComment, NewReport, Report, ReportReason, ReportTarget, clean_comment_body,
-};
+pub use comments::{LikeOutcome, NewComment, NewReport};
 pub use seed::{DemoSeed, SeedClip};
 pub use social::{FollowOutcome, MAX_MARK_READ_IDS, MarkRead, SocialError};
 pub use tournament::{AdvanceOutcome, AdvanceTrigger, NewClip, NewSeason, TournamentError};
 pub use votes::{CastRequest, VoteOutcome};
 
 use super::{Store, StoreError};
-use crate::domain::clock::Timestamp;
+use crate::domain::clock::{Clock, Timestamp, unix_millis_now};
+use crate::domain::comment::CommentError;
 use crate::domain::fraud::FraudTracker;
+use crate::domain::histogram::AtomicHistogram;
 use crate::domain::vote::VoteRefusal;
 
 /// Why a command did not succeed.
@@ -93,7 +92,7 @@ pub struct WriterSettings {
     /// Daily vote budget in weight units.
     pub daily_budget: u32,
     /// The clock; tests move it.
-    pub clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    pub clock: Clock,
 }
 
 /// Counters describing the writer's work, for metrics, health and benchmarks.
@@ -139,64 +138,6 @@ impl Default for WriterStats {
             commit_latency_micros: AtomicHistogram::new(&[
                 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000,
             ]),
-        }
-    }
-}
-
-/// A histogram of whole numbers with fixed bucket bounds, updated without
-/// locks (the writer thread records into it once per batch; `/metrics`
-/// reads it).
-#[derive(Debug)]
-pub struct AtomicHistogram {
-    /// Inclusive upper bounds, increasing.
-    bounds: &'static [u64],
-    /// One count per bound, then one for values above the last bound.
-    buckets: Box<[AtomicU64]>,
-    sum: AtomicU64,
-    count: AtomicU64,
-}
-
-/// A histogram read at one moment.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HistogramSnapshot {
-    /// (inclusive upper bound, observations in this bucket alone); the last
-    /// bound is `None` for "above every bound".
-    pub buckets: Vec<(Option<u64>, u64)>,
-    /// Sum of all observations.
-    pub sum: u64,
-    /// Number of observations.
-    pub count: u64,
-}
-
-impl AtomicHistogram {
-    /// An empty histogram with these inclusive upper bounds.
-    pub fn new(bounds: &'static [u64]) -> Self {
-        AtomicHistogram {
-            bounds,
-            buckets: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
-            sum: AtomicU64::new(0),
-            count: AtomicU64::new(0),
-        }
-    }
-
-    /// Records one observation.
-    pub fn observe(&self, value: u64) {
-        let index = self.bounds.partition_point(|bound| *bound < value);
-        if let Some(bucket) = self.buckets.get(index) {
-            bucket.fetch_add(1, Ordering::Relaxed);
-        }
-        self.sum.fetch_add(value, Ordering::Relaxed);
-        self.count.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// The counts so far (each field read atomically; the whole is close
-    /// enough for monitoring while the writer keeps recording).
-    pub fn snapshot(&self) -> HistogramSnapshot {
-        let bounds = self.bounds.iter().map(|bound| Some(*bound)).chain(std::iter::once(None));
-        HistogramSnapshot {
-            buckets: bounds.zip(self.buckets.iter().map(|count| count.load(Ordering::Relaxed))).collect(),
-            sum: self.sum.load(Ordering::Relaxed),
-            count: self.count.load(Ordering::Relaxed),
         }
     }
 }
@@ -284,14 +225,6 @@ impl WriterHandle {
     pub fn stats(&self) -> &WriterStats {
         &self.stats
     }
-}
-
-/// Wall-clock milliseconds since the Unix epoch (0 if the clock is before it).
-pub fn unix_millis_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }
 
 struct Worker {
@@ -396,18 +329,6 @@ impl Worker {
 #[cfg(test)]
 mod stats_tests {
     use super::*;
-
-    #[test]
-    fn histogram_buckets_are_inclusive_upper_bounds() {
-        let histogram = AtomicHistogram::new(&[1, 10, 100]);
-        for value in [0, 1, 2, 10, 11, 100, 101, 5_000] {
-            histogram.observe(value);
-        }
-        let snapshot = histogram.snapshot();
-        assert_eq!(snapshot.buckets, vec![(Some(1), 2), (Some(10), 2), (Some(100), 2), (None, 2)]);
-        assert_eq!(snapshot.count, 8);
-        assert_eq!(snapshot.sum, 5_225);
-    }
 
     #[test]
     fn the_running_flag_follows_the_writer_thread() {

@@ -20,6 +20,7 @@ use super::super::social::{
 use super::super::tables::*;
 use super::{Batch, CommittedEvent, WriteError, WriterHandle};
 use crate::domain::clock::UtcDay;
+use crate::domain::comment::Comment;
 use crate::domain::ids::UserId;
 use crate::domain::model::{Clip, Slot};
 use crate::domain::tournament::ClipStatus;
@@ -250,7 +251,7 @@ impl Batch<'_> {
     }
 
     /// Tells a clip's creator about a comment on it (not their own).
-    pub(super) fn comment_posted(&mut self, comment: &super::Comment) -> Result<(), StoreError> {
+    pub(super) fn comment_posted(&mut self, comment: &Comment) -> Result<(), StoreError> {
         let Some(clip) = self.clip(comment.clip)? else { return Ok(()) };
         if clip.creator == comment.author {
             return Ok(());
