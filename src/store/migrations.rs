@@ -141,7 +141,8 @@ fn backfill_tallies(txn: &WriteTransaction) -> Result<(), StoreError> {
 /// active or locked — and wins) and the UTC days of their counted votes (the
 /// streak). Follows and notifications did not exist before version 2.
 fn backfill_user_stats(txn: &WriteTransaction) -> Result<(), StoreError> {
-    use super::social::{UserStats, encode_stats};
+    use super::records::encode_stats;
+    use super::social::UserStats;
     use crate::domain::tournament::ClipStatus;
     let mut stats: HashMap<u64, UserStats> = HashMap::new();
     {

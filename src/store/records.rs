@@ -1,4 +1,5 @@
-//! Stored records: rkyv structs in a one-byte version envelope.
+//! Stored records: every rkyv struct the store writes, each in a one-byte
+//! version envelope, with its conversions to and from the entity it stores.
 //!
 //! redb does not align values and rkyv's checked access needs alignment, so
 //! every read copies the bytes after the envelope into an aligned buffer and
@@ -9,11 +10,13 @@ use rkyv::util::AlignedVec;
 use rkyv::{Archive, Deserialize, Serialize};
 
 use super::StoreError;
+use super::social::{Notification, NotificationKind, UserStats};
 use crate::domain::clock::{Timestamp, UtcDay};
 use crate::domain::comment::{Comment, Report, ReportReason, ReportTarget};
 use crate::domain::ids::{ClipId, CommentId, ReportId, SeasonId, SlotPosition, UserId, VoteId, VoterKey};
 use crate::domain::ledger::{LedgerVote, VoterLedger};
 use crate::domain::model::{AuditEntry, Clip, Season, Session, Slot, User, Vote, VoteState};
+use crate::domain::profile::Streak;
 use crate::domain::tournament::{ClipStatus, SeasonStatus, SlotStatus};
 use crate::domain::vote::SpecialsUsed;
 use crate::domain::vote::VoteType;
@@ -582,6 +585,118 @@ pub fn report_from_bytes(bytes: &[u8]) -> Result<Report, StoreError> {
     decode::<ReportRecord>(bytes, "report")?.try_into()
 }
 
+#[derive(Archive, Serialize, Deserialize, Debug, Clone)]
+/// Stored form of [`UserStats`].
+pub struct StatsRecord {
+    last_vote_day: Option<u32>,
+    current_streak: u32,
+    best_streak: u32,
+    votes_day: Option<u32>,
+    votes_on_day: u32,
+    wins: u64,
+    approved_clips: u64,
+    clips_uploaded: u64,
+    followers: u64,
+    following: u64,
+    unread: u64,
+    read_through: u64,
+    broadcasts_read_through: u64,
+    broadcast_floor: u64,
+}
+
+/// Encodes stats for storage.
+pub(crate) fn encode_stats(stats: &UserStats) -> Vec<u8> {
+    encode(&StatsRecord {
+        last_vote_day: stats.streak.last_day.map(UtcDay::number),
+        current_streak: stats.streak.current,
+        best_streak: stats.streak.best,
+        votes_day: stats.votes_day.map(UtcDay::number),
+        votes_on_day: stats.votes_on_day,
+        wins: stats.wins,
+        approved_clips: stats.approved_clips,
+        clips_uploaded: stats.clips_uploaded,
+        followers: stats.followers,
+        following: stats.following,
+        unread: stats.unread,
+        read_through: stats.read_through,
+        broadcasts_read_through: stats.broadcasts_read_through,
+        broadcast_floor: stats.broadcast_floor,
+    })
+}
+
+/// Decodes stored stats.
+pub(crate) fn stats_from_bytes(bytes: &[u8]) -> Result<UserStats, StoreError> {
+    let record: StatsRecord = decode(bytes, "user stats")?;
+    Ok(UserStats {
+        streak: Streak {
+            last_day: record.last_vote_day.map(UtcDay::from_number),
+            current: record.current_streak,
+            best: record.best_streak,
+        },
+        votes_day: record.votes_day.map(UtcDay::from_number),
+        votes_on_day: record.votes_on_day,
+        wins: record.wins,
+        approved_clips: record.approved_clips,
+        clips_uploaded: record.clips_uploaded,
+        followers: record.followers,
+        following: record.following,
+        unread: record.unread,
+        read_through: record.read_through,
+        broadcasts_read_through: record.broadcasts_read_through,
+        broadcast_floor: record.broadcast_floor,
+    })
+}
+
+#[derive(Archive, Serialize, Deserialize, Debug, Clone)]
+/// Stored form of [`Notification`].
+pub struct NotificationRecord {
+    id: u64,
+    kind: u8,
+    clip: u64,
+    actor: u64,
+    actor_name: String,
+    title: String,
+    detail: String,
+    position: u32,
+    created_at: i64,
+    read: bool,
+}
+
+/// Encodes a notification for storage.
+pub(crate) fn encode_notification(notification: &Notification) -> Vec<u8> {
+    encode(&NotificationRecord {
+        id: notification.id,
+        kind: notification.kind.tag(),
+        clip: notification.clip.map(ClipId::get).unwrap_or(0),
+        actor: notification.actor.map(UserId::get).unwrap_or(0),
+        actor_name: notification.actor_name.clone(),
+        title: notification.title.clone(),
+        detail: notification.detail.clone(),
+        position: notification.position,
+        created_at: notification.created_at.millis(),
+        read: notification.read,
+    })
+}
+
+/// Decodes a stored notification.
+pub(crate) fn notification_from_bytes(bytes: &[u8], broadcast: bool) -> Result<Notification, StoreError> {
+    let record: NotificationRecord = decode(bytes, "notification")?;
+    Ok(Notification {
+        id: record.id,
+        kind: NotificationKind::from_tag(record.kind)
+            .ok_or(StoreError::Corrupt { what: "notification", reason: "bad kind".into() })?,
+        clip: ClipId::new(record.clip),
+        actor: UserId::new(record.actor),
+        actor_name: record.actor_name,
+        title: record.title,
+        detail: record.detail,
+        position: record.position,
+        created_at: Timestamp::from_millis(record.created_at),
+        read: record.read,
+        broadcast,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -611,4 +726,80 @@ mod tests {
         assert!(vote_from_bytes(&wrong_version).is_err());
         assert!(vote_from_bytes(&[]).is_err());
     }
+
+    /// Existing data files must keep opening: the bytes a record encodes to
+    /// are pinned here, so a changed field, order or type fails this test
+    /// instead of corrupting reads of old files (a new layout needs a new
+    /// `RECORD_VERSION` and a migration).
+    #[test]
+    fn stored_layouts_do_not_change() {
+        let at = Timestamp::from_millis(1_700_000_000_123);
+        let comment = Comment {
+            id: CommentId::new(12).expect("nonzero"),
+            clip: ClipId::new(3).expect("nonzero"),
+            parent: CommentId::new(11),
+            author: UserId::new(7).expect("nonzero"),
+            author_username: "ada".into(),
+            body: "nice shot".into(),
+            created_at: at,
+            like_count: 2,
+            deleted: false,
+        };
+        let report = Report {
+            id: ReportId::new(5).expect("nonzero"),
+            target_type: ReportTarget::Comment,
+            target_id: 12,
+            reason: ReportReason::Spam,
+            details: "ads".into(),
+            reporter: UserId::new(8).expect("nonzero"),
+            reporter_username: "bob".into(),
+            created_at: at,
+        };
+        let stats = UserStats {
+            streak: Streak { last_day: Some(UtcDay::from_number(19_675)), current: 3, best: 9 },
+            votes_day: Some(UtcDay::from_number(19_675)),
+            votes_on_day: 4,
+            wins: 1,
+            approved_clips: 2,
+            clips_uploaded: 5,
+            followers: 6,
+            following: 7,
+            unread: 8,
+            read_through: 40,
+            broadcasts_read_through: 41,
+            broadcast_floor: 30,
+        };
+        let notification = Notification {
+            id: 42,
+            kind: NotificationKind::Comment,
+            clip: ClipId::new(3),
+            actor: UserId::new(7),
+            actor_name: "ada".into(),
+            title: "Opening".into(),
+            detail: "nice shot".into(),
+            position: 2,
+            created_at: at,
+            read: true,
+            broadcast: false,
+        };
+        let pinned = [
+            ("comment", hex::encode(encode(&CommentRecord::from(&comment))), COMMENT_BYTES),
+            ("report", hex::encode(encode(&ReportRecord::from(&report))), REPORT_BYTES),
+            ("stats", hex::encode(encode_stats(&stats)), STATS_BYTES),
+            ("notification", hex::encode(encode_notification(&notification)), NOTIFICATION_BYTES),
+        ];
+        for (what, encoded, expected) in pinned {
+            assert_eq!(encoded, expected, "the stored layout of a {what} changed");
+        }
+        assert_eq!(comment_from_bytes(&hex::decode(COMMENT_BYTES).expect("hex")).expect("comment"), comment);
+        assert_eq!(report_from_bytes(&hex::decode(REPORT_BYTES).expect("hex")).expect("report"), report);
+        assert_eq!(stats_from_bytes(&hex::decode(STATS_BYTES).expect("hex")).expect("stats"), stats);
+        let decoded = notification_from_bytes(&hex::decode(NOTIFICATION_BYTES).expect("hex"), false);
+        assert_eq!(decoded.expect("notification"), notification);
+    }
+
+    const COMMENT_BYTES: &str = "016e6963652073686f74000000000000000c00000000000000030000000000000001000000000000000b000000000000000700000000000000616461ffffffffff89000000c0ffffff7b68e5cf8b01000002000000000000000000000000000000";
+    const REPORT_BYTES: &str = "01050000000000000001000000000000000c0000000000000001000000616473ffffffffff000000000800000000000000626f62ffffffffff7b68e5cf8b010000";
+    const STATS_BYTES: &str = "0101000000db4c0000030000000900000001000000db4c00000400000000000000010000000000000002000000000000000500000000000000060000000000000007000000000000000800000000000000280000000000000029000000000000001e00000000000000";
+    const NOTIFICATION_BYTES: &str = "016e6963652073686f74000000000000002a00000000000000040000000000000003000000000000000700000000000000616461ffffffffff4f70656e696e67ff89000000c0ffffff02000000000000007b68e5cf8b0100000100000000000000";
 }

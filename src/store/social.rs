@@ -1,4 +1,5 @@
-//! Profiles, follows and notifications: the stored records and the reads.
+//! Profiles, follows and notifications: what the store keeps for them and the
+//! reads (their rkyv records are in `records.rs`).
 //!
 //! Per-user numbers live in one stats record per user (`USER_ID_TO_STATS`),
 //! written by the writer: the voting streak and today's votes (once per batch
@@ -26,9 +27,8 @@
 //! opened before it signed up are not news to it.
 
 use redb::{ReadableTable, ReadableTableMetadata};
-use rkyv::{Archive, Deserialize, Serialize};
 
-use super::records;
+use super::records::{self, notification_from_bytes, stats_from_bytes};
 use super::tables::*;
 use super::{Store, StoreError};
 use crate::domain::clock::{Timestamp, UtcDay};
@@ -83,67 +83,6 @@ impl UserStats {
     }
 }
 
-#[derive(Archive, Serialize, Deserialize, Debug, Clone)]
-struct StatsRecord {
-    last_vote_day: Option<u32>,
-    current_streak: u32,
-    best_streak: u32,
-    votes_day: Option<u32>,
-    votes_on_day: u32,
-    wins: u64,
-    approved_clips: u64,
-    clips_uploaded: u64,
-    followers: u64,
-    following: u64,
-    unread: u64,
-    read_through: u64,
-    broadcasts_read_through: u64,
-    broadcast_floor: u64,
-}
-
-/// Encodes stats for storage.
-pub(crate) fn encode_stats(stats: &UserStats) -> Vec<u8> {
-    records::encode(&StatsRecord {
-        last_vote_day: stats.streak.last_day.map(UtcDay::number),
-        current_streak: stats.streak.current,
-        best_streak: stats.streak.best,
-        votes_day: stats.votes_day.map(UtcDay::number),
-        votes_on_day: stats.votes_on_day,
-        wins: stats.wins,
-        approved_clips: stats.approved_clips,
-        clips_uploaded: stats.clips_uploaded,
-        followers: stats.followers,
-        following: stats.following,
-        unread: stats.unread,
-        read_through: stats.read_through,
-        broadcasts_read_through: stats.broadcasts_read_through,
-        broadcast_floor: stats.broadcast_floor,
-    })
-}
-
-/// Decodes stored stats.
-pub(crate) fn stats_from_bytes(bytes: &[u8]) -> Result<UserStats, StoreError> {
-    let record: StatsRecord = records::decode(bytes, "user stats")?;
-    Ok(UserStats {
-        streak: Streak {
-            last_day: record.last_vote_day.map(UtcDay::from_number),
-            current: record.current_streak,
-            best: record.best_streak,
-        },
-        votes_day: record.votes_day.map(UtcDay::from_number),
-        votes_on_day: record.votes_on_day,
-        wins: record.wins,
-        approved_clips: record.approved_clips,
-        clips_uploaded: record.clips_uploaded,
-        followers: record.followers,
-        following: record.following,
-        unread: record.unread,
-        read_through: record.read_through,
-        broadcasts_read_through: record.broadcasts_read_through,
-        broadcast_floor: record.broadcast_floor,
-    })
-}
-
 /// What a notification is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotificationKind {
@@ -162,7 +101,8 @@ pub enum NotificationKind {
 }
 
 impl NotificationKind {
-    fn tag(self) -> u8 {
+    /// The storage tag.
+    pub fn tag(self) -> u8 {
         match self {
             NotificationKind::ClipApproved => 1,
             NotificationKind::ClipRejected => 2,
@@ -173,7 +113,8 @@ impl NotificationKind {
         }
     }
 
-    fn from_tag(tag: u8) -> Option<Self> {
+    /// From a storage tag.
+    pub fn from_tag(tag: u8) -> Option<Self> {
         Some(match tag {
             1 => NotificationKind::ClipApproved,
             2 => NotificationKind::ClipRejected,
@@ -240,55 +181,6 @@ impl Notification {
             NotificationKind::RoundOpened => format!("Voting opened for slot {} of “{}”", self.position, self.title),
         }
     }
-}
-
-#[derive(Archive, Serialize, Deserialize, Debug, Clone)]
-struct NotificationRecord {
-    id: u64,
-    kind: u8,
-    clip: u64,
-    actor: u64,
-    actor_name: String,
-    title: String,
-    detail: String,
-    position: u32,
-    created_at: i64,
-    read: bool,
-}
-
-/// Encodes a notification for storage.
-pub(crate) fn encode_notification(notification: &Notification) -> Vec<u8> {
-    records::encode(&NotificationRecord {
-        id: notification.id,
-        kind: notification.kind.tag(),
-        clip: notification.clip.map(ClipId::get).unwrap_or(0),
-        actor: notification.actor.map(UserId::get).unwrap_or(0),
-        actor_name: notification.actor_name.clone(),
-        title: notification.title.clone(),
-        detail: notification.detail.clone(),
-        position: notification.position,
-        created_at: notification.created_at.millis(),
-        read: notification.read,
-    })
-}
-
-/// Decodes a stored notification.
-pub(crate) fn notification_from_bytes(bytes: &[u8], broadcast: bool) -> Result<Notification, StoreError> {
-    let record: NotificationRecord = records::decode(bytes, "notification")?;
-    Ok(Notification {
-        id: record.id,
-        kind: NotificationKind::from_tag(record.kind)
-            .ok_or(StoreError::Corrupt { what: "notification", reason: "bad kind".into() })?,
-        clip: ClipId::new(record.clip),
-        actor: UserId::new(record.actor),
-        actor_name: record.actor_name,
-        title: record.title,
-        detail: record.detail,
-        position: record.position,
-        created_at: Timestamp::from_millis(record.created_at),
-        read: record.read,
-        broadcast,
-    })
 }
 
 /// A vote on a profile's "last votes" list.

@@ -13,10 +13,8 @@ use std::collections::HashMap;
 use redb::ReadableTable;
 
 use super::super::StoreError;
-use super::super::social::{
-    Notification, NotificationKind, UserStats, encode_notification, encode_stats, notification_from_bytes,
-    stats_from_bytes,
-};
+use super::super::records::{encode_notification, encode_stats, notification_from_bytes, stats_from_bytes};
+use super::super::social::{Notification, NotificationKind, UserStats};
 use super::super::tables::*;
 use super::{Batch, CommittedEvent, WriteError, WriterHandle};
 use crate::domain::clock::UtcDay;
