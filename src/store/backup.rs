@@ -43,65 +43,6 @@ const PROGRESS_EVERY_ROWS: u64 = 10_000;
 /// How often the media copy reports progress.
 const PROGRESS_EVERY_FILES: u64 = 200;
 
-/// Calls `$apply!(DEF, DEF, …)` with every table definition in `tables.rs`.
-/// Backup copies exactly these; a unit test fails when `ALL_TABLES` names a
-/// table missing here, and a backup refuses a file holding a table it does
-/// not know, so a new table cannot be silently left out.
-macro_rules! with_every_table {
-    ($apply:ident) => {
-        $apply!(
-            META,
-            SEASON_ID_TO_SEASON,
-            SLOT_TO_SLOT,
-            CLIP_ID_TO_CLIP,
-            SLOT_CLIP_TO_MEMBERSHIP,
-            SLOT_CLIP_TO_COUNTER,
-            CLIP_ID_TO_VIEWS,
-            USER_ID_TO_USER,
-            USERNAME_TO_USER_ID,
-            VOTE_ID_TO_VOTE,
-            VOTER_TO_LEDGER,
-            SESSION_HASH_TO_SESSION,
-            USER_SESSION_TO_MEMBERSHIP,
-            USER_VOTE_TO_MEMBERSHIP,
-            FLAGGED_VOTE_TO_MEMBERSHIP,
-            AUDIT_ID_TO_ENTRY,
-            SLOT_VOTE_TO_MEMBERSHIP,
-            CLIP_STATUS_TO_MEMBERSHIP,
-            GENRE_VOTER_TO_GENRE,
-            GENRE_TO_COUNT,
-            USER_CLIP_TO_MEMBERSHIP,
-            FLAG_TO_ENABLED,
-            COMMENT_ID_TO_COMMENT,
-            CLIP_COMMENT_TO_MEMBERSHIP,
-            CLIP_TOP_TO_MEMBERSHIP,
-            PARENT_REPLY_TO_MEMBERSHIP,
-            COMMENT_LIKE_TO_MEMBERSHIP,
-            CLIP_TO_COMMENT_COUNT,
-            REPORT_ID_TO_REPORT,
-            USER_COMMENT_TO_MEMBERSHIP,
-            VOTER_TO_TALLY,
-            CREATOR_TO_TALLY,
-            USER_ID_TO_STATS,
-            FOLLOWER_FOLLOWEE_TO_MEMBERSHIP,
-            FOLLOWEE_FOLLOWER_TO_MEMBERSHIP,
-            USER_NOTIFICATION_TO_NOTIFICATION,
-            BROADCAST_ID_TO_NOTIFICATION,
-            FOLLOW_NOTIFIED_TO_MEMBERSHIP,
-        )
-    };
-}
-
-/// Names of the tables backup copies, in copy order.
-pub fn copied_tables() -> Vec<String> {
-    macro_rules! names {
-        ($($def:ident),+ $(,)?) => {
-            vec![$(TableHandle::name(&$def).to_owned()),+]
-        };
-    }
-    with_every_table!(names)
-}
-
 /// Work done so far, for a progress display.
 #[derive(Debug, Clone, Copy)]
 pub enum BackupProgress<'a> {
@@ -233,7 +174,7 @@ impl Store {
     ) -> Result<BackupReport, StoreError> {
         // The snapshot is taken first: everything below reads this one view.
         let source = self.read()?;
-        let known = copied_tables();
+        let known = table_names();
         if let Some(unknown) = source.list_tables()?.map(|t| t.name().to_owned()).find(|name| !known.contains(name)) {
             return Err(StoreError::Corrupt {
                 what: "database layout",
@@ -259,21 +200,39 @@ impl Store {
             let meta = source.open_table(META)?;
             report.schema_version = meta.get(meta_keys::SCHEMA_VERSION)?.map(|v| v.value()).unwrap_or(0);
         }
-        macro_rules! copy_each {
-            ($($def:ident),+ $(,)?) => {
-                $(
-                    let rows = copy_table(&source, &dest, $def, &mut progress)?;
-                    report.tables.push(TableRows { table: TableHandle::name(&$def).to_owned(), rows });
-                )+
-            };
-        }
-        with_every_table!(copy_each);
+        visit_every_table(&mut TableCopier {
+            source: &source,
+            dest: &dest,
+            progress: &mut progress,
+            report: &mut report,
+        })?;
         // The chunks were committed without fsync; this commit makes them all durable.
         let mut last = dest.begin_write()?;
         last.set_durability(Durability::Immediate)?;
         last.commit()?;
         drop(source);
         Ok(report)
+    }
+}
+
+/// Copies each registered table from the snapshot and records its rows.
+struct TableCopier<'a, P> {
+    source: &'a ReadTransaction,
+    dest: &'a Database,
+    progress: &'a mut P,
+    report: &'a mut BackupReport,
+}
+
+impl<P: FnMut(BackupProgress<'_>)> TableVisitor for TableCopier<'_, P> {
+    type Error = StoreError;
+
+    fn visit<K: Key + 'static, V: Value + 'static>(
+        &mut self,
+        table: TableDefinition<'static, K, V>,
+    ) -> Result<(), StoreError> {
+        let rows = copy_table(self.source, self.dest, table, self.progress)?;
+        self.report.tables.push(TableRows { table: table.name().to_owned(), rows });
+        Ok(())
     }
 }
 
@@ -588,28 +547,18 @@ mod tests {
     }
 
     #[test]
-    fn every_table_in_all_tables_is_copied() {
-        let copied: BTreeSet<String> = copied_tables().into_iter().collect();
-        let all: BTreeSet<String> = ALL_TABLES.iter().map(|name| (*name).to_owned()).collect();
-        assert_eq!(copied_tables().len(), copied.len(), "a table is listed twice in with_every_table!");
-        let forgotten: Vec<_> = all.difference(&copied).collect();
-        assert!(forgotten.is_empty(), "tables in ALL_TABLES that backup does not copy: {forgotten:?}");
-        let unlisted: Vec<_> = copied.difference(&all).collect();
-        assert!(unlisted.is_empty(), "tables backup copies that ALL_TABLES lacks: {unlisted:?}");
-    }
-
-    #[test]
     fn a_fresh_store_backs_up_every_table_and_refuses_an_existing_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = open_store(dir.path());
         let dest = dir.path().join("copy.redb");
         let report = store.backup_to(&dest, |_| {}).expect("backup");
         assert_eq!(report.schema_version, super::super::SCHEMA_VERSION);
-        assert_eq!(report.tables.len(), ALL_TABLES.len());
+        let copied: Vec<String> = report.tables.iter().map(|rows| rows.table.clone()).collect();
+        assert_eq!(copied, table_names(), "backup copies every registered table, in registry order");
         let copy = Database::open(&dest).expect("open copy");
         let txn = copy.begin_read().expect("read");
         let present: BTreeSet<String> = txn.list_tables().expect("list").map(|t| t.name().to_owned()).collect();
-        let all: BTreeSet<String> = ALL_TABLES.iter().map(|name| (*name).to_owned()).collect();
+        let all: BTreeSet<String> = table_names().into_iter().collect();
         assert_eq!(present, all, "every table exists in the copy, even when empty");
         drop(txn);
         drop(copy);
@@ -642,7 +591,7 @@ mod tests {
         let dest = dir.path().join("copy.redb");
         let mut progress_calls = 0;
         let report = store.backup_to(&dest, |_| progress_calls += 1).expect("backup");
-        assert!(progress_calls > ALL_TABLES.len(), "long tables report progress while copying");
+        assert!(progress_calls > table_names().len(), "long tables report progress while copying");
         let rows = |name: &str| report.tables.iter().find(|t| t.table == name).map(|t| t.rows);
         assert_eq!(rows("slot_clip_to_counter"), Some(25_000));
         assert_eq!(rows("clip_id_to_views"), Some(1));
@@ -673,6 +622,12 @@ mod tests {
         }
         let error = store.backup_to(&dir.path().join("copy.redb"), |_| {}).expect_err("refused");
         assert!(error.to_string().contains("stray_table"), "{error}");
+        let checked = store.check(|_, _| {}).expect("check");
+        assert!(
+            checked.mismatches.iter().any(|mismatch| mismatch.contains("stray_table")),
+            "check reports a table the registry lacks: {:?}",
+            checked.mismatches
+        );
     }
 
     #[test]

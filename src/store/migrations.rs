@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
+use redb::{Database, Key, ReadableDatabase, ReadableTable, TableDefinition, Value, WriteTransaction};
 
 use super::tables::*;
 use super::{SCHEMA_VERSION, StoreError, records};
@@ -77,16 +77,26 @@ pub fn run(db: &Database) -> Result<(), StoreError> {
         }
     }
     // Opening every table once makes them exist, so readers never meet a
-    // missing table on a fresh file. The list is backup's, so a table added
-    // there is created here too.
-    macro_rules! create_each {
-        ($($def:ident),+ $(,)?) => {
-            $( txn.open_table($def)?; )+
-        };
-    }
-    with_every_table!(create_each);
+    // missing table on a fresh file. The list is the one backup copies, so a
+    // registered table is both created here and backed up.
+    visit_every_table(&mut TableCreator(&txn))?;
     txn.commit()?;
     Ok(())
+}
+
+/// Creates each registered table that the file lacks.
+struct TableCreator<'a>(&'a WriteTransaction);
+
+impl TableVisitor for TableCreator<'_> {
+    type Error = StoreError;
+
+    fn visit<K: Key + 'static, V: Value + 'static>(
+        &mut self,
+        table: TableDefinition<'static, K, V>,
+    ) -> Result<(), StoreError> {
+        self.0.open_table(table)?;
+        Ok(())
+    }
 }
 
 /// One step: from `version` to `version + 1`.

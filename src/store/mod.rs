@@ -2,7 +2,6 @@
 //! record encoding, the schema version, the single writer thread and the read
 //! helpers. Handlers never see a table or a transaction.
 
-#[macro_use]
 pub mod backup;
 mod comments;
 mod leaderboard;
@@ -18,7 +17,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use redb::{Database, MultimapTableHandle, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableHandle};
 
 use crate::domain::clock::UtcDay;
 use crate::domain::ids::{ClipId, SeasonId, SlotPosition, UserId, VoteId, VoterKey};
@@ -512,9 +511,10 @@ impl Store {
     /// vote table: an offline tool, never called by a request.
     pub fn check(&self, mut progress: impl FnMut(u64, u64)) -> Result<CheckReport, StoreError> {
         let txn = self.read()?;
+        let mut report = CheckReport::default();
+        check_layout(&txn, &mut report)?;
         let votes = txn.open_table(VOTE_ID_TO_VOTE)?;
         let total = votes.len()?;
-        let mut report = CheckReport::default();
         let mut counts: HashMap<(u64, u32, u64), (u64, u64)> = HashMap::new();
         let mut by_voter: HashMap<String, Vec<Vote>> = HashMap::new();
         for entry in votes.iter()? {
@@ -601,6 +601,27 @@ impl Store {
         compare_tallies("creator", creators, recount.creators, report);
         Ok(())
     }
+}
+
+/// Reports every table of the file that the registry (`tables.rs`) lacks, and
+/// every registered table the file lacks: either means the file was written
+/// by another build and backup would refuse it.
+fn check_layout(txn: &redb::ReadTransaction, report: &mut CheckReport) -> Result<(), StoreError> {
+    let registered = tables::table_names();
+    let mut present = Vec::new();
+    for table in txn.list_tables()? {
+        present.push(table.name().to_owned());
+    }
+    for table in txn.list_multimap_tables()? {
+        present.push(table.name().to_owned());
+    }
+    for name in present.iter().filter(|name| !registered.contains(name)) {
+        report.mismatches.push(format!("table `{name}` is not one this build knows"));
+    }
+    for name in registered.iter().filter(|name| !present.contains(name)) {
+        report.mismatches.push(format!("table `{name}` is missing"));
+    }
+    Ok(())
 }
 
 /// Reports every stored tally that differs from its recount, and every

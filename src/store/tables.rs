@@ -1,9 +1,9 @@
-//! Every redb table, declared in one place and listed in [`ALL_TABLES`] so
-//! backup, check and export can walk them all. Keys are tuples of plain
-//! numbers and strings; values are either plain numbers or versioned rkyv
-//! records (see `records.rs`).
+//! Every redb table, declared in one place and registered once in
+//! [`visit_every_table`], the list that backup, the schema migration and
+//! `check` walk. Keys are tuples of plain numbers and strings; values are
+//! either plain numbers or versioned rkyv records (see `records.rs`).
 
-use redb::TableDefinition;
+use redb::{Key, TableDefinition, TableHandle, Value};
 
 /// Named counters and markers: `schema_version`, `next_vote_id`, …
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -106,47 +106,87 @@ pub const BROADCAST_ID_TO_NOTIFICATION: TableDefinition<u64, &[u8]> =
 pub const FOLLOW_NOTIFIED_TO_MEMBERSHIP: TableDefinition<(u64, u64), ()> =
     TableDefinition::new("follow_notified_to_membership");
 
-/// Names of all tables, for tools that walk the whole database.
-pub const ALL_TABLES: [&str; 38] = [
-    "meta",
-    "season_id_to_season",
-    "slot_to_slot",
-    "clip_id_to_clip",
-    "slot_clip_to_membership",
-    "slot_clip_to_counter",
-    "clip_id_to_views",
-    "user_id_to_user",
-    "username_to_user_id",
-    "vote_id_to_vote",
-    "voter_to_ledger",
-    "session_hash_to_session",
-    "user_session_to_membership",
-    "user_vote_to_membership",
-    "flagged_vote_to_membership",
-    "audit_id_to_entry",
-    "slot_vote_to_membership",
-    "clip_status_to_membership",
-    "genre_voter_to_genre",
-    "genre_to_count",
-    "user_clip_to_membership",
-    "flag_to_enabled",
-    "comment_id_to_comment",
-    "clip_comment_to_membership",
-    "clip_top_to_membership",
-    "parent_reply_to_membership",
-    "comment_like_to_membership",
-    "clip_to_comment_count",
-    "report_id_to_report",
-    "user_comment_to_membership",
-    "voter_to_tally",
-    "creator_to_tally",
-    "user_id_to_stats",
-    "follower_followee_to_membership",
-    "followee_follower_to_membership",
-    "user_notification_to_notification",
-    "broadcast_id_to_notification",
-    "follow_notified_to_membership",
-];
+/// Something done to every table in turn: backup copies it, the schema
+/// migration creates it, `check` compares the file's tables with the list.
+/// Each table has its own key and value types, so the list is a sequence of
+/// calls to one generic method rather than an array of definitions.
+pub trait TableVisitor {
+    /// Why a visit failed.
+    type Error;
+
+    /// Does the work for one table.
+    fn visit<K: Key + 'static, V: Value + 'static>(
+        &mut self,
+        table: TableDefinition<'static, K, V>,
+    ) -> Result<(), Self::Error>;
+}
+
+/// THE list of tables: every table declared above, once, in the order backup
+/// copies them. A table declared but missing here fails the
+/// `every_declared_table_is_registered` test below, and a file holding a
+/// table this list lacks is refused by backup and reported by `check`.
+pub fn visit_every_table<T: TableVisitor>(visitor: &mut T) -> Result<(), T::Error> {
+    visitor.visit(META)?;
+    visitor.visit(SEASON_ID_TO_SEASON)?;
+    visitor.visit(SLOT_TO_SLOT)?;
+    visitor.visit(CLIP_ID_TO_CLIP)?;
+    visitor.visit(SLOT_CLIP_TO_MEMBERSHIP)?;
+    visitor.visit(SLOT_CLIP_TO_COUNTER)?;
+    visitor.visit(CLIP_ID_TO_VIEWS)?;
+    visitor.visit(USER_ID_TO_USER)?;
+    visitor.visit(USERNAME_TO_USER_ID)?;
+    visitor.visit(VOTE_ID_TO_VOTE)?;
+    visitor.visit(VOTER_TO_LEDGER)?;
+    visitor.visit(SESSION_HASH_TO_SESSION)?;
+    visitor.visit(USER_SESSION_TO_MEMBERSHIP)?;
+    visitor.visit(USER_VOTE_TO_MEMBERSHIP)?;
+    visitor.visit(FLAGGED_VOTE_TO_MEMBERSHIP)?;
+    visitor.visit(AUDIT_ID_TO_ENTRY)?;
+    visitor.visit(SLOT_VOTE_TO_MEMBERSHIP)?;
+    visitor.visit(CLIP_STATUS_TO_MEMBERSHIP)?;
+    visitor.visit(GENRE_VOTER_TO_GENRE)?;
+    visitor.visit(GENRE_TO_COUNT)?;
+    visitor.visit(USER_CLIP_TO_MEMBERSHIP)?;
+    visitor.visit(FLAG_TO_ENABLED)?;
+    visitor.visit(COMMENT_ID_TO_COMMENT)?;
+    visitor.visit(CLIP_COMMENT_TO_MEMBERSHIP)?;
+    visitor.visit(CLIP_TOP_TO_MEMBERSHIP)?;
+    visitor.visit(PARENT_REPLY_TO_MEMBERSHIP)?;
+    visitor.visit(COMMENT_LIKE_TO_MEMBERSHIP)?;
+    visitor.visit(CLIP_TO_COMMENT_COUNT)?;
+    visitor.visit(REPORT_ID_TO_REPORT)?;
+    visitor.visit(USER_COMMENT_TO_MEMBERSHIP)?;
+    visitor.visit(VOTER_TO_TALLY)?;
+    visitor.visit(CREATOR_TO_TALLY)?;
+    visitor.visit(USER_ID_TO_STATS)?;
+    visitor.visit(FOLLOWER_FOLLOWEE_TO_MEMBERSHIP)?;
+    visitor.visit(FOLLOWEE_FOLLOWER_TO_MEMBERSHIP)?;
+    visitor.visit(USER_NOTIFICATION_TO_NOTIFICATION)?;
+    visitor.visit(BROADCAST_ID_TO_NOTIFICATION)?;
+    visitor.visit(FOLLOW_NOTIFIED_TO_MEMBERSHIP)?;
+    Ok(())
+}
+
+/// The names of every table, in registry order.
+pub fn table_names() -> Vec<String> {
+    struct Names(Vec<String>);
+    impl TableVisitor for Names {
+        type Error = std::convert::Infallible;
+
+        fn visit<K: Key + 'static, V: Value + 'static>(
+            &mut self,
+            table: TableDefinition<'static, K, V>,
+        ) -> Result<(), Self::Error> {
+            self.0.push(table.name().to_owned());
+            Ok(())
+        }
+    }
+    let mut names = Names(Vec::new());
+    match visit_every_table(&mut names) {
+        Ok(()) => names.0,
+        Err(never) => match never {},
+    }
+}
 
 /// Keys in [`META`].
 pub mod meta_keys {
@@ -176,4 +216,47 @@ pub mod meta_keys {
     /// Next notification id, shared by personal and broadcast notifications
     /// so one id orders both.
     pub const NEXT_NOTIFICATION_ID: &str = "next_notification_id";
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// `(constant, table name)` of every `TableDefinition` declared in this
+    /// file, read from its source so a new declaration cannot hide.
+    fn declared_tables() -> Vec<(String, String)> {
+        let source = include_str!("tables.rs");
+        let mut declared = Vec::new();
+        for chunk in source.split("pub const ").skip(1) {
+            let Some(statement) = chunk.split(';').next() else { continue };
+            let Some((constant, rest)) = statement.split_once(':') else { continue };
+            let Some(name) = rest.split("TableDefinition::new(\"").nth(1) else { continue };
+            let Some(name) = name.split('"').next() else { continue };
+            declared.push((constant.trim().to_owned(), name.to_owned()));
+        }
+        declared
+    }
+
+    #[test]
+    fn every_declared_table_is_registered() {
+        let declared = declared_tables();
+        assert!(declared.len() > 30, "the source scan finds the declarations: {declared:?}");
+        let registered = table_names();
+        let unique: BTreeSet<&String> = registered.iter().collect();
+        assert_eq!(unique.len(), registered.len(), "a table is registered twice: {registered:?}");
+        let declared_names: BTreeSet<&String> = declared.iter().map(|(_, name)| name).collect();
+        let missing: Vec<_> = declared_names.difference(&unique).collect();
+        assert!(missing.is_empty(), "declared in tables.rs but not in visit_every_table: {missing:?}");
+        let undeclared: Vec<_> = unique.difference(&declared_names).collect();
+        assert!(undeclared.is_empty(), "registered but not declared here: {undeclared:?}");
+    }
+
+    #[test]
+    fn each_constant_is_named_after_its_table() {
+        for (constant, name) in declared_tables() {
+            assert_eq!(constant.to_lowercase(), name, "the constant names its table (KEY_TO_VALUE)");
+        }
+    }
 }
