@@ -104,7 +104,6 @@ fn fill(service: &LeaderboardService, clips: usize, today: UtcDay) -> f64 {
                 voter: VoterKey::user(UserId::new(voter).expect("nonzero")),
                 weight,
                 delta: 1,
-                cast_at: Timestamp::from_millis(i64::from(day.number()) * DAY_MILLIS),
             }));
             if events.len() == 10_000 {
                 service.apply(&events);

@@ -151,7 +151,6 @@ mod tests {
             voter: VoterKey::user(UserId::new(5).expect("id")),
             weight: 1,
             delta: 1,
-            cast_at: Timestamp::from_millis(20_000 * 86_400_000),
         })
     }
 

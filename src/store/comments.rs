@@ -70,13 +70,6 @@ impl Store {
         Ok(found)
     }
 
-    /// Comment counts (not deleted comments and replies) of several clips,
-    /// in the order asked, from one read transaction.
-    pub fn comment_counts(&self, clips: &[ClipId]) -> Result<Vec<u64>, StoreError> {
-        let txn = self.read()?;
-        counts_in(&txn, clips)
-    }
-
     /// One page of a clip's top-level comments with their replies (oldest
     /// first, at most [`MAX_REPLIES_SHOWN`] each) and whether `viewer` liked
     /// each one. `None` when the clip does not exist or is not public

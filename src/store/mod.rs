@@ -56,9 +56,6 @@ pub enum StoreError {
         /// Version found in the file.
         found: u64,
     },
-    /// The writer thread is gone or its queue is full.
-    #[error("the writer is unavailable")]
-    WriterUnavailable,
 }
 
 macro_rules! from_redb {

@@ -201,8 +201,6 @@ pub struct ProfileData {
     pub stats: UserStats,
     /// Counted votes cast, all time (from the voter tally).
     pub votes_cast: u64,
-    /// Their weight, all time.
-    pub vote_weight: u64,
     /// Latest votes, newest first (empty unless asked for).
     pub recent_votes: Vec<RecentVote>,
 }
@@ -257,7 +255,7 @@ impl Store {
         };
         let stats = read_stats(&txn.open_table(USER_ID_TO_STATS)?, user.id)?;
         let voter = VoterKey::user(user.id);
-        let (votes_cast, vote_weight) =
+        let (votes_cast, _weight) =
             txn.open_table(VOTER_TO_TALLY)?.get(voter.as_str())?.map(|v| v.value()).unwrap_or((0, 0));
         let mut recent_votes = Vec::new();
         if recent > 0 {
@@ -275,7 +273,7 @@ impl Store {
                 recent_votes.push(RecentVote { vote, clip_title });
             }
         }
-        Ok(Some(ProfileData { user, stats, votes_cast, vote_weight, recent_votes }))
+        Ok(Some(ProfileData { user, stats, votes_cast, recent_votes }))
     }
 
     /// Whether `follower` follows `followee`.

@@ -180,7 +180,6 @@ impl Batch<'_> {
             user,
             username: account.username,
             is_admin: account.is_admin,
-            created_at: session.created_at,
             expires_at: session.expires_at,
         });
         Ok(Ok(session))
@@ -197,7 +196,6 @@ impl Batch<'_> {
             user: session.user,
             username: account.username,
             is_admin: account.is_admin,
-            created_at: session.created_at,
             expires_at: session.expires_at,
         });
         Ok(())

@@ -51,8 +51,6 @@ pub enum CommittedEvent {
         username: String,
         /// Whether they are an admin.
         is_admin: bool,
-        /// When it was created.
-        created_at: Timestamp,
         /// When it expires.
         expires_at: Timestamp,
     },
@@ -114,8 +112,6 @@ pub struct VoteTally {
     pub weight: u32,
     /// +1 when it starts counting, -1 when revoked or voided.
     pub delta: i8,
-    /// When the vote was cast.
-    pub cast_at: Timestamp,
 }
 
 /// The tables and in-memory aggregates of one write transaction.
@@ -213,11 +209,6 @@ impl<'txn> Batch<'txn> {
             changed_clips: Vec::new(),
             events: Vec::new(),
         })
-    }
-
-    /// The time the batch runs at.
-    pub fn now(&self) -> Timestamp {
-        self.now
     }
 
     /// The slot that is voting or waiting for clips, read once per batch.

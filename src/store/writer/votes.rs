@@ -144,7 +144,6 @@ impl Batch<'_> {
                 voter: voter.clone(),
                 weight: decision.weight,
                 delta: 1,
-                cast_at: now,
             }));
         }
         Ok(Ok(VoteOutcome { clip, vote_type, counter, spent_today, specials_used }))
@@ -229,13 +228,5 @@ impl Batch<'_> {
 
 /// The tally event for a counted vote that stops counting.
 fn tally_withdrawn(vote: &Vote, creator: UserId) -> VoteTally {
-    VoteTally {
-        day: vote.day,
-        clip: vote.clip,
-        creator,
-        voter: vote.voter.clone(),
-        weight: vote.weight,
-        delta: -1,
-        cast_at: vote.cast_at,
-    }
+    VoteTally { day: vote.day, clip: vote.clip, creator, voter: vote.voter.clone(), weight: vote.weight, delta: -1 }
 }
