@@ -4,9 +4,9 @@
 //! A showing counts as a view only the first time a voter sees a clip in a
 //! slot, so reloading the feed cannot pump a clip's view count. Views are not
 //! transactional facts: they are added to sharded in-memory counters and a
-//! background flusher drains them into storage every few seconds (see
-//! "Sharded counters" in DESIGN.md). A crash may lose the last seconds of
-//! views, never a vote.
+//! background flusher drains them into storage every few seconds, one write
+//! per clip per flush, so a popular clip is never a hot row. A crash may lose
+//! the last seconds of views, never a vote.
 //!
 //! Both halves are bounded and cheap:
 //!

@@ -1,7 +1,8 @@
 //! Leaderboards kept as ranked structures in memory, updated incrementally from
 //! committed vote events, so that a page costs `O(offset + limit)` with the
 //! offset capped, and an update costs `O(log n)`. Nothing here scans or sorts
-//! every clip, creator or voter (DESIGN principle 3).
+//! every clip, creator or voter ("bounded work per request", an invariant in
+//! ARCHITECTURE.md).
 //!
 //! Three boards (clips, creators, voters) are kept for three periods: the UTC
 //! day, the Monday-aligned week, and all time. Day and week keep only the

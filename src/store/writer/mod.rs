@@ -10,7 +10,15 @@
 //! a clip receiving 5,000 votes in one batch costs one counter write.
 //!
 //! A job is a closure over [`Batch`]; the typed methods of [`WriterHandle`]
-//! are the only jobs there are (`votes.rs`, `accounts.rs`, `seed.rs`).
+//! are the only jobs there are, one file per concern: `votes.rs` (cast,
+//! revoke, void flagged votes, feature flags), `accounts.rs` (sign-up,
+//! operator accounts, passwords, sessions, bans, roles, deletion),
+//! `tournament.rs` (seasons, uploads, approval and rejection, closing and
+//! unlocking slots, slot vote resets, view flushes, genre votes),
+//! `comments.rs` (comments, likes, reports), `social.rs` (follows, marking
+//! notifications read, and the profile-stats hooks the other jobs call) and
+//! `seed.rs` (the demo season). `batch.rs` holds the transaction's tables and
+//! the aggregates written once per batch.
 
 mod accounts;
 mod batch;
