@@ -31,8 +31,8 @@ use aimoviez::config::{Config, Overrides};
 use aimoviez::domain::clock::{Timestamp, UtcDay};
 use aimoviez::domain::ids::{ClipId, UserId, VoterKey};
 use aimoviez::domain::leaderboard::{AllTimeTotals, Board, Leaderboards, Period, RecentVote};
-use aimoviez::http::state::AppState;
 use aimoviez::leaderboard::LeaderboardService;
+use aimoviez::service::Services;
 use aimoviez::store::Store;
 use aimoviez::store::writer::{CastRequest, CommittedEvent, VoteTally};
 
@@ -62,7 +62,7 @@ fn config(data_dir: &Path) -> Config {
 }
 
 struct Running {
-    state: AppState,
+    state: Services,
     address: std::net::SocketAddr,
     stop: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -71,7 +71,7 @@ struct Running {
 async fn start(data_dir: &Path, options: BuildOptions) -> Running {
     let app = App::build(config(data_dir), options).await.expect("app builds");
     let address = app.local_addr().expect("bound");
-    let state = app.state().clone();
+    let state = app.services().clone();
     let (stop, signal) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async move {
         let _ = signal.await;

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use crate::accounts::{self, AdminOperation};
+use crate::service::accounts::{self, AdminOperation};
 use crate::store::Store;
 use crate::store::backup::{self, BackupSummary};
 use crate::store::writer::WriterHandle;

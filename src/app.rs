@@ -10,7 +10,6 @@ use std::time::Duration;
 use axum::Router;
 use tokio::net::TcpListener;
 
-use crate::accounts::LoginThrottle;
 use crate::auth::ServerSecret;
 use crate::captcha::Captcha;
 use crate::config::Config;
@@ -23,9 +22,12 @@ use crate::indexer::{self, IndexFeed, Indexer};
 use crate::leaderboard::LeaderboardService;
 use crate::live::{CountChange, LiveHub, SlotView};
 use crate::media::MediaLibrary;
-use crate::media::upload::{self, UploadLimits};
+use crate::media::{poster, upload};
 use crate::ratelimit::RateLimiter;
 use crate::readmodel::ReadModel;
+use crate::service::accounts::LoginThrottle;
+use crate::service::uploads::UploadLimits;
+use crate::service::{Context, Services};
 use crate::sessions::SessionRegistry;
 use crate::store::Store;
 use crate::store::writer::CommittedEvent;
@@ -56,7 +58,8 @@ impl std::fmt::Debug for ClockOverride {
 pub struct App {
     listener: TcpListener,
     router: Router,
-    state: AppState,
+    services: Services,
+    rate_limiter: Arc<RateLimiter>,
     writer_thread: WriterThread,
     indexer: Indexer,
     admin_socket: Option<tokio::task::JoinHandle<()>>,
@@ -170,8 +173,8 @@ impl App {
         }
         let ffmpeg = match config.media.ffmpeg.as_str() {
             "off" => None,
-            "" => upload::detect_ffmpeg(None),
-            path => upload::detect_ffmpeg(Some(Path::new(path))),
+            "" => poster::detect_ffmpeg(None),
+            path => poster::detect_ffmpeg(Some(Path::new(path))),
         };
         tracing::info!(ffmpeg = ?ffmpeg, "poster extraction");
         let upload_limits = UploadLimits {
@@ -204,12 +207,9 @@ impl App {
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(io_context(format!("cannot listen on {}", config.listen)))?;
-        let state = AppState(Arc::new(AppContext {
-            voter_key: secret.derive("aimoviez 2026 anonymous voter key"),
-            form_token_key: secret.derive("aimoviez 2026 form token key"),
-            assets: Assets::new(),
+        let rate_limiter = Arc::new(RateLimiter::new(&config.rate_limits));
+        let services = Services::new(Context {
             sessions,
-            rate_limiter: Arc::new(RateLimiter::new(&config.rate_limits)),
             captcha: Arc::new(Captcha::new(secret.derive("aimoviez 2026 captcha key"), config.captcha.clone())),
             login_throttle: LoginThrottle::default(),
             search,
@@ -224,9 +224,16 @@ impl App {
             writer,
             read_model,
             media,
-        }));
-        let router = crate::http::router::router(state.clone());
-        Ok(App { listener, router, state, writer_thread, indexer, admin_socket })
+        });
+        let state = AppState::new(AppContext {
+            services: services.clone(),
+            assets: Assets::new(),
+            voter_key: secret.derive("aimoviez 2026 anonymous voter key"),
+            form_token_key: secret.derive("aimoviez 2026 form token key"),
+            rate_limiter: rate_limiter.clone(),
+        });
+        let router = crate::http::router::router(state);
+        Ok(App { listener, router, services, rate_limiter, writer_thread, indexer, admin_socket })
     }
 
     /// The address actually bound (port 0 becomes a real port).
@@ -234,17 +241,17 @@ impl App {
         self.listener.local_addr()
     }
 
-    /// The shared state, for tests that look inside.
-    pub fn state(&self) -> &AppState {
-        &self.state
+    /// The services, for tests that look inside.
+    pub fn services(&self) -> &Services {
+        &self.services
     }
 
     /// Serves until `shutdown` resolves, then stops in order: stop accepting,
     /// finish in-flight requests, let the writer commit what it holds.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let App { listener, router, state, writer_thread, indexer, admin_socket } = self;
+        let App { listener, router, services: state, rate_limiter, writer_thread, indexer, admin_socket } = self;
         tracing::info!(address = %listener.local_addr()?, "listening");
-        let upkeep = tokio::spawn(upkeep(state.clone()));
+        let upkeep = tokio::spawn(upkeep(state.clone(), rate_limiter));
         let scheduler = tokio::spawn(crate::scheduler::run(state.clone()));
         let view_flusher = tokio::spawn(flush_views(state.clone()));
         let coalescer = tokio::spawn(state.live.clone().run_coalescer(Duration::from_millis(250)));
@@ -339,7 +346,7 @@ fn forward_committed(events: &[CommittedEvent], index_feed: &IndexFeed, live: &L
 }
 
 /// Writes pending view counts every few seconds; a crash loses at most these.
-async fn flush_views(state: AppState) {
+async fn flush_views(state: Services) {
     let mut tick = tokio::time::interval(Duration::from_secs(3));
     loop {
         tick.tick().await;
@@ -347,7 +354,7 @@ async fn flush_views(state: AppState) {
     }
 }
 
-async fn write_views(state: &AppState) {
+async fn write_views(state: &Services) {
     let deltas: Vec<(ClipId, u64)> =
         state.views.drain().into_iter().filter_map(|(clip, delta)| Some((ClipId::new(clip)?, delta))).collect();
     if deltas.is_empty() {
@@ -363,13 +370,13 @@ async fn write_views(state: &AppState) {
 
 /// Periodic housekeeping of in-memory state: expired sessions, idle rate
 /// limiter keys, spent captcha nonces and passes, sign-in failures.
-async fn upkeep(state: AppState) {
+async fn upkeep(state: Services, rate_limiter: Arc<RateLimiter>) {
     let mut tick = tokio::time::interval(Duration::from_secs(30));
     loop {
         tick.tick().await;
         let now = Timestamp::now();
         state.sessions.prune(now);
-        state.rate_limiter.prune();
+        rate_limiter.prune();
         state.captcha.prune(now.millis());
         state.login_throttle.prune(now);
     }

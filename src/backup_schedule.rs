@@ -15,7 +15,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-use crate::http::state::AppState;
+use crate::service::Services;
 use crate::store::backup::{self, MANIFEST_FILE};
 
 /// Name prefix of scheduled backup directories.
@@ -91,7 +91,7 @@ pub fn take_and_prune(
 }
 
 /// The scheduled-backup task: does nothing when `backup.every_hours` is 0.
-pub async fn run(state: AppState) {
+pub async fn run(state: Services) {
     let hours = state.config.backup.every_hours;
     if hours == 0 {
         return;

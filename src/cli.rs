@@ -10,13 +10,13 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::accounts::{self, AdminOperation};
 use crate::adminsock::AdminRequest;
 #[cfg(unix)]
 use crate::adminsock::{self, AdminReply};
 use crate::app::{App, BuildOptions};
 use crate::config::{Config, LogFormat, Overrides};
 use crate::demo::DemoOptions;
+use crate::service::accounts::{self, AdminOperation};
 use crate::store::backup::{self, BackupError, BackupSummary};
 use crate::store::writer::{self, WriterSettings};
 use crate::store::{CheckReport, Store};

@@ -2,7 +2,6 @@
 //! makes a film together, one 8-second clip at a time. See ARCHITECTURE.md
 //! for the code map and its invariants.
 
-pub mod accounts;
 pub mod adminsock;
 pub mod app;
 pub mod auth;
@@ -23,10 +22,10 @@ pub mod ratelimit;
 pub mod readmodel;
 pub mod scheduler;
 pub mod search;
+pub mod service;
 pub mod sessions;
 pub mod store;
 pub mod tally;
 pub mod telemetry;
 pub mod unread;
 pub mod views;
-pub mod voting;

@@ -31,10 +31,10 @@
 //! at process start, so ids from an earlier run are older than any id in the
 //! ring and such a client gets a snapshot, never someone else's events.
 //!
-//! Responses carry `Cache-Control: no-cache` and `X-Accel-Buffering: no` and
-//! a keep-alive comment every 15 s, so buffering proxies pass events through
-//! and idle connections are not silently dropped (see "Realtime" in
-//! research/ecosystem.md). The hub sets no cap on subscribers: the limit is
+//! Streams carry a keep-alive comment every 15 s, so idle connections are
+//! not silently dropped; `http::live` sends them with `Cache-Control:
+//! no-cache` and `X-Accel-Buffering: no` so buffering proxies pass events
+//! through. The hub sets no cap on subscribers: the limit is
 //! the process's open-file limit, which the server raises to its hard limit
 //! at start (see `app::raise_open_file_limit`).
 
@@ -46,10 +46,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName};
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::Response;
 use bytes::Bytes;
 use futures_util::Stream;
 use parking_lot::Mutex;
@@ -246,21 +242,6 @@ impl LiveHub {
         let _ = self.sender.send(LiveEvent::unnumbered(CLOSE, ""));
     }
 
-    /// An SSE response for one subscriber. `last_event_id` is the client's
-    /// `Last-Event-ID` header, if any: when every event after it is still in
-    /// the ring the stream starts with those, otherwise with a snapshot. The
-    /// client is counted in [`LiveHub::clients`] until the stream is dropped.
-    pub fn subscribe(self: &Arc<Self>, last_event_id: Option<&str>) -> Response {
-        let body = Body::from_stream(self.event_stream(last_event_id));
-        let mut response = Response::new(body);
-        *response.status_mut() = StatusCode::OK;
-        let headers = response.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        headers.insert(HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no"));
-        response
-    }
-
     /// Connected SSE clients.
     pub fn clients(&self) -> usize {
         self.clients.load(Ordering::Relaxed)
@@ -381,8 +362,12 @@ impl LiveHub {
         (self.sender.subscribe(), Self::snapshot_locked(&mut inner))
     }
 
-    /// The per-subscriber stream of SSE frames.
-    fn event_stream(
+    /// The stream of SSE frames for one subscriber. `last_event_id` is the
+    /// client's `Last-Event-ID` header, if any: when every event after it is
+    /// still in the ring the stream starts with those, otherwise with a
+    /// snapshot. The client is counted in [`LiveHub::clients`] until the
+    /// stream is dropped. `http::live` answers with it.
+    pub fn event_stream(
         self: &Arc<Self>,
         last_event_id: Option<&str>,
     ) -> impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static + use<> {
@@ -441,70 +426,24 @@ impl Drop for ClientGuard {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::state::tests::view;
     use super::*;
-    use axum::Router;
-    use axum::routing::get;
     use futures_util::StreamExt;
-    use std::time::Instant;
-
-    /// Waits up to `limit` for `check` to hold.
-    async fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
-        let start = Instant::now();
-        while start.elapsed() < limit {
-            if check() {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        check()
-    }
 
     /// A hub whose open slot 1 holds clips 7 and 9 with no votes.
-    fn hub() -> LiveHub {
+    pub(crate) fn hub() -> LiveHub {
         let hub = LiveHub::new();
         hub.load(view(1, &[(7, 0, 0), (9, 0, 0)]));
         hub
     }
 
-    fn change(clip: u64, vote_count: u64, weighted_score: u64) -> CountChange {
+    pub(crate) fn change(clip: u64, vote_count: u64, weighted_score: u64) -> CountChange {
         CountChange { clip, position: 1, vote_count, weighted_score }
     }
 
     fn text(frame: &Bytes) -> String {
         String::from_utf8_lossy(frame).into_owned()
-    }
-
-    /// Serves `/live` on an ephemeral port; returns the URL.
-    async fn serve(hub: Arc<LiveHub>) -> Result<String, std::io::Error> {
-        let app = Router::new().route(
-            "/live",
-            get(move |headers: axum::http::HeaderMap| async move {
-                hub.subscribe(headers.get("last-event-id").and_then(|v| v.to_str().ok()))
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let address = listener.local_addr()?;
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Ok(format!("http://{address}/live"))
-    }
-
-    /// Reads the SSE body until `needle` appears (or 5 s pass); returns all
-    /// text read.
-    async fn read_until(response: &mut reqwest::Response, needle: &str) -> String {
-        let mut text = String::new();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !text.contains(needle) && Instant::now() < deadline {
-            match tokio::time::timeout(Duration::from_millis(200), response.chunk()).await {
-                Ok(Ok(Some(chunk))) => text.push_str(&String::from_utf8_lossy(&chunk)),
-                Ok(Ok(None)) | Ok(Err(_)) => break,
-                Err(_) => {}
-            }
-        }
-        text
     }
 
     #[tokio::test]
@@ -660,51 +599,6 @@ mod tests {
         assert!(matches!(late.next().await, Some(Ok(_))), "no snapshot");
         let end = tokio::time::timeout(Duration::from_secs(1), late.next()).await;
         assert!(matches!(end, Ok(None)), "late stream still open");
-    }
-
-    #[tokio::test]
-    async fn sse_clients_receive_counts_and_are_counted() {
-        let hub = Arc::new(hub());
-        tokio::spawn(Arc::clone(&hub).run_coalescer(Duration::from_millis(50)));
-        let url = match serve(Arc::clone(&hub)).await {
-            Ok(url) => url,
-            Err(error) => panic!("could not serve: {error}"),
-        };
-        assert_eq!(hub.clients(), 0);
-
-        let client = reqwest::Client::new();
-        let Ok(mut response) = client.get(&url).send().await else { panic!("connect failed") };
-        assert_eq!(response.status(), 200);
-        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        assert_eq!(header("content-type").as_deref(), Some("text/event-stream"));
-        assert_eq!(header("cache-control").as_deref(), Some("no-cache"));
-        assert_eq!(header("x-accel-buffering").as_deref(), Some("no"));
-        assert!(eventually(Duration::from_secs(2), || hub.clients() == 1).await);
-        let text = read_until(&mut response, "\n\n").await;
-        assert!(text.contains("event: snapshot\n"), "got: {text}");
-
-        hub.counts_changed(&[change(7, 1, 1)]);
-        hub.counts_changed(&[change(7, 2, 3)]);
-        let text = read_until(&mut response, "event: top").await;
-        assert!(text.contains("event: counts\n"), "got: {text}");
-        assert!(text.contains(r#"data: {"clips":[{"id":7,"voteCount":2,"weightedScore":3}]}"#), "got: {text}");
-
-        // A reconnect naming the snapshot's id gets the counts it missed.
-        let seen = hub.last_event_id() - 2;
-        let Ok(mut resumed) = client.get(&url).header("Last-Event-ID", seen.to_string()).send().await else {
-            panic!("reconnect failed")
-        };
-        let text = read_until(&mut resumed, "event: top").await;
-        assert!(text.starts_with(&format!("id: {}\nevent: counts\n", seen + 1)), "got: {text}");
-
-        drop(response);
-        drop(resumed);
-        drop(client);
-        assert!(
-            eventually(Duration::from_secs(5), || hub.clients() == 0).await,
-            "client still counted after disconnect: {}",
-            hub.clients()
-        );
     }
 
     #[tokio::test]

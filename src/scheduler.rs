@@ -9,14 +9,14 @@ use std::time::Duration;
 
 use crate::domain::advance;
 use crate::domain::clock::Timestamp;
-use crate::http::state::AppState;
+use crate::service::Services;
 use crate::store::writer::{AdvanceOutcome, AdvanceTrigger};
 
 /// How often the scheduler looks.
 pub const TICK: Duration = Duration::from_secs(1);
 
 /// Runs until the task is aborted.
-pub async fn run(state: AppState) {
+pub async fn run(state: Services) {
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

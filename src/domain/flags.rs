@@ -56,5 +56,28 @@ pub fn voting_flags(stored: &HashMap<String, bool>) -> VotingFlags {
 
 /// Whether a key names a known flag.
 pub fn is_known(key: &str) -> bool {
-    FLAGS.iter().any(|spec| spec.key == key)
+    FlagKey::parse(key).is_some()
+}
+
+/// The key of a known flag, parsed once from text: holding one proves the
+/// flag exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FlagKey(&'static str);
+
+impl FlagKey {
+    /// The known flag named `raw`, if any.
+    pub fn parse(raw: &str) -> Option<FlagKey> {
+        FLAGS.iter().find(|spec| spec.key == raw).map(|spec| FlagKey(spec.key))
+    }
+
+    /// The key as stored.
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for FlagKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
 }

@@ -1,18 +1,216 @@
-//! `GET`/`HEAD /media/{*path}`: clip and poster files with Range and
-//! conditional requests.
+//! `GET`/`HEAD /media/{*path}`: clip and poster files with validators,
+//! conditional requests and single byte ranges, identical for files served
+//! from memory and from disk (`media::load` finds them).
+//!
+//! Range syntax is parsed by `http-range-header` (the parser tower-http
+//! uses); the rest follows RFC 9110: `If-None-Match` before
+//! `If-Modified-Since`, `If-Range` decides whether a range is honoured, a
+//! suffix longer than the file means the whole file, several ranges are
+//! answered with the whole file, and an unsatisfiable range gets 416 with
+//! `Content-Range: bytes */LEN`.
 
+use std::io::SeekFrom;
+use std::ops::RangeInclusive;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method};
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use http_range_header::{RangeUnsatisfiableError, StartPosition};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use crate::http::state::AppState;
+use crate::http::response::IMMUTABLE;
+use crate::media::{self, MediaFile, MediaLibrary, MediaName};
+use crate::service::Services;
+
+/// Where the bytes come from.
+async fn body(file: &MediaFile, range: RangeInclusive<u64>) -> std::io::Result<Body> {
+    match file {
+        MediaFile::Memory(_) => {
+            let bytes = file.bytes().cloned().unwrap_or_default();
+            let start = usize::try_from(*range.start()).unwrap_or(usize::MAX);
+            let end = usize::try_from(*range.end()).unwrap_or(usize::MAX);
+            Ok(Body::from(bytes.slice(start..=end)))
+        }
+        MediaFile::Disk { path, .. } => {
+            let mut file = tokio::fs::File::open(path).await?;
+            file.seek(SeekFrom::Start(*range.start())).await?;
+            let reader = file.take(range.end() - range.start() + 1);
+            Ok(Body::from_stream(tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024)))
+        }
+    }
+}
 
 /// `GET /media/{*path}` (and `HEAD`).
 pub async fn serve_media(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     Path(path): Path<String>,
     method: Method,
     headers: HeaderMap,
 ) -> Response {
-    crate::media::respond(state.media.clone(), &path, &method, &headers).await
+    respond(services.media.clone(), &path, &method, &headers).await
+}
+
+/// Answers a media request. `path` is everything after `/media/`.
+async fn respond(library: Arc<MediaLibrary>, path: &str, method: &Method, headers: &HeaderMap) -> Response {
+    let Some(name) = MediaName::parse(path) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let source = match media::load(library, &name).await {
+        Ok(Some(source)) => source,
+        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
+        Err(error) => {
+            tracing::error!(error = %error, media.path = %name.relative_path(), "cannot read media file");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let validators = source.validators();
+    let mut common = HeaderMap::with_capacity(8);
+    common.insert(header::ETAG, header_value(&validators.etag));
+    common.insert(header::LAST_MODIFIED, header_value(&validators.last_modified));
+    common.insert(header::CACHE_CONTROL, IMMUTABLE);
+    common.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+
+    if is_not_modified(headers, &validators.etag, validators.modified) {
+        return (StatusCode::NOT_MODIFIED, common).into_response();
+    }
+    common.insert(header::CONTENT_TYPE, HeaderValue::from_static(validators.content_type));
+    let len = source.len();
+    let plan = plan_range(headers, &validators.etag, &validators.last_modified, len);
+    let (status, range) = match plan {
+        RangePlan::Full => (StatusCode::OK, 0..=len.saturating_sub(1)),
+        RangePlan::Partial(range) => {
+            let content_range = format!("bytes {}-{}/{len}", range.start(), range.end());
+            common.insert(header::CONTENT_RANGE, header_value(&content_range));
+            (StatusCode::PARTIAL_CONTENT, range)
+        }
+        RangePlan::Unsatisfiable => {
+            common.insert(header::CONTENT_RANGE, header_value(&format!("bytes */{len}")));
+            return (StatusCode::RANGE_NOT_SATISFIABLE, common).into_response();
+        }
+    };
+    let body_len = if len == 0 { 0 } else { range.end() - range.start() + 1 };
+    common.insert(header::CONTENT_LENGTH, HeaderValue::from(body_len));
+    if method == Method::HEAD || body_len == 0 {
+        return (status, common).into_response();
+    }
+    match body(&source, range).await {
+        Ok(body) => (status, common, body).into_response(),
+        Err(error) => {
+            tracing::error!(error = %error, media.path = %name.relative_path(), "cannot stream media file");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+fn header_value(text: &str) -> HeaderValue {
+    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Whether the client's cached copy is current (RFC 9110 §13.2.2: If-None-Match
+/// wins over If-Modified-Since).
+fn is_not_modified(headers: &HeaderMap, etag: &str, modified: SystemTime) -> bool {
+    if let Some(if_none_match) = headers.get(header::IF_NONE_MATCH) {
+        let Ok(list) = if_none_match.to_str() else { return false };
+        return list.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag);
+    }
+    if let Some(since) = headers.get(header::IF_MODIFIED_SINCE).and_then(|v| v.to_str().ok())
+        && let Ok(since) = httpdate::parse_http_date(since)
+    {
+        return truncate_to_seconds(modified) <= since;
+    }
+    false
+}
+
+fn truncate_to_seconds(time: SystemTime) -> SystemTime {
+    let secs = time.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum RangePlan {
+    Full,
+    Partial(RangeInclusive<u64>),
+    Unsatisfiable,
+}
+
+fn plan_range(headers: &HeaderMap, etag: &str, last_modified: &str, len: u64) -> RangePlan {
+    let Some(range) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else {
+        return RangePlan::Full;
+    };
+    if let Some(if_range) = headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok()) {
+        // Only a strong, exact validator keeps the range; otherwise the
+        // client's partial copy is stale and it gets the whole file.
+        let matches = if if_range.starts_with('"') { if_range == etag } else { if_range == last_modified };
+        if !matches {
+            return RangePlan::Full;
+        }
+    }
+    let mut parsed = match http_range_header::parse_range_header(range) {
+        Ok(parsed) => parsed,
+        // A unit other than bytes is ignored, as RFC 9110 asks.
+        Err(RangeUnsatisfiableError::DoesNotStartWithToken) => return RangePlan::Full,
+        Err(_) => return RangePlan::Unsatisfiable,
+    };
+    // A suffix longer than the file asks for the whole file (RFC 9110 §14.1.3).
+    for part in &mut parsed.ranges {
+        if let StartPosition::FromLast(suffix) = part.start
+            && suffix > len
+        {
+            part.start = StartPosition::FromLast(len);
+        }
+    }
+    if len == 0 {
+        return RangePlan::Unsatisfiable;
+    }
+    match parsed.validate(len) {
+        Ok(ranges) if ranges.len() == 1 => {
+            let range = ranges.into_iter().next().unwrap_or(0..=len - 1);
+            if *range.start() >= len { RangePlan::Unsatisfiable } else { RangePlan::Partial(range) }
+        }
+        // Several ranges would need multipart/byteranges; players never ask
+        // for them, so they get the whole file.
+        Ok(_) => RangePlan::Full,
+        Err(_) => RangePlan::Unsatisfiable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(range: &str, len: u64) -> RangePlan {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::RANGE, header_value(range));
+        plan_range(&headers, "\"e\"", "date", len)
+    }
+
+    #[test]
+    fn range_table() {
+        assert_eq!(plan("bytes=0-1", 100), RangePlan::Partial(0..=1));
+        assert_eq!(plan("bytes=10-", 100), RangePlan::Partial(10..=99));
+        assert_eq!(plan("bytes=-10", 100), RangePlan::Partial(90..=99));
+        assert_eq!(plan("bytes=-500", 100), RangePlan::Partial(0..=99));
+        assert_eq!(plan("bytes=90-500", 100), RangePlan::Partial(90..=99));
+        assert_eq!(plan("bytes=100-", 100), RangePlan::Unsatisfiable);
+        assert_eq!(plan("bytes=200-300", 100), RangePlan::Unsatisfiable);
+        assert_eq!(plan("bytes=5-2", 100), RangePlan::Unsatisfiable);
+        assert_eq!(plan("bytes=abc", 100), RangePlan::Unsatisfiable);
+        assert_eq!(plan("bytes=0-1,5-6", 100), RangePlan::Full);
+        assert_eq!(plan("items=0-1", 100), RangePlan::Full);
+    }
+
+    #[test]
+    fn if_range_keeps_the_range_only_on_an_exact_strong_match() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::RANGE, header_value("bytes=0-1"));
+        headers.insert(header::IF_RANGE, header_value("\"e\""));
+        assert_eq!(plan_range(&headers, "\"e\"", "date", 10), RangePlan::Partial(0..=1));
+        headers.insert(header::IF_RANGE, header_value("\"old\""));
+        assert_eq!(plan_range(&headers, "\"e\"", "date", 10), RangePlan::Full);
+        headers.insert(header::IF_RANGE, header_value("W/\"e\""));
+        assert_eq!(plan_range(&headers, "\"e\"", "date", 10), RangePlan::Full);
+    }
 }

@@ -14,9 +14,8 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::config::SecretString;
-use crate::http::api::error::ApiError;
-use crate::http::state::AppState;
 use crate::metrics::ScrapeSources;
+use crate::service::{ServiceError, Services};
 
 /// Whether a request may read `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,22 +91,26 @@ fn forwarded_addresses_are_local(headers: &HeaderMap) -> bool {
 
 /// `GET /metrics`.
 pub async fn render(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    match access(peer.ip(), &headers, &state.config.metrics.token) {
+) -> Result<Response, ServiceError> {
+    match access(peer.ip(), &headers, &services.config.metrics.token) {
         Access::Allowed => {}
-        Access::Hidden => return Err(ApiError::not_found("no such page")),
+        Access::Hidden => return Err(ServiceError::not_found("no such page")),
         Access::TokenRequired => {
-            let mut response = ApiError::auth_required().into_response();
+            let mut response = ServiceError::auth_required().into_response();
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             return Ok(response);
         }
     }
-    let sources =
-        ScrapeSources { writer: state.writer.stats(), live: &state.live, search: &state.search, store: &state.store };
-    let text = state.metrics.exposition(&sources).map_err(|_| ApiError::internal("cannot encode metrics"))?;
+    let sources = ScrapeSources {
+        writer: services.writer.stats(),
+        live: &services.live,
+        search: &services.search,
+        store: &services.store,
+    };
+    let text = services.metrics.exposition(&sources).map_err(|_| ServiceError::internal("cannot encode metrics"))?;
     let mut response = text.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -1,11 +1,20 @@
 //! Everything HTTP: the only module that names axum, hyper, tower,
-//! tower-http or askama. Handlers parse a request, call a service and render
-//! the answer; the rules live below, in `service`, the writer and `domain`.
+//! tower-http or askama. Handlers parse a request (with the extractors of
+//! `extract`), call a `service` function and render its answer as JSON
+//! (`api`) or HTML (`pages`); `error` is the one mapping from a service
+//! error to a status and body. `router` lists every route with the
+//! middleware its audience gets.
 
 pub mod api;
+pub mod error;
+pub mod extract;
+pub mod live;
 pub mod media;
 pub mod metrics;
 pub mod middleware;
 pub mod pages;
+pub mod paging;
+pub mod response;
 pub mod router;
 pub mod state;
+pub mod upload;

@@ -19,7 +19,8 @@ use crate::http::{api, media, pages};
 /// same cross-site check and rate limits; no request timeout, since a large
 /// upload on a slow phone takes a while (its own read deadline bounds it).
 fn uploads(state: &AppState) -> Router<AppState> {
-    let limit = usize::try_from(state.config.media.max_upload_mb * 1024 * 1024 + 256 * 1024).unwrap_or(usize::MAX);
+    let limit =
+        usize::try_from(state.services.config.media.max_upload_mb * 1024 * 1024 + 256 * 1024).unwrap_or(usize::MAX);
     Router::new()
         .route("/api/upload", axum::routing::post(api::clips::upload_clip))
         .merge(pages::upload_router())
@@ -34,14 +35,14 @@ fn uploads(state: &AppState) -> Router<AppState> {
 fn limits(state: &AppState) -> RateLimitLayerState {
     RateLimitLayerState {
         limiter: state.rate_limiter.clone(),
-        trusted_proxies: Arc::new(state.config.trusted_proxies.clone()),
+        trusted_proxies: Arc::new(state.services.config.trusted_proxies.clone()),
     }
 }
 
 /// Every route, grouped by audience, with the middleware stack.
 pub fn router(state: AppState) -> Router {
-    let timeout = Duration::from_secs(state.config.request_timeout_secs);
-    let body_limit = state.config.json_body_limit_bytes;
+    let timeout = Duration::from_secs(state.services.config.request_timeout_secs);
+    let body_limit = state.services.config.json_body_limit_bytes;
     let requests = Router::new()
         .merge(pages::router())
         .merge(api::router())

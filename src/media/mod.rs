@@ -1,23 +1,23 @@
-//! Media files: the on-disk layout and serving with HTTP Range.
+//! Media files: the on-disk layout, the in-memory cache of hot files, and
+//! what serving them needs (`http::media` answers Range and conditional
+//! requests).
 //!
 //! Files live under the media root at content-addressed names
 //! (`ab/abcdef….mp4`, the blake3 hash of the bytes), so a name never changes
 //! meaning: responses are immutable and the ETag is the hash itself. Hot
-//! files are answered from memory (a byte-weighted cache) and ranges are
-//! slices of the cached bytes; files larger than the per-file cap stream from
-//! disk through the same conditional and range logic.
+//! files are kept in memory (a byte-weighted cache), so a range is a slice of
+//! the cached bytes; files larger than the per-file cap are read from disk.
 
+pub mod poster;
 pub mod probe;
-mod serve;
 pub mod upload;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use bytes::Bytes;
-
-pub use serve::respond;
 
 /// File types the server stores and serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,11 +102,83 @@ impl MediaName {
     }
 }
 
-/// A file held in memory, with its validator headers formatted once.
+/// A file's validators, formatted once (for cached files, once per load).
+#[derive(Debug, Clone)]
+pub struct Validators {
+    /// The strong ETag: the content hash, quoted.
+    pub etag: String,
+    /// The file's modification time.
+    pub modified: SystemTime,
+    /// `modified` as an HTTP date.
+    pub last_modified: String,
+    /// The Content-Type of its kind.
+    pub content_type: &'static str,
+}
+
+impl Validators {
+    /// The validators of `name`, last modified at `modified`.
+    pub fn new(name: &MediaName, modified: SystemTime) -> Self {
+        Validators {
+            etag: format!("\"{}\"", name.hash()),
+            modified,
+            last_modified: httpdate::fmt_http_date(modified),
+            content_type: name.kind().content_type(),
+        }
+    }
+}
+
+/// A file held in memory, with its validators formatted once.
 #[derive(Debug)]
 pub struct CachedFile {
     bytes: Bytes,
-    validators: serve::Validators,
+    validators: Validators,
+}
+
+/// A file found for serving.
+#[derive(Debug)]
+pub enum MediaFile {
+    /// Held in memory: ranges are slices of these bytes.
+    Memory(Arc<CachedFile>),
+    /// Too large to cache: read from disk.
+    Disk {
+        /// Where it is.
+        path: PathBuf,
+        /// Its length in bytes.
+        len: u64,
+        /// Its validators.
+        validators: Box<Validators>,
+    },
+}
+
+impl MediaFile {
+    /// The file's length in bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            MediaFile::Memory(file) => file.bytes.len() as u64,
+            MediaFile::Disk { len, .. } => *len,
+        }
+    }
+
+    /// Whether the file is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Its validators.
+    pub fn validators(&self) -> &Validators {
+        match self {
+            MediaFile::Memory(file) => &file.validators,
+            MediaFile::Disk { validators, .. } => validators,
+        }
+    }
+
+    /// The bytes of a file held in memory.
+    pub fn bytes(&self) -> Option<&Bytes> {
+        match self {
+            MediaFile::Memory(file) => Some(&file.bytes),
+            MediaFile::Disk { .. } => None,
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -175,9 +247,58 @@ impl MediaLibrary {
         if metadata.len() > self.max_cached_file_bytes {
             return Ok(None);
         }
-        let validators = serve::Validators::new(name, metadata.modified()?);
+        let validators = Validators::new(name, metadata.modified()?);
         let file = Arc::new(CachedFile { bytes: Bytes::from(std::fs::read(&path)?), validators });
         self.cache.insert(key, file.clone());
         Ok(Some(file))
+    }
+}
+
+/// The file named `name`, from memory or (on a miss, on the blocking pool)
+/// from disk; `None` when there is no such file.
+pub async fn load(library: Arc<MediaLibrary>, name: &MediaName) -> std::io::Result<Option<MediaFile>> {
+    // A hit costs one hash-map lookup on this thread; only a miss touches the disk.
+    if let Some(file) = library.cache.get(&name.relative_path()) {
+        return Ok(Some(MediaFile::Memory(file)));
+    }
+    let name = name.clone();
+    let loaded = tokio::task::spawn_blocking(move || -> std::io::Result<Option<MediaFile>> {
+        match library.cached(&name) {
+            Ok(Some(file)) => Ok(Some(MediaFile::Memory(file))),
+            Ok(None) => {
+                let path = library.path_of(&name);
+                let metadata = std::fs::metadata(&path)?;
+                let validators = Validators::new(&name, metadata.modified()?);
+                Ok(Some(MediaFile::Disk { path, len: metadata.len(), validators: Box::new(validators) }))
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error),
+        }
+    })
+    .await;
+    loaded.unwrap_or_else(|join| Err(std::io::Error::other(join)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_outside_the_grammar_are_refused() {
+        let hash = "ab".to_owned() + &"c".repeat(62);
+        assert!(MediaName::parse(&format!("ab/{hash}.mp4")).is_some());
+        for bad in [
+            format!("../{hash}.mp4"),
+            format!("ab/{hash}.exe"),
+            format!("cd/{hash}.mp4"),
+            format!("ab/../{hash}.mp4"),
+            format!("/ab/{hash}.mp4"),
+            format!("ab\\{hash}.mp4"),
+            format!("ab/{hash}.mp4\0"),
+            format!("AB/{hash}.mp4"),
+            "%2e%2e/%2e%2e/etc/passwd".to_owned(),
+        ] {
+            assert!(MediaName::parse(&bad).is_none(), "{bad:?} accepted");
+        }
     }
 }

@@ -185,6 +185,38 @@ async fn a_ban_takes_effect_on_the_very_next_request() {
 }
 
 #[tokio::test]
+async fn no_path_lets_an_admin_ban_or_demote_themselves() {
+    let app = spawn_app().await;
+    app.create_admin("boss", PASSWORD).await;
+    let admin = app.log_in("boss", PASSWORD).await;
+    let me: Value = admin.get(app.url("/api/me")).send().await.expect("me").json().await.expect("json");
+    let id = me["user"]["id"].as_u64().expect("id");
+    for action in ["ban", "revoke-admin"] {
+        let response = admin.post(app.url(&format!("/api/admin/users/{id}/{action}"))).send().await.expect("action");
+        assert_error(response, 409, "conflict").await;
+    }
+    // The writer itself refuses, so the admin socket, the CLI and any path
+    // added later cannot do it either.
+    let user = aimoviez::domain::ids::UserId::new(id).expect("id");
+    let writer = &app.services().writer;
+    for refused in [writer.set_banned(user, user, true).await, writer.set_admin(user, user, false).await] {
+        let error = refused.expect_err("an admin banning or demoting themselves is refused");
+        let error = aimoviez::service::ServiceError::from(error);
+        assert_eq!((error.code(), error.message()), ("conflict", "admins cannot ban or demote themselves"));
+    }
+    let me: Value = admin.get(app.url("/api/me")).send().await.expect("me").json().await.expect("json");
+    assert_eq!(me["user"]["isAdmin"], true, "still an admin, still signed in");
+    let logs: Value =
+        admin.get(app.url("/api/admin/audit-logs")).send().await.expect("logs").json().await.expect("json");
+    let actions: Vec<&str> =
+        logs["entries"].as_array().expect("entries").iter().filter_map(|e| e["action"].as_str()).collect();
+    assert!(!actions.iter().any(|action| *action == "ban_user" || *action == "revoke_admin"), "{actions:?}");
+    // Lifting rights from oneself is refused; granting them is not a demotion.
+    let granted = admin.post(app.url(&format!("/api/admin/users/{id}/grant-admin"))).send().await.expect("grant");
+    assert_eq!(granted.status(), 200);
+}
+
+#[tokio::test]
 async fn cross_site_sign_in_is_refused() {
     let app = spawn_app().await;
     app.signed_in("victim").await;

@@ -21,7 +21,7 @@ pub struct TestApp {
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
     /// In-process access for what has no HTTP route yet (flags before the admin API).
-    state: Option<aimoviez::http::state::AppState>,
+    state: Option<aimoviez::service::Services>,
     /// The clock the app was started with, kept across restarts.
     clock: Option<aimoviez::app::ClockOverride>,
 }
@@ -83,7 +83,7 @@ async fn start(data_dir: &Path, options: &SpawnOptions) -> TestApp {
         .await
         .expect("app builds");
     let address = app.local_addr().expect("bound");
-    let state = app.state().clone();
+    let state = app.services().clone();
     let (shutdown, signal) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async move {
         let _ = signal.await;
@@ -140,6 +140,12 @@ impl TestApp {
         let mut next = start(&self.data_dir, &SpawnOptions::default()).await;
         next._temp = temp;
         next
+    }
+
+    /// The running app's services, for what the tests drive in-process
+    /// (the paths the admin socket and the CLI take).
+    pub fn services(&self) -> &aimoviez::service::Services {
+        self.state.as_ref().expect("running")
     }
 
     /// Stores a feature flag through the writer.

@@ -1,54 +1,25 @@
-//! The admin API: users, flagged votes, feature flags, audit log. Every
-//! route needs an admin session (401 without, 403 for other users) and every
-//! change is audit-logged by the writer in the same transaction.
+//! The admin API: users, flagged votes, feature flags, audit log, over
+//! `service::moderation`. Every route needs an admin session (401 without,
+//! 403 for other users) and every change is audit-logged by the writer in
+//! the same transaction.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
-use super::error::{ApiError, ErrorBody};
-use super::extract::{AdminUser, ApiJson, ApiQuery};
-use super::vote::private;
-use crate::domain::flags;
+use crate::domain::flags::FlagKey;
 use crate::domain::fraud::RiskReason;
 use crate::domain::ids::{UserId, VoteId};
 use crate::domain::model::User;
-use crate::http::state::AppState;
-
-/// `?limit=&offset=` with the API's bounds: limit 1..=100 (default 20), offset ≥ 0.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct Page {
-    /// Page size, 1 to 100 (default 20).
-    limit: Option<i64>,
-    /// Items to skip (default 0).
-    offset: Option<i64>,
-    /// Username prefix (only `GET /api/admin/users` filters by it).
-    q: Option<String>,
-}
-
-impl Page {
-    /// A page from raw query values.
-    pub fn new(limit: Option<i64>, offset: Option<i64>) -> Page {
-        Page { limit, offset, q: None }
-    }
-
-    /// Checked limit and offset.
-    pub fn bounds(&self) -> Result<(usize, usize), ApiError> {
-        let limit = self.limit.unwrap_or(20);
-        if !(1..=100).contains(&limit) {
-            return Err(ApiError::invalid("limit must be between 1 and 100"));
-        }
-        let offset = self.offset.unwrap_or(0);
-        if offset < 0 {
-            return Err(ApiError::invalid("offset must not be negative"));
-        }
-        Ok((limit as usize, offset as usize))
-    }
-}
+use crate::domain::moderation::UserAction;
+use crate::http::error::ErrorBody;
+use crate::http::extract::{AdminUser, ApiJson, ApiQuery, Segment, Segments};
+use crate::http::paging::PageQuery;
+use crate::http::response::private;
+use crate::service::moderation::{self, VoteSelection};
+use crate::service::{ServiceError, Services};
 
 /// A user as admins see them.
 #[derive(Debug, Serialize, ToSchema)]
@@ -87,23 +58,17 @@ pub struct AdminUserResponse {
 }
 
 /// `GET /api/admin/users?q=&limit=&offset=`: users by name prefix.
-#[utoipa::path(get, path = "/api/admin/users", tag = "admin", security(("session" = [])), params(Page),
+#[utoipa::path(get, path = "/api/admin/users", tag = "admin", security(("session" = [])), params(PageQuery),
     responses((status = 200, description = "Users whose name starts with `q`", body = UsersPage)))]
 pub async fn list_users(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     AdminUser(_): AdminUser,
-    ApiQuery(page): ApiQuery<Page>,
-) -> Result<Response, ApiError> {
-    let (limit, offset) = page.bounds()?;
-    let prefix = page.q.unwrap_or_default().trim().to_ascii_lowercase();
-    let users = state.read_store(move |store| store.users_by_prefix(&prefix, limit + 1, offset)).await?;
-    let has_more = users.len() > limit;
-    let users = users.iter().take(limit).map(user_json).collect();
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Response, ServiceError> {
+    let page = query.page()?;
+    let (users, has_more) = moderation::users(&services, query.q.as_deref().unwrap_or(""), page).await?;
+    let users = users.iter().map(user_json).collect();
     Ok(private(Json(UsersPage { users, has_more })))
-}
-
-fn user_id(raw: &str) -> Result<UserId, ApiError> {
-    raw.parse().map_err(|_| ApiError::not_found("no such user"))
 }
 
 /// `POST /api/admin/users/{id}/{ban|unban|grant-admin|revoke-admin}`.
@@ -118,21 +83,11 @@ fn user_id(raw: &str) -> Result<UserId, ApiError> {
         (status = 409, description = "`conflict`: admins cannot ban or demote themselves", body = ErrorBody),
     ))]
 pub async fn user_action(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     AdminUser(admin): AdminUser,
-    Path((id, action)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let target = user_id(&id)?;
-    if target == admin.user && matches!(action.as_str(), "ban" | "revoke-admin") {
-        return Err(ApiError::conflict("admins cannot ban or demote themselves"));
-    }
-    let user = match action.as_str() {
-        "ban" => state.writer.set_banned(admin.user, target, true).await?,
-        "unban" => state.writer.set_banned(admin.user, target, false).await?,
-        "grant-admin" => state.writer.set_admin(admin.user, target, true).await?,
-        "revoke-admin" => state.writer.set_admin(admin.user, target, false).await?,
-        _ => return Err(ApiError::not_found("no such action")),
-    };
+    Segments(target, action): Segments<UserId, UserAction>,
+) -> Result<Response, ServiceError> {
+    let user = moderation::user_action(&services, admin.user, target, action).await?;
     Ok(private(Json(AdminUserResponse { user: user_json(&user) })))
 }
 
@@ -161,15 +116,14 @@ pub struct FlaggedVotesPage {
 }
 
 /// `GET /api/admin/flagged-votes?limit=&offset=`: the fraud review queue, newest first.
-#[utoipa::path(get, path = "/api/admin/flagged-votes", tag = "admin", security(("session" = [])), params(Page),
+#[utoipa::path(get, path = "/api/admin/flagged-votes", tag = "admin", security(("session" = [])), params(PageQuery),
     responses((status = 200, description = "Flagged votes, newest first", body = FlaggedVotesPage)))]
 pub async fn flagged_votes(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     AdminUser(_): AdminUser,
-    ApiQuery(page): ApiQuery<Page>,
-) -> Result<Response, ApiError> {
-    let (limit, offset) = page.bounds()?;
-    let (votes, has_more) = state.read_store(move |store| store.flagged_votes(limit, offset)).await?;
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Response, ServiceError> {
+    let (votes, has_more) = moderation::flagged_votes(&services, query.page()?).await?;
     let votes = votes
         .iter()
         .map(|vote| FlaggedVoteDto {
@@ -207,15 +161,20 @@ pub struct VoidedDto {
     request_body = VoidRequest,
     responses((status = 200, description = "How many votes were voided", body = VoidedDto)))]
 pub async fn void_votes(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     AdminUser(admin): AdminUser,
     ApiJson(body): ApiJson<VoidRequest>,
-) -> Result<Response, ApiError> {
-    if body.vote_ids.is_empty() || body.vote_ids.len() > 1000 {
-        return Err(ApiError::invalid("voteIds must list 1 to 1000 ids"));
+) -> Result<Response, ServiceError> {
+    let refused = || ServiceError::invalid(format!("voteIds must list 1 to {} ids", VoteSelection::MAX));
+    if body.vote_ids.is_empty() {
+        return Err(refused());
     }
+    // Ids that name no vote (0) are skipped like unknown ones.
     let ids: Vec<VoteId> = body.vote_ids.iter().filter_map(|id| VoteId::new(*id)).collect();
-    let voided = state.writer.void_votes(admin.user, ids).await?;
+    let voided = match ids.is_empty() {
+        true => 0,
+        false => moderation::void_votes(&services, admin.user, VoteSelection::new(ids).map_err(|_| refused())?).await?,
+    };
     Ok(private(Json(VoidedDto { voided })))
 }
 
@@ -237,16 +196,10 @@ pub struct FlagsResponse {
 /// `GET /api/admin/feature-flags`.
 #[utoipa::path(get, path = "/api/admin/feature-flags", tag = "admin", security(("session" = [])),
     responses((status = 200, description = "Every feature flag", body = FlagsResponse)))]
-pub async fn list_flags(State(state): State<AppState>, AdminUser(_): AdminUser) -> Response {
-    let stored = state.read_model.read(|model| model.stored_flags.clone());
-    let flags = flags::FLAGS
-        .iter()
-        .map(|spec| FlagDto {
-            key: spec.key,
-            description: spec.description,
-            enabled: stored.get(spec.key).copied().unwrap_or(spec.default),
-            default: spec.default,
-        })
+pub async fn list_flags(State(services): State<Services>, AdminUser(_): AdminUser) -> Response {
+    let flags = moderation::flags(&services)
+        .into_iter()
+        .map(|(spec, enabled)| FlagDto { key: spec.key, description: spec.description, enabled, default: spec.default })
         .collect();
     private(Json(FlagsResponse { flags }))
 }
@@ -274,16 +227,13 @@ pub struct FlagSetDto {
         (status = 404, description = "`not_found`: no such feature flag", body = ErrorBody),
     ))]
 pub async fn set_flag(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     AdminUser(admin): AdminUser,
-    Path(key): Path<String>,
+    Segment(key): Segment<FlagKey>,
     ApiJson(body): ApiJson<FlagUpdate>,
-) -> Result<Response, ApiError> {
-    if !flags::is_known(&key) {
-        return Err(ApiError::not_found("no such feature flag"));
-    }
-    state.writer.set_flag(key.clone(), body.enabled, Some(admin.user)).await?;
-    Ok(private(Json(FlagSetDto { key, enabled: body.enabled })))
+) -> Result<Response, ServiceError> {
+    moderation::set_flag(&services, admin.user, key, body.enabled).await?;
+    Ok(private(Json(FlagSetDto { key: key.as_str().to_owned(), enabled: body.enabled })))
 }
 
 /// An audit log entry.
@@ -309,15 +259,14 @@ pub struct AuditPage {
 }
 
 /// `GET /api/admin/audit-logs?limit=&offset=`, newest first.
-#[utoipa::path(get, path = "/api/admin/audit-logs", tag = "admin", security(("session" = [])), params(Page),
+#[utoipa::path(get, path = "/api/admin/audit-logs", tag = "admin", security(("session" = [])), params(PageQuery),
     responses((status = 200, description = "Audit log entries, newest first", body = AuditPage)))]
 pub async fn audit_logs(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     AdminUser(_): AdminUser,
-    ApiQuery(page): ApiQuery<Page>,
-) -> Result<Response, ApiError> {
-    let (limit, offset) = page.bounds()?;
-    let (entries, has_more) = state.read_store(move |store| store.audit_log(limit, offset)).await?;
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Response, ServiceError> {
+    let (entries, has_more) = moderation::audit_log(&services, query.page()?).await?;
     let entries = entries
         .iter()
         .map(|entry| AuditEntryDto {

@@ -8,12 +8,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::dto::SuccessDto;
-use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, AuthUser, Caller};
-use super::vote::private;
-use crate::accounts::{self, SignedIn};
-use crate::domain::clock::Timestamp;
-use crate::http::state::AppState;
+use crate::http::error::ErrorBody;
+use crate::http::extract::{ApiJson, AuthUser, Caller};
+use crate::http::response::private;
+use crate::service::accounts::{self, SignedIn};
+use crate::service::{ServiceError, Services};
 use crate::sessions;
 
 /// Body of register and login.
@@ -39,7 +38,7 @@ pub struct MeResponse {
     user: MeDto,
 }
 
-fn signed_in_response(state: &AppState, status: StatusCode, signed_in: SignedIn) -> Response {
+fn signed_in_response(services: &Services, status: StatusCode, signed_in: SignedIn) -> Response {
     let body = MeResponse {
         user: MeDto {
             id: signed_in.user.id.get(),
@@ -48,7 +47,7 @@ fn signed_in_response(state: &AppState, status: StatusCode, signed_in: SignedIn)
         },
     };
     let mut response = private((status, Json(body)));
-    let cookie = sessions::session_cookie(&signed_in.token, state.config.secure_cookies());
+    let cookie = sessions::session_cookie(&signed_in.token, services.config.secure_cookies());
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
@@ -62,11 +61,11 @@ fn signed_in_response(state: &AppState, status: StatusCode, signed_in: SignedIn)
         (status = 400, description = "`invalid_request` or `username_taken`", body = ErrorBody),
     ))]
 pub async fn register(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     ApiJson(body): ApiJson<Credentials>,
-) -> Result<Response, ApiError> {
-    let signed_in = accounts::register(&state, &body.username, &body.password).await?;
-    Ok(signed_in_response(&state, StatusCode::CREATED, signed_in))
+) -> Result<Response, ServiceError> {
+    let signed_in = accounts::register(&services, &body.username, &body.password).await?;
+    Ok(signed_in_response(&services, StatusCode::CREATED, signed_in))
 }
 
 /// `POST /api/auth/login` → 200 and a session cookie.
@@ -77,23 +76,23 @@ pub async fn register(
         (status = 403, description = "`banned`", body = ErrorBody),
     ))]
 pub async fn login(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     caller: Caller,
     ApiJson(body): ApiJson<Credentials>,
-) -> Result<Response, ApiError> {
-    let signed_in = accounts::login(&state, &body.username, &body.password, &caller.client.to_string()).await?;
-    Ok(signed_in_response(&state, StatusCode::OK, signed_in))
+) -> Result<Response, ServiceError> {
+    let signed_in = accounts::login(&services, &body.username, &body.password, caller.client).await?;
+    Ok(signed_in_response(&services, StatusCode::OK, signed_in))
 }
 
 /// `POST /api/auth/logout`: revokes the session (if any) and clears the cookie.
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
     responses((status = 200, description = "Signed out; clears the session cookie", body = SuccessDto)))]
-pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+pub async fn logout(State(services): State<Services>, caller: Caller) -> Result<Response, ServiceError> {
     if let Some(session) = caller.user {
-        state.writer.revoke_session(session.token_hash).await?;
+        accounts::logout(&services, session.token_hash).await?;
     }
     let mut response = private(Json(SuccessDto { success: true }));
-    if let Ok(value) = HeaderValue::from_str(&sessions::clear_session_cookie(state.config.secure_cookies())) {
+    if let Ok(value) = HeaderValue::from_str(&sessions::clear_session_cookie(services.config.secure_cookies())) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     Ok(response)
@@ -173,21 +172,10 @@ pub struct ExportComment {
 /// `GET /api/account/export`: everything stored about the signed-in user.
 #[utoipa::path(get, path = "/api/account/export", tag = "auth", security(("session" = [])),
     responses((status = 200, description = "Everything stored about the user, as an attachment", body = ExportDto)))]
-pub async fn export(State(state): State<AppState>, AuthUser(session): AuthUser) -> Result<Response, ApiError> {
-    let store = state.store.clone();
-    let id = session.user;
-    let (user, votes, (clips, _), comments, (following, _)) =
-        tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
-            Ok((
-                store.user(id)?,
-                store.votes_of_user(id)?,
-                store.clips_of_user(id, 10_000, 0)?,
-                store.comments_of_user(id)?,
-                store.follow_list(id, false, 0, 10_000)?,
-            ))
-        })
-        .await??;
-    let comments = comments
+pub async fn export(State(services): State<Services>, AuthUser(session): AuthUser) -> Result<Response, ServiceError> {
+    let export = accounts::export(&services, session.user).await?;
+    let comments = export
+        .comments
         .iter()
         .map(|comment| ExportComment {
             id: comment.id.get(),
@@ -198,7 +186,8 @@ pub async fn export(State(state): State<AppState>, AuthUser(session): AuthUser) 
             created_at: comment.created_at.to_rfc3339(),
         })
         .collect();
-    let clips = clips
+    let clips = export
+        .clips
         .iter()
         .map(|counted| ExportClip {
             id: counted.clip.id.get(),
@@ -210,8 +199,8 @@ pub async fn export(State(state): State<AppState>, AuthUser(session): AuthUser) 
             created_at: counted.clip.created_at.to_rfc3339(),
         })
         .collect();
-    let user = user.ok_or_else(|| ApiError::not_found("no such user"))?;
-    let votes = votes
+    let votes = export
+        .votes
         .iter()
         .map(|vote| ExportVote {
             id: vote.id.get(),
@@ -224,8 +213,9 @@ pub async fn export(State(state): State<AppState>, AuthUser(session): AuthUser) 
             counted: vote.counts(),
         })
         .collect();
+    let user = export.user;
     let body = ExportDto {
-        exported_at: Timestamp::now().to_rfc3339(),
+        exported_at: export.exported_at.to_rfc3339(),
         user: ExportUser {
             id: user.id.get(),
             username: user.username,
@@ -235,7 +225,7 @@ pub async fn export(State(state): State<AppState>, AuthUser(session): AuthUser) 
         votes,
         clips,
         comments,
-        following: following.into_iter().map(|entry| entry.username).collect(),
+        following: export.following.into_iter().map(|entry| entry.username).collect(),
     };
     let mut response = private(Json(body));
     response
@@ -243,9 +233,6 @@ pub async fn export(State(state): State<AppState>, AuthUser(session): AuthUser) 
         .insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"aimoviez-export.json\""));
     Ok(response)
 }
-
-/// The phrase a user types to confirm deleting their account.
-pub const DELETE_CONFIRMATION: &str = "delete my account";
 
 /// Body of `POST /api/account/delete`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -260,16 +247,13 @@ pub struct DeleteRequest {
     request_body = DeleteRequest,
     responses((status = 200, description = "The account is deleted; clears the session cookie", body = SuccessDto)))]
 pub async fn delete_account(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     AuthUser(session): AuthUser,
     ApiJson(body): ApiJson<DeleteRequest>,
-) -> Result<Response, ApiError> {
-    if body.confirm.trim() != DELETE_CONFIRMATION {
-        return Err(ApiError::invalid(format!("type \"{DELETE_CONFIRMATION}\" to confirm")));
-    }
-    state.writer.delete_user(session.user).await?;
+) -> Result<Response, ServiceError> {
+    accounts::delete_account(&services, session.user, &body.confirm).await?;
     let mut response = private(Json(SuccessDto { success: true }));
-    if let Ok(value) = HeaderValue::from_str(&sessions::clear_session_cookie(state.config.secure_cookies())) {
+    if let Ok(value) = HeaderValue::from_str(&sessions::clear_session_cookie(services.config.secure_cookies())) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     Ok(response.into_response())

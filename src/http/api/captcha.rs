@@ -6,12 +6,12 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, Caller};
-use super::vote::private;
-use crate::captcha::{CaptchaError, Challenge};
-use crate::domain::clock::Timestamp;
+use crate::captcha::Challenge;
+use crate::http::error::ErrorBody;
+use crate::http::extract::{ApiJson, Caller};
+use crate::http::response::private;
 use crate::http::state::AppState;
+use crate::service::{ServiceError, Services, captcha};
 
 /// A proof-of-work challenge: find `solution` such that
 /// SHA-256(`token` + ":" + `solution`) starts with `difficultyBits` zero bits.
@@ -39,8 +39,8 @@ impl From<Challenge> for ChallengeDto {
 /// `GET /api/captcha/challenge`.
 #[utoipa::path(get, path = "/api/captcha/challenge", tag = "captcha",
     responses((status = 200, description = "A fresh challenge", body = ChallengeDto)))]
-pub async fn challenge(State(state): State<AppState>) -> Response {
-    private(Json(ChallengeDto::from(state.captcha.issue(Timestamp::now().millis()))))
+pub async fn challenge(State(services): State<Services>) -> Response {
+    private(Json(ChallengeDto::from(captcha::challenge(&services))))
 }
 
 /// Body of `POST /api/captcha/verify`.
@@ -72,15 +72,7 @@ pub async fn verify(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<Solution>,
-) -> Result<Response, ApiError> {
-    let now = Timestamp::now().millis();
-    match state.captcha.verify(&body.token, body.solution, now) {
-        Ok(()) => {
-            let voter = caller.voter_key(&state);
-            let until = state.captcha.grant_pass(voter.as_str(), now);
-            Ok(private(Json(PassDto { pass_until: Timestamp::from_millis(until).to_rfc3339() })))
-        }
-        Err(CaptchaError::Malformed | CaptchaError::BadSignature) => Err(ApiError::invalid("not a valid challenge")),
-        Err(error) => Err(ApiError::captcha_required_because(&error.to_string())),
-    }
+) -> Result<Response, ServiceError> {
+    let until = captcha::verify(&state.services, &caller.voter_key(&state), &body.token, body.solution)?;
+    Ok(private(Json(PassDto { pass_until: until.to_rfc3339() })))
 }

@@ -1,27 +1,24 @@
 //! Comments on clips (one reply level, likes, sort new/top, soft delete) and
 //! reports into the moderation queue. The rules run in the writer
-//! (`store::writer::comments`); handlers parse, call and shape the JSON.
+//! (`store::writer::comments`) behind `service::comments`; handlers parse,
+//! call and shape the JSON.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::admin::Page;
 use super::dto::UserRef;
-use super::error::{ApiError, ErrorBody};
-use super::extract::{AdminUser, ApiJson, ApiQuery, AuthUser, Caller};
-use super::vote::private;
 use crate::domain::comment::{Comment, CommentSort, Report, ReportReason, ReportTarget};
 use crate::domain::ids::{ClipId, CommentId};
-use crate::http::state::AppState;
-use crate::store::writer::{NewComment, NewReport};
+use crate::http::error::ErrorBody;
+use crate::http::extract::{AdminUser, ApiJson, ApiQuery, AuthUser, Caller, Segment};
+use crate::http::paging::PageQuery;
+use crate::http::response::private;
+use crate::service::{Page, ServiceError, Services, comments};
 use crate::store::{CommentPage, CommentView};
-
-/// Top-level comments per page unless `limit` says otherwise.
-pub const DEFAULT_PAGE: i64 = 20;
 
 /// A comment as every JSON response shows it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -115,10 +112,6 @@ fn flexible_comment_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Opt
         .transpose()
 }
 
-fn comment_id(raw: &str) -> Result<CommentId, ApiError> {
-    raw.parse::<CommentId>().map_err(|_| ApiError::not_found("no such comment"))
-}
-
 /// Query of `GET /api/comments`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
@@ -142,20 +135,18 @@ pub struct ListQuery {
         (status = 404, description = "`not_found`: no such clip", body = ErrorBody),
     ))]
 pub async fn list_comments(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     caller: Caller,
     ApiQuery(query): ApiQuery<ListQuery>,
-) -> Result<Response, ApiError> {
-    let raw_clip = query.clip_id.as_deref().ok_or_else(|| ApiError::invalid("clipId is required"))?;
-    let clip: ClipId = raw_clip.parse().map_err(|_| ApiError::invalid("clipId must be a positive integer"))?;
+) -> Result<Response, ServiceError> {
+    let raw_clip = query.clip_id.as_deref().ok_or_else(|| ServiceError::invalid("clipId is required"))?;
+    let clip: ClipId = raw_clip.parse().map_err(|_| ServiceError::invalid("clipId must be a positive integer"))?;
     let sort = match query.sort.as_deref() {
         None | Some("") => CommentSort::New,
-        Some(raw) => CommentSort::parse(raw).ok_or_else(|| ApiError::invalid("sort must be `new` or `top`"))?,
+        Some(raw) => CommentSort::parse(raw).ok_or_else(|| ServiceError::invalid("sort must be `new` or `top`"))?,
     };
-    let (limit, offset) = Page::new(Some(query.limit.unwrap_or(DEFAULT_PAGE)), query.offset).bounds()?;
-    let viewer = caller.user.as_ref().map(|user| user.user);
-    let page = state.read_store(move |store| store.comments_page(clip, sort, limit, offset, viewer)).await?;
-    let page = page.ok_or_else(|| ApiError::not_found("no such clip"))?;
+    let page = Page::new(query.limit, query.offset)?;
+    let page = comments::page(&services, clip, sort, page, caller.user_id()).await?;
     Ok(private(Json(page_json(&page))))
 }
 
@@ -184,12 +175,11 @@ pub struct PostRequest {
         (status = 422, description = "`reply_too_deep`: replies to replies are refused", body = ErrorBody),
     ))]
 pub async fn post_comment(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     AuthUser(user): AuthUser,
     ApiJson(request): ApiJson<PostRequest>,
-) -> Result<Response, ApiError> {
-    let new = NewComment { clip: request.clip_id, parent: request.parent_id, author: user.user, body: request.body };
-    let comment = state.writer.post_comment(new).await?;
+) -> Result<Response, ServiceError> {
+    let comment = comments::post(&services, user.user, request.clip_id, request.parent_id, request.body).await?;
     Ok(private((StatusCode::CREATED, Json(comment_json(&comment, false, Vec::new(), false)))))
 }
 
@@ -202,9 +192,8 @@ pub struct LikeDto {
     liked_by_me: bool,
 }
 
-async fn set_like(state: AppState, user: AuthUser, raw: &str, like: bool) -> Result<Response, ApiError> {
-    let id = comment_id(raw)?;
-    let outcome = state.writer.like_comment(user.0.user, id, like).await?;
+async fn set_like(services: &Services, user: AuthUser, id: CommentId, like: bool) -> Result<Response, ServiceError> {
+    let outcome = comments::set_like(services, user.0.user, id, like).await?;
     Ok(private(Json(LikeDto {
         comment_id: outcome.comment.get(),
         like_count: outcome.like_count,
@@ -220,11 +209,11 @@ async fn set_like(state: AppState, user: AuthUser, raw: &str, like: bool) -> Res
         (status = 404, description = "`not_found`: no such comment", body = ErrorBody),
     ))]
 pub async fn like_comment(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     user: AuthUser,
-    Path(raw): Path<String>,
-) -> Result<Response, ApiError> {
-    set_like(state, user, &raw, true).await
+    Segment(id): Segment<CommentId>,
+) -> Result<Response, ServiceError> {
+    set_like(&services, user, id, true).await
 }
 
 /// `DELETE /api/comments/{id}/like`: idempotent.
@@ -235,11 +224,11 @@ pub async fn like_comment(
         (status = 404, description = "`not_found`: no such comment", body = ErrorBody),
     ))]
 pub async fn unlike_comment(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     user: AuthUser,
-    Path(raw): Path<String>,
-) -> Result<Response, ApiError> {
-    set_like(state, user, &raw, false).await
+    Segment(id): Segment<CommentId>,
+) -> Result<Response, ServiceError> {
+    set_like(&services, user, id, false).await
 }
 
 /// `DELETE /api/comments/{id}`: the author's soft delete, or an admin's
@@ -252,12 +241,11 @@ pub async fn unlike_comment(
         (status = 404, description = "`not_found`: no such comment", body = ErrorBody),
     ))]
 pub async fn delete_comment(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     AuthUser(user): AuthUser,
-    Path(raw): Path<String>,
-) -> Result<Response, ApiError> {
-    let id = comment_id(&raw)?;
-    let comment = state.writer.delete_comment(user.user, id).await?;
+    Segment(id): Segment<CommentId>,
+) -> Result<Response, ServiceError> {
+    let comment = comments::delete(&services, user.user, id).await?;
     Ok(private(Json(comment_json(&comment, false, Vec::new(), false))))
 }
 
@@ -314,19 +302,18 @@ pub struct ReportRequest {
         (status = 404, description = "`not_found`: no such target", body = ErrorBody),
     ))]
 pub async fn file_report(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     AuthUser(user): AuthUser,
     ApiJson(request): ApiJson<ReportRequest>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, ServiceError> {
     let target_type = ReportTarget::parse(&request.target_type)
-        .ok_or_else(|| ApiError::invalid("targetType must be `clip`, `comment` or `user`"))?;
-    let target_id = request.target_id.ok_or_else(|| ApiError::invalid("targetId is required"))?;
+        .ok_or_else(|| ServiceError::invalid("targetType must be `clip`, `comment` or `user`"))?;
+    let target_id = request.target_id.ok_or_else(|| ServiceError::invalid("targetId is required"))?;
     let reason = ReportReason::parse(&request.reason).ok_or_else(|| {
-        ApiError::invalid("reason must be `inappropriate`, `spam`, `harassment`, `copyright` or `other`")
+        ServiceError::invalid("reason must be `inappropriate`, `spam`, `harassment`, `copyright` or `other`")
     })?;
-    let new =
-        NewReport { reporter: user.user, target_type, target_id, reason, details: request.details.unwrap_or_default() };
-    let report = state.writer.file_report(new).await?;
+    let details = request.details.unwrap_or_default();
+    let report = comments::report(&services, user.user, target_type, target_id, reason, details).await?;
     Ok(private((StatusCode::CREATED, Json(report_json(&report)))))
 }
 
@@ -339,15 +326,14 @@ pub struct ReportsPage {
 }
 
 /// `GET /api/admin/reports?limit=&offset=`: the moderation queue, newest first.
-#[utoipa::path(get, path = "/api/admin/reports", tag = "admin", security(("session" = [])), params(Page),
+#[utoipa::path(get, path = "/api/admin/reports", tag = "admin", security(("session" = [])), params(PageQuery),
     responses((status = 200, description = "Reports, newest first", body = ReportsPage)))]
 pub async fn list_reports(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     AdminUser(_): AdminUser,
-    ApiQuery(page): ApiQuery<Page>,
-) -> Result<Response, ApiError> {
-    let (limit, offset) = page.bounds()?;
-    let (reports, has_more) = state.read_store(move |store| store.reports(limit, offset)).await?;
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Response, ServiceError> {
+    let (reports, has_more) = comments::reports(&services, query.page()?).await?;
     let reports = reports.iter().map(report_json).collect();
     Ok(private(Json(ReportsPage { reports, has_more })))
 }

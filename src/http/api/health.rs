@@ -14,7 +14,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::clock::unix_millis_now;
-use crate::http::state::AppState;
+use crate::service::Services;
 use crate::store::writer::WriterStats;
 
 /// Body of `GET /api/health`.
@@ -71,8 +71,8 @@ pub fn assess(stats: &WriterStats, now_unix_ms: u64) -> (StatusCode, Health) {
         (status = 200, description = "Storage and the writer are working", body = Health),
         (status = 503, description = "`degraded`: the writer stopped or the last batch failed", body = Health),
     ))]
-pub async fn health(State(state): State<AppState>) -> Response {
-    let (status, body) = assess(state.writer.stats(), unix_millis_now());
+pub async fn health(State(services): State<Services>) -> Response {
+    let (status, body) = assess(services.writer.stats(), unix_millis_now());
     (status, Json(body)).into_response()
 }
 

@@ -1,5 +1,6 @@
-//! The JSON API under `/api/`: thin handlers over the voting service, the
-//! read model and the store. Every error leaves through `error::ApiError`.
+//! The JSON API under `/api/`: handlers that parse the request, call a
+//! service and shape the JSON. Every error leaves as a `ServiceError`,
+//! answered by `http::error`.
 
 mod admin;
 mod auth;
@@ -7,8 +8,6 @@ mod captcha;
 pub mod clips;
 pub mod comments;
 pub mod dto;
-pub mod error;
-pub mod extract;
 pub mod health;
 pub mod leaderboard;
 pub mod openapi;
@@ -17,13 +16,11 @@ mod story;
 mod tournament;
 pub mod vote;
 
-pub use auth::DELETE_CONFIRMATION;
-
 use axum::Router;
 use axum::routing::{get, post, put};
 
 use crate::http::state::AppState;
-use error::ApiError;
+use crate::service::ServiceError;
 
 /// Routes under `/api/`.
 pub fn router() -> Router<AppState> {
@@ -82,6 +79,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/{*rest}", axum::routing::any(unknown_route))
 }
 
-async fn unknown_route() -> ApiError {
-    ApiError::not_found("no such API route")
+async fn unknown_route() -> ServiceError {
+    ServiceError::not_found("no such API route")
 }

@@ -21,8 +21,9 @@
 //!    routes, 403 under `/api/admin/` and for writes, 413/415 for JSON
 //!    bodies, 429, 500, 503) are added to every operation by
 //!    [`CommonResponses`]; do not repeat them. See `src/http/api/comments.rs` for
-//!    complete examples. One handler routed under two paths needs a second,
-//!    doc-only annotated fn (see `story::get_active_season`).
+//!    complete examples. A handler routed under a second path (an alias kept
+//!    for the original service's clients) is listed in [`ALIASES`]: the
+//!    description copies its operation there, noting the alias.
 //! 4. List the handler in `paths(...)` of [`ApiDoc`] below.
 //!
 //! `tests/api/openapi.rs` fails if a `.route(` under `src/http/api/` (or an
@@ -42,8 +43,9 @@ use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, ResponseBuilder, Type};
 
-use super::error::{ErrorBody, ErrorDetail};
 use super::{admin, auth, captcha, clips, comments, health, leaderboard, profile, story, tournament, vote};
+use crate::http::error::{ErrorBody, ErrorDetail};
+use crate::service::ServiceError;
 use crate::sessions::SESSION_COOKIE;
 
 /// The API description. Info (title, version, description, license) comes
@@ -58,7 +60,6 @@ use crate::sessions::SESSION_COOKIE;
         vote::cast_vote,
         vote::revoke_vote,
         story::get_story,
-        story::get_active_season,
         story::get_clip,
         story::get_features,
         auth::register,
@@ -101,7 +102,6 @@ use crate::sessions::SESSION_COOKIE;
         comments::file_report,
         comments::list_reports,
         profile::my_profile,
-        profile::profile_stats,
         profile::my_history,
         profile::public_profile,
         profile::follow,
@@ -112,7 +112,7 @@ use crate::sessions::SESSION_COOKIE;
         profile::unread_count,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
-    modifiers(&CommonResponses),
+    modifiers(&Aliases, &CommonResponses),
     tags(
         (name = "meta", description = "Health and this description"),
         (name = "votes", description = "The voting feed, casting and revoking votes"),
@@ -146,7 +146,36 @@ pub async fn openapi_json() -> Response {
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
             response
         }
-        Err(error) => super::error::ApiError::internal(format!("openapi description: {error}")).into_response(),
+        Err(error) => ServiceError::internal(format!("openapi description: {error}")).into_response(),
+    }
+}
+
+/// Paths served by the same handler as another documented path:
+/// `(alias, documented path, the alias's operation id)`.
+pub const ALIASES: [(&str, &str, &str); 2] = [
+    ("/api/seasons/active", "/api/story", "get_active_season"),
+    ("/api/profile/stats", "/api/me/profile", "profile_stats"),
+];
+
+/// Documents each of [`ALIASES`] as a copy of its original's operations,
+/// with its own operation id and a note naming the original.
+pub struct Aliases;
+
+impl Modify for Aliases {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (alias, original, operation_id) in ALIASES {
+            let Some(item) = openapi.paths.paths.get(original) else { continue };
+            let mut item = item.clone();
+            for (_, operation) in operations_mut(&mut item) {
+                operation.operation_id = Some(operation_id.to_owned());
+                let note = format!("The same as `{original}`, kept for clients of the original service.");
+                operation.description = Some(match operation.description.take() {
+                    Some(description) if !description.is_empty() => format!("{description}\n\n{note}"),
+                    _ => note,
+                });
+            }
+            openapi.paths.paths.insert(alias.to_owned(), item);
+        }
     }
 }
 

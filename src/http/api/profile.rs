@@ -5,29 +5,24 @@
 //! is the public profile; `POST`/`DELETE /api/users/{name}/follow` follow and
 //! unfollow; `/api/users/{name}/followers|following` page the lists;
 //! `/api/notifications`, `/api/notifications/read` and
-//! `/api/notifications/unread-count` are the inbox. Every read is a handful
-//! of point reads and bounded ranges.
+//! `/api/notifications/unread-count` are the inbox. The numbers come from
+//! `service::profiles`, the inbox from `service::notifications`.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::dto::UserRef;
-use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, ApiQuery, AuthUser, Caller};
-use super::vote::private;
 use crate::domain::account::Username;
-use crate::domain::clock::{Timestamp, UtcDay};
-use crate::domain::ids::UserId;
-use crate::domain::profile::{self, BadgeState, ProfileFacts};
-use crate::http::state::AppState;
-use crate::store::social::{FollowEntry, MAX_NOTIFICATIONS_PAGE, Notification, ProfileData, RecentVote};
-use crate::store::writer::{MAX_MARK_READ_IDS, MarkRead};
-
-/// Votes listed on a profile.
-pub const RECENT_VOTES: usize = 20;
+use crate::http::error::ErrorBody;
+use crate::http::extract::{ApiJson, ApiQuery, AuthUser, Caller, Segment, Segments};
+use crate::http::response::private;
+use crate::service::notifications::{self, MarkReadRequest};
+use crate::service::profiles::{self, FollowList, Profile, ProfileBadge, ProfileVote};
+use crate::service::{ServiceError, Services};
+use crate::store::social::{FollowEntry, Notification};
 
 /// A badge on the wire and on pages.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -56,9 +51,6 @@ pub struct RecentVoteDto {
     pub state: &'static str,
     /// RFC 3339.
     pub cast_at: String,
-    /// Short time for pages.
-    #[serde(skip)]
-    pub cast_at_display: String,
 }
 
 /// Everything a profile shows, computed from the stored facts. The private
@@ -93,118 +85,57 @@ pub struct ProfileView {
     pub recent_votes: Option<Vec<RecentVoteDto>>,
 }
 
-fn recent_vote_dto(recent: &RecentVote) -> RecentVoteDto {
-    let vote = &recent.vote;
-    let state = match vote.state {
-        crate::domain::model::VoteState::Counted => "counted",
-        crate::domain::model::VoteState::Revoked { .. } => "revoked",
-        crate::domain::model::VoteState::Voided => "voided",
-    };
-    RecentVoteDto {
-        clip_id: vote.clip.get(),
-        clip_title: recent.clip_title.clone(),
-        vote_type: vote.vote_type.as_str(),
-        weight: vote.weight,
-        state,
-        cast_at: vote.cast_at.to_rfc3339(),
-        cast_at_display: vote.cast_at.to_display(),
-    }
-}
-
-impl ProfileView {
-    /// The view of stored profile data on `today` with the user's voter
-    /// rank (if in the top [`crate::leaderboard::RANK_CAP`]); `own` adds the
-    /// private parts.
-    pub fn new(data: &ProfileData, today: UtcDay, own: bool, rank: Option<usize>) -> ProfileView {
-        let stats = &data.stats;
-        let facts = ProfileFacts {
-            votes_cast: data.votes_cast,
-            approved_clips: stats.approved_clips,
-            wins: stats.wins,
-            best_streak: stats.streak.best,
-        };
-        let xp = profile::xp(&facts);
-        let level = profile::level_for(xp);
-        let badges = profile::badges(&facts)
-            .into_iter()
-            .map(|badge| {
-                let (progress, goal) = match badge.state {
-                    BadgeState::InProgress { progress, goal } => (progress, goal),
-                    BadgeState::Unlocked => (1, 1),
-                    BadgeState::Locked => (0, 1),
-                };
-                BadgeDto {
-                    key: badge.key,
-                    title: badge.title,
-                    description: badge.description,
-                    state: badge.state.as_str(),
-                    progress,
-                    goal,
-                }
-            })
-            .collect();
-        ProfileView {
-            id: data.user.id.get(),
-            username: data.user.username.clone(),
-            member_since: data.user.created_at.to_rfc3339(),
-            rank: rank.map(|rank| rank as u64),
-            votes_total: data.votes_cast,
-            votes_today: own.then(|| stats.votes_on(today)),
-            clips_uploaded: stats.clips_uploaded,
-            approved_clips: stats.approved_clips,
-            wins: stats.wins,
-            xp,
-            level: level.level,
-            xp_into_level: level.xp_into_level,
-            xp_for_next_level: level.xp_for_next,
-            level_percent: level.percent(),
-            streak: stats.streak.current_on(today),
-            best_streak: stats.streak.best,
-            badges,
-            followers: stats.followers,
-            following: stats.following,
-            recent_votes: own.then(|| data.recent_votes.iter().map(recent_vote_dto).collect()),
+impl From<&ProfileVote> for RecentVoteDto {
+    fn from(vote: &ProfileVote) -> Self {
+        RecentVoteDto {
+            clip_id: vote.clip_id,
+            clip_title: vote.clip_title.clone(),
+            vote_type: vote.vote_type,
+            weight: vote.weight,
+            state: vote.state,
+            cast_at: vote.cast_at.to_rfc3339(),
         }
     }
 }
 
-/// A username from the path, or 404 (a malformed name names no one).
-pub fn parse_username(raw: &str) -> Result<Username, ApiError> {
-    Username::parse(raw).map_err(|_| ApiError::not_found("no such user"))
+impl From<&ProfileBadge> for BadgeDto {
+    fn from(badge: &ProfileBadge) -> Self {
+        BadgeDto {
+            key: badge.key,
+            title: badge.title,
+            description: badge.description,
+            state: badge.state,
+            progress: badge.progress,
+            goal: badge.goal,
+        }
+    }
 }
 
-/// A profile by username, with whether `viewer` follows them.
-pub async fn load_profile(
-    state: &AppState,
-    name: &Username,
-    viewer: Option<UserId>,
-    recent: usize,
-) -> Result<(ProfileData, bool), ApiError> {
-    let name = name.as_str().to_owned();
-    let found = state
-        .read_store(move |store| {
-            let Some(user) = store.user_by_name(&name)? else { return Ok(None) };
-            let Some(data) = store.profile(user.id, recent)? else { return Ok(None) };
-            let following = match viewer {
-                Some(viewer) if viewer != user.id => store.is_following(viewer, user.id)?,
-                _ => false,
-            };
-            Ok(Some((data, following)))
-        })
-        .await?;
-    found.ok_or_else(|| ApiError::not_found("no such user"))
-}
-
-/// The signed-in user's own profile data.
-pub async fn load_own_profile(state: &AppState, user: UserId) -> Result<ProfileData, ApiError> {
-    state
-        .read_store(move |store| store.profile(user, RECENT_VOTES))
-        .await?
-        .ok_or_else(|| ApiError::not_found("no such user"))
-}
-
-fn today() -> UtcDay {
-    Timestamp::now().utc_day()
+impl From<&Profile> for ProfileView {
+    fn from(profile: &Profile) -> Self {
+        ProfileView {
+            id: profile.id,
+            username: profile.username.clone(),
+            member_since: profile.member_since.to_rfc3339(),
+            rank: profile.rank,
+            votes_total: profile.votes_total,
+            votes_today: profile.votes_today,
+            clips_uploaded: profile.clips_uploaded,
+            approved_clips: profile.approved_clips,
+            wins: profile.wins,
+            xp: profile.xp,
+            level: profile.level,
+            xp_into_level: profile.xp_into_level,
+            xp_for_next_level: profile.xp_for_next_level,
+            level_percent: profile.level_percent,
+            streak: profile.streak,
+            best_streak: profile.best_streak,
+            badges: profile.badges.iter().map(BadgeDto::from).collect(),
+            followers: profile.followers,
+            following: profile.following,
+            recent_votes: profile.recent_votes.as_ref().map(|votes| votes.iter().map(RecentVoteDto::from).collect()),
+        }
+    }
 }
 
 /// Body of `GET /api/me/profile` and `GET /api/profile/stats`.
@@ -219,18 +150,11 @@ pub struct MyProfileResponse {
 /// `GET /api/me/profile` and `GET /api/profile/stats`: my profile with the private parts.
 #[utoipa::path(get, path = "/api/me/profile", tag = "profiles", security(("session" = [])),
     responses((status = 200, description = "My profile and unread notification count", body = MyProfileResponse)))]
-pub async fn my_profile(State(state): State<AppState>, AuthUser(user): AuthUser) -> Result<Response, ApiError> {
-    let data = load_own_profile(&state, user.user).await?;
-    let view = ProfileView::new(&data, today(), true, state.leaderboards.voter_rank(user.user.get()));
-    let unread = state.unread.count(user.user);
-    Ok(private(Json(MyProfileResponse { profile: view, unread_notifications: unread })))
+pub async fn my_profile(State(services): State<Services>, AuthUser(user): AuthUser) -> Result<Response, ServiceError> {
+    let profile = profiles::own_profile(&services, user.user).await?;
+    let unread = notifications::unread_count(&services, user.user);
+    Ok(private(Json(MyProfileResponse { profile: ProfileView::from(&profile), unread_notifications: unread })))
 }
-
-/// `GET /api/profile/stats`, served by [`my_profile`].
-#[utoipa::path(get, path = "/api/profile/stats", tag = "profiles", security(("session" = [])),
-    responses((status = 200, description = "My profile and unread notification count", body = MyProfileResponse)))]
-#[allow(dead_code)] // documents the route; the router serves it with `my_profile`
-fn profile_stats() {}
 
 /// Body of `GET /api/profile/history`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -242,9 +166,9 @@ pub struct HistoryResponse {
 /// `GET /api/profile/history`: my last votes, newest first.
 #[utoipa::path(get, path = "/api/profile/history", tag = "profiles", security(("session" = [])),
     responses((status = 200, description = "My last votes, newest first", body = HistoryResponse)))]
-pub async fn my_history(State(state): State<AppState>, AuthUser(user): AuthUser) -> Result<Response, ApiError> {
-    let data = load_own_profile(&state, user.user).await?;
-    let votes: Vec<RecentVoteDto> = data.recent_votes.iter().map(recent_vote_dto).collect();
+pub async fn my_history(State(services): State<Services>, AuthUser(user): AuthUser) -> Result<Response, ServiceError> {
+    let profile = profiles::own_profile(&services, user.user).await?;
+    let votes = profile.recent_votes.iter().flatten().map(RecentVoteDto::from).collect();
     Ok(private(Json(HistoryResponse { votes })))
 }
 
@@ -266,15 +190,12 @@ pub struct PublicProfileResponse {
         (status = 404, description = "`not_found`: no such user", body = ErrorBody),
     ))]
 pub async fn public_profile(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     caller: Caller,
-    Path(name): Path<String>,
-) -> Result<Response, ApiError> {
-    let name = parse_username(&name)?;
-    let viewer = caller.user.as_ref().map(|u| u.user);
-    let (data, following) = load_profile(&state, &name, viewer, 0).await?;
-    let view = ProfileView::new(&data, today(), false, state.leaderboards.voter_rank(data.user.id.get()));
-    Ok(private(Json(PublicProfileResponse { profile: view, is_following: following })))
+    Segment(name): Segment<Username>,
+) -> Result<Response, ServiceError> {
+    let (profile, following) = profiles::public_profile(&services, &name, caller.user_id()).await?;
+    Ok(private(Json(PublicProfileResponse { profile: ProfileView::from(&profile), is_following: following })))
 }
 
 /// Body of a follow or unfollow.
@@ -295,11 +216,11 @@ pub struct FollowState {
         (status = 404, description = "`not_found`: no such user", body = ErrorBody),
     ))]
 pub async fn follow(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     AuthUser(user): AuthUser,
-    Path(name): Path<String>,
-) -> Result<Response, ApiError> {
-    set_follow(&state, user.user, &name, true).await
+    Segment(name): Segment<Username>,
+) -> Result<Response, ServiceError> {
+    set_follow(&services, &user, &name, true).await
 }
 
 /// `DELETE /api/users/{name}/follow`.
@@ -311,16 +232,20 @@ pub async fn follow(
         (status = 404, description = "`not_found`: no such user", body = ErrorBody),
     ))]
 pub async fn unfollow(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     AuthUser(user): AuthUser,
-    Path(name): Path<String>,
-) -> Result<Response, ApiError> {
-    set_follow(&state, user.user, &name, false).await
+    Segment(name): Segment<Username>,
+) -> Result<Response, ServiceError> {
+    set_follow(&services, &user, &name, false).await
 }
 
-async fn set_follow(state: &AppState, user: UserId, name: &str, follow: bool) -> Result<Response, ApiError> {
-    let name = parse_username(name)?;
-    let outcome = state.writer.follow(user, name.as_str().to_owned(), follow).await?;
+async fn set_follow(
+    services: &Services,
+    user: &crate::sessions::SessionUser,
+    name: &Username,
+    follow: bool,
+) -> Result<Response, ServiceError> {
+    let outcome = profiles::set_follow(services, user.user, name, follow).await?;
     Ok(private(Json(FollowState { following: outcome.following, followers: outcome.followers })))
 }
 
@@ -359,28 +284,12 @@ pub struct FollowListPage {
             body = ErrorBody),
     ))]
 pub async fn follow_list(
-    State(state): State<AppState>,
-    Path((name, which)): Path<(String, String)>,
+    State(services): State<Services>,
+    Segments(name, list): Segments<Username, FollowList>,
     ApiQuery(query): ApiQuery<FollowListQuery>,
-) -> Result<Response, ApiError> {
-    let followers = match which.as_str() {
-        "followers" => true,
-        "following" => false,
-        _ => return Err(ApiError::not_found("no such API route")),
-    };
-    let limit = query.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::invalid("limit must be between 1 and 100"));
-    }
-    let name = parse_username(&name)?;
+) -> Result<Response, ServiceError> {
     let after = query.after.unwrap_or(0);
-    let page = state
-        .read_store(move |store| {
-            let Some(user) = store.user_by_name(name.as_str())? else { return Ok(None) };
-            store.follow_list(user.id, followers, after, limit as usize).map(Some)
-        })
-        .await?;
-    let (entries, more) = page.ok_or_else(|| ApiError::not_found("no such user"))?;
+    let (entries, more) = profiles::follow_list(&services, &name, list, after, query.limit).await?;
     let users: Vec<UserRef> = entries
         .iter()
         .map(|FollowEntry { user, username }| UserRef { id: user.get(), username: username.clone() })
@@ -407,9 +316,6 @@ pub struct NotificationDto {
     pub read: bool,
     /// Sent to everyone (a new voting round), not to this user alone.
     pub broadcast: bool,
-    /// Short time for pages.
-    #[serde(skip)]
-    pub created_at_display: String,
 }
 
 impl From<&Notification> for NotificationDto {
@@ -424,7 +330,6 @@ impl From<&Notification> for NotificationDto {
             created_at: n.created_at.to_rfc3339(),
             read: n.read,
             broadcast: n.broadcast,
-            created_at_display: n.created_at.to_display(),
         }
     }
 }
@@ -438,32 +343,6 @@ pub struct NotificationsQuery {
     pub before: Option<u64>,
     /// Page size, 1–50 (default 20).
     pub limit: Option<i64>,
-}
-
-/// A checked page size.
-pub fn notification_limit(limit: Option<i64>) -> Result<usize, ApiError> {
-    let limit = limit.unwrap_or(20);
-    if !(1..=MAX_NOTIFICATIONS_PAGE as i64).contains(&limit) {
-        return Err(ApiError::invalid(format!("limit must be between 1 and {MAX_NOTIFICATIONS_PAGE}")));
-    }
-    Ok(limit as usize)
-}
-
-/// One page of a user's notifications.
-pub async fn notification_page(
-    state: &AppState,
-    user: UserId,
-    before: Option<u64>,
-    limit: usize,
-) -> Result<(Vec<NotificationDto>, Option<u64>, u64), ApiError> {
-    let (page, more, unread) = state
-        .read_store(move |store| {
-            let (page, more) = store.notifications(user, before, limit)?;
-            Ok((page, more, store.unread_count(user)?))
-        })
-        .await?;
-    let next = if more { page.last().map(|n| n.id) } else { None };
-    Ok((page.iter().map(NotificationDto::from).collect(), next, unread))
 }
 
 /// Body of `GET /api/notifications`.
@@ -483,17 +362,17 @@ pub struct NotificationsPage {
     params(NotificationsQuery),
     responses((status = 200, description = "A page of my notifications, newest first", body = NotificationsPage)))]
 pub async fn list_notifications(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     AuthUser(user): AuthUser,
     ApiQuery(query): ApiQuery<NotificationsQuery>,
-) -> Result<Response, ApiError> {
-    let limit = notification_limit(query.limit)?;
-    let (notifications, next, unread) = notification_page(&state, user.user, query.before, limit).await?;
+) -> Result<Response, ServiceError> {
+    let limit = notifications::page_size(query.limit)?;
+    let inbox = notifications::inbox(&services, user.user, query.before, limit).await?;
     Ok(private(Json(NotificationsPage {
-        notifications,
-        unread_count: unread,
-        has_more: next.is_some(),
-        next_before: next,
+        notifications: inbox.notifications.iter().map(NotificationDto::from).collect(),
+        unread_count: inbox.unread,
+        has_more: inbox.next_before.is_some(),
+        next_before: inbox.next_before,
     })))
 }
 
@@ -524,29 +403,23 @@ pub struct UnreadCount {
             body = ErrorBody),
     ))]
 pub async fn mark_read(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     AuthUser(user): AuthUser,
     ApiJson(body): ApiJson<MarkReadBody>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, ServiceError> {
     let which = match (body.ids, body.all) {
-        (Some(_), Some(true)) => return Err(ApiError::invalid("send either ids or all, not both")),
-        (Some(ids), _) => {
-            if ids.is_empty() || ids.len() > MAX_MARK_READ_IDS {
-                return Err(ApiError::invalid(format!("ids must name 1 to {MAX_MARK_READ_IDS} notifications")));
-            }
-            MarkRead::Ids(ids)
-        }
-        (None, Some(false)) => return Err(ApiError::invalid("all must be true when given")),
-        (None, _) => MarkRead::All,
+        (Some(_), Some(true)) => return Err(ServiceError::invalid("send either ids or all, not both")),
+        (Some(ids), _) => MarkReadRequest::Ids(ids),
+        (None, Some(false)) => return Err(ServiceError::invalid("all must be true when given")),
+        (None, _) => MarkReadRequest::All,
     };
-    state.writer.mark_notifications_read(user.user, which).await?;
-    let unread = state.read_store(move |store| store.unread_count(user.user)).await?;
+    let unread = notifications::mark_read(&services, user.user, which).await?;
     Ok(private(Json(UnreadCount { unread_count: unread })))
 }
 
 /// `GET /api/notifications/unread-count`: from memory, no storage read.
 #[utoipa::path(get, path = "/api/notifications/unread-count", tag = "profiles", security(("session" = [])),
     responses((status = 200, description = "My unread notification count", body = UnreadCount)))]
-pub async fn unread_count(State(state): State<AppState>, AuthUser(user): AuthUser) -> Response {
-    private(Json(UnreadCount { unread_count: state.unread.count(user.user) }))
+pub async fn unread_count(State(services): State<Services>, AuthUser(user): AuthUser) -> Response {
+    private(Json(UnreadCount { unread_count: notifications::unread_count(&services, user.user) }))
 }

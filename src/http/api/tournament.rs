@@ -1,24 +1,25 @@
 //! Admin tournament routes (seasons, slots, the clip queue) and the public
-//! genre vote. Handlers validate input and call the writer; the writer
-//! checks state and audit-logs.
+//! genre vote, over `service::moderation` and `service::genres`; the writer
+//! below them checks state and audit-logs.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::admin::Page;
 use super::dto::{self, ClipDto};
-use super::error::{ApiError, ErrorBody};
-use super::extract::{AdminUser, ApiJson, ApiQuery, Caller};
-use super::vote::private;
 use crate::domain::ids::{ClipId, SeasonId, SlotPosition};
 use crate::domain::model::Season;
-use crate::domain::tournament::{ClipStatus, SeasonStatus};
+use crate::domain::moderation::{ClipDecision, SeasonAction, SlotAction};
+use crate::http::error::ErrorBody;
+use crate::http::extract::{AdminUser, ApiJson, ApiQuery, Caller, Segment, Segments};
+use crate::http::response::private;
 use crate::http::state::AppState;
+use crate::service::moderation::{self, ClipSelection, RejectReason, SeasonDraft, SlotActionOutcome};
+use crate::service::{Page, ServiceError, Services, genres};
 use crate::store::CountedClip;
-use crate::store::writer::{AdvanceOutcome, AdvanceTrigger, NewSeason};
+use crate::store::writer::AdvanceOutcome;
 
 /// Query of the clip queue.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -31,16 +32,6 @@ pub struct QueueQuery {
     limit: Option<i64>,
     /// Items to skip (default 0).
     offset: Option<i64>,
-}
-
-fn parse_status(raw: Option<&str>) -> Result<ClipStatus, ApiError> {
-    match raw.unwrap_or("pending") {
-        "pending" => Ok(ClipStatus::Pending),
-        "active" => Ok(ClipStatus::Active),
-        "locked" => Ok(ClipStatus::Locked),
-        "rejected" => Ok(ClipStatus::Rejected),
-        _ => Err(ApiError::invalid("status must be pending, active, locked or rejected")),
-    }
 }
 
 /// A clip in the moderation queue: the public shape plus moderation fields.
@@ -75,18 +66,15 @@ pub struct QueuePage {
 #[utoipa::path(get, path = "/api/admin/clips", tag = "tournament", security(("session" = [])), params(QueueQuery),
     responses((status = 200, description = "Clips in the given status", body = QueuePage)))]
 pub async fn list_clips(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     AdminUser(_): AdminUser,
     ApiQuery(query): ApiQuery<QueueQuery>,
-) -> Result<Response, ApiError> {
-    let status = parse_status(query.status.as_deref())?;
-    let (limit, offset) = Page::new(query.limit, query.offset).bounds()?;
-    let (clips, has_more) = state.read_store(move |store| store.clips_by_status(status, limit, offset)).await?;
+) -> Result<Response, ServiceError> {
+    let status = moderation::parse_queue_status(query.status.as_deref())
+        .ok_or_else(|| ServiceError::invalid("status must be pending, active, locked or rejected"))?;
+    let page = Page::new(query.limit, query.offset)?;
+    let (clips, has_more) = moderation::clip_queue(&services, status, page).await?;
     Ok(private(Json(QueuePage { clips: clips.iter().map(queue_entry).collect(), has_more })))
-}
-
-fn clip_id(raw: &str) -> Result<ClipId, ApiError> {
-    raw.parse().map_err(|_| ApiError::not_found("no such clip"))
 }
 
 /// Body of a reject.
@@ -109,14 +97,6 @@ pub struct RejectedDto {
     rejected: usize,
 }
 
-fn check_reason(reason: &str) -> Result<String, ApiError> {
-    let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > 300 {
-        return Err(ApiError::invalid("reason must be 1 to 300 characters"));
-    }
-    Ok(reason.to_owned())
-}
-
 /// `POST /api/admin/clips/{id}/approve`.
 #[utoipa::path(post, path = "/api/admin/clips/{id}/approve", tag = "tournament", security(("session" = [])),
     params(("id" = u64, Path, description = "Clip id")),
@@ -126,11 +106,11 @@ fn check_reason(reason: &str) -> Result<String, ApiError> {
         (status = 409, description = "`conflict`: the clip is not pending", body = ErrorBody),
     ))]
 pub async fn approve_clip(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     AdminUser(admin): AdminUser,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let clips = state.writer.approve_clips(admin.user, vec![clip_id(&id)?]).await?;
+    Segment(id): Segment<ClipId>,
+) -> Result<Response, ServiceError> {
+    let clips = moderation::approve(&services, admin.user, ClipSelection::one(id)).await?;
     Ok(private(Json(ApprovedDto { approved: clips.len() })))
 }
 
@@ -144,13 +124,13 @@ pub async fn approve_clip(
         (status = 409, description = "`conflict`: the clip cannot be rejected now", body = ErrorBody),
     ))]
 pub async fn reject_clip(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     AdminUser(admin): AdminUser,
-    Path(id): Path<String>,
+    Segment(id): Segment<ClipId>,
     ApiJson(body): ApiJson<RejectRequest>,
-) -> Result<Response, ApiError> {
-    let reason = check_reason(&body.reason)?;
-    let clips = state.writer.reject_clips(admin.user, vec![clip_id(&id)?], reason).await?;
+) -> Result<Response, ServiceError> {
+    let reason = RejectReason::parse(&body.reason)?;
+    let clips = moderation::reject(&services, admin.user, ClipSelection::one(id), reason).await?;
     Ok(private(Json(RejectedDto { rejected: clips.len() })))
 }
 
@@ -182,27 +162,27 @@ pub struct BulkDto {
         (status = 409, description = "`conflict`: a clip cannot change (nothing changed)", body = ErrorBody),
     ))]
 pub async fn bulk_clips(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     AdminUser(admin): AdminUser,
     ApiJson(body): ApiJson<BulkRequest>,
-) -> Result<Response, ApiError> {
-    if body.clip_ids.is_empty() || body.clip_ids.len() > 100 {
-        return Err(ApiError::invalid("clipIds must list 1 to 100 ids"));
-    }
+) -> Result<Response, ServiceError> {
     let ids: Vec<ClipId> = body
         .clip_ids
         .iter()
-        .map(|id| ClipId::new(*id).ok_or_else(|| ApiError::invalid("clip ids are positive")))
+        .map(|id| ClipId::new(*id).ok_or_else(|| ServiceError::invalid("clip ids are positive")))
         .collect::<Result<_, _>>()?;
-    let count = match body.action.as_str() {
-        "approve" => state.writer.approve_clips(admin.user, ids).await?.len(),
-        "reject" => {
-            let reason = check_reason(body.reason.as_deref().unwrap_or(""))?;
-            state.writer.reject_clips(admin.user, ids, reason).await?.len()
+    let clips = ClipSelection::new(ids)
+        .map_err(|_| ServiceError::invalid(format!("clipIds must list 1 to {} ids", ClipSelection::MAX)))?;
+    let decision =
+        ClipDecision::parse(&body.action).ok_or_else(|| ServiceError::invalid("action must be approve or reject"))?;
+    let count = match decision {
+        ClipDecision::Approve => moderation::approve(&services, admin.user, clips).await?.len(),
+        ClipDecision::Reject => {
+            let reason = RejectReason::parse(body.reason.as_deref().unwrap_or(""))?;
+            moderation::reject(&services, admin.user, clips, reason).await?.len()
         }
-        _ => return Err(ApiError::invalid("action must be approve or reject")),
     };
-    Ok(private(Json(BulkDto { action: body.action, count })))
+    Ok(private(Json(BulkDto { action: decision.as_str().to_owned(), count })))
 }
 
 /// A season as admins see it.
@@ -258,12 +238,8 @@ pub struct DeletedDto {
 /// `GET /api/admin/seasons`, with the genre vote to guide the next one.
 #[utoipa::path(get, path = "/api/admin/seasons", tag = "tournament", security(("session" = [])),
     responses((status = 200, description = "Every season, and the genre vote", body = SeasonsResponse)))]
-pub async fn list_seasons(State(state): State<AppState>, AdminUser(_): AdminUser) -> Result<Response, ApiError> {
-    let store = state.store.clone();
-    let (seasons, (tallies, _)) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
-        Ok((store.seasons()?, store.genre_tallies("")?))
-    })
-    .await??;
+pub async fn list_seasons(State(services): State<Services>, AdminUser(_): AdminUser) -> Result<Response, ServiceError> {
+    let (seasons, tallies) = moderation::seasons(&services).await?;
     let seasons = seasons.iter().map(season_json).collect();
     Ok(private(Json(SeasonsResponse { seasons, genre_votes: genre_json(&tallies) })))
 }
@@ -290,37 +266,19 @@ pub struct CreateSeason {
     request_body = CreateSeason,
     responses((status = 201, description = "The new draft season", body = SeasonResponse)))]
 pub async fn create_season(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     AdminUser(admin): AdminUser,
     ApiJson(body): ApiJson<CreateSeason>,
-) -> Result<Response, ApiError> {
-    let title = body.title.trim().to_owned();
-    if title.is_empty() || title.chars().count() > 80 {
-        return Err(ApiError::invalid("title must be 1 to 80 characters"));
-    }
-    let genre = body.genre.trim().to_ascii_lowercase();
-    if !state.config.genres.contains(&genre) {
-        return Err(ApiError::invalid(format!("genre must be one of: {}", state.config.genres.join(", "))));
-    }
-    if body.description.chars().count() > 1000 {
-        return Err(ApiError::invalid("description must be at most 1000 characters"));
-    }
-    let total_slots = body.total_slots.unwrap_or(75);
-    if !(1..=500).contains(&total_slots) {
-        return Err(ApiError::invalid("totalSlots must be between 1 and 500"));
-    }
-    let slot_duration_secs = body.slot_duration_secs.unwrap_or(24 * 3600);
-    if !(1..=30 * 24 * 3600).contains(&slot_duration_secs) {
-        return Err(ApiError::invalid("slotDurationSecs must be between 1 second and 30 days"));
-    }
-    let new =
-        NewSeason { title, genre, description: body.description.trim().to_owned(), total_slots, slot_duration_secs };
-    let season = state.writer.create_season(admin.user, new).await?;
+) -> Result<Response, ServiceError> {
+    let draft = SeasonDraft {
+        title: body.title,
+        genre: body.genre,
+        description: body.description,
+        total_slots: body.total_slots,
+        slot_duration_secs: body.slot_duration_secs,
+    };
+    let season = moderation::create_season(&services, admin.user, draft).await?;
     Ok(private((axum::http::StatusCode::CREATED, Json(SeasonResponse { season: season_json(&season) }))))
-}
-
-fn season_id(raw: &str) -> Result<SeasonId, ApiError> {
-    raw.parse().map_err(|_| ApiError::not_found("no such season"))
 }
 
 /// `POST /api/admin/seasons/{id}/{activate|finish|archive}`.
@@ -335,17 +293,11 @@ fn season_id(raw: &str) -> Result<SeasonId, ApiError> {
         (status = 409, description = "`conflict`: the transition is not allowed now", body = ErrorBody),
     ))]
 pub async fn season_action(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     AdminUser(admin): AdminUser,
-    Path((id, action)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let to = match action.as_str() {
-        "activate" => SeasonStatus::Active,
-        "finish" => SeasonStatus::Finished,
-        "archive" => SeasonStatus::Archived,
-        _ => return Err(ApiError::not_found("no such action")),
-    };
-    let season = state.writer.season_transition(admin.user, season_id(&id)?, to).await?;
+    Segments(season, action): Segments<SeasonId, SeasonAction>,
+) -> Result<Response, ServiceError> {
+    let season = moderation::season_action(&services, admin.user, season, action).await?;
     Ok(private(Json(SeasonResponse { season: season_json(&season) })))
 }
 
@@ -367,12 +319,12 @@ pub struct DeleteSeason {
         (status = 409, description = "`conflict`: only draft seasons can be deleted", body = ErrorBody),
     ))]
 pub async fn delete_season(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     AdminUser(admin): AdminUser,
-    Path(id): Path<String>,
+    Segment(season): Segment<SeasonId>,
     ApiJson(body): ApiJson<DeleteSeason>,
-) -> Result<Response, ApiError> {
-    state.writer.delete_season(admin.user, season_id(&id)?, body.confirm).await?;
+) -> Result<Response, ServiceError> {
+    moderation::delete_season(&services, admin.user, season, &body.confirm).await?;
     Ok(private(Json(DeletedDto { deleted: true })))
 }
 
@@ -424,21 +376,21 @@ pub struct AdvanceRequest {
         (status = 409, description = "`conflict`: another slot is open by now", body = ErrorBody),
     ))]
 pub async fn advance_now(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     AdminUser(admin): AdminUser,
     body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
+) -> Result<Response, ServiceError> {
     // The body is optional: an empty POST advances whatever slot is open.
     let request: AdvanceRequest = if body.is_empty() {
         AdvanceRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|error| ApiError::invalid(format!("invalid body: {error}")))?
+        serde_json::from_slice(&body).map_err(|error| ServiceError::invalid(format!("invalid body: {error}")))?
     };
     let expected = match request.position {
-        Some(raw) => Some(SlotPosition::new(raw).ok_or_else(|| ApiError::invalid("position starts at 1"))?),
+        Some(raw) => Some(SlotPosition::new(raw).ok_or_else(|| ServiceError::invalid("position starts at 1"))?),
         None => None,
     };
-    let outcome = state.writer.advance(AdvanceTrigger::Manual { actor: admin.user, winner: None, expected }).await?;
+    let outcome = moderation::advance(&services, admin.user, expected).await?;
     Ok(private(Json(advance_json(&outcome))))
 }
 
@@ -452,10 +404,6 @@ pub struct AssignWinner {
     clip_id: ClipId,
 }
 
-fn position(raw: &str) -> Result<SlotPosition, ApiError> {
-    raw.parse::<u32>().ok().and_then(SlotPosition::new).ok_or_else(|| ApiError::not_found("no such slot"))
-}
-
 /// `POST /api/admin/slots/{position}/assign-winner {"clipId"}` (the open slot).
 #[utoipa::path(post, path = "/api/admin/slots/{position}/assign-winner", tag = "tournament",
     security(("session" = [])),
@@ -467,18 +415,12 @@ fn position(raw: &str) -> Result<SlotPosition, ApiError> {
         (status = 409, description = "`conflict`: the slot is not the open one", body = ErrorBody),
     ))]
 pub async fn assign_winner(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     AdminUser(admin): AdminUser,
-    Path(raw): Path<String>,
+    Segment(position): Segment<SlotPosition>,
     ApiJson(body): ApiJson<AssignWinner>,
-) -> Result<Response, ApiError> {
-    let wanted = position(&raw)?;
-    let open = state.read_model.read(|model| model.open_slot().map(|slot| slot.position));
-    if open != Some(wanted) {
-        return Err(ApiError::conflict("a winner can only be assigned in the open slot"));
-    }
-    let trigger = AdvanceTrigger::Manual { actor: admin.user, winner: Some(body.clip_id), expected: Some(wanted) };
-    let outcome = state.writer.advance(trigger).await?;
+) -> Result<Response, ServiceError> {
+    let outcome = moderation::assign_winner(&services, admin.user, position, body.clip_id).await?;
     Ok(private(Json(advance_json(&outcome))))
 }
 
@@ -494,22 +436,15 @@ pub async fn assign_winner(
         (status = 409, description = "`conflict`: the slot cannot change now", body = ErrorBody),
     ))]
 pub async fn slot_action(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     AdminUser(admin): AdminUser,
-    Path((raw, action)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let position = position(&raw)?;
-    match action.as_str() {
-        "unlock" => {
-            state.writer.unlock_slot(admin.user, position).await?;
-            Ok(private(Json(SlotOutcome::Unlocked { slot_position: position.get() })))
-        }
-        "reset-votes" => {
-            let voided = state.writer.reset_slot_votes(admin.user, position).await?;
-            Ok(private(Json(SlotOutcome::Reset { voided_votes: voided })))
-        }
-        _ => Err(ApiError::not_found("no such action")),
-    }
+    Segments(position, action): Segments<SlotPosition, SlotAction>,
+) -> Result<Response, ServiceError> {
+    let body = match moderation::slot_action(&services, admin.user, position, action).await? {
+        SlotActionOutcome::Unlocked => SlotOutcome::Unlocked { slot_position: position.get() },
+        SlotActionOutcome::Reset { voided } => SlotOutcome::Reset { voided_votes: voided },
+    };
+    Ok(private(Json(body)))
 }
 
 /// One genre's share of the genre vote.
@@ -555,15 +490,13 @@ pub struct GenreVoted {
 /// `GET /api/genre-vote`: tallies with percentages and my vote.
 #[utoipa::path(get, path = "/api/genre-vote", tag = "tournament",
     responses((status = 200, description = "Tallies and this voter's vote", body = GenreVotesResponse)))]
-pub async fn genre_votes(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    let voter = caller.voter_key(&state);
-    let (tallies, mine) = state.read_store(move |store| store.genre_tallies(voter.as_str())).await?;
-    let open = state.read_model.read(|model| model.season.is_none());
+pub async fn genre_votes(State(state): State<AppState>, caller: Caller) -> Result<Response, ServiceError> {
+    let ballot = genres::ballot(&state.services, &caller.voter_key(&state)).await?;
     Ok(private(Json(GenreVotesResponse {
-        open,
-        genres: state.config.genres.clone(),
-        tallies: genre_json(&tallies),
-        my_vote: mine,
+        open: ballot.open,
+        genres: ballot.genres,
+        tallies: genre_json(&ballot.tallies),
+        my_vote: ballot.mine,
     })))
 }
 
@@ -584,12 +517,9 @@ pub async fn vote_genre(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<GenreVote>,
-) -> Result<Response, ApiError> {
-    let genre = body.genre.trim().to_ascii_lowercase();
-    if !state.config.genres.contains(&genre) {
-        return Err(ApiError::invalid(format!("genre must be one of: {}", state.config.genres.join(", "))));
-    }
-    let voter = caller.voter_key(&state);
-    state.writer.vote_genre(voter.as_str().to_owned(), genre.clone()).await?;
-    Ok(private(Json(GenreVoted { success: true, genre })))
+) -> Result<Response, ServiceError> {
+    let genre = genres::parse(&state.services, &body.genre)?;
+    let name = genre.as_str().to_owned();
+    genres::vote(&state.services, &caller.voter_key(&state), genre).await?;
+    Ok(private(Json(GenreVoted { success: true, genre: name })))
 }

@@ -2,20 +2,20 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::dto::{self, ClipDto, RemainingVotesDto};
-use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, ApiQuery, Caller, Voter};
-use crate::domain::feed::{DEFAULT_FEED_LIMIT, MAX_FEED_LIMIT};
+use crate::domain::feed::DEFAULT_FEED_LIMIT;
 use crate::domain::ids::ClipId;
 use crate::domain::vote::VoteType;
+use crate::http::error::ErrorBody;
+use crate::http::extract::{ApiJson, ApiQuery, Caller, Voter};
+use crate::http::response::private;
 use crate::http::state::AppState;
+use crate::service::{ServiceError, Services, voting};
 use crate::store::writer::VoteOutcome;
-use crate::voting;
 
 /// Query of `GET /api/vote`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -50,16 +50,13 @@ const MAX_EXCLUDE_IDS: usize = 200;
 #[utoipa::path(get, path = "/api/vote", tag = "votes", params(FeedQuery),
     responses((status = 200, description = "The next clips to vote on, with the voter's quota", body = FeedResponse)))]
 pub async fn get_feed(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     Voter(voter): Voter,
     ApiQuery(query): ApiQuery<FeedQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, ServiceError> {
     let limit = query.limit.unwrap_or(DEFAULT_FEED_LIMIT);
-    if limit == 0 || limit > MAX_FEED_LIMIT {
-        return Err(ApiError::invalid(format!("limit must be between 1 and {MAX_FEED_LIMIT}")));
-    }
     let exclude = parse_exclude_ids(query.exclude_ids.as_deref())?;
-    let feed = voting::load_feed(&state, &voter, limit, &exclude).await?;
+    let feed = voting::load_feed(&services, &voter, limit, &exclude).await?;
     let body = FeedResponse {
         clips: feed.clips.iter().map(ClipDto::from).collect(),
         total_votes_today: feed.voter.spent_today,
@@ -74,14 +71,14 @@ pub async fn get_feed(
     Ok(private(Json(body)))
 }
 
-fn parse_exclude_ids(raw: Option<&str>) -> Result<Vec<ClipId>, ApiError> {
+fn parse_exclude_ids(raw: Option<&str>) -> Result<Vec<ClipId>, ServiceError> {
     let Some(raw) = raw.filter(|raw| !raw.trim().is_empty()) else { return Ok(Vec::new()) };
     let ids: Vec<&str> = raw.split(',').collect();
     if ids.len() > MAX_EXCLUDE_IDS {
-        return Err(ApiError::invalid(format!("excludeIds may list at most {MAX_EXCLUDE_IDS} ids")));
+        return Err(ServiceError::invalid(format!("excludeIds may list at most {MAX_EXCLUDE_IDS} ids")));
     }
     ids.into_iter()
-        .map(|id| id.parse::<ClipId>().map_err(|error| ApiError::invalid(format!("excludeIds: {error}"))))
+        .map(|id| id.parse::<ClipId>().map_err(|error| ServiceError::invalid(format!("excludeIds: {error}"))))
         .collect()
 }
 
@@ -120,7 +117,7 @@ pub struct VoteResponse {
     remaining_votes: RemainingVotesDto,
 }
 
-fn vote_response(state: &AppState, outcome: &VoteOutcome) -> VoteResponse {
+fn vote_response(services: &Services, outcome: &VoteOutcome) -> VoteResponse {
     VoteResponse {
         success: true,
         clip_id: outcome.clip.get(),
@@ -128,7 +125,7 @@ fn vote_response(state: &AppState, outcome: &VoteOutcome) -> VoteResponse {
         new_score: outcome.counter.weighted_score,
         vote_count: outcome.counter.vote_count,
         total_votes_today: outcome.spent_today,
-        remaining_votes: voting::remaining_after(state, outcome).into(),
+        remaining_votes: voting::remaining_after(services, outcome).into(),
     }
 }
 
@@ -145,15 +142,15 @@ pub async fn cast_vote(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(request): ApiJson<CastRequest>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, ServiceError> {
     let vote_type = match request.vote_type.as_deref() {
         None => VoteType::Standard,
-        Some(name) => {
-            VoteType::parse(name).ok_or_else(|| ApiError::invalid("voteType must be one of standard, super, mega"))?
-        }
+        Some(name) => VoteType::parse(name)
+            .ok_or_else(|| ServiceError::invalid("voteType must be one of standard, super, mega"))?,
     };
-    let outcome = voting::cast(&state, &caller, request.clip_id, vote_type).await?;
-    Ok(private(Json(vote_response(&state, &outcome))))
+    let voter = caller.voter_key(&state);
+    let outcome = voting::cast(&state.services, &voter, caller.network(), request.clip_id, vote_type).await?;
+    Ok(private(Json(vote_response(&state.services, &outcome))))
 }
 
 /// `DELETE /api/vote`: revokes the voter's latest vote on a clip.
@@ -167,14 +164,7 @@ pub async fn revoke_vote(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(request): ApiJson<RevokeRequest>,
-) -> Result<Response, ApiError> {
-    let outcome = voting::revoke(&state, &caller, request.clip_id).await?;
-    Ok(private(Json(vote_response(&state, &outcome))))
-}
-
-/// Marks a personal response as uncacheable.
-pub fn private(body: impl IntoResponse) -> Response {
-    let mut response = body.into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
-    response
+) -> Result<Response, ServiceError> {
+    let outcome = voting::revoke(&state.services, &caller.voter_key(&state), request.clip_id).await?;
+    Ok(private(Json(vote_response(&state.services, &outcome))))
 }

@@ -12,15 +12,15 @@ use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::http::api::error::ApiError;
+use crate::http::error::csrf_failed;
 use crate::http::state::AppState;
 
 /// Middleware: refuses cross-site non-safe requests.
 pub async fn reject_cross_site(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if !safe && !is_same_site(request.headers(), state.config.public_url.as_deref()) {
+    if !safe && !is_same_site(request.headers(), state.services.config.public_url.as_deref()) {
         tracing::info!(method = %request.method(), path = %request.uri().path(), "cross-site request refused");
-        return ApiError::csrf_failed().into_response();
+        return csrf_failed().into_response();
     }
     next.run(request).await
 }

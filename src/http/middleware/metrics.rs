@@ -35,6 +35,6 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
-    state.metrics.observe_request(route, method, response.status().as_u16(), started.elapsed());
+    state.services.metrics.observe_request(route, method, response.status().as_u16(), started.elapsed());
     response
 }

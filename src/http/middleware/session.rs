@@ -23,18 +23,18 @@ pub async fn renew(State(state): State<AppState>, request: Request, next: Next) 
         .find_map(token_from_cookie_header);
     let now = Timestamp::now();
     let due = token.and_then(|token| {
-        let session = state.sessions.lookup(&token, now)?;
+        let session = state.services.sessions.lookup(&token, now)?;
         session.needs_renewal(now).then_some((token, session))
     });
     let mut response = next.run(request).await;
     if let Some((token, session)) = due {
-        let writer = state.writer.clone();
+        let writer = state.services.writer.clone();
         tokio::spawn(async move {
             if let Err(error) = writer.renew_session(session.token_hash, SESSION_TTL_SECS).await {
                 tracing::warn!(error = %error, "session renewal failed");
             }
         });
-        if let Ok(value) = HeaderValue::from_str(&session_cookie(&token, state.config.secure_cookies())) {
+        if let Ok(value) = HeaderValue::from_str(&session_cookie(&token, state.services.config.secure_cookies())) {
             response.headers_mut().append(header::SET_COOKIE, value);
         }
     }

@@ -1,4 +1,5 @@
-//! Sign-in, sign-up, sign-out and settings pages (plain forms; no JS needed).
+//! Sign-in, sign-up, sign-out and settings pages (plain forms; no JS
+//! needed), over `service::accounts`.
 
 use askama::Template;
 use axum::Form;
@@ -7,12 +8,12 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::render;
-use super::{Chrome, form_token_ok};
-use crate::accounts::{self, SignedIn};
-use crate::http::api::error::ApiError;
-use crate::http::api::extract::Caller;
+use super::{Chrome, render, sentence};
+use crate::http::error::{csrf_failed, status};
+use crate::http::extract::{Caller, FormRefusal, PageForm, SignedForm};
 use crate::http::state::AppState;
+use crate::service::accounts::{self, DELETE_CONFIRMATION, SignedIn};
+use crate::service::{ErrorKind, ServiceError};
 use crate::sessions;
 
 fn with_cookie(mut response: Response, cookie: &str) -> Response {
@@ -52,21 +53,14 @@ pub async fn signup_page(State(state): State<AppState>, caller: Caller) -> Respo
 }
 
 fn signed_in_redirect(state: &AppState, signed_in: SignedIn) -> Response {
-    let cookie = sessions::session_cookie(&signed_in.token, state.config.secure_cookies());
+    let cookie = sessions::session_cookie(&signed_in.token, state.services.config.secure_cookies());
     with_cookie(Redirect::to("/").into_response(), &cookie)
 }
 
-fn form_error(state: &AppState, caller: &Caller, signup: bool, username: String, error: ApiError) -> Response {
-    let status = match error.code() {
-        "invalid_credentials" => StatusCode::UNAUTHORIZED,
-        "rate_limited" => StatusCode::TOO_MANY_REQUESTS,
-        "banned" => StatusCode::FORBIDDEN,
-        "internal" | "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::BAD_REQUEST,
-    };
+fn form_error(state: &AppState, caller: &Caller, signup: bool, username: String, error: ServiceError) -> Response {
     let page =
         LoginPage { chrome: Chrome::new(state, caller), signup, username, error: Some(error.message().to_owned()) };
-    render(&page, status)
+    render(&page, status(error.kind()))
 }
 
 /// `POST /login`.
@@ -76,9 +70,9 @@ pub async fn login_form(
     form: Result<Form<CredentialsForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let Ok(Form(form)) = form else {
-        return form_error(&state, &caller, false, String::new(), ApiError::invalid("fill in both fields"));
+        return form_error(&state, &caller, false, String::new(), ServiceError::invalid("fill in both fields"));
     };
-    match accounts::login(&state, &form.username, &form.password, &caller.client.to_string()).await {
+    match accounts::login(&state.services, &form.username, &form.password, caller.client).await {
         Ok(signed_in) => signed_in_redirect(&state, signed_in),
         Err(error) => form_error(&state, &caller, false, form.username, error),
     }
@@ -91,37 +85,42 @@ pub async fn signup_form(
     form: Result<Form<CredentialsForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let Ok(Form(form)) = form else {
-        return form_error(&state, &caller, true, String::new(), ApiError::invalid("fill in both fields"));
+        return form_error(&state, &caller, true, String::new(), ServiceError::invalid("fill in both fields"));
     };
-    match accounts::register(&state, &form.username, &form.password).await {
+    match accounts::register(&state.services, &form.username, &form.password).await {
         Ok(signed_in) => signed_in_redirect(&state, signed_in),
         Err(error) => form_error(&state, &caller, true, form.username, error),
     }
 }
 
-/// Body of forms that only carry the session's form token.
-#[derive(Debug, Deserialize)]
+/// Body of forms that only carry the session's form token (and, for the
+/// deletion, the typed confirmation).
+#[derive(Debug, Default, Deserialize)]
 pub struct TokenForm {
-    csrf: Option<String>,
     confirm: Option<String>,
 }
+
+impl PageForm for TokenForm {}
 
 /// `POST /logout`.
 pub async fn logout_form(
     State(state): State<AppState>,
     caller: Caller,
-    form: Result<Form<TokenForm>, axum::extract::rejection::FormRejection>,
+    form: Result<SignedForm<TokenForm>, FormRefusal<TokenForm>>,
 ) -> Response {
-    let token = form.ok().and_then(|Form(form)| form.csrf);
-    if !form_token_ok(&state, &caller, token.as_deref()) {
-        return ApiError::csrf_failed().into_response();
+    // A form that cannot be read carries no token: only the signed-out pass.
+    match form {
+        Ok(_) => {}
+        Err(FormRefusal::Unreadable(_)) if caller.user.is_none() => {}
+        Err(_) => return csrf_failed().into_response(),
     }
     if let Some(session) = &caller.user
-        && let Err(error) = state.writer.revoke_session(session.token_hash).await
+        && let Err(error) = accounts::logout(&state.services, session.token_hash).await
     {
-        return ApiError::from(error).into_response();
+        return error.into_response();
     }
-    with_cookie(Redirect::to("/").into_response(), &sessions::clear_session_cookie(state.config.secure_cookies()))
+    let secure = state.services.config.secure_cookies();
+    with_cookie(Redirect::to("/").into_response(), &sessions::clear_session_cookie(secure))
 }
 
 /// `/settings`.
@@ -138,11 +137,7 @@ pub async fn settings_page(State(state): State<AppState>, caller: Caller) -> Res
     if caller.user.is_none() {
         return Redirect::to("/login").into_response();
     }
-    let page = SettingsPage {
-        chrome: Chrome::new(&state, &caller),
-        confirmation: crate::http::api::DELETE_CONFIRMATION,
-        error: None,
-    };
+    let page = SettingsPage { chrome: Chrome::new(&state, &caller), confirmation: DELETE_CONFIRMATION, error: None };
     render(&page, StatusCode::OK)
 }
 
@@ -150,24 +145,25 @@ pub async fn settings_page(State(state): State<AppState>, caller: Caller) -> Res
 pub async fn delete_form(
     State(state): State<AppState>,
     caller: Caller,
-    form: Result<Form<TokenForm>, axum::extract::rejection::FormRejection>,
+    form: Result<SignedForm<TokenForm>, FormRefusal<TokenForm>>,
 ) -> Response {
     let Some(session) = caller.user.clone() else { return Redirect::to("/login").into_response() };
-    let form = form.ok().map(|Form(form)| form);
-    let (token, confirm) = form.map(|f| (f.csrf, f.confirm)).unwrap_or_default();
-    if !form_token_ok(&state, &caller, token.as_deref()) {
-        return ApiError::csrf_failed().into_response();
+    // Signed in, a form that cannot be read carries no token.
+    let Ok(SignedForm(form)) = form else { return csrf_failed().into_response() };
+    let confirm = form.confirm.unwrap_or_default();
+    match accounts::delete_account(&state.services, session.user, &confirm).await {
+        Ok(()) => {
+            let secure = state.services.config.secure_cookies();
+            with_cookie(Redirect::to("/").into_response(), &sessions::clear_session_cookie(secure))
+        }
+        Err(error) if error.kind() == ErrorKind::Invalid => {
+            let page = SettingsPage {
+                chrome: Chrome::new(&state, &caller),
+                confirmation: DELETE_CONFIRMATION,
+                error: Some(sentence(error.message())),
+            };
+            render(&page, status(error.kind()))
+        }
+        Err(error) => error.into_response(),
     }
-    if confirm.as_deref().map(str::trim) != Some(crate::http::api::DELETE_CONFIRMATION) {
-        let page = SettingsPage {
-            chrome: Chrome::new(&state, &caller),
-            confirmation: crate::http::api::DELETE_CONFIRMATION,
-            error: Some(format!("Type \"{}\" to confirm.", crate::http::api::DELETE_CONFIRMATION)),
-        };
-        return render(&page, StatusCode::BAD_REQUEST);
-    }
-    if let Err(error) = state.writer.delete_user(session.user).await {
-        return ApiError::from(error).into_response();
-    }
-    with_cookie(Redirect::to("/").into_response(), &sessions::clear_session_cookie(state.config.secure_cookies()))
 }

@@ -1,7 +1,6 @@
 //! Page handlers and their template structs, one struct per page.
 
 use askama::Template;
-use axum::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -13,11 +12,10 @@ use crate::domain::feed::MAX_FEED_LIMIT;
 use crate::domain::ids::ClipId;
 use crate::domain::tournament::SlotStatus;
 use crate::domain::vote::VoteType;
-use crate::http::api::error::ApiError;
-use crate::http::api::extract::{ApiQuery, Caller};
+use crate::http::extract::{ApiQuery, Caller, PageForm, SignedForm};
 use crate::http::state::AppState;
+use crate::service::{ServiceError, story, voting};
 use crate::store::CountedClip;
-use crate::voting;
 
 /// A clip as the pages show it.
 pub struct ClipCard {
@@ -80,22 +78,13 @@ pub async fn arena(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(query): ApiQuery<ArenaQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, ServiceError> {
     let voter = caller.voter_key(&state);
-    let feed = voting::load_feed(&state, &voter, MAX_FEED_LIMIT, &[]).await?;
-    // Upload order gives the no-JavaScript "next" link a stable sequence.
-    let order: Vec<ClipId> = state.read_model.read(|model| model.open_clips.iter().map(|c| c.clip.id).collect());
+    let feed = voting::load_feed(&state.services, &voter, MAX_FEED_LIMIT, &[]).await?;
     let requested = query.clip.as_deref().and_then(|raw| raw.parse::<ClipId>().ok());
-    let current = match requested.and_then(|id| state.read_model.read(|model| model.open_clip(id).cloned())) {
-        Some(clip) => Some(clip),
-        None => feed.clips.first().cloned(),
-    };
-    let position = current.as_ref().and_then(|c| order.iter().position(|id| *id == c.clip.id));
-    let next_clip_id = match position {
-        Some(index) if order.len() > 1 => order.get((index + 1) % order.len()).map(|id| id.get()),
-        _ => None,
-    };
-    let voted = current.as_ref().is_some_and(|c| feed.voter.voted_clips.contains(&c.clip.id));
+    let arena = voting::arena_position(&state.services, &feed, requested);
+    let current = arena.current.as_ref();
+    let voted = current.is_some_and(|c| feed.voter.voted_clips.contains(&c.clip.id));
     let slot = feed.slot.as_ref();
     let page = ArenaPage {
         chrome: Chrome::new(&state, &caller),
@@ -105,11 +94,11 @@ pub async fn arena(
         voting_open: slot.is_some_and(|s| s.status == SlotStatus::Voting),
         voting_ends_at: slot.and_then(|s| s.voting_ends_at).map(|t| t.to_rfc3339()).unwrap_or_default(),
         voting_ends_text: slot.and_then(|s| s.voting_ends_at).map(|t| t.to_display()).unwrap_or_default(),
-        clip: current.as_ref().map(ClipCard::from),
+        clip: current.map(ClipCard::from),
         voted,
-        next_clip_id,
-        clip_number: position.map(|p| p + 1).unwrap_or(0),
-        total_clips: order.len(),
+        next_clip_id: arena.next.map(|id| id.get()),
+        clip_number: arena.index.map(|index| index + 1).unwrap_or(0),
+        total_clips: arena.total,
         remaining_standard: feed.remaining.standard,
         notice: query.voted.is_some().then(|| "Your vote counted.".to_owned()),
         error: query.error.as_deref().map(error_text),
@@ -135,26 +124,24 @@ fn error_text(code: &str) -> String {
 pub struct VoteForm {
     clip_id: String,
     vote_type: Option<String>,
-    csrf: Option<String>,
+}
+
+impl PageForm for VoteForm {
+    const UNREADABLE: &'static str = "the vote form was incomplete";
 }
 
 /// `POST /vote`: the form fallback for voting; redirects back to the arena.
 pub async fn vote_form(
     State(state): State<AppState>,
     caller: Caller,
-    form: Result<Form<VoteForm>, axum::extract::rejection::FormRejection>,
+    SignedForm(form): SignedForm<VoteForm>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return ApiError::invalid("the vote form was incomplete").into_response();
-    };
-    if !super::form_token_ok(&state, &caller, form.csrf.as_deref()) {
-        return ApiError::csrf_failed().into_response();
-    }
     let Ok(clip) = form.clip_id.parse::<ClipId>() else {
-        return ApiError::invalid("clip_id must be a positive integer").into_response();
+        return ServiceError::invalid("clip_id must be a positive integer").into_response();
     };
     let vote_type = form.vote_type.as_deref().and_then(VoteType::parse).unwrap_or(VoteType::Standard);
-    let target = match voting::cast(&state, &caller, clip, vote_type).await {
+    let voter = caller.voter_key(&state);
+    let target = match voting::cast(&state.services, &voter, caller.network(), clip, vote_type).await {
         Ok(_) => format!("/?clip={clip}&voted=1"),
         Err(error) => format!("/?clip={clip}&error={}", error.code()),
     };
@@ -182,22 +169,24 @@ pub struct StoryPage {
 
 /// `GET /story`.
 pub async fn story(State(state): State<AppState>, caller: Caller) -> Response {
-    let page = state.read_model.read(|model| StoryPage {
+    let story = story::story(&state.services);
+    let season = story.season.as_ref();
+    let page = StoryPage {
         chrome: Chrome::new(&state, &caller),
-        season_title: model.season.as_ref().map(|s| s.title.clone()),
-        season_description: model.season.as_ref().map(|s| s.description.clone()).unwrap_or_default(),
-        genre: model.season.as_ref().map(|s| s.genre.clone()).unwrap_or_default(),
-        locked_count: model.winners.len(),
-        slots: model
+        season_title: season.map(|s| s.title.clone()),
+        season_description: season.map(|s| s.description.clone()).unwrap_or_default(),
+        genre: season.map(|s| s.genre.clone()).unwrap_or_default(),
+        locked_count: story.locked(),
+        slots: story
             .slots
             .iter()
-            .map(|slot| SlotCard {
+            .map(|(slot, winner)| SlotCard {
                 position: slot.position.get(),
                 status: slot.status.as_str(),
-                winner: model.winners.get(&slot.position.get()).map(ClipCard::from),
+                winner: winner.as_ref().map(ClipCard::from),
             })
             .collect(),
-    });
+    };
     render(&page, StatusCode::OK)
 }
 

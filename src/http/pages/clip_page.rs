@@ -3,11 +3,11 @@
 //! delete and report. Every form posts, then redirects back to the page.
 
 use askama::Template;
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use serde::Deserialize;
 
 use super::Chrome;
@@ -15,12 +15,10 @@ use super::arena::ClipCard;
 use super::render;
 use crate::domain::comment::{CommentSort, MAX_COMMENT_CHARS, ReportReason, ReportTarget};
 use crate::domain::ids::{ClipId, CommentId, UserId};
-use crate::domain::tournament::ClipStatus;
-use crate::http::api::error::ApiError;
-use crate::http::api::extract::{ApiQuery, Caller};
+use crate::http::extract::{ApiQuery, Caller, PageForm, SignedForm};
 use crate::http::state::AppState;
+use crate::service::{ErrorKind, Page, ServiceError, Services, comments, story};
 use crate::store::CommentView;
-use crate::store::writer::{NewComment, NewReport};
 
 /// Top-level comments per page.
 const PAGE_SIZE: usize = 20;
@@ -153,26 +151,22 @@ async fn build_page(
     caller: &Caller,
     raw: &str,
     query: &ClipQuery,
-) -> Result<Option<ClipPage>, ApiError> {
+) -> Result<Option<ClipPage>, ServiceError> {
     let Ok(id) = raw.parse::<ClipId>() else { return Ok(None) };
     let offset = query.offset.as_deref().and_then(|o| o.parse::<usize>().ok()).unwrap_or(0);
-    let me = caller.user.as_ref().map(|user| user.user);
+    let me = caller.user_id();
     let is_admin = caller.user.as_ref().is_some_and(|user| user.is_admin);
-    // The open slot's clips carry live counts in memory; others come from storage.
-    let counted = match state.read_model.read(|model| model.open_clip(id).cloned()) {
-        Some(counted) => Some(counted),
-        None => {
-            let store = state.store.clone();
-            tokio::task::spawn_blocking(move || store.clip(id)).await??
-        }
+    let counted = match story::public_clip(&state.services, id).await {
+        Ok(counted) => counted,
+        Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error),
     };
-    let Some(counted) = counted.filter(|c| matches!(c.clip.status, ClipStatus::Active | ClipStatus::Locked)) else {
-        return Ok(None);
+    let page = Page { limit: PAGE_SIZE, offset };
+    let page = match comments::page(&state.services, id, CommentSort::New, page, me).await {
+        Ok(page) => page,
+        Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error),
     };
-    let store = state.store.clone();
-    let page =
-        tokio::task::spawn_blocking(move || store.comments_page(id, CommentSort::New, PAGE_SIZE, offset, me)).await??;
-    let Some(page) = page else { return Ok(None) };
     let comments = page
         .threads
         .iter()
@@ -199,7 +193,7 @@ async fn build_page(
 
 /// Where a form sends the browser back to: the page, with a notice or an
 /// error code, at the comment concerned.
-fn back(clip: ClipId, offset: Option<&str>, outcome: Result<&str, ApiError>, anchor: &str) -> Response {
+fn back(clip: ClipId, offset: Option<&str>, outcome: Result<&str, ServiceError>, anchor: &str) -> Response {
     let mut params = Vec::new();
     if let Some(offset) = offset.and_then(|o| o.parse::<usize>().ok()).filter(|o| *o > 0) {
         params.push(format!("offset={offset}"));
@@ -218,14 +212,12 @@ fn back(clip: ClipId, offset: Option<&str>, outcome: Result<&str, ApiError>, anc
     Redirect::to(&target).into_response()
 }
 
-/// What every comment form must pass before it changes anything: a clip id,
-/// a signed-in caller and the session's form token.
-fn check_form(state: &AppState, caller: &Caller, raw: &str, csrf: Option<&str>) -> Result<(ClipId, UserId), Refusal> {
+/// What every comment form must pass before it changes anything (besides
+/// the form token, which [`SignedForm`] checked): a clip id and a
+/// signed-in caller.
+fn check_form(caller: &Caller, raw: &str) -> Result<(ClipId, UserId), Refusal> {
     let Ok(clip) = raw.parse::<ClipId>() else { return Err(Refusal::NoClip) };
     let Some(user) = caller.user.as_ref() else { return Err(Refusal::SignIn) };
-    if !super::form_token_ok(state, caller, csrf) {
-        return Err(Refusal::Csrf);
-    }
     Ok((clip, user.user))
 }
 
@@ -233,15 +225,13 @@ fn check_form(state: &AppState, caller: &Caller, raw: &str, csrf: Option<&str>) 
 enum Refusal {
     NoClip,
     SignIn,
-    Csrf,
 }
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         match self {
-            Refusal::NoClip => ApiError::not_found("no such clip").into_response(),
+            Refusal::NoClip => ServiceError::not_found("no such clip").into_response(),
             Refusal::SignIn => Redirect::to("/login").into_response(),
-            Refusal::Csrf => ApiError::csrf_failed().into_response(),
         }
     }
 }
@@ -251,18 +241,20 @@ impl IntoResponse for Refusal {
 pub struct CommentForm {
     body: String,
     parent_id: Option<String>,
-    csrf: Option<String>,
+}
+
+impl PageForm for CommentForm {
+    const UNREADABLE: &'static str = "the comment form was incomplete";
 }
 
 /// `POST /clip/{id}/comments`: posts a comment or a reply.
 pub async fn comment_form(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     caller: Caller,
     Path(raw): Path<String>,
-    form: Result<Form<CommentForm>, axum::extract::rejection::FormRejection>,
+    SignedForm(form): SignedForm<CommentForm>,
 ) -> Response {
-    let Ok(Form(form)) = form else { return ApiError::invalid("the comment form was incomplete").into_response() };
-    let (clip, author) = match check_form(&state, &caller, &raw, form.csrf.as_deref()) {
+    let (clip, author) = match check_form(&caller, &raw) {
         Ok(checked) => checked,
         Err(refusal) => return refusal.into_response(),
     };
@@ -270,13 +262,12 @@ pub async fn comment_form(
         None => None,
         Some(raw) => match raw.parse::<CommentId>() {
             Ok(id) => Some(id),
-            Err(_) => return back(clip, None, Err(ApiError::invalid("bad parent")), "#comments"),
+            Err(_) => return back(clip, None, Err(ServiceError::invalid("bad parent")), "#comments"),
         },
     };
-    let new = NewComment { clip, parent, author, body: form.body };
-    match state.writer.post_comment(new).await {
+    match comments::post(&services, author, clip, parent, form.body).await {
         Ok(comment) => back(clip, None, Ok("posted"), &format!("#comment-{}", comment.id)),
-        Err(error) => back(clip, None, Err(error.into()), "#comments"),
+        Err(error) => back(clip, None, Err(error), "#comments"),
     }
 }
 
@@ -286,45 +277,60 @@ pub struct CommentActionForm {
     comment_id: String,
     action: Option<String>,
     offset: Option<String>,
-    csrf: Option<String>,
+}
+
+/// The like form.
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub struct LikeForm(CommentActionForm);
+
+impl PageForm for LikeForm {
+    const UNREADABLE: &'static str = "the like form was incomplete";
+}
+
+/// The delete form.
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub struct DeleteForm(CommentActionForm);
+
+impl PageForm for DeleteForm {
+    const UNREADABLE: &'static str = "the delete form was incomplete";
 }
 
 /// `POST /clip/{id}/like` (`action=like|unlike`).
 pub async fn like_form(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     caller: Caller,
     Path(raw): Path<String>,
-    form: Result<Form<CommentActionForm>, axum::extract::rejection::FormRejection>,
+    SignedForm(LikeForm(form)): SignedForm<LikeForm>,
 ) -> Response {
-    let Ok(Form(form)) = form else { return ApiError::invalid("the like form was incomplete").into_response() };
-    let (clip, user) = match check_form(&state, &caller, &raw, form.csrf.as_deref()) {
+    let (clip, user) = match check_form(&caller, &raw) {
         Ok(checked) => checked,
         Err(refusal) => return refusal.into_response(),
     };
     let Ok(comment) = form.comment_id.parse::<CommentId>() else {
-        return back(clip, form.offset.as_deref(), Err(ApiError::not_found("no such comment")), "#comments");
+        return back(clip, form.offset.as_deref(), Err(ServiceError::not_found("no such comment")), "#comments");
     };
     let like = form.action.as_deref() != Some("unlike");
-    let outcome = state.writer.like_comment(user, comment, like).await.map(|_| "").map_err(ApiError::from);
+    let outcome = comments::set_like(&services, user, comment, like).await.map(|_| "");
     back(clip, form.offset.as_deref(), outcome, &format!("#comment-{comment}"))
 }
 
 /// `POST /clip/{id}/delete`: the author's soft delete or an admin's removal.
 pub async fn delete_form(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     caller: Caller,
     Path(raw): Path<String>,
-    form: Result<Form<CommentActionForm>, axum::extract::rejection::FormRejection>,
+    SignedForm(DeleteForm(form)): SignedForm<DeleteForm>,
 ) -> Response {
-    let Ok(Form(form)) = form else { return ApiError::invalid("the delete form was incomplete").into_response() };
-    let (clip, user) = match check_form(&state, &caller, &raw, form.csrf.as_deref()) {
+    let (clip, user) = match check_form(&caller, &raw) {
         Ok(checked) => checked,
         Err(refusal) => return refusal.into_response(),
     };
     let Ok(comment) = form.comment_id.parse::<CommentId>() else {
-        return back(clip, form.offset.as_deref(), Err(ApiError::not_found("no such comment")), "#comments");
+        return back(clip, form.offset.as_deref(), Err(ServiceError::not_found("no such comment")), "#comments");
     };
-    let outcome = state.writer.delete_comment(user, comment).await.map(|_| "deleted").map_err(ApiError::from);
+    let outcome = comments::delete(&services, user, comment).await.map(|_| "deleted");
     back(clip, form.offset.as_deref(), outcome, &format!("#comment-{comment}"))
 }
 
@@ -335,18 +341,20 @@ pub struct ReportForm {
     target_id: String,
     reason: String,
     details: Option<String>,
-    csrf: Option<String>,
+}
+
+impl PageForm for ReportForm {
+    const UNREADABLE: &'static str = "the report form was incomplete";
 }
 
 /// `POST /clip/{id}/report`: reports the clip or one of its comments.
 pub async fn report_form(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     caller: Caller,
     Path(raw): Path<String>,
-    form: Result<Form<ReportForm>, axum::extract::rejection::FormRejection>,
+    SignedForm(form): SignedForm<ReportForm>,
 ) -> Response {
-    let Ok(Form(form)) = form else { return ApiError::invalid("the report form was incomplete").into_response() };
-    let (clip, reporter) = match check_form(&state, &caller, &raw, form.csrf.as_deref()) {
+    let (clip, reporter) = match check_form(&caller, &raw) {
         Ok(checked) => checked,
         Err(refusal) => return refusal.into_response(),
     };
@@ -355,11 +363,11 @@ pub async fn report_form(
         form.target_id.trim().parse::<u64>(),
         ReportReason::parse(&form.reason),
     ) else {
-        return back(clip, None, Err(ApiError::invalid("bad report")), "#report");
+        return back(clip, None, Err(ServiceError::invalid("bad report")), "#report");
     };
-    let new = NewReport { reporter, target_type, target_id, reason, details: form.details.unwrap_or_default() };
-    let outcome = state.writer.file_report(new).await.map(|_| "reported").map_err(ApiError::from);
-    back(clip, None, outcome, "#report")
+    let details = form.details.unwrap_or_default();
+    let outcome = comments::report(&services, reporter, target_type, target_id, reason, details).await;
+    back(clip, None, outcome.map(|_| "reported"), "#report")
 }
 
 #[cfg(test)]

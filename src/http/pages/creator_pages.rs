@@ -11,10 +11,12 @@ use serde::Deserialize;
 use super::Chrome;
 use super::arena::ClipCard;
 use super::render;
-use crate::http::api::clips::{creator_status, run_search, store_upload};
-use crate::http::api::error::ApiError;
-use crate::http::api::extract::{ApiQuery, Caller};
+use crate::http::error::status;
+use crate::http::extract::{ApiQuery, Caller};
 use crate::http::state::AppState;
+use crate::http::upload;
+use crate::service::profiles::{self, Profile};
+use crate::service::{Page, ServiceError, search, story};
 
 /// `POST /upload` (merged into the upload router with its large body limit).
 pub fn upload_router() -> Router<AppState> {
@@ -34,13 +36,14 @@ pub struct UploadPage {
 }
 
 fn upload_page_for(state: &AppState, caller: &Caller, error: Option<String>) -> UploadPage {
+    let config = &state.services.config;
     UploadPage {
         chrome: Chrome::new(state, caller),
-        genres: state.config.genres.clone(),
-        max_mb: state.config.media.max_upload_mb,
-        max_seconds: format!("{:.1}", f64::from(state.config.media.max_duration_ms) / 1000.0),
+        genres: config.genres.clone(),
+        max_mb: config.media.max_upload_mb,
+        max_seconds: format!("{:.1}", f64::from(config.media.max_duration_ms) / 1000.0),
         error,
-        season_open: state.read_model.read(|model| model.season.is_some()),
+        season_open: story::story(&state.services).season.is_some(),
     }
 }
 
@@ -63,17 +66,11 @@ pub async fn upload_form(
         let page = upload_page_for(&state, &caller, Some("Choose a video file to upload.".into()));
         return render(&page, StatusCode::BAD_REQUEST);
     };
-    match store_upload(&state, &user, multipart).await {
+    match upload::upload(&state.services, user.user, &user.username, multipart).await {
         Ok(_) => Redirect::to("/profile?uploaded=1").into_response(),
         Err(error) => {
-            let status = match error.code() {
-                "payload_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
-                "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "internal" => StatusCode::INTERNAL_SERVER_ERROR,
-                "conflict" => StatusCode::CONFLICT,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            render(&upload_page_for(&state, &caller, Some(error.message().to_owned())), status)
+            let page = upload_page_for(&state, &caller, Some(error.message().to_owned()));
+            render(&page, status(error.kind()))
         }
     }
 }
@@ -92,7 +89,7 @@ pub struct ProfilePage {
     chrome: Chrome,
     clips: Vec<MyClip>,
     uploaded: bool,
-    profile: crate::http::api::profile::ProfileView,
+    profile: Profile,
     avatar: String,
 }
 
@@ -102,35 +99,32 @@ pub struct ProfileQuery {
     uploaded: Option<String>,
 }
 
+/// Clips listed on my profile page.
+const MY_CLIPS: usize = 50;
+
 /// `GET /profile`: my clips and their fate.
 pub async fn profile_page(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(query): ApiQuery<ProfileQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, ServiceError> {
     let Some(user) = caller.user.clone() else { return Ok(Redirect::to("/login").into_response()) };
-    let data = crate::http::api::profile::load_own_profile(&state, user.user).await?;
-    let (clips, _) = state.read_store(move |store| store.clips_of_user(user.user, 50, 0)).await?;
-    let open_season = state.read_model.read(|model| model.season.as_ref().map(|s| s.id.get()));
+    let profile = profiles::own_profile(&state.services, user.user).await?;
+    let (clips, _) = profiles::own_clips(&state.services, user.user, Page { limit: MY_CLIPS, offset: 0 }).await?;
     let clips = clips
         .iter()
-        .map(|counted| MyClip {
-            card: ClipCard::from(counted),
-            status: creator_status(counted, open_season),
-            reason: counted.clip.rejection_reason.clone(),
+        .map(|own| MyClip {
+            card: ClipCard::from(&own.clip),
+            status: own.status.as_str(),
+            reason: own.clip.clip.rejection_reason.clone(),
         })
         .collect();
     let page = ProfilePage {
         chrome: Chrome::new(&state, &caller),
         clips,
         uploaded: query.uploaded.is_some(),
-        profile: crate::http::api::profile::ProfileView::new(
-            &data,
-            crate::domain::clock::Timestamp::now().utc_day(),
-            true,
-            state.leaderboards.voter_rank(data.user.id.get()),
-        ),
-        avatar: super::profile_pages::identicon_svg(data.user.id.get(), 72),
+        avatar: super::profile_pages::identicon_svg(profile.id, 72),
+        profile,
     };
     Ok(render(&page, StatusCode::OK))
 }
@@ -156,6 +150,9 @@ pub struct SearchParams {
     offset: Option<usize>,
 }
 
+/// Results per page of `/search`.
+const RESULTS_PER_PAGE: usize = 20;
+
 /// `GET /search`.
 pub async fn search_page(
     State(state): State<AppState>,
@@ -165,16 +162,20 @@ pub async fn search_page(
     let query = params.q.unwrap_or_default();
     let genre = params.genre.unwrap_or_default();
     let offset = params.offset.unwrap_or(0).min(crate::search::MAX_OFFSET);
-    let genre_filter = Some(genre.as_str()).filter(|g| !g.is_empty());
-    let (results, error, next_offset) = match run_search(&state, &query, genre_filter, 20, offset).await {
-        Ok((clips, has_more)) => (clips.iter().map(ClipCard::from).collect(), None, has_more.then_some(offset + 20)),
+    let page = Page { limit: RESULTS_PER_PAGE, offset };
+    let (results, error, next_offset) = match search::search(&state.services, &query, Some(&genre), page).await {
+        Ok(found) => (
+            found.clips.iter().map(ClipCard::from).collect(),
+            None,
+            found.has_more.then_some(offset + RESULTS_PER_PAGE),
+        ),
         Err(error) => (Vec::new(), Some(error.message().to_owned()), None),
     };
     let page = SearchPage {
         chrome: Chrome::new(&state, &caller),
         query,
         genre,
-        genres: state.config.genres.clone(),
+        genres: state.services.config.genres.clone(),
         results,
         error,
         next_offset,

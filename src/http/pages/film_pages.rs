@@ -2,19 +2,16 @@
 //! player, and `/genres` (the vote on the next season's genre).
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::render;
-use super::{Chrome, form_token_ok};
+use super::{Chrome, render};
 use crate::domain::ids::SeasonId;
-use crate::domain::tournament::SeasonStatus;
-use crate::http::api::error::ApiError;
-use crate::http::api::extract::{ApiQuery, Caller};
+use crate::http::extract::{ApiQuery, Caller, PageForm, SignedForm};
 use crate::http::state::AppState;
+use crate::service::{ServiceError, genres, story};
 
 /// A finished film in the library.
 pub struct FilmCard {
@@ -39,34 +36,20 @@ fn runtime(total_ms: u64) -> String {
     format!("{}:{:02}", secs / 60, secs % 60)
 }
 
-/// Most films listed on the library page.
-const LIBRARY_LIMIT: usize = 50;
-
 /// `GET /watch`: finished and archived seasons, newest first.
-pub async fn watch_page(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    let store = state.store.clone();
-    let films = tokio::task::spawn_blocking(move || -> Result<Vec<FilmCard>, ApiError> {
-        let mut films = Vec::new();
-        for season in store
-            .seasons()?
-            .into_iter()
-            .filter(|s| matches!(s.status, SeasonStatus::Finished | SeasonStatus::Archived))
-            .take(LIBRARY_LIMIT)
-        {
-            let Some((season, slots)) = store.season_film(season.id)? else { continue };
-            let winners: Vec<_> = slots.iter().filter_map(|(_, winner)| winner.as_ref()).collect();
-            films.push(FilmCard {
-                id: season.id.get(),
-                title: season.title.clone(),
-                genre: season.genre.clone(),
-                cover_url: winners.first().map(|clip| format!("/media/{}", clip.poster_path)),
-                clip_count: winners.len(),
-                runtime: runtime(winners.iter().map(|clip| u64::from(clip.duration_ms)).sum()),
-            });
-        }
-        Ok(films)
-    })
-    .await??;
+pub async fn watch_page(State(state): State<AppState>, caller: Caller) -> Result<Response, ServiceError> {
+    let films = story::library(&state.services)
+        .await?
+        .into_iter()
+        .map(|film| FilmCard {
+            id: film.season.id.get(),
+            title: film.season.title.clone(),
+            genre: film.season.genre.clone(),
+            cover_url: film.scenes.first().map(|(_, clip)| format!("/media/{}", clip.poster_path)),
+            clip_count: film.scenes.len(),
+            runtime: runtime(film.runtime_ms()),
+        })
+        .collect();
     let page = WatchPage { chrome: Chrome::new(&state, &caller), films };
     Ok(render(&page, StatusCode::OK))
 }
@@ -105,27 +88,23 @@ pub async fn film_page(
     caller: Caller,
     Path(raw): Path<String>,
     ApiQuery(query): ApiQuery<FilmQuery>,
-) -> Result<Response, ApiError> {
-    let id: SeasonId = raw.parse().map_err(|_| ApiError::not_found("no such film"))?;
-    let film = state.read_store(move |store| store.season_film(id)).await?;
-    let Some((season, slots)) = film else { return Err(ApiError::not_found("no such film")) };
-    if season.status == SeasonStatus::Draft {
-        return Err(ApiError::not_found("no such film"));
-    }
-    let scenes: Vec<Scene> = slots
+) -> Result<Response, ServiceError> {
+    let id: SeasonId = raw.parse().map_err(|_| ServiceError::not_found("no such film"))?;
+    let film = story::film(&state.services, id).await?;
+    let total = film.runtime_ms();
+    let scenes: Vec<Scene> = film
+        .scenes
         .iter()
-        .filter_map(|(slot, winner)| {
-            winner.as_ref().map(|clip| Scene {
-                position: slot.position.get(),
-                title: clip.title.clone(),
-                creator: clip.creator_username.clone(),
-                video_url: format!("/media/{}", clip.video_path),
-                poster_url: format!("/media/{}", clip.poster_path),
-            })
+        .map(|(slot, clip)| Scene {
+            position: slot.position.get(),
+            title: clip.title.clone(),
+            creator: clip.creator_username.clone(),
+            video_url: format!("/media/{}", clip.video_path),
+            poster_url: format!("/media/{}", clip.poster_path),
         })
         .collect();
-    let total: u64 = slots.iter().filter_map(|(_, w)| w.as_ref()).map(|c| u64::from(c.duration_ms)).sum();
     let current = query.scene.unwrap_or(0).min(scenes.len().saturating_sub(1));
+    let season = film.season;
     let page = FilmPage {
         chrome: Chrome::new(&state, &caller),
         title: season.title,
@@ -157,26 +136,23 @@ pub struct GenresPage {
 }
 
 /// `GET /genres`: the vote on the next season's genre, with live percentages.
-pub async fn genres_page(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    let voter = caller.voter_key(&state);
-    let (tallies, mine) = state.read_store(move |store| store.genre_tallies(voter.as_str())).await?;
-    let total: u64 = tallies.iter().map(|(_, n)| n).sum();
-    let bars = state
-        .config
+pub async fn genres_page(State(state): State<AppState>, caller: Caller) -> Result<Response, ServiceError> {
+    let ballot = genres::ballot(&state.services, &caller.voter_key(&state)).await?;
+    let total = ballot.total();
+    let bars = ballot
         .genres
         .iter()
         .map(|genre| {
-            let votes = tallies.iter().find(|(g, _)| g == genre).map(|(_, n)| *n).unwrap_or(0);
+            let votes = ballot.votes_for(genre);
             GenreBar {
                 genre: genre.clone(),
                 votes,
-                percent: (votes * 100 + total / 2).checked_div(total).unwrap_or(0),
-                mine: mine.as_deref() == Some(genre.as_str()),
+                percent: genres::whole_percent(votes, total),
+                mine: ballot.mine.as_deref() == Some(genre.as_str()),
             }
         })
         .collect();
-    let open = state.read_model.read(|model| model.season.is_none());
-    let page = GenresPage { chrome: Chrome::new(&state, &caller), open, bars, total };
+    let page = GenresPage { chrome: Chrome::new(&state, &caller), open: ballot.open, bars, total };
     Ok(render(&page, StatusCode::OK))
 }
 
@@ -184,26 +160,24 @@ pub async fn genres_page(State(state): State<AppState>, caller: Caller) -> Resul
 #[derive(Debug, Deserialize)]
 pub struct GenreForm {
     genre: String,
-    csrf: Option<String>,
+}
+
+impl PageForm for GenreForm {
+    const UNREADABLE: &'static str = "choose a genre";
 }
 
 /// `POST /genres`.
 pub async fn genre_form(
     State(state): State<AppState>,
     caller: Caller,
-    form: Result<Form<GenreForm>, axum::extract::rejection::FormRejection>,
+    SignedForm(form): SignedForm<GenreForm>,
 ) -> Response {
-    let Ok(Form(form)) = form else { return ApiError::invalid("choose a genre").into_response() };
-    if !form_token_ok(&state, &caller, form.csrf.as_deref()) {
-        return ApiError::csrf_failed().into_response();
-    }
-    let genre = form.genre.trim().to_ascii_lowercase();
-    if !state.config.genres.contains(&genre) {
-        return ApiError::invalid("unknown genre").into_response();
-    }
-    let voter = caller.voter_key(&state);
-    match state.writer.vote_genre(voter.as_str().to_owned(), genre).await {
+    let genre = match genres::parse(&state.services, &form.genre) {
+        Ok(genre) => genre,
+        Err(error) => return error.into_response(),
+    };
+    match genres::vote(&state.services, &caller.voter_key(&state), genre).await {
         Ok(()) => Redirect::to("/genres").into_response(),
-        Err(error) => ApiError::from(error).into_response(),
+        Err(error) => error.into_response(),
     }
 }

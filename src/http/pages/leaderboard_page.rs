@@ -1,6 +1,7 @@
 //! `/leaderboard`: the three boards for three periods as plain links (tabs
 //! work without JavaScript), medals for the top three, trend markers and
-//! pagination. The data comes from the same page assembly as the JSON API.
+//! pagination. The data comes from `service::leaderboards`, as the JSON
+//! API's.
 
 use askama::Template;
 use axum::extract::State;
@@ -9,11 +10,11 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::{Chrome, render};
-use crate::domain::leaderboard::{Board, Period};
-use crate::http::api::error::ApiError;
-use crate::http::api::extract::{ApiQuery, Caller};
-use crate::http::api::leaderboard::{LeaderboardEntryDto, named_page, page_bounds, parse_period, trend_marker};
+use crate::domain::leaderboard::{Board, Period, Trend};
+use crate::http::extract::{ApiQuery, Caller};
 use crate::http::state::AppState;
+use crate::service::leaderboards::{self, NamedEntry};
+use crate::service::{Page, ServiceError};
 
 /// Rows per page on the HTML page.
 const PAGE_SIZE: usize = 20;
@@ -77,7 +78,17 @@ fn medal(rank: u32) -> Option<&'static str> {
     }
 }
 
-fn row(board: Board, entry: LeaderboardEntryDto) -> Row {
+/// The marker a page shows for a trend.
+fn trend_marker(trend: Trend) -> &'static str {
+    match trend {
+        Trend::Up => "▲",
+        Trend::Down => "▼",
+        Trend::Same => "=",
+        Trend::New => "new",
+    }
+}
+
+fn row(board: Board, entry: NamedEntry) -> Row {
     let href = (board == Board::Clips).then(|| format!("/clip/{}", entry.id));
     let detail = entry.creator.map(|creator| format!("@{creator}"));
     let name = match entry.name {
@@ -92,7 +103,7 @@ fn row(board: Board, entry: LeaderboardEntryDto) -> Row {
         href,
         detail,
         score: entry.score,
-        trend: entry.trend,
+        trend: entry.trend.as_str(),
         marker: trend_marker(entry.trend),
     }
 }
@@ -102,14 +113,20 @@ pub async fn leaderboard_page(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(params): ApiQuery<LeaderboardParams>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, ServiceError> {
     let board = match params.board.as_deref() {
         None => Board::Clips,
-        Some(raw) => Board::parse(raw).ok_or_else(|| ApiError::invalid("board must be clips, creators or voters"))?,
+        Some(raw) => {
+            Board::parse(raw).ok_or_else(|| ServiceError::invalid("board must be clips, creators or voters"))?
+        }
     };
-    let period = parse_period(params.period.as_deref())?;
-    let (limit, offset) = page_bounds(Some(PAGE_SIZE as i64), params.offset)?;
-    let page = named_page(&state, board, period, limit, offset).await?;
+    let period = match params.period.as_deref() {
+        None => Period::All,
+        Some(raw) => Period::parse(raw).ok_or_else(|| ServiceError::invalid("period must be day, week or all"))?,
+    };
+    let page = Page::new(Some(PAGE_SIZE as i64), params.offset)?;
+    let offset = page.offset;
+    let page = leaderboards::page(&state.services, board, period, page).await?;
     let board_tabs = [(Board::Clips, "Clips"), (Board::Creators, "Creators"), (Board::Voters, "Voters")]
         .into_iter()
         .map(|(tab, label)| Tab { label, href: href(tab, period, 0), current: tab == board })
@@ -129,4 +146,16 @@ pub async fn leaderboard_page(
         rows: page.entries.into_iter().map(|entry| row(board, entry)).collect(),
     };
     Ok(render(&view, StatusCode::OK))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trends_have_markers() {
+        assert_eq!(trend_marker(Trend::Up), "▲");
+        assert_eq!(trend_marker(Trend::Down), "▼");
+        assert_eq!(trend_marker(Trend::New), "new");
+    }
 }

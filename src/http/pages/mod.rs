@@ -1,9 +1,11 @@
 //! Server-rendered HTML pages (askama). Every core flow works without
-//! JavaScript; `static/app.js` only makes it feel faster.
+//! JavaScript; `static/app.js` only makes it feel faster. Pages call the
+//! same service functions as the JSON API, never an API handler.
 //!
 //! Form posts of signed-in users carry a per-session token (a keyed hash of
-//! the session), on top of the cross-site check every state-changing request
-//! gets; anonymous forms rely on that check alone.
+//! the session, checked by `http::extract::SignedForm`), on top of the
+//! cross-site check every state-changing request gets; anonymous forms rely
+//! on that check alone.
 
 mod account_pages;
 mod admin;
@@ -18,8 +20,9 @@ mod profile_pages;
 use axum::Router;
 use axum::routing::{get, post};
 
-use crate::http::api::extract::Caller;
+use crate::http::extract::{Caller, form_token};
 use crate::http::state::AppState;
+use crate::service::{ServiceError, notifications};
 
 /// Page routes.
 pub fn router() -> Router<AppState> {
@@ -82,7 +85,7 @@ impl Chrome {
             username: caller.user.as_ref().map(|u| u.username.clone()),
             is_admin: caller.user.as_ref().is_some_and(|u| u.is_admin),
             csrf: form_token(state, caller).unwrap_or_default(),
-            unread: caller.user.as_ref().map(|u| state.unread.count(u.user)).unwrap_or(0),
+            unread: caller.user.as_ref().map(|u| notifications::unread_count(&state.services, u.user)).unwrap_or(0),
         }
     }
 }
@@ -94,30 +97,23 @@ pub fn render(template: &impl askama::Template, status: axum::http::StatusCode) 
     match template.render() {
         Ok(html) => {
             let mut response = (status, axum::response::Html(html)).into_response();
-            response
-                .headers_mut()
-                .insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("private, no-store"));
+            response.headers_mut().insert(axum::http::header::CACHE_CONTROL, crate::http::response::PRIVATE);
             response
         }
-        Err(error) => crate::http::api::error::ApiError::internal(error).into_response(),
+        Err(error) => ServiceError::internal(error).into_response(),
     }
 }
 
-/// The form token of a signed-in caller.
-pub fn form_token(state: &AppState, caller: &Caller) -> Option<String> {
-    let session = caller.user.as_ref()?;
-    let hash = blake3::keyed_hash(&state.form_token_key, &session.token_hash);
-    Some(hash.to_hex()[..32].to_owned())
-}
-
-/// Whether a form post carries the right token: required when signed in.
-pub fn form_token_ok(state: &AppState, caller: &Caller, submitted: Option<&str>) -> bool {
-    match form_token(state, caller) {
-        None => true,
-        Some(expected) => submitted.is_some_and(|token| constant_time_eq(token.as_bytes(), expected.as_bytes())),
+/// A message as a sentence: capitalised, ended with a stop.
+pub(crate) fn sentence(text: &str) -> String {
+    let text = text.trim();
+    let mut chars = text.chars();
+    let mut out: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => return "Something went wrong.".to_owned(),
+    };
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    out
 }

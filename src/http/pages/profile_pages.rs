@@ -3,7 +3,6 @@
 //! creator pages and shows the same stats block.
 
 use askama::Template;
-use axum::Form;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -11,16 +10,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::{Chrome, form_token_ok, render};
+use super::{Chrome, render};
 use crate::domain::clock::Timestamp;
-use crate::http::api::error::ApiError;
-use crate::http::api::extract::{ApiQuery, Caller};
-use crate::http::api::profile::{
-    NotificationDto, NotificationsQuery, ProfileView, load_profile, notification_limit, notification_page,
-    parse_username,
-};
+use crate::http::extract::{ApiQuery, Caller, FormRefusal, PageForm, SignedForm};
 use crate::http::state::AppState;
-use crate::store::writer::MarkRead;
+use crate::service::notifications::{self, MarkReadRequest};
+use crate::service::profiles::{self, Profile};
+use crate::service::{ErrorKind, ServiceError, Services};
+use crate::store::social::Notification;
 
 /// Profile and notification page routes.
 pub fn router() -> Router<AppState> {
@@ -61,7 +58,7 @@ pub fn identicon_svg(user_id: u64, size: u32) -> String {
 #[template(path = "user.html")]
 pub struct UserPage {
     chrome: Chrome,
-    profile: ProfileView,
+    profile: Profile,
     avatar: String,
     own: bool,
     following: bool,
@@ -69,28 +66,23 @@ pub struct UserPage {
 
 /// `GET /u/{name}`: a public profile.
 pub async fn user_page(State(state): State<AppState>, caller: Caller, Path(name): Path<String>) -> Response {
-    let viewer = caller.user.as_ref().map(|u| u.user);
-    let loaded = match parse_username(&name) {
-        Ok(name) => load_profile(&state, &name, viewer, 0).await,
+    let viewer = caller.user_id();
+    let loaded = match profiles::parse_username(&name) {
+        Ok(name) => profiles::public_profile(&state.services, &name, viewer).await,
         Err(error) => Err(error),
     };
     match loaded {
-        Ok((data, following)) => {
+        Ok((profile, following)) => {
             let page = UserPage {
                 chrome: Chrome::new(&state, &caller),
-                avatar: identicon_svg(data.user.id.get(), 72),
-                own: viewer == Some(data.user.id),
-                profile: ProfileView::new(
-                    &data,
-                    Timestamp::now().utc_day(),
-                    false,
-                    state.leaderboards.voter_rank(data.user.id.get()),
-                ),
+                avatar: identicon_svg(profile.id, 72),
+                own: viewer.is_some_and(|viewer| viewer.get() == profile.id),
+                profile,
                 following,
             };
             render(&page, StatusCode::OK)
         }
-        Err(error) if error.code() == "not_found" => super::arena::not_found(State(state), caller).await,
+        Err(error) if error.kind() == ErrorKind::NotFound => super::arena::not_found(State(state), caller).await,
         Err(error) => error.into_response(),
     }
 }
@@ -98,34 +90,35 @@ pub async fn user_page(State(state): State<AppState>, caller: Caller, Path(name)
 /// Body of the follow form.
 #[derive(Debug, Deserialize)]
 pub struct FollowForm {
-    csrf: Option<String>,
     action: Option<String>,
 }
 
+impl PageForm for FollowForm {}
+
 /// `POST /u/{name}/follow`: follow or unfollow, then back to the profile.
 pub async fn follow_form(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     caller: Caller,
     Path(name): Path<String>,
-    form: Result<Form<FollowForm>, axum::extract::rejection::FormRejection>,
+    form: Result<SignedForm<FollowForm>, FormRefusal<FollowForm>>,
 ) -> Response {
     let Some(user) = caller.user.clone() else { return Redirect::to("/login").into_response() };
-    let Ok(Form(form)) = form else { return ApiError::invalid("the form could not be read").into_response() };
-    if !form_token_ok(&state, &caller, form.csrf.as_deref()) {
-        return ApiError::csrf_failed().into_response();
-    }
+    let form = match form {
+        Ok(SignedForm(form)) => form,
+        Err(refusal) => return refusal.into_response(),
+    };
     let follow = match form.action.as_deref() {
         Some("follow") => true,
         Some("unfollow") => false,
-        _ => return ApiError::invalid("action must be follow or unfollow").into_response(),
+        _ => return ServiceError::invalid("action must be follow or unfollow").into_response(),
     };
-    let name = match parse_username(&name) {
+    let name = match profiles::parse_username(&name) {
         Ok(name) => name,
         Err(error) => return error.into_response(),
     };
-    match state.writer.follow(user.user, name.as_str().to_owned(), follow).await {
+    match profiles::set_follow(&services, user.user, &name, follow).await {
         Ok(_) => Redirect::to(&format!("/u/{}", name.as_str())).into_response(),
-        Err(error) => ApiError::from(error).into_response(),
+        Err(error) => error.into_response(),
     }
 }
 
@@ -134,9 +127,40 @@ pub async fn follow_form(
 #[template(path = "notifications.html")]
 pub struct NotificationsPage {
     chrome: Chrome,
-    notifications: Vec<NotificationDto>,
+    notifications: Vec<NotificationRow>,
     unread: u64,
     next_before: Option<u64>,
+}
+
+/// A notification as the page lists it.
+pub struct NotificationRow {
+    id: u64,
+    message: String,
+    clip_id: Option<u64>,
+    actor: Option<String>,
+    created_at: Timestamp,
+    read: bool,
+}
+
+impl From<&Notification> for NotificationRow {
+    fn from(n: &Notification) -> Self {
+        NotificationRow {
+            id: n.id,
+            message: n.message(),
+            clip_id: n.clip.map(|clip| clip.get()),
+            actor: n.actor.map(|_| n.actor_name.clone()),
+            created_at: n.created_at,
+            read: n.read,
+        }
+    }
+}
+
+/// Query of `/notifications`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationsQuery {
+    before: Option<u64>,
+    limit: Option<i64>,
 }
 
 /// `GET /notifications`: newest first, 20 per page, "older" link.
@@ -144,39 +168,45 @@ pub async fn notifications_page(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(query): ApiQuery<NotificationsQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, ServiceError> {
     let Some(user) = caller.user.clone() else { return Ok(Redirect::to("/login").into_response()) };
-    let limit = notification_limit(query.limit)?;
-    let (notifications, next_before, unread) = notification_page(&state, user.user, query.before, limit).await?;
-    let page = NotificationsPage { chrome: Chrome::new(&state, &caller), notifications, unread, next_before };
+    let limit = notifications::page_size(query.limit)?;
+    let inbox = notifications::inbox(&state.services, user.user, query.before, limit).await?;
+    let page = NotificationsPage {
+        chrome: Chrome::new(&state, &caller),
+        notifications: inbox.notifications.iter().map(NotificationRow::from).collect(),
+        unread: inbox.unread,
+        next_before: inbox.next_before,
+    };
     Ok(render(&page, StatusCode::OK))
 }
 
 /// Body of the mark-read forms: one id, or everything when absent.
 #[derive(Debug, Deserialize)]
 pub struct MarkReadForm {
-    csrf: Option<String>,
     id: Option<u64>,
 }
 
+impl PageForm for MarkReadForm {}
+
 /// `POST /notifications/read`.
 pub async fn mark_read_form(
-    State(state): State<AppState>,
+    State(services): State<Services>,
     caller: Caller,
-    form: Result<Form<MarkReadForm>, axum::extract::rejection::FormRejection>,
+    form: Result<SignedForm<MarkReadForm>, FormRefusal<MarkReadForm>>,
 ) -> Response {
     let Some(user) = caller.user.clone() else { return Redirect::to("/login").into_response() };
-    let Ok(Form(form)) = form else { return ApiError::invalid("the form could not be read").into_response() };
-    if !form_token_ok(&state, &caller, form.csrf.as_deref()) {
-        return ApiError::csrf_failed().into_response();
-    }
-    let which = match form.id {
-        Some(id) => MarkRead::Ids(vec![id]),
-        None => MarkRead::All,
+    let form = match form {
+        Ok(SignedForm(form)) => form,
+        Err(refusal) => return refusal.into_response(),
     };
-    match state.writer.mark_notifications_read(user.user, which).await {
-        Ok(()) => Redirect::to("/notifications").into_response(),
-        Err(error) => ApiError::from(error).into_response(),
+    let which = match form.id {
+        Some(id) => MarkReadRequest::Ids(vec![id]),
+        None => MarkReadRequest::All,
+    };
+    match notifications::mark_read(&services, user.user, which).await {
+        Ok(_) => Redirect::to("/notifications").into_response(),
+        Err(error) => error.into_response(),
     }
 }
 

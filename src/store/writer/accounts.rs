@@ -25,6 +25,11 @@ pub enum AccountError {
     /// The user is banned.
     #[error("this account is banned")]
     Banned,
+    /// An admin tried to ban or demote themselves: whoever does that could
+    /// leave the site with no admin, and no path (API, console, socket,
+    /// CLI) may allow it.
+    #[error("admins cannot ban or demote themselves")]
+    OwnAdminRights,
 }
 
 /// A session to store for a user who just signed in.
@@ -233,6 +238,9 @@ impl Batch<'_> {
         user: UserId,
         banned: bool,
     ) -> Result<Result<User, AccountError>, StoreError> {
+        if banned && actor == user {
+            return Ok(Err(AccountError::OwnAdminRights));
+        }
         let Some(mut account) = self.user(user)? else { return Ok(Err(AccountError::UserNotFound)) };
         account.banned = banned;
         self.put_user(&account)?;
@@ -250,6 +258,9 @@ impl Batch<'_> {
         user: UserId,
         is_admin: bool,
     ) -> Result<Result<User, AccountError>, StoreError> {
+        if !is_admin && actor == user {
+            return Ok(Err(AccountError::OwnAdminRights));
+        }
         let Some(mut account) = self.user(user)? else { return Ok(Err(AccountError::UserNotFound)) };
         account.is_admin = is_admin;
         self.put_user(&account)?;

@@ -26,20 +26,8 @@ struct AuditPage {
 pub(super) async fn audit_page(State(state): State<AppState>, caller: Caller, query: QueryResult) -> PageResult {
     let (_, query) = admin_page(&state, &caller, query)?;
     let offset = parse_offset(query.offset.as_deref()).map_err(|message| bad_request(&state, &caller, &message))?;
-    let store = state.store.clone();
-    let loaded = load(move || {
-        let (entries, has_more) = store.audit_log(AUDIT_PER_PAGE, offset)?;
-        // At most one lookup per distinct actor on the page.
-        let mut names: HashMap<UserId, String> = HashMap::new();
-        for actor in entries.iter().filter_map(|entry| entry.actor) {
-            if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(actor) {
-                let name = store.user(actor)?.map(|user| format!("@{}", user.username));
-                slot.insert(name.unwrap_or_else(|| format!("user #{actor}")));
-            }
-        }
-        Ok((entries, has_more, names))
-    })
-    .await;
+    let page = Page { limit: AUDIT_PER_PAGE, offset };
+    let loaded = moderation::audit_log_named(&state.services, page).await;
     let (entries, has_more, names) = loaded.map_err(|error| server_problem(&state, &caller, &error))?;
     let entries = entries
         .into_iter()

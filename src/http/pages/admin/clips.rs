@@ -2,16 +2,6 @@
 
 use super::*;
 
-fn parse_clip_status(raw: Option<&str>) -> Option<ClipStatus> {
-    match raw.map(str::trim).filter(|raw| !raw.is_empty()).unwrap_or("pending") {
-        "pending" => Some(ClipStatus::Pending),
-        "active" => Some(ClipStatus::Active),
-        "rejected" => Some(ClipStatus::Rejected),
-        "locked" => Some(ClipStatus::Locked),
-        _ => None,
-    }
-}
-
 /// A clip in the queue.
 struct QueueClip {
     id: u64,
@@ -43,12 +33,12 @@ struct ClipsPage {
 /// `GET /admin/clips?status=&offset=`: the moderation queue, newest first.
 pub(super) async fn clips_page(State(state): State<AppState>, caller: Caller, query: QueryResult) -> PageResult {
     let (_, query) = admin_page(&state, &caller, query)?;
-    let Some(status) = parse_clip_status(query.status.as_deref()) else {
+    let Some(status) = moderation::parse_queue_status(query.status.as_deref()) else {
         return Err(bad_request(&state, &caller, "status must be pending, active, rejected or locked."));
     };
     let offset = parse_offset(query.offset.as_deref()).map_err(|message| bad_request(&state, &caller, &message))?;
-    let store = state.store.clone();
-    let (clips, has_more) = load(move || store.clips_by_status(status, CLIPS_PER_PAGE, offset))
+    let page = Page { limit: CLIPS_PER_PAGE, offset };
+    let (clips, has_more) = moderation::clip_queue(&state.services, status, page)
         .await
         .map_err(|error| server_problem(&state, &caller, &error))?;
     let clips = clips
@@ -84,16 +74,33 @@ pub(super) async fn clips_page(State(state): State<AppState>, caller: Caller, qu
 
 /// Where a clip form returns to: the queue tab it was sent from.
 fn clips_back(fields: &Fields) -> String {
-    let status = parse_clip_status(fields.one("status")).unwrap_or(ClipStatus::Pending);
+    let status = moderation::parse_queue_status(fields.one("status")).unwrap_or(ClipStatus::Pending);
     format!("/admin/clips?status={}", status.as_str())
 }
 
-fn check_reason(reason: Option<&str>) -> Result<String, ApiError> {
-    let reason = reason.unwrap_or("").trim();
-    if reason.is_empty() || reason.chars().count() > 300 {
-        return Err(ApiError::invalid("give a reason of 1 to 300 characters"));
+/// Words for a refused selection of clips.
+fn clip_selection(ids: Vec<ClipId>) -> Result<ClipSelection, ServiceError> {
+    ClipSelection::new(ids).map_err(|error| match error {
+        SelectionError::Empty => ServiceError::invalid("tick at least one clip"),
+        SelectionError::TooMany { max } => ServiceError::invalid(format!("select at most {max} clips at once")),
+    })
+}
+
+/// Approves or rejects (with the form's reason) a selection.
+async fn decide(
+    state: &AppState,
+    admin: UserId,
+    decision: ClipDecision,
+    clips: ClipSelection,
+    reason: Option<&str>,
+) -> Result<Vec<crate::domain::model::Clip>, ServiceError> {
+    match decision {
+        ClipDecision::Approve => moderation::approve(&state.services, admin, clips).await,
+        ClipDecision::Reject => {
+            let reason = RejectReason::parse(reason.unwrap_or(""))?;
+            moderation::reject(&state.services, admin, clips, reason).await
+        }
     }
-    Ok(reason.to_owned())
 }
 
 /// `POST /admin/clips/{id}/{approve|reject}`.
@@ -106,26 +113,16 @@ pub(super) async fn clip_action(
     let (admin, fields) = admin_form(&state, &caller, form)?;
     let to = clips_back(&fields);
     let Ok(clip) = id.parse::<ClipId>() else {
-        return Ok(back(&state, &to, Err(ApiError::not_found("no such clip"))));
+        return Ok(back(&state, &to, Err(ServiceError::not_found("no such clip"))));
     };
-    let outcome = match action.as_str() {
-        "approve" => state
-            .writer
-            .approve_clips(admin.user, vec![clip])
-            .await
-            .map(|_| format!("Approved clip #{clip}; it competes in the open slot."))
-            .map_err(ApiError::from),
-        "reject" => match check_reason(fields.one("reason")) {
-            Ok(reason) => state
-                .writer
-                .reject_clips(admin.user, vec![clip], reason)
-                .await
-                .map(|_| format!("Rejected clip #{clip}."))
-                .map_err(ApiError::from),
-            Err(error) => Err(error),
-        },
-        _ => return Err(problem(&state, &caller, StatusCode::NOT_FOUND, "Nothing here", "No such clip action.")),
+    let Some(decision) = ClipDecision::parse(&action) else {
+        return Err(problem(&state, &caller, StatusCode::NOT_FOUND, "Nothing here", "No such clip action."));
     };
+    let outcome = decide(&state, admin.user, decision, ClipSelection::one(clip), fields.one("reason")).await;
+    let outcome = outcome.map(|_| match decision {
+        ClipDecision::Approve => format!("Approved clip #{clip}; it competes in the open slot."),
+        ClipDecision::Reject => format!("Rejected clip #{clip}."),
+    });
     Ok(back(&state, &to, outcome))
 }
 
@@ -135,26 +132,16 @@ pub(super) async fn bulk_clips(State(state): State<AppState>, caller: Caller, fo
     let to = clips_back(&fields);
     let ids: Result<Vec<ClipId>, _> = fields.all("clip_ids").map(str::parse::<ClipId>).collect();
     let outcome = match ids {
-        Err(_) => Err(ApiError::invalid("clip ids must be positive whole numbers")),
-        Ok(ids) if ids.is_empty() => Err(ApiError::invalid("tick at least one clip")),
-        Ok(ids) if ids.len() > MAX_BULK_CLIPS => Err(ApiError::invalid("select at most 100 clips at once")),
-        Ok(ids) => match fields.one("action") {
-            Some("approve") => state
-                .writer
-                .approve_clips(admin.user, ids)
-                .await
-                .map(|clips| format!("Approved {}.", plural(clips.len(), "clip", "clips")))
-                .map_err(ApiError::from),
-            Some("reject") => match check_reason(fields.one("reason")) {
-                Ok(reason) => state
-                    .writer
-                    .reject_clips(admin.user, ids, reason)
-                    .await
-                    .map(|clips| format!("Rejected {}.", plural(clips.len(), "clip", "clips")))
-                    .map_err(ApiError::from),
-                Err(error) => Err(error),
-            },
-            _ => Err(ApiError::invalid("choose approve or reject")),
+        Err(_) => Err(ServiceError::invalid("clip ids must be positive whole numbers")),
+        Ok(ids) => match (clip_selection(ids), fields.one("action").and_then(ClipDecision::parse)) {
+            (Err(error), _) => Err(error),
+            (Ok(_), None) => Err(ServiceError::invalid("choose approve or reject")),
+            (Ok(clips), Some(decision)) => {
+                decide(&state, admin.user, decision, clips, fields.one("reason")).await.map(|clips| {
+                    let verb = if decision == ClipDecision::Approve { "Approved" } else { "Rejected" };
+                    format!("{verb} {}.", plural(clips.len(), "clip", "clips"))
+                })
+            }
         },
     };
     Ok(back(&state, &to, outcome))

@@ -98,28 +98,23 @@ fn count_label(count: usize, more: bool) -> String {
 /// `GET /admin`.
 pub(super) async fn dashboard(State(state): State<AppState>, caller: Caller, query: QueryResult) -> PageResult {
     let (_, query) = admin_page(&state, &caller, query)?;
-    let (season_title, slot, clips) = state.read_model.read(|model| {
-        let season = model.season.as_ref();
-        let slot = model.open_slot().map(|slot| SlotSummary {
-            position: slot.position.get(),
-            total_slots: season.map(|s| s.total_slots).unwrap_or(0),
-            status: slot.status.as_str(),
-            ends_at: slot.voting_ends_at.map(when).unwrap_or_else(|| "—".to_owned()),
-            ends_in: slot.voting_ends_at.map(until).unwrap_or_default(),
-            clip_count: model.open_clips.len(),
-        });
-        let clips: Vec<(u64, String, u64)> =
-            model.open_clips.iter().map(|c| (c.clip.id.get(), c.clip.title.clone(), c.counter.vote_count)).collect();
-        (season.map(|s| s.title.clone()), slot, clips)
+    let board = moderation::slot_board(&state.services);
+    let story = crate::service::story::story(&state.services);
+    let slot = board.open.as_ref().map(|slot| SlotSummary {
+        position: slot.position.get(),
+        total_slots: story.season.as_ref().map(|s| s.total_slots).unwrap_or(0),
+        status: slot.status.as_str(),
+        ends_at: slot.voting_ends_at.map(when).unwrap_or_else(|| "—".to_owned()),
+        ends_in: slot.voting_ends_at.map(until).unwrap_or_default(),
+        clip_count: board.choices.len(),
     });
-    let store = state.store.clone();
-    let counts = load(move || {
-        let (pending, pending_more) = store.clips_by_status(ClipStatus::Pending, CLIPS_PER_PAGE, 0)?;
-        let (flagged, flagged_more) = store.flagged_votes(FLAGGED_PER_PAGE, 0)?;
-        Ok((count_label(pending.len(), pending_more), count_label(flagged.len(), flagged_more)))
-    })
-    .await;
-    let (pending, flagged) = counts.map_err(|error| server_problem(&state, &caller, &error))?;
+    let clips: Vec<(u64, String, u64)> =
+        board.choices.iter().map(|c| (c.clip.id.get(), c.clip.title.clone(), c.counter.vote_count)).collect();
+    let season_title = board.season_title;
+    let waiting = moderation::waiting(&state.services, CLIPS_PER_PAGE, FLAGGED_PER_PAGE).await;
+    let ((pending, pending_more), (flagged, flagged_more)) =
+        waiting.map_err(|error| server_problem(&state, &caller, &error))?;
+    let (pending, flagged) = (count_label(pending, pending_more), count_label(flagged, flagged_more));
     let page = DashboardPage {
         chrome: Chrome::new(&state, &caller),
         flash: Flash::from_query(&state, &query),

@@ -23,15 +23,9 @@ struct FlagsPage {
 /// `GET /admin/flags`.
 pub(super) async fn flags_page(State(state): State<AppState>, caller: Caller, query: QueryResult) -> PageResult {
     let (_, query) = admin_page(&state, &caller, query)?;
-    let stored = state.read_model.read(|model| model.stored_flags.clone());
-    let flags = flags::FLAGS
-        .iter()
-        .map(|spec| FlagRow {
-            key: spec.key,
-            description: spec.description,
-            enabled: stored.get(spec.key).copied().unwrap_or(spec.default),
-            default: spec.default,
-        })
+    let flags = moderation::flags(&state.services)
+        .into_iter()
+        .map(|(spec, enabled)| FlagRow { key: spec.key, description: spec.description, enabled, default: spec.default })
         .collect();
     let page = FlagsPage {
         chrome: Chrome::new(&state, &caller),
@@ -50,21 +44,18 @@ pub(super) async fn set_flag(
     form: FormResult,
 ) -> PageResult {
     let (admin, fields) = admin_form(&state, &caller, form)?;
-    let Some(spec) = flags::FLAGS.iter().find(|spec| spec.key == key) else {
+    let Some(key) = FlagKey::parse(&key) else {
         return Err(problem(&state, &caller, StatusCode::NOT_FOUND, "Nothing here", "No such feature flag."));
     };
     let outcome = match fields.one("enabled") {
         Some("true") => Ok(true),
         Some("false") => Ok(false),
-        _ => Err(ApiError::invalid("enabled must be true or false")),
+        _ => Err(ServiceError::invalid("enabled must be true or false")),
     };
     let outcome = match outcome {
-        Ok(enabled) => state
-            .writer
-            .set_flag(spec.key.to_owned(), enabled, Some(admin.user))
+        Ok(enabled) => moderation::set_flag(&state.services, admin.user, key, enabled)
             .await
-            .map(|()| format!("{} is now {}.", spec.key, if enabled { "on" } else { "off" }))
-            .map_err(ApiError::from),
+            .map(|()| format!("{key} is now {}.", if enabled { "on" } else { "off" })),
         Err(error) => Err(error),
     };
     Ok(back(&state, "/admin/flags", outcome))

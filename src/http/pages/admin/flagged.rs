@@ -30,8 +30,8 @@ struct FlaggedPage {
 pub(super) async fn flagged_page(State(state): State<AppState>, caller: Caller, query: QueryResult) -> PageResult {
     let (_, query) = admin_page(&state, &caller, query)?;
     let offset = parse_offset(query.offset.as_deref()).map_err(|message| bad_request(&state, &caller, &message))?;
-    let store = state.store.clone();
-    let (votes, has_more) = load(move || store.flagged_votes(FLAGGED_PER_PAGE, offset))
+    let page = Page { limit: FLAGGED_PER_PAGE, offset };
+    let (votes, has_more) = moderation::flagged_votes(&state.services, page)
         .await
         .map_err(|error| server_problem(&state, &caller, &error))?;
     let votes = votes
@@ -67,16 +67,18 @@ pub(super) async fn flagged_page(State(state): State<AppState>, caller: Caller, 
 pub(super) async fn void_votes(State(state): State<AppState>, caller: Caller, form: FormResult) -> PageResult {
     let (admin, fields) = admin_form(&state, &caller, form)?;
     let ids: Result<Vec<VoteId>, _> = fields.all("vote_ids").map(str::parse::<VoteId>).collect();
-    let outcome = match ids {
-        Err(_) => Err(ApiError::invalid("vote ids must be positive whole numbers")),
-        Ok(ids) if ids.is_empty() => Err(ApiError::invalid("tick at least one vote")),
-        Ok(ids) if ids.len() > MAX_VOID_VOTES => Err(ApiError::invalid("select at most 1000 votes at once")),
-        Ok(ids) => state
-            .writer
-            .void_votes(admin.user, ids)
+    let selection = match ids {
+        Err(_) => Err(ServiceError::invalid("vote ids must be positive whole numbers")),
+        Ok(ids) => VoteSelection::new(ids).map_err(|error| match error {
+            SelectionError::Empty => ServiceError::invalid("tick at least one vote"),
+            SelectionError::TooMany { max } => ServiceError::invalid(format!("select at most {max} votes at once")),
+        }),
+    };
+    let outcome = match selection {
+        Ok(votes) => moderation::void_votes(&state.services, admin.user, votes)
             .await
-            .map(|voided| format!("Voided {}.", plural(voided, "vote", "votes")))
-            .map_err(ApiError::from),
+            .map(|voided| format!("Voided {}.", plural(voided, "vote", "votes"))),
+        Err(error) => Err(error),
     };
     Ok(back(&state, "/admin/flagged", outcome))
 }

@@ -1,7 +1,7 @@
 //! The admin console: server-rendered pages under `/admin`, usable without
-//! JavaScript. Each page reads what the matching admin API route reads, and
-//! each form does what the matching API route does, through the same writer
-//! calls, so the same rules apply and the writer audit-logs every change.
+//! JavaScript. Each page reads and each form acts through the same
+//! `service::moderation` functions as the admin API, so the same rules
+//! apply and the writer audit-logs every change.
 //!
 //! Every route needs an admin session: without one the browser is sent to
 //! `/login`, other users get a 403 page. Every form post carries the
@@ -10,30 +10,32 @@
 //! keyed tag, so a crafted link cannot make the console show words it did
 //! not write.
 
-use std::collections::HashMap;
-
 use askama::Template;
-use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{any, get, post};
-use axum::{Form, Router};
 use serde::Deserialize;
 
-use super::render;
-use super::{Chrome, constant_time_eq, form_token_ok};
+use super::{Chrome, render, sentence};
 use crate::domain::clock::Timestamp;
-use crate::domain::flags;
+use crate::domain::flags::FlagKey;
 use crate::domain::fraud::RiskReason;
 use crate::domain::ids::{ClipId, SeasonId, SlotPosition, UserId, VoteId};
-use crate::domain::tournament::{ClipStatus, SeasonStatus, SlotStatus};
-use crate::http::api::error::ApiError;
-use crate::http::api::extract::Caller;
+use crate::domain::moderation::{ClipDecision, SeasonAction, SlotAction, UserAction};
+use crate::domain::tournament::{ClipStatus, SeasonStatus};
+use crate::http::error::status;
+use crate::http::extract::{Caller, FormRefusal, SignedForm, constant_time_eq};
 use crate::http::state::AppState;
+use crate::service::genres;
+use crate::service::moderation::{
+    self, ClipSelection, RejectReason, SeasonDraft, SelectionError, SlotActionOutcome, VoteSelection,
+};
+use crate::service::{Page, ServiceError};
 use crate::sessions::SessionUser;
-use crate::store::StoreError;
-use crate::store::writer::{AdvanceOutcome, AdvanceTrigger, NewSeason};
+use crate::store::writer::AdvanceOutcome;
+use axum::Router;
 
 /// Clips per page of the moderation queue.
 const CLIPS_PER_PAGE: usize = 20;
@@ -49,10 +51,6 @@ const CHART_MAX_BARS: usize = 20;
 const MAX_OFFSET: usize = 100_000;
 /// Most fields a posted form may have.
 const MAX_FORM_FIELDS: usize = 1_100;
-/// Most clips one bulk moderation may touch (as the API).
-const MAX_BULK_CLIPS: usize = 100;
-/// Most votes one void may touch (as the API).
-const MAX_VOID_VOTES: usize = 1_000;
 /// Longest notice or error carried back after a post.
 const MAX_FLASH_CHARS: usize = 300;
 /// Longest user-name prefix searched for.
@@ -88,7 +86,7 @@ pub fn router() -> Router<AppState> {
 }
 
 type QueryResult = Result<Query<PageQuery>, QueryRejection>;
-type FormResult = Result<Form<Vec<(String, String)>>, FormRejection>;
+type FormResult = Result<SignedForm<Vec<(String, String)>>, FormRefusal<Vec<(String, String)>>>;
 type PageResult = Result<Response, Early>;
 
 /// A page answered before the handler's end (redirect to sign in, 403, 400,
@@ -128,11 +126,9 @@ fn bad_request(state: &AppState, caller: &Caller, message: &str) -> Early {
     problem(state, caller, StatusCode::BAD_REQUEST, "That request could not be read", message)
 }
 
-/// A failed read shown as a page (the cause is logged by `ApiError::internal`).
-fn server_problem(state: &AppState, caller: &Caller, error: &ApiError) -> Early {
-    let status =
-        if error.code() == "unavailable" { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::INTERNAL_SERVER_ERROR };
-    problem(state, caller, status, "Something went wrong", &sentence(error.message()))
+/// A failed read shown as a page (the cause is logged by `ServiceError::internal`).
+fn server_problem(state: &AppState, caller: &Caller, error: &ServiceError) -> Early {
+    problem(state, caller, status(error.kind()), "Something went wrong", &sentence(error.message()))
 }
 
 /// The signed-in admin behind a request: anonymous callers are sent to
@@ -157,11 +153,6 @@ async fn unknown_page(State(state): State<AppState>, caller: Caller) -> PageResu
     Err(problem(&state, &caller, StatusCode::NOT_FOUND, "Nothing here", "There is no such admin page."))
 }
 
-/// Runs a storage read off the async threads.
-async fn load<T: Send + 'static>(read: impl FnOnce() -> Result<T, StoreError> + Send + 'static) -> Result<T, ApiError> {
-    Ok(tokio::task::spawn_blocking(read).await??)
-}
-
 /// A posted form's fields, in order; repeated keys (checkbox lists) kept.
 struct Fields(Vec<(String, String)>);
 
@@ -177,27 +168,29 @@ impl Fields {
     }
 }
 
-/// What every form post does first: an admin session, a readable form, the
-/// session's form token.
+/// What every form post does first: an admin session, a readable form with
+/// the session's form token (checked by [`SignedForm`]), not too many fields.
 fn admin_form(state: &AppState, caller: &Caller, form: FormResult) -> Result<(SessionUser, Fields), Early> {
     let admin = require_admin(state, caller)?;
-    let Ok(Form(pairs)) = form else {
-        return Err(bad_request(state, caller, "The form was not sent as a form, or it was too large."));
+    let pairs = match form {
+        Ok(SignedForm(pairs)) => pairs,
+        Err(FormRefusal::Unreadable(_)) => {
+            return Err(bad_request(state, caller, "The form was not sent as a form, or it was too large."));
+        }
+        Err(FormRefusal::Forged) => {
+            return Err(problem(
+                state,
+                caller,
+                StatusCode::FORBIDDEN,
+                "Form expired",
+                "This form does not belong to your session. Reload the page and try again.",
+            ));
+        }
     };
     if pairs.len() > MAX_FORM_FIELDS {
         return Err(bad_request(state, caller, "The form has too many fields."));
     }
-    let fields = Fields(pairs);
-    if !form_token_ok(state, caller, fields.one("csrf")) {
-        return Err(problem(
-            state,
-            caller,
-            StatusCode::FORBIDDEN,
-            "Form expired",
-            "This form does not belong to your session. Reload the page and try again.",
-        ));
-    }
-    Ok((admin, fields))
+    Ok((admin, Fields(pairs)))
 }
 
 /// Query of every admin page (each reads what it needs).
@@ -260,22 +253,8 @@ fn encode(text: &str) -> String {
     out
 }
 
-/// A message as a sentence: capitalised, ended with a stop.
-fn sentence(text: &str) -> String {
-    let text = text.trim();
-    let mut chars = text.chars();
-    let mut out: String = match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => return "Something went wrong.".to_owned(),
-    };
-    if !out.ends_with(['.', '!', '?']) {
-        out.push('.');
-    }
-    out
-}
-
 /// The 303 back to a section after a post, with what happened.
-fn back(state: &AppState, to: &str, outcome: Result<String, ApiError>) -> Response {
+fn back(state: &AppState, to: &str, outcome: Result<String, ServiceError>) -> Response {
     let (kind, text) = match outcome {
         Ok(text) => ("notice", text),
         Err(error) => ("error", sentence(error.message())),

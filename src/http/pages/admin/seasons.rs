@@ -58,19 +58,14 @@ fn slot_hours(secs: u64) -> String {
 /// `GET /admin/seasons`: every season, the create form, and the active season's slots.
 pub(super) async fn seasons_page(State(state): State<AppState>, caller: Caller, query: QueryResult) -> PageResult {
     let (_, query) = admin_page(&state, &caller, query)?;
-    let store = state.store.clone();
-    let seasons = load(move || store.seasons()).await.map_err(|error| server_problem(&state, &caller, &error))?;
-    let store = state.store.clone();
-    let (mut tallies, _) =
-        load(move || store.genre_tallies("")).await.map_err(|error| server_problem(&state, &caller, &error))?;
+    let (seasons, mut tallies) =
+        moderation::seasons(&state.services).await.map_err(|error| server_problem(&state, &caller, &error))?;
     tallies.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let total: u64 = tallies.iter().map(|(_, n)| n).sum();
     let genre_votes = tallies
         .iter()
         .filter(|(_, votes)| *votes > 0)
-        .map(|(genre, votes)| {
-            format!("{genre}: {}% ({votes})", (votes * 100 + total / 2).checked_div(total).unwrap_or(0))
-        })
+        .map(|(genre, votes)| format!("{genre}: {}% ({votes})", genres::whole_percent(*votes, total)))
         .collect();
     let seasons = seasons
         .iter()
@@ -88,64 +83,42 @@ pub(super) async fn seasons_page(State(state): State<AppState>, caller: Caller, 
             can_delete: season.status == SeasonStatus::Draft,
         })
         .collect();
-    let (active_title, slots, open, choices, unlockable) = state.read_model.read(|model| {
-        let slots: Vec<SlotRow> = model
-            .slots
-            .iter()
-            .map(|slot| SlotRow {
-                position: slot.position.get(),
-                status: slot.status.as_str(),
-                winner: model.winners.get(&slot.position.get()).map(|w| w.clip.title.clone()),
-                ends_at: slot.voting_ends_at.map(when).unwrap_or_default(),
-            })
-            .collect();
-        let open = model.open_slot().map(|slot| (slot.position.get(), slot.status.as_str()));
-        let mut choices: Vec<ClipChoice> = model
-            .open_clips
-            .iter()
-            .map(|c| ClipChoice { id: c.clip.id.get(), title: c.clip.title.clone(), votes: c.counter.vote_count })
-            .collect();
-        choices.sort_by(|a, b| b.votes.cmp(&a.votes).then(a.id.cmp(&b.id)));
-        // Only the most recently locked slot can be unlocked: the last locked
-        // one whose successor is open (or which ends the film).
-        let unlockable = model.slots.iter().rev().find(|slot| slot.status == SlotStatus::Locked).and_then(|slot| {
-            let next = model.slots.iter().find(|s| s.position == slot.position.next());
-            next.is_none_or(|next| matches!(next.status, SlotStatus::Voting | SlotStatus::WaitingForClips))
-                .then_some(slot.position.get())
-        });
-        (model.season.as_ref().map(|s| s.title.clone()), slots, open, choices, unlockable)
-    });
+    let board = moderation::slot_board(&state.services);
+    let slots = board
+        .slots
+        .iter()
+        .map(|(slot, winner)| SlotRow {
+            position: slot.position.get(),
+            status: slot.status.as_str(),
+            winner: winner.clone(),
+            ends_at: slot.voting_ends_at.map(when).unwrap_or_default(),
+        })
+        .collect();
+    let choices = board
+        .choices
+        .iter()
+        .map(|c| ClipChoice { id: c.clip.id.get(), title: c.clip.title.clone(), votes: c.counter.vote_count })
+        .collect();
     let page = SeasonsPage {
         chrome: Chrome::new(&state, &caller),
         flash: Flash::from_query(&state, &query),
         section: "seasons",
         seasons,
-        genres: state.config.genres.clone(),
-        active_title,
+        genres: state.services.config.genres.clone(),
+        active_title: board.season_title,
         slots,
-        open_position: open.map(|(position, _)| position),
-        open_status: open.map(|(_, status)| status).unwrap_or(""),
+        open_position: board.open.as_ref().map(|slot| slot.position.get()),
+        open_status: board.open.as_ref().map(|slot| slot.status.as_str()).unwrap_or(""),
         choices,
-        unlockable,
+        unlockable: board.unlockable.map(|position| position.get()),
         genre_votes,
     };
     Ok(render(&page, StatusCode::OK))
 }
 
-/// The create form, checked as the API checks its body.
-fn new_season(state: &AppState, fields: &Fields) -> Result<NewSeason, ApiError> {
-    let title = fields.one("title").unwrap_or("").trim().to_owned();
-    if title.is_empty() || title.chars().count() > 80 {
-        return Err(ApiError::invalid("the title must be 1 to 80 characters"));
-    }
-    let genre = fields.one("genre").unwrap_or("").trim().to_ascii_lowercase();
-    if !state.config.genres.contains(&genre) {
-        return Err(ApiError::invalid(format!("the genre must be one of: {}", state.config.genres.join(", "))));
-    }
-    let description = fields.one("description").unwrap_or("").trim().to_owned();
-    if description.chars().count() > 1000 {
-        return Err(ApiError::invalid("the description must be at most 1000 characters"));
-    }
+/// The create form as a draft (the service checks it as it checks the
+/// API's body); only the numbers are read here, as whole hours and slots.
+fn season_draft(fields: &Fields) -> Result<SeasonDraft, ServiceError> {
     let number = |key: &str, default: u64| match fields.one(key).map(str::trim).filter(|raw| !raw.is_empty()) {
         None => Some(default),
         Some(raw) => raw.parse::<u64>().ok(),
@@ -153,23 +126,26 @@ fn new_season(state: &AppState, fields: &Fields) -> Result<NewSeason, ApiError> 
     let total_slots = number("total_slots", 75)
         .and_then(|n| u32::try_from(n).ok())
         .filter(|n| (1..=500).contains(n))
-        .ok_or_else(|| ApiError::invalid("total slots must be a whole number from 1 to 500"))?;
+        .ok_or_else(|| ServiceError::invalid("total slots must be a whole number from 1 to 500"))?;
     let hours = number("slot_hours", 24)
         .filter(|n| (1..=720).contains(n))
-        .ok_or_else(|| ApiError::invalid("the slot duration must be a whole number of hours from 1 to 720"))?;
-    Ok(NewSeason { title, genre, description, total_slots, slot_duration_secs: hours * 3600 })
+        .ok_or_else(|| ServiceError::invalid("the slot duration must be a whole number of hours from 1 to 720"))?;
+    Ok(SeasonDraft {
+        title: fields.one("title").unwrap_or("").to_owned(),
+        genre: fields.one("genre").unwrap_or("").to_owned(),
+        description: fields.one("description").unwrap_or("").to_owned(),
+        total_slots: Some(total_slots),
+        slot_duration_secs: Some(hours * 3600),
+    })
 }
 
 /// `POST /admin/seasons`: a draft season.
 pub(super) async fn create_season(State(state): State<AppState>, caller: Caller, form: FormResult) -> PageResult {
     let (admin, fields) = admin_form(&state, &caller, form)?;
-    let outcome = match new_season(&state, &fields) {
-        Ok(new) => state
-            .writer
-            .create_season(admin.user, new)
+    let outcome = match season_draft(&fields) {
+        Ok(draft) => moderation::create_season(&state.services, admin.user, draft)
             .await
-            .map(|season| format!("Created the draft season \"{}\".", season.title))
-            .map_err(ApiError::from),
+            .map(|season| format!("Created the draft season \"{}\".", season.title)),
         Err(error) => Err(error),
     };
     Ok(back(&state, "/admin/seasons", outcome))
@@ -183,39 +159,34 @@ pub(super) async fn season_action(
     form: FormResult,
 ) -> PageResult {
     let (admin, fields) = admin_form(&state, &caller, form)?;
-    let to = match action.as_str() {
-        "activate" => SeasonStatus::Active,
-        "finish" => SeasonStatus::Finished,
-        "archive" => SeasonStatus::Archived,
-        "delete" => SeasonStatus::Draft,
-        _ => return Err(problem(&state, &caller, StatusCode::NOT_FOUND, "Nothing here", "No such season action.")),
+    // The console deletes drafts through the same path as the transitions.
+    let action = match action.as_str() {
+        "delete" => None,
+        other => match SeasonAction::parse(other) {
+            Some(action) => Some(action),
+            None => {
+                return Err(problem(&state, &caller, StatusCode::NOT_FOUND, "Nothing here", "No such season action."));
+            }
+        },
     };
     let Ok(season) = id.parse::<SeasonId>() else {
-        return Ok(back(&state, "/admin/seasons", Err(ApiError::not_found("no such season"))));
+        return Ok(back(&state, "/admin/seasons", Err(ServiceError::not_found("no such season"))));
     };
-    let outcome = if action == "delete" {
-        let confirm = fields.one("confirm").unwrap_or("").trim().to_owned();
-        state
-            .writer
-            .delete_season(admin.user, season, confirm)
+    let outcome = match action {
+        None => moderation::delete_season(&state.services, admin.user, season, fields.one("confirm").unwrap_or(""))
             .await
-            .map(|()| format!("Deleted season #{season}."))
-            .map_err(ApiError::from)
-    } else {
-        state
-            .writer
-            .season_transition(admin.user, season, to)
+            .map(|()| format!("Deleted season #{season}.")),
+        Some(action) => moderation::season_action(&state.services, admin.user, season, action)
             .await
-            .map(|season| format!("Season \"{}\" is now {}.", season.title, season.status.as_str()))
-            .map_err(ApiError::from)
+            .map(|season| format!("Season \"{}\" is now {}.", season.title, season.status.as_str())),
     };
     Ok(back(&state, "/admin/seasons", outcome))
 }
 
-fn parse_position(raw: Option<&str>) -> Result<SlotPosition, ApiError> {
+fn parse_position(raw: Option<&str>) -> Result<SlotPosition, ServiceError> {
     raw.and_then(|raw| raw.trim().parse::<u32>().ok())
         .and_then(SlotPosition::new)
-        .ok_or_else(|| ApiError::invalid("the slot position must be a whole number from 1"))
+        .ok_or_else(|| ServiceError::invalid("the slot position must be a whole number from 1"))
 }
 
 fn advance_text(outcome: &AdvanceOutcome) -> String {
@@ -239,12 +210,9 @@ fn advance_text(outcome: &AdvanceOutcome) -> String {
 pub(super) async fn advance_now(State(state): State<AppState>, caller: Caller, form: FormResult) -> PageResult {
     let (admin, fields) = admin_form(&state, &caller, form)?;
     let outcome = match parse_position(fields.one("position")) {
-        Ok(expected) => state
-            .writer
-            .advance(AdvanceTrigger::Manual { actor: admin.user, winner: None, expected: Some(expected) })
-            .await
-            .map(|outcome| advance_text(&outcome))
-            .map_err(ApiError::from),
+        Ok(expected) => {
+            moderation::advance(&state.services, admin.user, Some(expected)).await.map(|outcome| advance_text(&outcome))
+        }
         Err(error) => Err(error),
     };
     Ok(back(&state, "/admin/seasons", outcome))
@@ -258,30 +226,38 @@ pub(super) async fn slot_action(
     form: FormResult,
 ) -> PageResult {
     let (admin, fields) = admin_form(&state, &caller, form)?;
-    if !matches!(action.as_str(), "assign-winner" | "reset-votes" | "unlock") {
-        return Err(problem(&state, &caller, StatusCode::NOT_FOUND, "Nothing here", "No such slot action."));
-    }
+    // The console names assigning a winner as a slot action too.
+    let action = match action.as_str() {
+        "assign-winner" => None,
+        other => match SlotAction::parse(other) {
+            Some(action) => Some(action),
+            None => {
+                return Err(problem(&state, &caller, StatusCode::NOT_FOUND, "Nothing here", "No such slot action."));
+            }
+        },
+    };
     let position = match parse_position(Some(&raw)) {
         Ok(position) => position,
-        Err(_) => return Ok(back(&state, "/admin/seasons", Err(ApiError::not_found("no such slot")))),
+        Err(_) => return Ok(back(&state, "/admin/seasons", Err(ServiceError::not_found("no such slot")))),
     };
+    // Unlocking and voiding votes are not undone by a click: the box must be ticked.
     let confirmed = fields.one("confirm") == Some("yes");
-    let outcome = match action.as_str() {
-        "assign-winner" => assign_winner(&state, &admin, position, fields.one("clip_id")).await,
-        "reset-votes" if !confirmed => Err(ApiError::invalid("tick the box to confirm resetting the votes")),
-        "reset-votes" => state
-            .writer
-            .reset_slot_votes(admin.user, position)
-            .await
-            .map(|voided| format!("Reset slot {position}: voided {}.", plural(voided, "vote", "votes")))
-            .map_err(ApiError::from),
-        _ if !confirmed => Err(ApiError::invalid("tick the box to confirm unlocking the slot")),
-        _ => state
-            .writer
-            .unlock_slot(admin.user, position)
-            .await
-            .map(|()| format!("Slot {position} is open for voting again."))
-            .map_err(ApiError::from),
+    let outcome = match action {
+        None => assign_winner(&state, &admin, position, fields.one("clip_id")).await,
+        Some(SlotAction::ResetVotes) if !confirmed => {
+            Err(ServiceError::invalid("tick the box to confirm resetting the votes"))
+        }
+        Some(SlotAction::Unlock) if !confirmed => {
+            Err(ServiceError::invalid("tick the box to confirm unlocking the slot"))
+        }
+        Some(action) => {
+            moderation::slot_action(&state.services, admin.user, position, action).await.map(|done| match done {
+                SlotActionOutcome::Reset { voided } => {
+                    format!("Reset slot {position}: voided {}.", plural(voided, "vote", "votes"))
+                }
+                SlotActionOutcome::Unlocked => format!("Slot {position} is open for voting again."),
+            })
+        }
     };
     Ok(back(&state, "/admin/seasons", outcome))
 }
@@ -291,14 +267,10 @@ pub(super) async fn assign_winner(
     admin: &SessionUser,
     position: SlotPosition,
     clip: Option<&str>,
-) -> Result<String, ApiError> {
-    let clip =
-        clip.and_then(|raw| raw.parse::<ClipId>().ok()).ok_or_else(|| ApiError::invalid("choose the winning clip"))?;
-    let open = state.read_model.read(|model| model.open_slot().map(|slot| slot.position));
-    if open != Some(position) {
-        return Err(ApiError::conflict("a winner can only be assigned in the open slot"));
-    }
-    let trigger = AdvanceTrigger::Manual { actor: admin.user, winner: Some(clip), expected: Some(position) };
-    let outcome = state.writer.advance(trigger).await?;
+) -> Result<String, ServiceError> {
+    let clip = clip
+        .and_then(|raw| raw.parse::<ClipId>().ok())
+        .ok_or_else(|| ServiceError::invalid("choose the winning clip"))?;
+    let outcome = moderation::assign_winner(&state.services, admin.user, position, clip).await?;
     Ok(advance_text(&outcome))
 }

@@ -38,15 +38,11 @@ pub(super) async fn users_page(State(state): State<AppState>, caller: Caller, qu
     let (admin, query) = admin_page(&state, &caller, query)?;
     let offset = parse_offset(query.offset.as_deref()).map_err(|message| bad_request(&state, &caller, &message))?;
     let q = user_prefix(query.q.as_deref());
-    let store = state.store.clone();
-    let prefix = q.clone();
-    let users = load(move || store.users_by_prefix(&prefix, USERS_PER_PAGE + 1, offset))
-        .await
-        .map_err(|error| server_problem(&state, &caller, &error))?;
-    let has_more = users.len() > USERS_PER_PAGE;
+    let page = Page { limit: USERS_PER_PAGE, offset };
+    let (users, has_more) =
+        moderation::users(&state.services, &q, page).await.map_err(|error| server_problem(&state, &caller, &error))?;
     let users = users
         .iter()
-        .take(USERS_PER_PAGE)
         .map(|user| UserRow {
             id: user.id.get(),
             username: user.username.clone(),
@@ -76,37 +72,17 @@ pub(super) async fn user_action(
 ) -> PageResult {
     let (admin, fields) = admin_form(&state, &caller, form)?;
     let to = users_path(&user_prefix(fields.one("q")));
-    let (ban, grant) = match action.as_str() {
-        "ban" => (Some(true), None),
-        "unban" => (Some(false), None),
-        "grant-admin" => (None, Some(true)),
-        "revoke-admin" => (None, Some(false)),
-        _ => return Err(problem(&state, &caller, StatusCode::NOT_FOUND, "Nothing here", "No such user action.")),
+    let Some(action) = UserAction::parse(&action) else {
+        return Err(problem(&state, &caller, StatusCode::NOT_FOUND, "Nothing here", "No such user action."));
     };
     let Ok(target) = id.parse::<UserId>() else {
-        return Ok(back(&state, &to, Err(ApiError::not_found("no such user"))));
+        return Ok(back(&state, &to, Err(ServiceError::not_found("no such user"))));
     };
-    if target == admin.user && (ban == Some(true) || grant == Some(false)) {
-        return Ok(back(&state, &to, Err(ApiError::conflict("admins cannot ban or demote themselves"))));
-    }
-    let outcome = match (ban, grant) {
-        (Some(banned), _) => state.writer.set_banned(admin.user, target, banned).await.map(|user| {
-            if banned {
-                format!("@{} is banned and signed out everywhere.", user.username)
-            } else {
-                format!("@{} is no longer banned.", user.username)
-            }
-        }),
-        (None, grant) => {
-            let grant = grant == Some(true);
-            state.writer.set_admin(admin.user, target, grant).await.map(|user| {
-                if grant {
-                    format!("@{} is now an admin.", user.username)
-                } else {
-                    format!("@{} is no longer an admin.", user.username)
-                }
-            })
-        }
-    };
-    Ok(back(&state, &to, outcome.map_err(ApiError::from)))
+    let outcome = moderation::user_action(&state.services, admin.user, target, action).await.map(|user| match action {
+        UserAction::Ban => format!("@{} is banned and signed out everywhere.", user.username),
+        UserAction::Unban => format!("@{} is no longer banned.", user.username),
+        UserAction::GrantAdmin => format!("@{} is now an admin.", user.username),
+        UserAction::RevokeAdmin => format!("@{} is no longer an admin.", user.username),
+    });
+    Ok(back(&state, &to, outcome))
 }

@@ -1,20 +1,25 @@
-//! The account service shared by the JSON API and the pages: sign-up,
-//! sign-in with per-account back-off, sign-out. Password hashing runs on the
-//! blocking pool; sessions are written by the writer and take effect in
-//! memory once committed.
+//! Accounts, shared by the JSON API, the pages, the admin socket and the
+//! CLI: sign-up, sign-in with per-account back-off, sign-out, the GDPR
+//! export and deletion, and the operator's account commands. Password
+//! hashing runs on the blocking pool; sessions are written by the writer and
+//! take effect in memory once committed.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 use parking_lot::Mutex;
 
 use crate::domain::account::{self, Username};
 use crate::domain::clock::Timestamp;
-use crate::domain::model::User;
-use crate::http::api::error::ApiError;
-use crate::http::state::AppState;
+use crate::domain::comment::Comment;
+use crate::domain::ids::UserId;
+use crate::domain::model::{User, Vote};
 use crate::password;
+use crate::service::{ServiceError, Services};
 use crate::sessions::{self, SESSION_TTL_SECS};
-use crate::store::writer::NewSession;
+use crate::store::CountedClip;
+use crate::store::social::FollowEntry;
+use crate::store::writer::{AccountError, NewSession, WriterHandle};
 
 /// Failures allowed within [`FAILURE_WINDOW_MILLIS`] before an account is locked.
 pub const MAX_FAILURES: u32 = 5;
@@ -94,41 +99,47 @@ pub struct SignedIn {
     pub token: String,
 }
 
-async fn hash_password(password: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || password::hash(&password)).await?.map_err(ApiError::internal)
+async fn hash_password(password: String) -> Result<String, ServiceError> {
+    tokio::task::spawn_blocking(move || password::hash(&password)).await?.map_err(ServiceError::internal)
 }
 
-async fn start_session(state: &AppState, user: User) -> Result<SignedIn, ApiError> {
+async fn start_session(services: &Services, user: User) -> Result<SignedIn, ServiceError> {
     let (token, token_hash) = sessions::new_token();
-    state.writer.create_session(user.id, NewSession { token_hash, ttl_secs: SESSION_TTL_SECS }).await?;
+    services.writer.create_session(user.id, NewSession { token_hash, ttl_secs: SESSION_TTL_SECS }).await?;
     Ok(SignedIn { user, token })
 }
 
 /// Creates an account and signs it in.
-pub async fn register(state: &AppState, username: &str, password: &str) -> Result<SignedIn, ApiError> {
-    let username = Username::parse(username).map_err(|e| ApiError::invalid(e.to_string()))?;
-    account::check_password(password).map_err(|e| ApiError::invalid(e.to_string()))?;
+pub async fn register(services: &Services, username: &str, password: &str) -> Result<SignedIn, ServiceError> {
+    let username = Username::parse(username).map_err(|e| ServiceError::invalid(e.to_string()))?;
+    account::check_password(password).map_err(|e| ServiceError::invalid(e.to_string()))?;
     let hash = hash_password(password.to_owned()).await?;
-    let user = state.writer.create_user(username, hash).await?;
+    let user = services.writer.create_user(username, hash).await?;
     tracing::info!(user.id = %user.id, "account created");
-    start_session(state, user).await
+    start_session(services, user).await
 }
 
-/// Checks a password and signs in. Wrong credentials → 401; an account
-/// locked after repeated failures → 429 with `Retry-After`.
-pub async fn login(state: &AppState, username: &str, password: &str, client: &str) -> Result<SignedIn, ApiError> {
+/// Checks a password and signs in. Wrong credentials are `invalid_credentials`
+/// (whether or not the name exists); an account locked after repeated
+/// failures is `rate_limited` with the wait. `client` is only logged.
+pub async fn login(
+    services: &Services,
+    username: &str,
+    password: &str,
+    client: IpAddr,
+) -> Result<SignedIn, ServiceError> {
     let now = Timestamp::now();
-    let Ok(username) = Username::parse(username) else { return Err(ApiError::invalid_credentials()) };
+    let Ok(username) = Username::parse(username) else { return Err(ServiceError::invalid_credentials()) };
     if password.chars().count() > account::MAX_PASSWORD_CHARS {
-        return Err(ApiError::invalid_credentials());
+        return Err(ServiceError::invalid_credentials());
     }
-    if let Some(wait) = state.login_throttle.locked_for(username.as_str(), now) {
-        return Err(ApiError::rate_limited(wait, "too many failed sign-ins for this account; try again later"));
+    if let Some(wait) = services.login_throttle.locked_for(username.as_str(), now) {
+        return Err(ServiceError::rate_limited(wait, "too many failed sign-ins for this account; try again later"));
     }
-    let store = state.store.clone();
+    let store = services.store.clone();
     let name = username.as_str().to_owned();
     let candidate = password.to_owned();
-    let (user, matches) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+    let (user, matches) = tokio::task::spawn_blocking(move || -> Result<_, ServiceError> {
         let user = store.user_by_name(&name)?;
         // Verify against a dummy hash when the user is unknown, so timing
         // does not reveal which usernames exist.
@@ -138,16 +149,72 @@ pub async fn login(state: &AppState, username: &str, password: &str, client: &st
     })
     .await??;
     let Some(user) = user.filter(|_| matches) else {
-        state.login_throttle.failed(username.as_str(), now);
+        services.login_throttle.failed(username.as_str(), now);
         // A stable line operators can feed to fail2ban.
-        tracing::warn!(client = client, username = username.as_str(), "sign-in failed");
-        return Err(ApiError::invalid_credentials());
+        tracing::warn!(client = %client, username = username.as_str(), "sign-in failed");
+        return Err(ServiceError::invalid_credentials());
     };
     if user.banned {
-        return Err(ApiError::from(crate::store::writer::AccountError::Banned));
+        return Err(ServiceError::from(AccountError::Banned));
     }
-    state.login_throttle.succeeded(username.as_str());
-    start_session(state, user).await
+    services.login_throttle.succeeded(username.as_str());
+    start_session(services, user).await
+}
+
+/// Signs out the session whose cookie token hashes to `token_hash`.
+pub async fn logout(services: &Services, token_hash: [u8; 32]) -> Result<(), ServiceError> {
+    Ok(services.writer.revoke_session(token_hash).await?)
+}
+
+/// Most clips and follows an export lists (a bound, not a page: exports are
+/// rare and personal).
+const EXPORT_LIMIT: usize = 10_000;
+
+/// Everything stored about one user.
+#[derive(Debug, Clone)]
+pub struct AccountExport {
+    /// When the export was taken.
+    pub exported_at: Timestamp,
+    /// The account.
+    pub user: User,
+    /// Every vote they cast, counted or not.
+    pub votes: Vec<Vote>,
+    /// Their uploads.
+    pub clips: Vec<CountedClip>,
+    /// Their comments, deleted ones included.
+    pub comments: Vec<Comment>,
+    /// Whom they follow.
+    pub following: Vec<FollowEntry>,
+}
+
+/// Everything stored about `user`.
+pub async fn export(services: &Services, user: UserId) -> Result<AccountExport, ServiceError> {
+    let (account, votes, (clips, _), comments, (following, _)) = services
+        .read(move |store| {
+            Ok((
+                store.user(user)?,
+                store.votes_of_user(user)?,
+                store.clips_of_user(user, EXPORT_LIMIT, 0)?,
+                store.comments_of_user(user)?,
+                store.follow_list(user, false, 0, EXPORT_LIMIT)?,
+            ))
+        })
+        .await?;
+    let user = account.ok_or_else(|| ServiceError::not_found("no such user"))?;
+    Ok(AccountExport { exported_at: Timestamp::now(), user, votes, clips, comments, following })
+}
+
+/// The phrase a user types to confirm deleting their account.
+pub const DELETE_CONFIRMATION: &str = "delete my account";
+
+/// Deletes `user`'s account once they typed [`DELETE_CONFIRMATION`]:
+/// profile, username and sessions go; votes stay counted under a key that
+/// names no one.
+pub async fn delete_account(services: &Services, user: UserId, confirmation: &str) -> Result<(), ServiceError> {
+    if confirmation.trim() != DELETE_CONFIRMATION {
+        return Err(ServiceError::invalid(format!("type \"{DELETE_CONFIRMATION}\" to confirm")));
+    }
+    Ok(services.writer.delete_user(user).await?)
 }
 
 /// An account operation an operator runs from the command line.
@@ -163,7 +230,7 @@ pub enum AdminOperation {
 /// Runs an operator's account operation through the writer (the same path
 /// whether the server is running — via the admin socket — or not).
 pub async fn run_admin_operation(
-    writer: &crate::store::writer::WriterHandle,
+    writer: &WriterHandle,
     operation: AdminOperation,
     username: &str,
     password: &str,

@@ -1,0 +1,303 @@
+//! Extractors that carry policy, so handlers do not repeat it: JSON bodies
+//! and query strings whose rejections use our error shape, the caller
+//! behind a request (client address, session, voter key), signed-in users
+//! and admins, path segments parsed into typed ids and actions (a bad one
+//! is the JSON 404), and page form posts whose per-session form token is
+//! checked once, here.
+
+use std::marker::PhantomData;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, RawForm, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+
+use crate::auth;
+use crate::domain::account::Username;
+use crate::domain::clock::Timestamp;
+use crate::domain::flags::FlagKey;
+use crate::domain::ids::{ClipId, CommentId, SeasonId, SlotPosition, UserId, VoterKey};
+use crate::domain::leaderboard::Board;
+use crate::domain::moderation::{SeasonAction, SlotAction, UserAction};
+use crate::http::error::csrf_failed;
+use crate::http::state::AppState;
+use crate::service::ServiceError;
+use crate::service::profiles::FollowList;
+use crate::sessions::{self, SessionUser};
+
+/// A JSON body. Wrong content type → 415, bad JSON or wrong types → 400,
+/// too large → 413, each in the standard error shape.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ServiceError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ServiceError> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(JsonRejection::MissingJsonContentType(_)) => {
+                Err(ServiceError::unsupported_media_type("send the body as application/json"))
+            }
+            Err(JsonRejection::BytesRejection(rejection)) => {
+                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    Err(ServiceError::payload_too_large("the request body is too large"))
+                } else {
+                    Err(ServiceError::invalid("the request body could not be read"))
+                }
+            }
+            Err(rejection) => Err(ServiceError::invalid(rejection.body_text())),
+        }
+    }
+}
+
+/// A query string whose rejections use our error shape.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ServiceError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ServiceError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| ApiQuery(value))
+            .map_err(|rejection: QueryRejection| ServiceError::invalid(rejection.body_text()))
+    }
+}
+
+/// Where a request comes from: the client address after the trusted-proxy
+/// walk, and the signed-in user if its session cookie is live. Sessions are
+/// read from memory: building this touches no storage.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The client address.
+    pub client: IpAddr,
+    /// The signed-in user, if any.
+    pub user: Option<SessionUser>,
+    /// The User-Agent header.
+    pub user_agent: String,
+}
+
+impl Caller {
+    /// The voter key this caller votes as: the account when signed in,
+    /// otherwise the anonymous device key.
+    pub fn voter_key(&self, state: &AppState) -> VoterKey {
+        match &self.user {
+            Some(session) => VoterKey::user(session.user),
+            None => auth::device_voter_key(&state.voter_key, self.client, &self.user_agent),
+        }
+    }
+
+    /// The caller's network for fraud signals: IPv4 /24 or IPv6 /48, hashed.
+    pub fn network(&self) -> u64 {
+        auth::network_id(self.client)
+    }
+
+    /// The signed-in user's id.
+    pub fn user_id(&self) -> Option<UserId> {
+        self.user.as_ref().map(|user| user.user)
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ServiceError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ServiceError> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip())
+            .ok_or_else(|| ServiceError::internal("request without peer address"))?;
+        let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        let client = auth::client_ip(peer, forwarded, &state.services.config.trusted_proxies);
+        let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let user = parts
+            .headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .find_map(sessions::token_from_cookie_header)
+            .and_then(|token| state.services.sessions.lookup(&token, Timestamp::now()));
+        Ok(Caller { client, user, user_agent })
+    }
+}
+
+/// The voter behind a request.
+pub struct Voter(pub VoterKey);
+
+impl FromRequestParts<AppState> for Voter {
+    type Rejection = ServiceError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ServiceError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        Ok(Voter(caller.voter_key(state)))
+    }
+}
+
+/// A signed-in user; 401 `auth_required` otherwise.
+pub struct AuthUser(pub SessionUser);
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ServiceError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ServiceError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.user.map(AuthUser).ok_or_else(ServiceError::auth_required)
+    }
+}
+
+/// A signed-in admin; 401 without a session, 403 for other users.
+pub struct AdminUser(pub SessionUser);
+
+impl FromRequestParts<AppState> for AdminUser {
+    type Rejection = ServiceError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ServiceError> {
+        let AuthUser(user) = AuthUser::from_request_parts(parts, state).await?;
+        if user.is_admin { Ok(AdminUser(user)) } else { Err(ServiceError::forbidden("admins only")) }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Typed path segments
+
+/// A value a path segment names. A segment that does not parse names
+/// nothing, so it is answered as not found, with the type's own words.
+pub trait PathSegment: Sized + Send {
+    /// Parses one segment.
+    fn parse_segment(raw: &str) -> Option<Self>;
+    /// What a segment that does not parse is told.
+    fn not_found() -> ServiceError;
+}
+
+macro_rules! path_segment {
+    ($type:ty, $message:literal, $parse:expr) => {
+        impl PathSegment for $type {
+            fn parse_segment(raw: &str) -> Option<Self> {
+                let parse: fn(&str) -> Option<Self> = $parse;
+                parse(raw)
+            }
+
+            fn not_found() -> ServiceError {
+                ServiceError::not_found($message)
+            }
+        }
+    };
+}
+
+path_segment!(ClipId, "no such clip", |raw| raw.parse().ok());
+path_segment!(SeasonId, "no such season", |raw| raw.parse().ok());
+path_segment!(UserId, "no such user", |raw| raw.parse().ok());
+path_segment!(SlotPosition, "no such slot", |raw| raw.parse::<u32>().ok().and_then(SlotPosition::new));
+path_segment!(Username, "no such user", |raw| Username::parse(raw).ok());
+path_segment!(UserAction, "no such action", UserAction::parse);
+path_segment!(SeasonAction, "no such action", SeasonAction::parse);
+path_segment!(SlotAction, "no such action", SlotAction::parse);
+path_segment!(Board, "no such leaderboard; use clips, creators or voters", Board::parse);
+path_segment!(FollowList, "no such API route", FollowList::parse);
+path_segment!(FlagKey, "no such feature flag", FlagKey::parse);
+
+path_segment!(CommentId, "no such comment", |raw| raw.parse().ok());
+
+/// One typed path segment.
+pub struct Segment<T>(pub T);
+
+impl<T: PathSegment, S: Send + Sync> FromRequestParts<S> for Segment<T> {
+    type Rejection = ServiceError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ServiceError> {
+        let Ok(Path(raw)) = Path::<String>::from_request_parts(parts, state).await else { return Err(T::not_found()) };
+        T::parse_segment(&raw).map(Segment).ok_or_else(T::not_found)
+    }
+}
+
+/// Two typed path segments, checked in order.
+pub struct Segments<A, B>(pub A, pub B);
+
+impl<A: PathSegment, B: PathSegment, S: Send + Sync> FromRequestParts<S> for Segments<A, B> {
+    type Rejection = ServiceError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ServiceError> {
+        let Ok(Path((first, second))) = Path::<(String, String)>::from_request_parts(parts, state).await else {
+            return Err(A::not_found());
+        };
+        let first = A::parse_segment(&first).ok_or_else(A::not_found)?;
+        let second = B::parse_segment(&second).ok_or_else(B::not_found)?;
+        Ok(Segments(first, second))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Signed page forms
+
+/// A form a page posts. Its `csrf` field (if it has one) is not its
+/// business: [`SignedForm`] checks it.
+pub trait PageForm: DeserializeOwned + Send {
+    /// What the caller is told when the form cannot be read.
+    const UNREADABLE: &'static str = "the form could not be read";
+}
+
+impl PageForm for Vec<(String, String)> {}
+
+/// A page's form post whose `csrf` field is this session's form token
+/// (required when signed in; anonymous forms rely on the cross-site check
+/// alone). The one place the token is checked.
+pub struct SignedForm<T>(pub T);
+
+/// Why a form post was turned away before its handler saw it.
+pub enum FormRefusal<T> {
+    /// Not a form, or the fields do not fit (400 with the form's words).
+    Unreadable(PhantomData<T>),
+    /// The token is missing or belongs to another session (403 `csrf_failed`).
+    Forged,
+}
+
+impl<T: PageForm> IntoResponse for FormRefusal<T> {
+    fn into_response(self) -> Response {
+        match self {
+            FormRefusal::Unreadable(_) => ServiceError::invalid(T::UNREADABLE).into_response(),
+            FormRefusal::Forged => csrf_failed().into_response(),
+        }
+    }
+}
+
+impl<T: PageForm> FromRequest<AppState> for SignedForm<T> {
+    type Rejection = FormRefusal<T>;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, FormRefusal<T>> {
+        let (mut parts, body) = request.into_parts();
+        let caller = Caller::from_request_parts(&mut parts, state).await.map_err(|_| FormRefusal::Forged)?;
+        let request = Request::from_parts(parts, body);
+        let unreadable = || FormRefusal::Unreadable(PhantomData);
+        let RawForm(bytes) = RawForm::from_request(request, state).await.map_err(|_| unreadable())?;
+        let form: T = serde_urlencoded::from_bytes(&bytes).map_err(|_| unreadable())?;
+        let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).map_err(|_| unreadable())?;
+        let token = fields.iter().find(|(key, _)| key == "csrf").map(|(_, value)| value.as_str());
+        if !form_token_ok(state, &caller, token) {
+            return Err(FormRefusal::Forged);
+        }
+        Ok(SignedForm(form))
+    }
+}
+
+/// The form token of a signed-in caller: a keyed hash of their session.
+pub fn form_token(state: &AppState, caller: &Caller) -> Option<String> {
+    let session = caller.user.as_ref()?;
+    let hash = blake3::keyed_hash(&state.form_token_key, &session.token_hash);
+    Some(hash.to_hex()[..32].to_owned())
+}
+
+/// Whether a form post carries the right token: required when signed in.
+fn form_token_ok(state: &AppState, caller: &Caller, submitted: Option<&str>) -> bool {
+    match form_token(state, caller) {
+        None => true,
+        Some(expected) => submitted.is_some_and(|token| constant_time_eq(token.as_bytes(), expected.as_bytes())),
+    }
+}
+
+/// Compares secrets without stopping at the first difference.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,31 @@
+//! Cache policies, each named once: personal or mutating answers are
+//! `private, no-store`; public answers that are the same for everyone may
+//! be kept briefly by a proxy or CDN (`public, max-age=5`), so read bursts
+//! are absorbed; content-addressed files never change (`immutable`).
+
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+
+/// Personal or mutating: never stored by any cache.
+pub const PRIVATE: HeaderValue = HeaderValue::from_static("private, no-store");
+/// Public and the same for everyone: a shared cache may keep it briefly.
+pub const PUBLIC_SHORT: HeaderValue = HeaderValue::from_static("public, max-age=5");
+/// A name that never changes meaning (a content hash is in it).
+pub const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
+
+/// `body` as a personal answer.
+pub fn private(body: impl IntoResponse) -> Response {
+    with_cache(body, PRIVATE)
+}
+
+/// `body` as a public answer a proxy may keep for a few seconds.
+pub fn public_short(body: impl IntoResponse) -> Response {
+    with_cache(body, PUBLIC_SHORT)
+}
+
+/// `body` with the `Cache-Control` value `policy`.
+pub fn with_cache(body: impl IntoResponse, policy: HeaderValue) -> Response {
+    let mut response = body.into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, policy);
+    response
+}

@@ -1,0 +1,155 @@
+//! Voting: a voter's feed (from the read model plus that voter's own keys in
+//! storage) and casting or revoking votes through the writer, behind the
+//! captcha gate. The JSON API and the arena page both come here.
+
+use crate::domain::clock::Timestamp;
+use crate::domain::feed::{self, FeedCandidate, MAX_FEED_LIMIT};
+use crate::domain::ids::{ClipId, VoterKey};
+use crate::domain::model::{Season, Slot};
+use crate::domain::vote::{self, RemainingVotes, VoteType};
+use crate::service::{ServiceError, Services, captcha};
+use crate::store::writer::{CastRequest, VoteOutcome};
+use crate::store::{CountedClip, VoterSlotState};
+
+/// A voter's feed page with everything the arena shows around it.
+#[derive(Debug, Clone)]
+pub struct Feed {
+    /// The clips to show, in order.
+    pub clips: Vec<CountedClip>,
+    /// Whether more unshown clips remain.
+    pub has_more: bool,
+    /// The active season.
+    pub season: Option<Season>,
+    /// The open slot.
+    pub slot: Option<Slot>,
+    /// Clips competing in the open slot.
+    pub total_clips_in_slot: usize,
+    /// What this voter already did.
+    pub voter: VoterSlotState,
+    /// What this voter may still cast.
+    pub remaining: RemainingVotes,
+}
+
+/// Builds a voter's feed of `limit` clips (1 to [`MAX_FEED_LIMIT`]),
+/// skipping `exclude`. Reads the read model and this voter's own keys in
+/// storage; never scans all clips or all votes. Showing clips counts as
+/// viewing them.
+pub async fn load_feed(
+    services: &Services,
+    voter: &VoterKey,
+    limit: usize,
+    exclude: &[ClipId],
+) -> Result<Feed, ServiceError> {
+    if limit == 0 || limit > MAX_FEED_LIMIT {
+        return Err(ServiceError::invalid(format!("limit must be between 1 and {MAX_FEED_LIMIT}")));
+    }
+    let now = Timestamp::now();
+    let (season, slot, candidates, flags) = services.read_model.read(|model| {
+        (model.season.clone(), model.open_slot().cloned(), model.open_clips.clone(), model.voting_flags())
+    });
+    let voter_state = match &slot {
+        Some(slot) => {
+            let (voter, season, position) = (voter.clone(), slot.season, slot.position);
+            services.read(move |store| store.voter_slot_state(&voter, season, position, now.utc_day())).await?
+        }
+        None => VoterSlotState::default(),
+    };
+    let slot_key = slot.as_ref().map(|slot| (slot.season.get() << 32) | u64::from(slot.position.get())).unwrap_or(0);
+    let ids: Vec<u64> = candidates.iter().map(|counted| counted.clip.id.get()).collect();
+    let seen = services.views.seen(voter.as_str(), slot_key, &ids);
+    let pending = services.views.pending(&ids);
+    let feed_candidates: Vec<FeedCandidate> = candidates
+        .iter()
+        .zip(seen.into_iter().zip(pending))
+        .map(|(counted, (seen, pending))| FeedCandidate {
+            clip: counted.clip.id,
+            voted: voter_state.voted_clips.contains(&counted.clip.id),
+            seen,
+            created_at: counted.clip.created_at,
+            view_count: counted.view_count + pending,
+        })
+        .collect();
+    let page = feed::order_feed(&feed_candidates, exclude, limit, now, || rand::random_range(0..=feed::VIEW_JITTER));
+    let clips: Vec<CountedClip> =
+        page.clips.iter().filter_map(|id| candidates.iter().find(|counted| counted.clip.id == *id).cloned()).collect();
+    // In memory, deduplicated per voter and clip, flushed to storage every
+    // few seconds.
+    let shown: Vec<u64> = clips.iter().map(|counted| counted.clip.id.get()).collect();
+    services.views.record_shown(voter.as_str(), slot_key, &shown);
+    let remaining = vote::remaining_votes(
+        voter_state.spent_today,
+        services.config.votes.daily_budget,
+        voter_state.specials_used,
+        flags,
+    );
+    Ok(Feed {
+        clips,
+        has_more: page.has_more,
+        season,
+        slot,
+        total_clips_in_slot: candidates.len(),
+        voter: voter_state,
+        remaining,
+    })
+}
+
+/// Where the arena stands without JavaScript: the clip shown, its place in
+/// upload order, and the clip the "next" link goes to.
+#[derive(Debug, Clone)]
+pub struct ArenaPosition {
+    /// The clip shown: the one asked for if it is open, else the feed's first.
+    pub current: Option<CountedClip>,
+    /// Its 0-based place among the open slot's clips in upload order.
+    pub index: Option<usize>,
+    /// The clip after it (wrapping around), if there is another.
+    pub next: Option<ClipId>,
+    /// Clips competing in the open slot.
+    pub total: usize,
+}
+
+/// The arena around `requested` for a voter whose feed is `feed`. Upload
+/// order gives the "next" link a stable sequence.
+pub fn arena_position(services: &Services, feed: &Feed, requested: Option<ClipId>) -> ArenaPosition {
+    let (order, requested) = services.read_model.read(|model| {
+        let order: Vec<ClipId> = model.open_clips.iter().map(|counted| counted.clip.id).collect();
+        (order, requested.and_then(|id| model.open_clip(id).cloned()))
+    });
+    let current = requested.or_else(|| feed.clips.first().cloned());
+    let index = current.as_ref().and_then(|counted| order.iter().position(|id| *id == counted.clip.id));
+    let next = match index {
+        Some(index) if order.len() > 1 => order.get((index + 1) % order.len()).copied(),
+        _ => None,
+    };
+    ArenaPosition { current, index, next, total: order.len() }
+}
+
+/// Casts a vote for `voter` (from `network`, for fraud signals) and answers
+/// once it is durable. When the captcha flag is on the voter needs a pass
+/// from a solved challenge first.
+pub async fn cast(
+    services: &Services,
+    voter: &VoterKey,
+    network: u64,
+    clip: ClipId,
+    vote_type: VoteType,
+) -> Result<VoteOutcome, ServiceError> {
+    if captcha::pass_required(services, voter) {
+        services.metrics.vote_cast(Some("captcha_required"));
+        return Err(ServiceError::captcha_required());
+    }
+    let request = CastRequest { voter: voter.clone(), clip, vote_type, network };
+    let outcome = services.writer.cast_vote(request).await;
+    services.metrics.vote_cast(outcome.as_ref().err().map(crate::metrics::refusal_reason));
+    Ok(outcome?)
+}
+
+/// Revokes the voter's (latest) vote on a clip and answers once it is durable.
+pub async fn revoke(services: &Services, voter: &VoterKey, clip: ClipId) -> Result<VoteOutcome, ServiceError> {
+    Ok(services.writer.revoke_vote(voter.clone(), clip).await?)
+}
+
+/// What the voter may still cast after an outcome.
+pub fn remaining_after(services: &Services, outcome: &VoteOutcome) -> RemainingVotes {
+    let flags = services.read_model.read(|model| model.voting_flags());
+    vote::remaining_votes(outcome.spent_today, services.config.votes.daily_budget, outcome.specials_used, flags)
+}
