@@ -571,7 +571,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = open_store(dir.path());
         {
-            let txn = store.db.begin_write().expect("write");
+            let txn = store.database().expect("database").begin_write().expect("write");
             {
                 txn.open_table(CLIP_ID_TO_VIEWS).expect("views").insert(7, 42).expect("insert");
                 let mut counters = txn.open_table(SLOT_CLIP_TO_COUNTER).expect("counters");
@@ -615,7 +615,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = open_store(dir.path());
         {
-            let txn = store.db.begin_write().expect("write");
+            let txn = store.database().expect("database").begin_write().expect("write");
             let stray: TableDefinition<u64, u64> = TableDefinition::new("stray_table");
             txn.open_table(stray).expect("stray");
             txn.commit().expect("commit");

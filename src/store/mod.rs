@@ -16,7 +16,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
+use parking_lot::RwLock;
 use redb::{Database, MultimapTableHandle, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableHandle};
 
 use crate::domain::clock::UtcDay;
@@ -56,6 +58,25 @@ pub enum StoreError {
         /// Version found in the file.
         found: u64,
     },
+    /// The database is closed while the writer reopens it after an I/O
+    /// error, and opening it again has not succeeded yet.
+    #[error("the database is being reopened after a storage failure")]
+    Reopening,
+}
+
+impl StoreError {
+    /// Whether this is the storage failing (an I/O error such as a full disk,
+    /// or redb refusing work after one) rather than a problem with the data.
+    /// Such an error lasts until the database is reopened.
+    pub fn is_storage_failure(&self) -> bool {
+        match self {
+            StoreError::Database(error) => {
+                matches!(error, redb::Error::Io(_) | redb::Error::PreviousIo | redb::Error::DatabaseClosed)
+            }
+            StoreError::Reopening => true,
+            StoreError::Corrupt { .. } | StoreError::NewerSchema { .. } => false,
+        }
+    }
 }
 
 macro_rules! from_redb {
@@ -75,6 +96,19 @@ from_redb!(
     redb::CommitError,
     redb::SetDurabilityError
 );
+
+/// Writes [`PROBE_BYTES`] to a file in `dir`, syncs and removes it: whether
+/// the file system takes a batch's worth of writes again.
+fn probe_directory(dir: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    let path = dir.join(".aimoviez-storage-probe");
+    let written = std::fs::File::create(&path).and_then(|mut file| {
+        file.write_all(&vec![0u8; PROBE_BYTES])?;
+        file.sync_all()
+    });
+    let removed = std::fs::remove_file(&path);
+    written.and(removed)
+}
 
 /// Counts of one clip in one slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -143,10 +177,33 @@ pub struct CheckReport {
     pub mismatches: Vec<String>,
 }
 
+/// What [`Store::probe_writable`] writes: about what a large batch needs.
+const PROBE_BYTES: usize = 1 << 20;
+
+/// Opens the database file (again).
+pub(crate) type Opener = Box<dyn Fn() -> Result<Database, redb::DatabaseError> + Send + Sync>;
+/// Checks that the storage under the file takes writes (see [`Store::probe_writable`]).
+pub(crate) type Prober = Box<dyn Fn() -> std::io::Result<()> + Send + Sync>;
+
+/// The open database, which the writer may swap for a freshly opened one.
+///
+/// After an I/O error (a full disk, a failed fsync) redb refuses every later
+/// transaction with `PreviousIo` until the `Database` is dropped and opened
+/// again. So readers do not keep a `Database` of their own: each read
+/// transaction starts from whatever handle is current, and
+/// [`Store::reopen`] replaces it.
+struct DatabaseSlot {
+    /// `None` only while a reopen has closed the old handle and has not
+    /// managed to open a new one.
+    current: RwLock<Option<Arc<Database>>>,
+    open: Opener,
+    probe: Prober,
+}
+
 /// Handle to the open database. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    db: Arc<Database>,
+    db: Arc<DatabaseSlot>,
     /// Read transactions begun, so tests and metrics can see which requests
     /// touch storage (an authenticated request must not).
     reads: Arc<AtomicU64>,
@@ -157,10 +214,14 @@ impl Store {
     /// crash, and brings the schema up to date. An older file is first
     /// copied to `backups/pre-migration-v<N>-<timestamp>.redb` beside it.
     pub fn open(path: &Path, cache_size_bytes: usize) -> Result<Store, StoreError> {
-        let mut db = Database::builder().set_cache_size(cache_size_bytes).create(path)?;
-        if let Some(found) = migrations::upgrade_needed(&db)? {
+        let file = path.to_owned();
+        let open: Opener = Box::new(move || Database::builder().set_cache_size(cache_size_bytes).create(&file));
+        let dir = path.parent().unwrap_or(Path::new(".")).to_owned();
+        let probe: Prober = Box::new(move || probe_directory(&dir));
+        Store::open_with(open, probe, |db| {
+            let Some(found) = migrations::upgrade_needed(&db)? else { return Ok(Some(db)) };
             // Closed first, so the copy is a clean file the previous build opens as is.
-            drop(db);
+            db.close()?;
             let copy = migrations::backup_before_upgrade(path, found)?;
             tracing::warn!(
                 path = %copy.display(),
@@ -168,16 +229,90 @@ impl Store {
                 to = SCHEMA_VERSION,
                 "copied the database before migrating it; restore by putting that file back with the previous build"
             );
-            db = Database::builder().set_cache_size(cache_size_bytes).create(path)?;
-        }
-        let store = Store { db: Arc::new(db), reads: Arc::new(AtomicU64::new(0)) };
-        migrations::run(&store.db)?;
-        Ok(store)
+            Ok(None)
+        })
+    }
+
+    /// Opens the database with `open` (which the writer calls again to
+    /// reopen it after an I/O error). `before_migrations` looks at the first
+    /// handle and may close it (returning `None`) to be opened once more.
+    pub(crate) fn open_with(
+        open: Opener,
+        probe: Prober,
+        before_migrations: impl FnOnce(Database) -> Result<Option<Database>, StoreError>,
+    ) -> Result<Store, StoreError> {
+        let db = match before_migrations(open()?)? {
+            Some(db) => db,
+            None => open()?,
+        };
+        migrations::run(&db)?;
+        let slot = DatabaseSlot { current: RwLock::new(Some(Arc::new(db))), open, probe };
+        Ok(Store { db: Arc::new(slot), reads: Arc::new(AtomicU64::new(0)) })
+    }
+
+    /// The current database handle.
+    fn database(&self) -> Result<Arc<Database>, StoreError> {
+        self.db.current.read().clone().ok_or(StoreError::Reopening)
     }
 
     fn read(&self) -> Result<redb::ReadTransaction, StoreError> {
         self.reads.fetch_add(1, Ordering::Relaxed);
-        Ok(self.db.begin_read()?)
+        Ok(self.database()?.begin_read()?)
+    }
+
+    /// Checks that the file system under the database takes writes again
+    /// (see [`probe_directory`]). The writer calls this before reopening after
+    /// a storage failure, so that readers keep the old handle (and what its
+    /// cache holds) while the disk is still full.
+    pub(crate) fn probe_writable(&self) -> std::io::Result<()> {
+        (self.db.probe)()
+    }
+
+    /// How many batches the writer has committed (see
+    /// `meta_keys::COMMITTED_BATCHES`).
+    pub(crate) fn committed_batches(&self) -> Result<u64, StoreError> {
+        let txn = self.read()?;
+        let meta = txn.open_table(META)?;
+        Ok(meta.get(meta_keys::COMMITTED_BATCHES)?.map(|v| v.value()).unwrap_or(0))
+    }
+
+    /// Closes the database and opens its file again, so that work refused
+    /// with `PreviousIo` after an I/O error can go on. Readers that start
+    /// afterwards use the new handle; read transactions still running on the
+    /// old one fail with `DatabaseClosed` (callers answer 503 and the client
+    /// retries). Only the writer thread calls this, between batches, so no
+    /// write transaction is open. If the file cannot be opened, the store
+    /// stays closed (every read answers [`StoreError::Reopening`]) until a
+    /// later call succeeds.
+    pub(crate) fn reopen(&self) -> Result<(), StoreError> {
+        let mut current = self.db.current.write();
+        if let Some(mut old) = current.take() {
+            // Readers clone the handle under the read lock and drop their
+            // clone as soon as their transaction began, so with the write
+            // lock held the count falls to one within microseconds.
+            let deadline = Instant::now() + Duration::from_secs(5);
+            let old = loop {
+                match Arc::try_unwrap(old) {
+                    Ok(db) => break db,
+                    Err(shared) if Instant::now() < deadline => {
+                        old = shared;
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    Err(shared) => {
+                        *current = Some(shared);
+                        return Err(StoreError::Reopening);
+                    }
+                }
+            };
+            // An error here is the same failure again (redb repairs the file
+            // on the next open); closing still releases the file lock.
+            if let Err(error) = old.close() {
+                tracing::debug!(error = %error, "closing the failed database reported an error");
+            }
+        }
+        let db = (self.db.open)()?;
+        *current = Some(Arc::new(db));
+        Ok(())
     }
 
     /// Read transactions begun so far.

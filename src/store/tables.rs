@@ -213,6 +213,11 @@ pub mod meta_keys {
     pub const NEXT_COMMENT_ID: &str = "next_comment_id";
     /// Next report id.
     pub const NEXT_REPORT_ID: &str = "next_report_id";
+    /// Batches the writer committed. When a commit reports an I/O error the
+    /// writer cannot tell whether the batch reached the disk (a failed fsync
+    /// may come after the write); after reopening the file it compares this
+    /// with its own count to find out.
+    pub const COMMITTED_BATCHES: &str = "committed_batches";
     /// Next notification id, shared by personal and broadcast notifications
     /// so one id orders both.
     pub const NEXT_NOTIFICATION_ID: &str = "next_notification_id";

@@ -384,6 +384,12 @@ impl<'txn> Batch<'txn> {
         Ok(())
     }
 
+    /// Stores the writer's count of committed batches, this one included.
+    pub(super) fn record_sequence(&mut self, committed_batches: u64) -> Result<(), StoreError> {
+        self.meta.insert(meta_keys::COMMITTED_BATCHES, committed_batches)?;
+        Ok(())
+    }
+
     /// Writes the batch's aggregated counters and ledgers, once each.
     pub(super) fn flush(&mut self, events: &mut Vec<CommittedEvent>) -> Result<(), StoreError> {
         if let Some(next) = self.next_vote_id {

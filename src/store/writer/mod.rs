@@ -19,10 +19,33 @@
 //! notifications read, and the profile-stats hooks the other jobs call) and
 //! `seed.rs` (the demo season). `batch.rs` holds the transaction's tables and
 //! the aggregates written once per batch.
+//!
+//! # When storage fails
+//!
+//! After an I/O error (a full disk, a failed fsync) redb refuses every later
+//! transaction until the database is closed and opened again. The first
+//! batch that fails that way puts the writer in a failing state: it logs the
+//! cause once, refuses every command at once without touching the file
+//! (callers get [`WriteError::Storage`]), and in the background checks that
+//! the file system takes writes again ([`Store::probe_writable`]), then
+//! reopens the database ([`Store::reopen`]; readers move to the new handle)
+//! and commits an empty batch to confirm, retrying with back-off from 250 ms
+//! to 8 s. So the server recovers by itself within seconds of space being
+//! freed.
+//!
+//! Nothing in memory needs rebuilding after a reopen, because the read model
+//! and every other cache learn only committed batches, with one exception:
+//! the batch whose commit reported the error may have reached the disk
+//! anyway (an fsync can fail after the write). Each batch stores the
+//! writer's count of committed batches (`meta_keys::COMMITTED_BATCHES`);
+//! after reopening, the writer reads it back and, if that batch is there,
+//! hands its events to the listener as if it had committed normally (its
+//! callers were told it failed, which is allowed: it was never acknowledged).
 
 mod accounts;
 mod batch;
 mod comments;
+mod recovery;
 mod seed;
 mod social;
 mod tournament;
@@ -30,12 +53,12 @@ mod votes;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
 use parking_lot::Mutex;
-use redb::{Database, Durability};
+use redb::Durability;
 use tokio::sync::oneshot;
 
 pub use accounts::{AccountError, NewSession};
@@ -52,6 +75,7 @@ use crate::domain::comment::CommentError;
 use crate::domain::fraud::FraudTracker;
 use crate::domain::histogram::AtomicHistogram;
 use crate::domain::vote::VoteRefusal;
+use recovery::StorageFailure;
 
 /// Why a command did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +148,11 @@ pub struct WriterStats {
     pub last_batch_failed: AtomicBool,
     /// Wall-clock time of the last successful commit, Unix milliseconds (0 = none yet).
     pub last_commit_unix_ms: AtomicU64,
+    /// Whether storage is failing: commands are refused without being tried
+    /// until the database has been reopened (see the module docs).
+    pub storage_failing: AtomicBool,
+    /// Commands refused because storage was failing.
+    pub refused_storage: AtomicU64,
     /// Commands per committed batch.
     pub batch_sizes: AtomicHistogram,
     /// Apply-and-commit time per committed batch, in microseconds.
@@ -142,6 +171,8 @@ impl Default for WriterStats {
             failed_batches: AtomicU64::new(0),
             last_batch_failed: AtomicBool::new(false),
             last_commit_unix_ms: AtomicU64::new(0),
+            storage_failing: AtomicBool::new(false),
+            refused_storage: AtomicU64::new(0),
             batch_sizes: AtomicHistogram::new(&[1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000]),
             commit_latency_micros: AtomicHistogram::new(&[
                 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000,
@@ -194,7 +225,16 @@ pub fn start(
     let (sender, receiver) = sync_channel(settings.queue_capacity);
     let stats = Arc::new(WriterStats::default());
     let fraud = Arc::new(Mutex::new(FraudTracker::new(100_000, 50_000)));
-    let worker = Worker { db: store.db.clone(), settings, listener, stats: stats.clone(), fraud };
+    let committed_batches = store.committed_batches().map_err(std::io::Error::other)?;
+    let worker = Worker {
+        store: store.clone(),
+        settings,
+        listener,
+        stats: stats.clone(),
+        fraud,
+        committed_batches,
+        failure: None,
+    };
     stats.running.store(true, Ordering::Release);
     let spawned = std::thread::Builder::new().name("aimoviez-writer".into()).spawn(move || {
         let _running = RunningGuard(worker.stats.clone());
@@ -219,11 +259,17 @@ impl WriterHandle {
                 let _ = reply.send(outcome);
             }))
         });
-        match self.sender.try_send(Message::Job(boxed)) {
-            Ok(()) => {
-                self.stats.queued.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => return Err(WriteError::Unavailable),
+        if self.stats.storage_failing.load(Ordering::Acquire) {
+            // Refused before queuing: the writer would refuse it anyway.
+            self.stats.refused_storage.fetch_add(1, Ordering::Relaxed);
+            return Err(WriteError::Unavailable);
+        }
+        // Counted before it is sent: the writer subtracts what it takes, and
+        // may take the job before `try_send` even returns.
+        self.stats.queued.fetch_add(1, Ordering::Relaxed);
+        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.sender.try_send(Message::Job(boxed)) {
+            self.stats.queued.fetch_sub(1, Ordering::Relaxed);
+            return Err(WriteError::Unavailable);
         }
         // A dropped reply means the batch failed to commit or the writer stopped.
         answer.await.unwrap_or(Err(WriteError::Unavailable))
@@ -236,19 +282,36 @@ impl WriterHandle {
 }
 
 struct Worker {
-    db: Arc<Database>,
+    store: Store,
     settings: WriterSettings,
     listener: CommitListener,
     stats: Arc<WriterStats>,
     /// Recent voting activity for fraud signals; only this thread uses it.
     fraud: Arc<Mutex<FraudTracker>>,
+    /// Batches committed so far (stored as `meta_keys::COMMITTED_BATCHES`).
+    committed_batches: u64,
+    /// Set while storage is failing.
+    failure: Option<StorageFailure>,
 }
 
 impl Worker {
-    fn run(self, receiver: Receiver<Message>) {
+    fn run(mut self, receiver: Receiver<Message>) {
         let mut stopping = false;
         while !stopping {
-            let Ok(first) = receiver.recv() else { break };
+            let first = match self.failure.as_ref().map(|failure| failure.next_attempt) {
+                None => match receiver.recv() {
+                    Ok(message) => message,
+                    Err(_) => break,
+                },
+                Some(attempt) => match receiver.recv_timeout(attempt.saturating_duration_since(Instant::now())) {
+                    Ok(message) => message,
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.recover();
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                },
+            };
             let mut messages = vec![first];
             while messages.len() < self.settings.batch_max {
                 match receiver.try_recv() {
@@ -272,20 +335,41 @@ impl Worker {
                 })
                 .collect();
             self.stats.queued.fetch_sub(jobs.len() as u64, Ordering::Relaxed);
-            if !jobs.is_empty() {
+            if self.failure.as_ref().is_some_and(|failure| Instant::now() >= failure.next_attempt) {
+                self.recover();
+            }
+            if self.failure.is_some() {
+                // Dropping a job drops its reply: the caller learns at once
+                // that nothing was stored, and the file is not touched.
+                self.stats.refused_storage.fetch_add(jobs.len() as u64, Ordering::Relaxed);
+            } else if !jobs.is_empty() {
                 self.run_batch(jobs);
             }
+        }
+        if let Some(failure) = &self.failure {
+            tracing::error!(
+                failing_for_s = failure.since.elapsed().as_secs(),
+                refused = self.stats.refused_storage.load(Ordering::Relaxed),
+                "writer stopped while storage was failing"
+            );
         }
         tracing::info!("writer stopped");
     }
 
-    fn run_batch(&self, jobs: Vec<Job>) {
+    fn run_batch(&mut self, jobs: Vec<Job>) {
         let count = jobs.len() as u64;
         let now = (self.settings.clock)();
         let started = Instant::now();
+        let sequence = self.committed_batches + 1;
         let mut events = Vec::new();
-        match self.apply_and_commit(jobs, now, &mut events) {
-            Ok(deliveries) => {
+        // Owned here rather than by `apply_and_commit`, so that on failure the
+        // writer's state is updated before any reply is dropped: a caller
+        // that sees its reply gone also sees `storage_failing`.
+        let mut pending = jobs.into_iter();
+        let mut deliveries = Vec::with_capacity(pending.len());
+        match self.apply_and_commit(&mut pending, &mut deliveries, now, sequence, &mut events) {
+            Ok(()) => {
+                self.committed_batches = sequence;
                 let micros = started.elapsed().as_micros() as u64;
                 self.stats.batches.fetch_add(1, Ordering::Relaxed);
                 self.stats.commands.fetch_add(count, Ordering::Relaxed);
@@ -303,34 +387,51 @@ impl Worker {
                 }
             }
             Err(error) => {
-                // The replies were dropped with the failed batch, which tells
-                // every caller `Unavailable`: none of its commands was stored.
+                // The replies are dropped below, which tells every caller
+                // `Unavailable`: none of its commands was acknowledged.
                 self.stats.failed_batches.fetch_add(1, Ordering::Relaxed);
                 self.stats.last_batch_failed.store(true, Ordering::Relaxed);
-                tracing::error!(error = %error, batch.size = count, "write batch failed; nothing of it was stored");
+                if error.is_storage_failure() {
+                    tracing::error!(
+                        error = %error,
+                        batch.size = count,
+                        "storage failed; nothing of the batch was acknowledged, and writes are refused until \
+                         the database can be reopened (retried in the background)"
+                    );
+                    self.failure = Some(StorageFailure::begin(&self.stats, sequence, count, events));
+                } else {
+                    tracing::error!(error = %error, batch.size = count, "write batch failed; nothing of it was stored");
+                }
+                drop(pending);
+                drop(deliveries);
             }
         }
     }
 
+    /// Runs `jobs` in one write transaction and commits it, collecting each
+    /// job's reply in `deliveries` (sent by the caller after commit).
     fn apply_and_commit(
         &self,
-        jobs: Vec<Job>,
+        jobs: &mut impl Iterator<Item = Job>,
+        deliveries: &mut Vec<Deliver>,
         now: Timestamp,
+        sequence: u64,
         events: &mut Vec<CommittedEvent>,
-    ) -> Result<Vec<Deliver>, StoreError> {
-        let mut txn = self.db.begin_write()?;
+    ) -> Result<(), StoreError> {
+        let db = self.store.database()?;
+        let mut txn = db.begin_write()?;
         txn.set_durability(Durability::Immediate)?;
         txn.set_quick_repair(true);
-        let mut deliveries = Vec::with_capacity(jobs.len());
         {
             let mut batch = Batch::open(&txn, now, self.settings.daily_budget, self.fraud.clone())?;
             for job in jobs {
                 deliveries.push(job(&mut batch)?);
             }
             batch.flush(events)?;
+            batch.record_sequence(sequence)?;
         }
         txn.commit()?;
-        Ok(deliveries)
+        Ok(())
     }
 }
 
