@@ -1,6 +1,7 @@
 //! In-process rate limits per client and route class.
 //!
-//! Every request belongs to a [`RouteClass`] (see `http::middleware::rate_limit`);
+//! Every limited route belongs to a [`RouteClass`], named with the route in
+//! `http::router` and enforced by `http::middleware::rate_limit`;
 //! health checks, metrics, media and static files are never limited.
 //! Each class has its own GCRA limiter (governor, keyed by client) allowing
 //! `n` requests per minute with a burst of `n`. The client is the address

@@ -1,5 +1,26 @@
 //! Every route, grouped by audience, with the middleware each group gets
 //! named beside it.
+//!
+//! A route's rate-limit class is part of its definition: each group below
+//! is built by [`limited`] with the [`Limit`] its requests count against, so
+//! no table of path prefixes decides it. Within one audience, the routes of
+//! a path can sit in different groups by method (`GET /login` reads,
+//! `POST /login` signs in); axum merges them into one route.
+//!
+//! The stack, from the outside in:
+//!
+//! - every request: request id (set, then echoed), security headers,
+//!   request metrics (`/metrics` counts media too);
+//! - all but media: the request log;
+//! - pages, the API, the admin area and `/metrics`: the request timeout and
+//!   the JSON/form body limit; uploads instead get a video-sized body limit
+//!   and body read deadlines, with no overall timeout;
+//! - per group: rate limit (its class) → cross-site refusal → session
+//!   renewal (uploads: rate limit → cross-site refusal).
+//!
+//! Media is only ever GET/HEAD with no body, is the bulk of the traffic and
+//! is covered by a reverse proxy's access log: it gets none of the
+//! per-request machinery.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,61 +29,220 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
+use axum::routing::{any, delete, get, post, put};
 use tower_http::timeout::{RequestBodyDeadlineLayer, RequestBodyTimeoutLayer, TimeoutLayer};
 
-use crate::http::middleware::rate_limit::RateLimitLayerState;
+use crate::http::api::{admin as admin_api, auth, captcha, clips, comments, health, leaderboard, openapi};
+use crate::http::api::{profile, story, tournament, unknown_route, vote};
+use crate::http::middleware::rate_limit::{Limit, RateLimitLayerState};
 use crate::http::middleware::{cross_site, headers, metrics, rate_limit, request_id, session, trace};
+use crate::http::pages::admin::{self as console, audit, dashboard, feature_flags, flagged, seasons, users};
+use crate::http::pages::{account_pages, arena, assets, clip_page, creator_pages, film_pages};
+use crate::http::pages::{leaderboard_page, not_found_fallback, profile_pages};
 use crate::http::state::AppState;
-use crate::http::{api, media, pages};
+use crate::http::{media, metrics as metrics_route};
+use crate::ratelimit::RouteClass::{Admin, Api, Auth, Comment, Read, Upload, Vote};
 
-/// Upload routes: a body limit sized for videos instead of JSON, and the
-/// same cross-site check and rate limits; no request timeout, since a large
-/// upload on a slow phone takes a while (its own read deadline bounds it).
-fn uploads(state: &AppState) -> Router<AppState> {
-    let limit =
-        usize::try_from(state.services.config.media.max_upload_mb * 1024 * 1024 + 256 * 1024).unwrap_or(usize::MAX);
+/// Every route with its middleware, ready to serve.
+pub fn router(state: AppState) -> Router {
+    let config = &state.services.config;
+    let timeout = Duration::from_secs(config.request_timeout_secs);
+    let requests = Router::new()
+        .merge(public_pages(&state))
+        .merge(api(&state))
+        .merge(admin(&state))
+        .merge(metrics_endpoint(&state))
+        .layer(DefaultBodyLimit::max(config.json_body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .merge(uploads(&state));
+    let served =
+        trace::request_log(requests).merge(media_files()).layer(from_fn_with_state(state.clone(), metrics::track));
+    request_id::request_ids(headers::security_headers(served)).with_state(state)
+}
+
+/// The HTML pages anyone may open, and their form posts.
+fn public_pages(state: &AppState) -> Router<AppState> {
+    let reads = Router::new()
+        .route("/", get(arena::arena))
+        .route("/story", get(arena::story))
+        .route("/login", get(account_pages::login_page))
+        .route("/signup", get(account_pages::signup_page))
+        .route("/settings", get(account_pages::settings_page))
+        .route("/upload", get(creator_pages::upload_page))
+        .route("/profile", get(creator_pages::profile_page))
+        .route("/search", get(creator_pages::search_page))
+        .route("/leaderboard", get(leaderboard_page::leaderboard_page))
+        .route("/watch", get(film_pages::watch_page))
+        .route("/watch/{season}", get(film_pages::film_page))
+        .route("/genres", get(film_pages::genres_page))
+        .route("/clip/{id}", get(clip_page::clip_page))
+        .route("/u/{name}", get(profile_pages::user_page))
+        .route("/notifications", get(profile_pages::notifications_page));
+    let votes = Router::new().route("/vote", post(arena::vote_form));
+    let sign_in = Router::new()
+        .route("/login", post(account_pages::login_form))
+        .route("/signup", post(account_pages::signup_form));
+    let comment_forms = Router::new()
+        .route("/clip/{id}/comments", post(clip_page::comment_form))
+        .route("/clip/{id}/like", post(clip_page::like_form))
+        .route("/clip/{id}/delete", post(clip_page::delete_form));
+    let other_forms = Router::new()
+        .route("/logout", post(account_pages::logout_form))
+        .route("/settings/delete", post(account_pages::delete_form))
+        .route("/genres", post(film_pages::genre_form))
+        .route("/clip/{id}/report", post(clip_page::report_form))
+        .route("/u/{name}/follow", post(profile_pages::follow_form))
+        .route("/notifications/read", post(profile_pages::mark_read_form));
+    let static_files = Router::new().route("/static/{name}", get(assets::serve_asset));
     Router::new()
-        .route("/api/upload", axum::routing::post(api::clips::upload_clip))
-        .merge(pages::upload_router())
+        .merge(limited(state, Some(Limit::Class(Read)), reads))
+        .merge(limited(state, Some(Limit::Class(Vote)), votes))
+        .merge(limited(state, Some(Limit::Class(Auth)), sign_in))
+        .merge(limited(state, Some(Limit::Class(Comment)), comment_forms))
+        .merge(limited(state, Some(Limit::Class(Api)), other_forms))
+        .merge(limited(state, None, static_files))
+        .merge(limited(state, Some(Limit::ReadOrApi), not_found_fallback()))
+}
+
+/// The JSON API under `/api/` (its admin routes are in [`admin`]).
+fn api(state: &AppState) -> Router<AppState> {
+    let reads = Router::new()
+        .route("/api/vote", get(vote::get_feed))
+        .route("/api/story", get(story::get_story))
+        .route("/api/seasons/active", get(story::get_story))
+        .route("/api/clips/{id}", get(story::get_clip))
+        .route("/api/features", get(story::get_features))
+        .route("/api/leaderboard/{board}", get(leaderboard::get_leaderboard))
+        .route("/api/me", get(auth::me))
+        .route("/api/account/export", get(auth::export))
+        .route("/api/captcha/challenge", get(captcha::challenge))
+        .route("/api/genre-vote", get(tournament::genre_votes))
+        .route("/api/profile/clips", get(clips::my_clips))
+        .route("/api/search", get(clips::search_clips))
+        .route("/api/live", get(clips::live))
+        .route("/api/comments", get(comments::list_comments))
+        .route("/api/openapi.json", get(openapi::openapi_json))
+        .route("/api/me/profile", get(profile::my_profile))
+        .route("/api/profile/stats", get(profile::my_profile))
+        .route("/api/profile/history", get(profile::my_history))
+        .route("/api/users/{name}", get(profile::public_profile))
+        .route("/api/users/{name}/{list}", get(profile::follow_list))
+        .route("/api/notifications", get(profile::list_notifications))
+        .route("/api/notifications/unread-count", get(profile::unread_count));
+    let votes = Router::new().route("/api/vote", post(vote::cast_vote).delete(vote::revoke_vote));
+    let accounts = Router::new()
+        .route("/api/auth/register", post(auth::register))
+        .route("/api/auth/login", post(auth::login))
+        .route("/api/auth/logout", post(auth::logout))
+        .route("/api/auth/{*rest}", any(unknown_route));
+    let comment_writes = Router::new()
+        .route("/api/comments", post(comments::post_comment))
+        .route("/api/comments/{id}", delete(comments::delete_comment))
+        .route("/api/comments/{id}/like", post(comments::like_comment).delete(comments::unlike_comment));
+    let writes = Router::new()
+        .route("/api/account/delete", post(auth::delete_account))
+        .route("/api/captcha/verify", post(captcha::verify))
+        .route("/api/genre-vote", post(tournament::vote_genre))
+        .route("/api/reports", post(comments::file_report))
+        .route("/api/users/{name}/follow", post(profile::follow).delete(profile::unfollow))
+        .route("/api/notifications/read", post(profile::mark_read));
+    let health = Router::new().route("/api/health", get(health::health));
+    let unknown = Router::new().route("/api/{*rest}", any(unknown_route));
+    Router::new()
+        .merge(limited(state, Some(Limit::Class(Read)), reads))
+        .merge(limited(state, Some(Limit::Class(Vote)), votes))
+        .merge(limited(state, Some(Limit::Class(Auth)), accounts))
+        .merge(limited(state, Some(Limit::Class(Comment)), comment_writes))
+        .merge(limited(state, Some(Limit::Class(Api)), writes))
+        .merge(limited(state, None, health))
+        .merge(limited(state, Some(Limit::ReadOrApi), unknown))
+}
+
+/// The admin API and the admin console: one class for both.
+fn admin(state: &AppState) -> Router<AppState> {
+    let routes = Router::new()
+        .route("/api/admin/users", get(admin_api::list_users))
+        .route("/api/admin/users/{id}/{action}", post(admin_api::user_action))
+        .route("/api/admin/flagged-votes", get(admin_api::flagged_votes))
+        .route("/api/admin/flagged-votes/void", post(admin_api::void_votes))
+        .route("/api/admin/feature-flags", get(admin_api::list_flags))
+        .route("/api/admin/feature-flags/{key}", put(admin_api::set_flag))
+        .route("/api/admin/audit-logs", get(admin_api::audit_logs))
+        .route("/api/admin/reports", get(comments::list_reports))
+        .route("/api/admin/clips", get(tournament::list_clips))
+        .route("/api/admin/clips/bulk", post(tournament::bulk_clips))
+        .route("/api/admin/clips/{id}/approve", post(tournament::approve_clip))
+        .route("/api/admin/clips/{id}/reject", post(tournament::reject_clip))
+        .route("/api/admin/seasons", get(tournament::list_seasons).post(tournament::create_season))
+        .route("/api/admin/seasons/{id}", delete(tournament::delete_season))
+        .route("/api/admin/seasons/{id}/{action}", post(tournament::season_action))
+        .route("/api/admin/slots/advance", post(tournament::advance_now))
+        .route("/api/admin/slots/{position}/assign-winner", post(tournament::assign_winner))
+        .route("/api/admin/slots/{position}/{action}", post(tournament::slot_action))
+        .route("/api/admin/{*rest}", any(unknown_route))
+        .route("/admin", get(dashboard::dashboard))
+        .route("/admin/clips", get(console::clips::clips_page))
+        .route("/admin/clips/bulk", post(console::clips::bulk_clips))
+        .route("/admin/clips/{id}/{action}", post(console::clips::clip_action))
+        .route("/admin/seasons", get(seasons::seasons_page).post(seasons::create_season))
+        .route("/admin/seasons/{id}/{action}", post(seasons::season_action))
+        .route("/admin/slots/advance", post(seasons::advance_now))
+        .route("/admin/slots/{position}/{action}", post(seasons::slot_action))
+        .route("/admin/flags", get(feature_flags::flags_page))
+        .route("/admin/flags/{key}", post(feature_flags::set_flag))
+        .route("/admin/users", get(users::users_page))
+        .route("/admin/users/{id}/{action}", post(users::user_action))
+        .route("/admin/audit", get(audit::audit_page))
+        .route("/admin/flagged", get(flagged::flagged_page))
+        .route("/admin/flagged/void", post(flagged::void_votes))
+        .route("/admin/{*rest}", any(console::unknown_page));
+    limited(state, Some(Limit::Class(Admin)), routes)
+}
+
+/// `GET /metrics`: for operators (loopback or token); never rate-limited.
+fn metrics_endpoint(state: &AppState) -> Router<AppState> {
+    limited(state, None, Router::new().route("/metrics", get(metrics_route::render)))
+}
+
+/// Uploads (the API's and the no-JavaScript form's): a body limit sized for
+/// videos instead of JSON, the cross-site check and the upload class; no
+/// request timeout, since a large upload on a slow phone takes a while. A
+/// stalled upload is dropped after 30 s without data, a slow one after 10
+/// minutes.
+fn uploads(state: &AppState) -> Router<AppState> {
+    let max_mb = state.services.config.media.max_upload_mb;
+    let limit = usize::try_from(max_mb * 1024 * 1024 + 256 * 1024).unwrap_or(usize::MAX);
+    Router::new()
+        .route("/api/upload", post(clips::upload_clip))
+        .route("/upload", post(creator_pages::upload_form))
         .layer(from_fn_with_state(state.clone(), cross_site::reject_cross_site))
-        .layer(from_fn_with_state(limits(state), rate_limit::enforce))
+        .layer(from_fn_with_state(rate_limits(state, Limit::Class(Upload)), rate_limit::enforce))
         .layer(DefaultBodyLimit::max(limit))
-        // A stalled upload is dropped after 30 s without data, a slow one after 10 minutes.
         .layer(RequestBodyTimeoutLayer::new(Duration::from_secs(30)))
         .layer(RequestBodyDeadlineLayer::new(Duration::from_secs(600)))
 }
 
-fn limits(state: &AppState) -> RateLimitLayerState {
-    RateLimitLayerState {
-        limiter: state.rate_limiter.clone(),
-        trusted_proxies: Arc::new(state.services.config.trusted_proxies.clone()),
+/// Clip and poster files: GET/HEAD only, immutable, never limited.
+fn media_files() -> Router<AppState> {
+    Router::new().route("/media/{*path}", get(media::serve_media))
+}
+
+/// The stack of a group of page, API or admin routes: its rate limit (when
+/// it has one), then the cross-site refusal, then session renewal.
+fn limited(state: &AppState, limit: Option<Limit>, routes: Router<AppState>) -> Router<AppState> {
+    let routes = routes
+        .layer(from_fn_with_state(state.clone(), session::renew))
+        .layer(from_fn_with_state(state.clone(), cross_site::reject_cross_site));
+    match limit {
+        Some(limit) => routes.layer(from_fn_with_state(rate_limits(state, limit), rate_limit::enforce)),
+        None => routes,
     }
 }
 
-/// Every route, grouped by audience, with the middleware stack.
-pub fn router(state: AppState) -> Router {
-    let timeout = Duration::from_secs(state.services.config.request_timeout_secs);
-    let body_limit = state.services.config.json_body_limit_bytes;
-    let requests = Router::new()
-        .merge(pages::router())
-        .merge(api::router())
-        .route("/metrics", axum::routing::get(crate::http::metrics::render))
-        .layer(from_fn_with_state(state.clone(), session::renew))
-        .layer(from_fn_with_state(state.clone(), cross_site::reject_cross_site))
-        .layer(from_fn_with_state(limits(&state), rate_limit::enforce))
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
-        .merge(uploads(&state));
-    // One log line per request (method, route, status, latency, request id).
-    // Media and static assets are left out: they are the bulk of the traffic
-    // and a reverse proxy's access log covers them.
-    //
-    // Media is only ever GET/HEAD with no body: it is merged after the
-    // per-request machinery (CSRF check, body limit, request timeout), which
-    // it does not need, and keeps the headers below.
-    let served = trace::request_log(requests)
-        .route("/media/{*path}", axum::routing::get(media::serve_media))
-        // Counts every request (media too) under its route template.
-        .layer(from_fn_with_state(state.clone(), metrics::track));
-    request_id::request_ids(headers::security_headers(served)).with_state(state)
+fn rate_limits(state: &AppState, limit: Limit) -> RateLimitLayerState {
+    RateLimitLayerState {
+        limiter: state.rate_limiter.clone(),
+        trusted_proxies: Arc::new(state.services.config.trusted_proxies.clone()),
+        limit,
+    }
 }

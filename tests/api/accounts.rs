@@ -253,6 +253,96 @@ async fn rate_limits_send_headers_and_429() {
     }
 }
 
+/// The `X-RateLimit-Limit` a response carries: its class's per-minute limit.
+fn limit_of(response: &reqwest::Response) -> Option<String> {
+    response.headers().get("x-ratelimit-limit").and_then(|value| value.to_str().ok()).map(str::to_owned)
+}
+
+#[tokio::test]
+async fn the_no_javascript_comment_form_counts_as_commenting() {
+    let app = spawn_with(SpawnOptions { rate_limits: true, ..SpawnOptions::default() }).await;
+    let clip = app.clip_ids().await[0];
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let signup = browser
+        .post(app.url("/signup"))
+        .form(&[("username", "form_writer"), ("password", PASSWORD)])
+        .send()
+        .await
+        .expect("signup");
+    assert_eq!(signup.status(), 303);
+    let page = browser.get(app.url(&format!("/clip/{clip}"))).send().await.expect("page").text().await.expect("html");
+    let token = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("form token")
+        .to_owned();
+    let posted = browser
+        .post(app.url(&format!("/clip/{clip}/comments")))
+        .form(&[("body", "seen without scripts"), ("csrf", token.as_str())])
+        .send()
+        .await
+        .expect("comment");
+    assert_eq!(posted.status(), 303);
+    // The comment class (15 a minute), as `POST /api/comments` counts.
+    assert_eq!(limit_of(&posted).as_deref(), Some("15"));
+    let api = browser
+        .post(app.url("/api/comments"))
+        .json(&json!({"clipId": clip, "body": "and with them"}))
+        .send()
+        .await
+        .expect("api comment");
+    assert_eq!(api.status(), 201);
+    assert_eq!(limit_of(&api).as_deref(), Some("15"));
+    // Both spent the same bucket: two of fifteen.
+    assert_eq!(api.headers()["x-ratelimit-remaining"], "13");
+}
+
+#[tokio::test]
+async fn every_route_counts_against_the_class_it_is_defined_with() {
+    let app = spawn_with(SpawnOptions { rate_limits: true, ..SpawnOptions::default() }).await;
+    let clip = app.clip_ids().await[0];
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let css = app.get("/").await.text().await.expect("html");
+    let css = css.split("href=\"/static/").nth(1).and_then(|rest| rest.split('"').next()).expect("stylesheet");
+    let cases: Vec<(reqwest::Method, String, Option<&str>)> = vec![
+        (reqwest::Method::GET, "/".into(), Some("120")),
+        (reqwest::Method::GET, format!("/clip/{clip}"), Some("120")),
+        (reqwest::Method::GET, "/api/story".into(), Some("120")),
+        (reqwest::Method::GET, "/api/vote".into(), Some("120")),
+        (reqwest::Method::POST, "/vote".into(), Some("30")),
+        (reqwest::Method::POST, "/login".into(), Some("5")),
+        (reqwest::Method::POST, "/api/auth/logout".into(), Some("5")),
+        (reqwest::Method::POST, format!("/clip/{clip}/like"), Some("15")),
+        (reqwest::Method::DELETE, "/api/comments/1".into(), Some("15")),
+        (reqwest::Method::POST, format!("/clip/{clip}/report"), Some("60")),
+        (reqwest::Method::POST, "/api/reports".into(), Some("60")),
+        (reqwest::Method::POST, "/genres".into(), Some("60")),
+        (reqwest::Method::GET, "/admin".into(), Some("50")),
+        (reqwest::Method::GET, "/api/admin/users".into(), Some("50")),
+        (reqwest::Method::GET, "/api/admin/no-such-route".into(), Some("50")),
+        (reqwest::Method::GET, "/no-such-page".into(), Some("120")),
+        (reqwest::Method::POST, "/no-such-page".into(), Some("60")),
+        (reqwest::Method::GET, "/api/no-such-route".into(), Some("120")),
+        (reqwest::Method::GET, "/api/health".into(), None),
+        (reqwest::Method::GET, "/metrics".into(), None),
+        (reqwest::Method::GET, format!("/static/{css}"), None),
+    ];
+    for (method, path, expected) in cases {
+        let response = client.request(method.clone(), app.url(&path)).send().await.expect("request");
+        assert_eq!(limit_of(&response).as_deref(), expected, "{method} {path} ({})", response.status());
+    }
+    // Uploads count as uploads.
+    let creator = app.signed_in("class_maker").await;
+    let form = reqwest::multipart::Form::new().text("title", "x");
+    let upload = creator.post(app.url("/api/upload")).multipart(form).send().await.expect("upload");
+    assert_eq!(limit_of(&upload).as_deref(), Some("5"));
+}
+
 #[tokio::test]
 async fn the_captcha_refuses_missing_wrong_replayed_and_expired_solutions() {
     let env = vec![

@@ -4,10 +4,10 @@
 //!
 //! # Adding a JSON route
 //!
-//! 1. Add the `.route("/api/...", get(module::handler))` line to `router()` in
-//!    `src/http/api/mod.rs` as usual (one `.route(` call per path; keep the path a
-//!    string literal and the methods as `get(..).post(..)`, which the coverage
-//!    test parses).
+//! 1. Add the `.route("/api/...", get(module::handler))` line to the group of
+//!    its rate-limit class in `src/http/router.rs` (one `.route(` call per
+//!    path and group; keep the path a string literal and the methods as
+//!    `get(..).post(..)`, which the coverage test parses).
 //! 2. Derive `utoipa::ToSchema` on the request and response body types (and
 //!    `utoipa::IntoParams` with `#[into_params(parameter_in = Query)]` on query
 //!    structs). Prefer a typed `#[derive(Serialize, ToSchema)]` struct over

@@ -3,11 +3,9 @@
 //! delete and report. Every form posts, then redirects back to the page.
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::Chrome;
@@ -22,16 +20,6 @@ use crate::store::CommentView;
 
 /// Top-level comments per page.
 const PAGE_SIZE: usize = 20;
-
-/// The clip page and its form handlers.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/clip/{id}", get(clip_page))
-        .route("/clip/{id}/comments", post(comment_form))
-        .route("/clip/{id}/like", post(like_form))
-        .route("/clip/{id}/delete", post(delete_form))
-        .route("/clip/{id}/report", post(report_form))
-}
 
 /// A comment as the page shows it.
 pub struct CommentItem {

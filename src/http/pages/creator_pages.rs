@@ -1,11 +1,9 @@
 //! Creator pages: upload, my profile with my clips, and search.
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::post;
 use serde::Deserialize;
 
 use super::Chrome;
@@ -17,11 +15,6 @@ use crate::http::state::AppState;
 use crate::http::upload;
 use crate::service::profiles::{self, Profile};
 use crate::service::{Page, ServiceError, search, story};
-
-/// `POST /upload` (merged into the upload router with its large body limit).
-pub fn upload_router() -> Router<AppState> {
-    Router::new().route("/upload", post(upload_form))
-}
 
 /// `/upload`.
 #[derive(Template)]

@@ -7,51 +7,26 @@
 //! cross-site check every state-changing request gets; anonymous forms rely
 //! on that check alone.
 
-mod account_pages;
-mod admin;
-mod arena;
+pub mod account_pages;
+pub mod admin;
+pub mod arena;
 pub mod assets;
-mod clip_page;
-mod creator_pages;
-mod film_pages;
-mod leaderboard_page;
-mod profile_pages;
+pub mod clip_page;
+pub mod creator_pages;
+pub mod film_pages;
+pub mod leaderboard_page;
+pub mod profile_pages;
 
 use axum::Router;
-use axum::routing::{get, post};
 
 use crate::http::extract::{Caller, form_token};
 use crate::http::state::AppState;
 use crate::service::{ServiceError, notifications};
 
-/// Page routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(arena::arena))
-        .route("/vote", post(arena::vote_form))
-        .route("/story", get(arena::story))
-        .route("/login", get(account_pages::login_page).post(account_pages::login_form))
-        .route("/signup", get(account_pages::signup_page).post(account_pages::signup_form))
-        .route("/logout", post(account_pages::logout_form))
-        .route("/settings", get(account_pages::settings_page))
-        .route("/upload", get(creator_pages::upload_page))
-        .route("/profile", get(creator_pages::profile_page))
-        .route("/search", get(creator_pages::search_page))
-        .route("/leaderboard", get(leaderboard_page::leaderboard_page))
-        .route("/watch", get(film_pages::watch_page))
-        .route("/watch/{season}", get(film_pages::film_page))
-        .route("/genres", get(film_pages::genres_page).post(film_pages::genre_form))
-        .route("/settings/delete", post(account_pages::delete_form))
-        .route("/static/{name}", get(assets::serve_asset))
-        .merge(admin::router())
-        .merge(clip_page::router())
-        .merge(profile_pages::router())
-        .fallback(arena::not_found)
-}
-
-/// Page routes that receive uploads (mounted with the upload body limit).
-pub fn upload_router() -> Router<AppState> {
-    creator_pages::upload_router()
+/// The answer to every path no route matches: the HTML not-found page. A
+/// router of its own, so `http::router` can give it its middleware.
+pub fn not_found_fallback() -> Router<AppState> {
+    Router::new().fallback(arena::not_found)
 }
 
 /// What every page's frame needs: asset URLs and who is signed in.

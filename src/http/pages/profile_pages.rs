@@ -3,11 +3,9 @@
 //! creator pages and shows the same stats block.
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::{Chrome, render};
@@ -18,15 +16,6 @@ use crate::service::notifications::{self, MarkReadRequest};
 use crate::service::profiles::{self, Profile};
 use crate::service::{ErrorKind, ServiceError, Services};
 use crate::store::social::Notification;
-
-/// Profile and notification page routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/u/{name}", get(user_page))
-        .route("/u/{name}/follow", post(follow_form))
-        .route("/notifications", get(notifications_page))
-        .route("/notifications/read", post(mark_read_form))
-}
 
 /// An identicon for a user: a 5×5 mirrored grid and a hue taken from a hash
 /// of the user id, as inline SVG. Built only from hash bits (no user text),

@@ -23,7 +23,7 @@ struct AuditPage {
 }
 
 /// `GET /admin/audit?offset=`: newest first, with the actors' names.
-pub(super) async fn audit_page(State(state): State<AppState>, caller: Caller, query: QueryResult) -> PageResult {
+pub async fn audit_page(State(state): State<AppState>, caller: Caller, query: QueryResult) -> PageResult {
     let (_, query) = admin_page(&state, &caller, query)?;
     let offset = parse_offset(query.offset.as_deref()).map_err(|message| bad_request(&state, &caller, &message))?;
     let page = Page { limit: AUDIT_PER_PAGE, offset };

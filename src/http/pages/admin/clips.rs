@@ -31,7 +31,7 @@ struct ClipsPage {
 }
 
 /// `GET /admin/clips?status=&offset=`: the moderation queue, newest first.
-pub(super) async fn clips_page(State(state): State<AppState>, caller: Caller, query: QueryResult) -> PageResult {
+pub async fn clips_page(State(state): State<AppState>, caller: Caller, query: QueryResult) -> PageResult {
     let (_, query) = admin_page(&state, &caller, query)?;
     let Some(status) = moderation::parse_queue_status(query.status.as_deref()) else {
         return Err(bad_request(&state, &caller, "status must be pending, active, rejected or locked."));
@@ -104,7 +104,7 @@ async fn decide(
 }
 
 /// `POST /admin/clips/{id}/{approve|reject}`.
-pub(super) async fn clip_action(
+pub async fn clip_action(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, action)): Path<(String, String)>,
@@ -127,7 +127,7 @@ pub(super) async fn clip_action(
 }
 
 /// `POST /admin/clips/bulk`: `clip_ids` (repeated), `action`, `reason`; all or nothing.
-pub(super) async fn bulk_clips(State(state): State<AppState>, caller: Caller, form: FormResult) -> PageResult {
+pub async fn bulk_clips(State(state): State<AppState>, caller: Caller, form: FormResult) -> PageResult {
     let (admin, fields) = admin_form(&state, &caller, form)?;
     let to = clips_back(&fields);
     let ids: Result<Vec<ClipId>, _> = fields.all("clip_ids").map(str::parse::<ClipId>).collect();

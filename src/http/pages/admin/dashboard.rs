@@ -96,7 +96,7 @@ fn count_label(count: usize, more: bool) -> String {
 }
 
 /// `GET /admin`.
-pub(super) async fn dashboard(State(state): State<AppState>, caller: Caller, query: QueryResult) -> PageResult {
+pub async fn dashboard(State(state): State<AppState>, caller: Caller, query: QueryResult) -> PageResult {
     let (_, query) = admin_page(&state, &caller, query)?;
     let board = moderation::slot_board(&state.services);
     let story = crate::service::story::story(&state.services);

@@ -21,7 +21,7 @@ struct FlagsPage {
 }
 
 /// `GET /admin/flags`.
-pub(super) async fn flags_page(State(state): State<AppState>, caller: Caller, query: QueryResult) -> PageResult {
+pub async fn flags_page(State(state): State<AppState>, caller: Caller, query: QueryResult) -> PageResult {
     let (_, query) = admin_page(&state, &caller, query)?;
     let flags = moderation::flags(&state.services)
         .into_iter()
@@ -37,7 +37,7 @@ pub(super) async fn flags_page(State(state): State<AppState>, caller: Caller, qu
 }
 
 /// `POST /admin/flags/{key}` with `enabled=true|false`: effective on the next request.
-pub(super) async fn set_flag(
+pub async fn set_flag(
     State(state): State<AppState>,
     caller: Caller,
     Path(key): Path<String>,

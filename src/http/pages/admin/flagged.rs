@@ -27,7 +27,7 @@ struct FlaggedPage {
 }
 
 /// `GET /admin/flagged?offset=`: flagged votes, newest first.
-pub(super) async fn flagged_page(State(state): State<AppState>, caller: Caller, query: QueryResult) -> PageResult {
+pub async fn flagged_page(State(state): State<AppState>, caller: Caller, query: QueryResult) -> PageResult {
     let (_, query) = admin_page(&state, &caller, query)?;
     let offset = parse_offset(query.offset.as_deref()).map_err(|message| bad_request(&state, &caller, &message))?;
     let page = Page { limit: FLAGGED_PER_PAGE, offset };
@@ -64,7 +64,7 @@ pub(super) async fn flagged_page(State(state): State<AppState>, caller: Caller, 
 
 /// `POST /admin/flagged/void` with `vote_ids` (repeated): removes the votes
 /// from the counts; unknown or already voided ids are skipped.
-pub(super) async fn void_votes(State(state): State<AppState>, caller: Caller, form: FormResult) -> PageResult {
+pub async fn void_votes(State(state): State<AppState>, caller: Caller, form: FormResult) -> PageResult {
     let (admin, fields) = admin_form(&state, &caller, form)?;
     let ids: Result<Vec<VoteId>, _> = fields.all("vote_ids").map(str::parse::<VoteId>).collect();
     let selection = match ids {

@@ -15,7 +15,6 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{any, get, post};
 use serde::Deserialize;
 
 use super::{Chrome, render, sentence};
@@ -35,7 +34,6 @@ use crate::service::moderation::{
 use crate::service::{Page, ServiceError};
 use crate::sessions::SessionUser;
 use crate::store::writer::AdvanceOutcome;
-use axum::Router;
 
 /// Clips per page of the moderation queue.
 const CLIPS_PER_PAGE: usize = 20;
@@ -56,42 +54,24 @@ const MAX_FLASH_CHARS: usize = 300;
 /// Longest user-name prefix searched for.
 const MAX_QUERY_CHARS: usize = 32;
 
-mod audit;
-mod clips;
-mod dashboard;
-mod feature_flags;
-mod flagged;
-mod seasons;
-mod users;
+pub mod audit;
+pub mod clips;
+pub mod dashboard;
+pub mod feature_flags;
+pub mod flagged;
+pub mod seasons;
+pub mod users;
 
-/// Routes under `/admin`.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/admin", get(dashboard::dashboard))
-        .route("/admin/clips", get(clips::clips_page))
-        .route("/admin/clips/bulk", post(clips::bulk_clips))
-        .route("/admin/clips/{id}/{action}", post(clips::clip_action))
-        .route("/admin/seasons", get(seasons::seasons_page).post(seasons::create_season))
-        .route("/admin/seasons/{id}/{action}", post(seasons::season_action))
-        .route("/admin/slots/advance", post(seasons::advance_now))
-        .route("/admin/slots/{position}/{action}", post(seasons::slot_action))
-        .route("/admin/flags", get(feature_flags::flags_page))
-        .route("/admin/flags/{key}", post(feature_flags::set_flag))
-        .route("/admin/users", get(users::users_page))
-        .route("/admin/users/{id}/{action}", post(users::user_action))
-        .route("/admin/audit", get(audit::audit_page))
-        .route("/admin/flagged", get(flagged::flagged_page))
-        .route("/admin/flagged/void", post(flagged::void_votes))
-        .route("/admin/{*rest}", any(unknown_page))
-}
-
-type QueryResult = Result<Query<PageQuery>, QueryRejection>;
-type FormResult = Result<SignedForm<Vec<(String, String)>>, FormRefusal<Vec<(String, String)>>>;
-type PageResult = Result<Response, Early>;
+/// An admin page's query string, or why it could not be read.
+pub type QueryResult = Result<Query<PageQuery>, QueryRejection>;
+/// An admin form post, or why it was turned away.
+pub type FormResult = Result<SignedForm<Vec<(String, String)>>, FormRefusal<Vec<(String, String)>>>;
+/// What an admin page or form answers.
+pub type PageResult = Result<Response, Early>;
 
 /// A page answered before the handler's end (redirect to sign in, 403, 400,
 /// a failed read), boxed so results stay small.
-struct Early(Box<Response>);
+pub struct Early(Box<Response>);
 
 impl From<Response> for Early {
     fn from(response: Response) -> Self {
@@ -148,7 +128,7 @@ fn require_admin(state: &AppState, caller: &Caller) -> Result<SessionUser, Early
 }
 
 /// `/admin/...` paths that name no section.
-async fn unknown_page(State(state): State<AppState>, caller: Caller) -> PageResult {
+pub async fn unknown_page(State(state): State<AppState>, caller: Caller) -> PageResult {
     require_admin(&state, &caller)?;
     Err(problem(&state, &caller, StatusCode::NOT_FOUND, "Nothing here", "There is no such admin page."))
 }
@@ -195,7 +175,7 @@ fn admin_form(state: &AppState, caller: &Caller, form: FormResult) -> Result<(Se
 
 /// Query of every admin page (each reads what it needs).
 #[derive(Debug, Default, Deserialize)]
-struct PageQuery {
+pub struct PageQuery {
     notice: Option<String>,
     error: Option<String>,
     sig: Option<String>,

@@ -56,7 +56,7 @@ fn slot_hours(secs: u64) -> String {
 }
 
 /// `GET /admin/seasons`: every season, the create form, and the active season's slots.
-pub(super) async fn seasons_page(State(state): State<AppState>, caller: Caller, query: QueryResult) -> PageResult {
+pub async fn seasons_page(State(state): State<AppState>, caller: Caller, query: QueryResult) -> PageResult {
     let (_, query) = admin_page(&state, &caller, query)?;
     let (seasons, mut tallies) =
         moderation::seasons(&state.services).await.map_err(|error| server_problem(&state, &caller, &error))?;
@@ -140,7 +140,7 @@ fn season_draft(fields: &Fields) -> Result<SeasonDraft, ServiceError> {
 }
 
 /// `POST /admin/seasons`: a draft season.
-pub(super) async fn create_season(State(state): State<AppState>, caller: Caller, form: FormResult) -> PageResult {
+pub async fn create_season(State(state): State<AppState>, caller: Caller, form: FormResult) -> PageResult {
     let (admin, fields) = admin_form(&state, &caller, form)?;
     let outcome = match season_draft(&fields) {
         Ok(draft) => moderation::create_season(&state.services, admin.user, draft)
@@ -152,7 +152,7 @@ pub(super) async fn create_season(State(state): State<AppState>, caller: Caller,
 }
 
 /// `POST /admin/seasons/{id}/{activate|finish|archive|delete}`.
-pub(super) async fn season_action(
+pub async fn season_action(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, action)): Path<(String, String)>,
@@ -207,7 +207,7 @@ fn advance_text(outcome: &AdvanceOutcome) -> String {
 
 /// `POST /admin/slots/advance` with `position` (the slot the admin saw open):
 /// close it now, by the scheduler's code; refused if another slot is open by now.
-pub(super) async fn advance_now(State(state): State<AppState>, caller: Caller, form: FormResult) -> PageResult {
+pub async fn advance_now(State(state): State<AppState>, caller: Caller, form: FormResult) -> PageResult {
     let (admin, fields) = admin_form(&state, &caller, form)?;
     let outcome = match parse_position(fields.one("position")) {
         Ok(expected) => {
@@ -219,7 +219,7 @@ pub(super) async fn advance_now(State(state): State<AppState>, caller: Caller, f
 }
 
 /// `POST /admin/slots/{position}/{assign-winner|reset-votes|unlock}`.
-pub(super) async fn slot_action(
+pub async fn slot_action(
     State(state): State<AppState>,
     caller: Caller,
     Path((raw, action)): Path<(String, String)>,
@@ -262,7 +262,7 @@ pub(super) async fn slot_action(
     Ok(back(&state, "/admin/seasons", outcome))
 }
 
-pub(super) async fn assign_winner(
+pub async fn assign_winner(
     state: &AppState,
     admin: &SessionUser,
     position: SlotPosition,

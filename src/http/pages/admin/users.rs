@@ -34,7 +34,7 @@ fn users_path(q: &str) -> String {
 }
 
 /// `GET /admin/users?q=&offset=`: users by name prefix, in name order.
-pub(super) async fn users_page(State(state): State<AppState>, caller: Caller, query: QueryResult) -> PageResult {
+pub async fn users_page(State(state): State<AppState>, caller: Caller, query: QueryResult) -> PageResult {
     let (admin, query) = admin_page(&state, &caller, query)?;
     let offset = parse_offset(query.offset.as_deref()).map_err(|message| bad_request(&state, &caller, &message))?;
     let q = user_prefix(query.q.as_deref());
@@ -64,7 +64,7 @@ pub(super) async fn users_page(State(state): State<AppState>, caller: Caller, qu
 }
 
 /// `POST /admin/users/{id}/{ban|unban|grant-admin|revoke-admin}`.
-pub(super) async fn user_action(
+pub async fn user_action(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, action)): Path<(String, String)>,
