@@ -65,52 +65,101 @@ pub struct App {
     admin_socket: Option<tokio::task::JoinHandle<()>>,
 }
 
-/// Errors that stop the app from starting.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// The data dir, secret, or listener failed.
-    #[error("{context}: {source}")]
-    Io {
-        /// What was being done.
-        context: String,
-        /// Why it failed.
-        source: std::io::Error,
-    },
-    /// The database could not be opened.
-    #[error("cannot open the database: {0}")]
-    Store(#[from] crate::store::StoreError),
-    /// Seeding the demo failed.
-    #[error("cannot seed the demo season: {0}")]
-    Demo(String),
-    /// The search index could not be opened or rebuilt.
-    #[error("search index: {0}")]
-    Search(String),
+/// A step of [`App::build`]. A failure names the step it happened in, so
+/// an operator knows what to look at (a database that does not open is not
+/// a demo that did not seed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartStep {
+    /// Creating the data directory.
+    DataDir,
+    /// Reading or creating the server secret.
+    Secret,
+    /// Opening the database (schema check and migrations included).
+    Database,
+    /// Loading the in-memory state from the database: the read model,
+    /// sessions, unread badges, figures for `/metrics`.
+    Memory,
+    /// Opening or rebuilding the search index.
+    SearchIndex,
+    /// Rebuilding the leaderboards.
+    Leaderboards,
+    /// Starting the writer thread.
+    Writer,
+    /// Opening the media directory.
+    Media,
+    /// Seeding the demo season.
+    Demo,
+    /// Binding the listening socket.
+    Listener,
 }
 
-fn io_context(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StartError {
-    let context = context.into();
-    move |source| StartError::Io { context, source }
+impl std::fmt::Display for StartStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StartStep::DataDir => "cannot create the data directory",
+            StartStep::Secret => "cannot load the server secret",
+            StartStep::Database => "cannot open the database",
+            StartStep::Memory => "cannot load the in-memory state from the database",
+            StartStep::SearchIndex => "cannot open the search index",
+            StartStep::Leaderboards => "cannot rebuild the leaderboards",
+            StartStep::Writer => "cannot start the writer thread",
+            StartStep::Media => "cannot open the media directory",
+            StartStep::Demo => "cannot seed the demo season",
+            StartStep::Listener => "cannot listen on",
+        })
+    }
+}
+
+/// Why the app did not start: the step, what it was working on (a path, an
+/// address) and the cause.
+#[derive(Debug, thiserror::Error)]
+#[error("{step}{}{detail}: {source}", if detail.is_empty() { "" } else { " " })]
+pub struct StartError {
+    step: StartStep,
+    detail: String,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl StartError {
+    /// The step that failed.
+    pub fn step(&self) -> StartStep {
+        self.step
+    }
+}
+
+/// Turns the error of `step` (about `detail`, if not empty) into a [`StartError`].
+fn failed<E: Into<Box<dyn std::error::Error + Send + Sync>>>(
+    step: StartStep,
+    detail: impl Into<String>,
+) -> impl FnOnce(E) -> StartError {
+    let detail = detail.into();
+    move |source| StartError { step, detail, source: source.into() }
 }
 
 impl App {
     /// Opens storage, starts the writer, seeds the demo if asked, and binds
     /// the listener.
     pub async fn build(config: Config, options: BuildOptions) -> Result<App, StartError> {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(io_context(format!("cannot create data dir {}", config.data_dir.display())))?;
+        let data_dir = config.data_dir.display().to_string();
+        std::fs::create_dir_all(&config.data_dir).map_err(failed(StartStep::DataDir, &data_dir))?;
         let secret = load_or_create_secret(&config.data_dir)?;
         let db_path = config.database_path();
+        let db_name = db_path.display().to_string();
         let cache_bytes = config.storage.cache_mb * 1024 * 1024;
         let store = tokio::task::spawn_blocking(move || Store::open(&db_path, cache_bytes))
             .await
-            .map_err(|join| StartError::Demo(join.to_string()))??;
-        let read_model = Arc::new(ReadModel::load(store.clone())?);
-        let sessions = Arc::new(SessionRegistry::load(&store, Timestamp::now())?);
+            .map_err(failed(StartStep::Database, &db_name))?
+            .map_err(failed(StartStep::Database, &db_name))?;
+        let loaded = failed(StartStep::Memory, &db_name);
+        let read_model = Arc::new(ReadModel::load(store.clone()).map_err(loaded)?);
+        let sessions =
+            Arc::new(SessionRegistry::load(&store, Timestamp::now()).map_err(failed(StartStep::Memory, &db_name))?);
         let clock: crate::domain::clock::Clock = match &options.clock {
             Some(ClockOverride(clock)) => clock.clone(),
             None => Arc::new(Timestamp::now),
         };
-        let unread = Arc::new(UnreadBadges::load(&store)?);
+        let unread = Arc::new(UnreadBadges::load(&store).map_err(failed(StartStep::Memory, &db_name))?);
         let settings = WriterSettings {
             batch_max: config.writer.batch_max,
             queue_capacity: config.writer.queue_capacity,
@@ -118,19 +167,21 @@ impl App {
             clock: clock.clone(),
         };
         let search_dir = config.search_dir();
+        let search_name = search_dir.display().to_string();
         let index_store = store.clone();
         let (search, index_feed, indexer) =
             tokio::task::spawn_blocking(move || indexer::start(&search_dir, &index_store))
                 .await
-                .map_err(|join| StartError::Demo(join.to_string()))?
-                .map_err(StartError::Search)?;
+                .map_err(failed(StartStep::SearchIndex, &search_name))?
+                .map_err(failed(StartStep::SearchIndex, &search_name))?;
         // Rebuilt before the writer starts, so no commit falls between the
         // snapshot and the first event the listener applies.
         let (leaderboards, rebuilt) = {
             let store = store.clone();
             tokio::task::spawn_blocking(move || LeaderboardService::load(&store, clock))
                 .await
-                .map_err(|join| StartError::Demo(join.to_string()))??
+                .map_err(failed(StartStep::Leaderboards, ""))?
+                .map_err(failed(StartStep::Leaderboards, ""))?
         };
         tracing::info!(
             ranked = rebuilt.ranked,
@@ -142,7 +193,8 @@ impl App {
         let leaderboards = Arc::new(leaderboards);
         let leaderboards_for_writer = leaderboards.clone();
         let live = Arc::new(LiveHub::new());
-        let metrics = Arc::new(crate::metrics::Metrics::new(store.clip_change_sequence()?));
+        let clip_sequence = store.clip_change_sequence().map_err(failed(StartStep::Memory, &db_name))?;
+        let metrics = Arc::new(crate::metrics::Metrics::new(clip_sequence));
         live.load(read_model.read(SlotView::from_read_state));
         let (model_for_writer, sessions_for_writer, live_for_writer) =
             (read_model.clone(), sessions.clone(), live.clone());
@@ -157,14 +209,14 @@ impl App {
             metrics_for_writer.observe_committed(events);
         });
         let (writer, writer_thread) =
-            writer::start(&store, settings, listener).map_err(io_context("cannot start the writer thread"))?;
+            writer::start(&store, settings, listener).map_err(failed(StartStep::Writer, ""))?;
         let media = Arc::new(
             MediaLibrary::open(
                 config.media_dir(),
                 config.media.cache_mb * 1024 * 1024,
                 config.media.max_cached_file_mb * 1024 * 1024,
             )
-            .map_err(io_context("cannot open the media directory"))?,
+            .map_err(failed(StartStep::Media, config.media_dir().display().to_string()))?,
         );
         match upload::clean_incoming(&media) {
             Ok(0) => {}
@@ -190,7 +242,7 @@ impl App {
                 Ok(false) => tracing::info!("demo season already present; not seeded again"),
                 Err(error) => {
                     writer_thread.stop();
-                    return Err(StartError::Demo(error));
+                    return Err(failed(StartStep::Demo, "")(error));
                 }
             }
         }
@@ -204,9 +256,8 @@ impl App {
         };
         #[cfg(not(unix))]
         let admin_socket = None;
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(io_context(format!("cannot listen on {}", config.listen)))?;
+        let listener =
+            TcpListener::bind(config.listen).await.map_err(failed(StartStep::Listener, config.listen.to_string()))?;
         let rate_limiter = Arc::new(RateLimiter::new(&config.rate_limits));
         let services = Services::new(Context {
             sessions,
@@ -387,19 +438,18 @@ fn load_or_create_secret(data_dir: &Path) -> Result<ServerSecret, StartError> {
     let path = data_dir.join("secret.key");
     match std::fs::read(&path) {
         Ok(bytes) => {
-            let bytes: [u8; 32] = bytes.try_into().map_err(|_| StartError::Io {
-                context: format!("{} is not a 32-byte secret", path.display()),
-                source: std::io::Error::from(std::io::ErrorKind::InvalidData),
-            })?;
+            let bytes: [u8; 32] = bytes
+                .try_into()
+                .map_err(|_| failed(StartStep::Secret, path.display().to_string())("not a 32-byte secret"))?;
             Ok(ServerSecret::from_bytes(bytes))
         }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             let bytes: [u8; 32] = rand::random();
-            write_private_file(&path, &bytes).map_err(io_context(format!("cannot write {}", path.display())))?;
+            write_private_file(&path, &bytes).map_err(failed(StartStep::Secret, path.display().to_string()))?;
             tracing::info!(path = %path.display(), "generated server secret");
             Ok(ServerSecret::from_bytes(bytes))
         }
-        Err(error) => Err(io_context(format!("cannot read {}", path.display()))(error)),
+        Err(error) => Err(failed(StartStep::Secret, path.display().to_string())(error)),
     }
 }
 

@@ -379,3 +379,40 @@ async fn a_newer_schema_is_refused_and_left_untouched() {
     let db = redb::Database::open(&path).expect("reopen");
     assert_eq!(schema_version(&db), Some(99), "the file is not touched");
 }
+
+/// Builds the app on `data_dir` and returns why it did not start.
+async fn start_error(data_dir: &Path) -> aimoviez::app::StartError {
+    let overrides = aimoviez::config::Overrides {
+        listen: Some("127.0.0.1:0".parse().expect("addr")),
+        data_dir: Some(data_dir.to_path_buf()),
+        log_json: false,
+    };
+    let config = aimoviez::config::Config::load(None, Vec::new(), &overrides).expect("config");
+    match aimoviez::app::App::build(config, aimoviez::app::BuildOptions::default()).await {
+        Ok(_) => panic!("the app started on {}", data_dir.display()),
+        Err(error) => error,
+    }
+}
+
+#[tokio::test]
+async fn a_database_that_does_not_open_is_named_as_the_failing_step() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("aimoviez.redb");
+    std::fs::write(&path, b"this is not a redb file, whatever its name says").expect("write");
+    let error = start_error(dir.path()).await;
+    assert_eq!(error.step(), aimoviez::app::StartStep::Database);
+    let message = error.to_string();
+    assert!(message.starts_with(&format!("cannot open the database {}: ", path.display())), "{message}");
+    assert!(!message.contains("demo"), "{message}");
+}
+
+#[tokio::test]
+async fn a_damaged_secret_is_named_as_the_failing_step() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("secret.key");
+    std::fs::write(&path, b"too short").expect("write");
+    let error = start_error(dir.path()).await;
+    assert_eq!(error.step(), aimoviez::app::StartStep::Secret);
+    assert_eq!(error.to_string(), format!("cannot load the server secret {}: not a 32-byte secret", path.display()));
+    assert!(!dir.path().join("aimoviez.redb").exists(), "nothing after the secret was tried");
+}
