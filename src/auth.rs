@@ -1,9 +1,10 @@
 //! Who is asking: the client address (believing `X-Forwarded-For` only from
 //! trusted proxies) and the voter identity derived from it.
 //!
-//! Signed-in voters will be `u:<id>`; until accounts exist every voter is an
-//! anonymous device, keyed by a hash of the client address and User-Agent
-//! under the server secret, so the key reveals neither.
+//! A signed-in voter votes as their account (`u:<id>`); anyone else votes
+//! as an anonymous device, keyed by a hash of the client address (IPv6 by
+//! its /64) and User-Agent under the server secret, so the key reveals
+//! neither. `http::extract::Caller` picks one or the other.
 
 use std::net::{IpAddr, Ipv6Addr};
 
