@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::http::response::PRIVATE;
 use crate::service::{ErrorKind, ServiceError};
 
 /// The body of every JSON error response.
@@ -61,7 +62,7 @@ impl IntoResponse for ServiceError {
         let body = ErrorBody { error: ErrorDetail { code, message: self.message().to_owned() } };
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+        headers.insert(header::CACHE_CONTROL, PRIVATE);
         if let Some(secs) = retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }

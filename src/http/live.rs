@@ -9,6 +9,7 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 
+use crate::http::response::STREAM;
 use crate::live::LiveHub;
 
 /// An SSE response for one subscriber resuming after `last_event_id` (the
@@ -19,7 +20,7 @@ pub fn subscribe(hub: &Arc<LiveHub>, last_event_id: Option<&str>) -> Response {
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(CACHE_CONTROL, STREAM);
     headers.insert(HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no"));
     response
 }

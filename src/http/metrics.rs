@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::config::SecretString;
+use crate::http::response::NO_STORE;
 use crate::metrics::ScrapeSources;
 use crate::service::{ServiceError, Services};
 
@@ -116,7 +117,7 @@ pub async fn render(
         header::CONTENT_TYPE,
         HeaderValue::from_static(prometheus_client::encoding::prometheus_text::CONTENT_TYPE),
     );
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(header::CACHE_CONTROL, NO_STORE);
     Ok(response)
 }
 

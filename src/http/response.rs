@@ -1,7 +1,9 @@
-//! Cache policies, each named once: personal or mutating answers are
-//! `private, no-store`; public answers that are the same for everyone may
-//! be kept briefly by a proxy or CDN (`public, max-age=5`), so read bursts
-//! are absorbed; content-addressed files never change (`immutable`).
+//! Cache policies, each named once: personal or mutating answers (and
+//! every error) are `private, no-store`; public answers that are the same
+//! for everyone may be kept briefly by a proxy or CDN (`public, max-age=5`),
+//! so read bursts are absorbed; content-addressed files and assets never
+//! change (`immutable`); the API description lasts the build; `/metrics` is
+//! `no-store` and live streams `no-cache`.
 
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -12,6 +14,13 @@ pub const PRIVATE: HeaderValue = HeaderValue::from_static("private, no-store");
 pub const PUBLIC_SHORT: HeaderValue = HeaderValue::from_static("public, max-age=5");
 /// A name that never changes meaning (a content hash is in it).
 pub const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
+/// The same for the life of this build (the API description): kept a
+/// few minutes.
+pub const PUBLIC_BUILD: HeaderValue = HeaderValue::from_static("public, max-age=300");
+/// Operators' figures: never kept, but not personal either.
+pub const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
+/// A live stream: a proxy must pass it through, never answer from a copy.
+pub const STREAM: HeaderValue = HeaderValue::from_static("no-cache");
 
 /// `body` as a personal answer.
 pub fn private(body: impl IntoResponse) -> Response {

@@ -45,6 +45,7 @@ use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, ResponseBuilder
 
 use super::{admin, auth, captcha, clips, comments, health, leaderboard, profile, story, tournament, vote};
 use crate::http::error::{ErrorBody, ErrorDetail};
+use crate::http::response::PUBLIC_BUILD;
 use crate::service::ServiceError;
 use crate::sessions::SESSION_COOKIE;
 
@@ -143,7 +144,7 @@ pub async fn openapi_json() -> Response {
             let mut response = json.clone().into_response();
             let headers = response.headers_mut();
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+            headers.insert(header::CACHE_CONTROL, PUBLIC_BUILD);
             response
         }
         Err(error) => ServiceError::internal(format!("openapi description: {error}")).into_response(),

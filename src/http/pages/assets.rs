@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::http::response::IMMUTABLE;
 use crate::http::state::AppState;
 
 struct Asset {
@@ -85,10 +86,7 @@ pub async fn serve_asset(State(state): State<AppState>, Path(name): Path<String>
         .find(|asset| asset.url == requested);
     match asset {
         Some(asset) => (
-            [
-                (header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type)),
-                (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
-            ],
+            [(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type)), (header::CACHE_CONTROL, IMMUTABLE)],
             asset.body,
         )
             .into_response(),
