@@ -12,11 +12,11 @@
 //!   periods and offsets;
 //! - `GET /api/leaderboard/...` over loopback HTTP (handler, name point reads
 //!   in one read transaction, JSON);
-//! - `Leaderboards::restore` from all-time totals of that size plus 100,000
-//!   recent votes (the in-memory part of the start-up rebuild), and the real
-//!   `LeaderboardService::load` from a store holding a few thousand votes,
-//!   once with all of them in the window and once with none (the bisection
-//!   then reads only a handful of vote records).
+//! - `Leaderboards::restore` from all-time totals of that size plus the day
+//!   scores of 100,000 recent votes (the in-memory part of the start-up
+//!   rebuild), and the real `LeaderboardService::load` from a store holding
+//!   a few thousand votes, once with all of them in the window and once with
+//!   none (it reads stored totals and day scores, never a vote).
 //!
 //! Knobs (env): BENCH_SMALL (default 1000), BENCH_LARGE (default 1000000),
 //! BENCH_ITERATIONS (default 2000), BENCH_HTTP_ITERATIONS (default 500).
@@ -30,7 +30,7 @@ use aimoviez::app::{App, BuildOptions, ClockOverride};
 use aimoviez::config::{Config, Overrides};
 use aimoviez::domain::clock::{Timestamp, UtcDay};
 use aimoviez::domain::ids::{ClipId, UserId, VoterKey};
-use aimoviez::domain::leaderboard::{AllTimeTotals, Board, Leaderboards, Period, RecentVote};
+use aimoviez::domain::leaderboard::{AllTimeTotals, Board, DayScore, Leaderboards, Period, RecentVote};
 use aimoviez::leaderboard::LeaderboardService;
 use aimoviez::service::Services;
 use aimoviez::store::Store;
@@ -205,10 +205,11 @@ fn restore_time(clips: usize, today: UtcDay) -> f64 {
             weight: 1,
         })
         .collect();
+    let days = DayScore::of_votes(&recent);
     let mut runs: Vec<f64> = (0..3)
         .map(|_| {
             let started = Instant::now();
-            let mut boards = Leaderboards::restore(today, &totals, &recent);
+            let mut boards = Leaderboards::restore(today, &totals, &days);
             std::hint::black_box(boards.page(Board::Clips, Period::All, today, 0, 20));
             started.elapsed().as_secs_f64() * 1000.0
         })
@@ -265,7 +266,7 @@ async fn store_rebuild(votes: usize) -> Vec<(String, f64, u64, usize)> {
             Arc::new(move || Timestamp::from_millis(millis.load(Ordering::SeqCst)));
         let started = Instant::now();
         let (_, stats) = LeaderboardService::load(&store, clock).expect("rebuild");
-        rows.push((label.to_owned(), started.elapsed().as_secs_f64() * 1000.0, stats.votes_read, stats.recent_votes));
+        rows.push((label.to_owned(), started.elapsed().as_secs_f64() * 1000.0, stats.rows_read, stats.day_scores));
     }
     rows
 }
@@ -303,7 +304,7 @@ fn main() {
         );
         let votes = env_number("BENCH_STORE_VOTES", 20_000);
         println!("\nstart-up rebuild from storage ({votes} votes cast through the writer):\n");
-        println!("| window | rebuild ms | vote records read | votes replayed |");
+        println!("| window | rebuild ms | rows read | day scores restored |");
         println!("|---|---|---|---|");
         for (label, ms, read, replayed) in store_rebuild(votes).await {
             println!("| {label} | {ms:.1} | {read} | {replayed} |");

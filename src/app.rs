@@ -185,8 +185,8 @@ impl App {
         };
         tracing::info!(
             ranked = rebuilt.ranked,
-            recent_votes = rebuilt.recent_votes,
-            votes_read = rebuilt.votes_read,
+            day_scores = rebuilt.day_scores,
+            rows_read = rebuilt.rows_read,
             duration_ms = rebuilt.millis as u64,
             "leaderboards rebuilt"
         );

@@ -2,8 +2,9 @@
 //! behind a lock, rebuilt at start from storage and kept current by the
 //! writer's committed `VoteTallied` events.
 //!
-//! Start-up reads no more than the all-time tallies and the votes cast since
-//! the Monday of the previous week (see [`Store::leaderboard_snapshot`]). It
+//! Start-up reads the all-time tallies and the per-day scores since the
+//! Monday of the previous week, never a vote (see
+//! [`Store::leaderboard_snapshot`]). It
 //! runs in `App::build` before the writer thread starts, so no batch can
 //! commit between the snapshot and the first event the listener applies:
 //! nothing is lost or counted twice.
@@ -49,10 +50,10 @@ struct PendingTally {
 pub struct RebuildStats {
     /// Clips, creators and voters with an all-time score.
     pub ranked: usize,
-    /// Counted votes replayed into the day and week boards.
-    pub recent_votes: usize,
-    /// Vote records read to find and replay them.
-    pub votes_read: u64,
+    /// Per-day scores put into the day and week boards.
+    pub day_scores: usize,
+    /// Rows read for the totals and the day scores (no vote is read).
+    pub rows_read: u64,
     /// Wall time of the rebuild in milliseconds.
     pub millis: u128,
 }
@@ -67,11 +68,11 @@ impl LeaderboardService {
         let started = std::time::Instant::now();
         let today = clock().utc_day();
         let snapshot = store.leaderboard_snapshot(leaderboard::restore_window_start(today))?;
-        let boards = Leaderboards::restore(today, &snapshot.totals, &snapshot.recent);
+        let boards = Leaderboards::restore(today, &snapshot.totals, &snapshot.days);
         let stats = RebuildStats {
             ranked: snapshot.totals.clips.len() + snapshot.totals.creators.len() + snapshot.totals.voters.len(),
-            recent_votes: snapshot.recent.len(),
-            votes_read: snapshot.votes_read,
+            day_scores: snapshot.days.len(),
+            rows_read: snapshot.rows_read,
             millis: started.elapsed().as_millis(),
         };
         Ok((LeaderboardService { boards: Mutex::new(boards), pending: Mutex::new(Vec::new()), clock }, stats))

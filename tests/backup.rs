@@ -197,7 +197,7 @@ async fn an_offline_backup_restores_and_non_empty_targets_are_refused() {
     let manifest = std::fs::read_to_string(dest.join("BACKUP.txt")).expect("manifest");
     let schema = format!("schema version: {}", aimoviez::store::SCHEMA_VERSION);
     assert!(manifest.contains(&schema), "{manifest}");
-    assert!(manifest.contains("vote_id_to_vote 40"), "{manifest}");
+    assert!(manifest.contains("slot_vote_to_vote 40"), "{manifest}");
 
     let refused = cli([OsStr::new("restore"), dest.as_os_str(), OsStr::new("--data"), occupied.as_os_str()]).await;
     assert!(!refused.status.success(), "restore into a non-empty dir must be refused");

@@ -95,27 +95,24 @@ async fn json_log_lines_parse_carry_the_request_fields_and_never_a_password() {
     assert_eq!(ids.len(), requests.len(), "each request has its own id");
 }
 
+/// The tables schema 2 added for profiles, follows and notifications.
+const SCHEMA_2_SOCIAL_TABLES: [&str; 6] = [
+    "user_id_to_stats",
+    "follower_followee_to_membership",
+    "followee_follower_to_membership",
+    "user_notification_to_notification",
+    "broadcast_id_to_notification",
+    "follow_notified_to_membership",
+];
+
 #[tokio::test]
 async fn check_migrates_a_version_1_data_dir_after_copying_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let log = Some(File::create(dir.path().join("server.log")).expect("log"));
-    let mut server = start(&data, Serve { demo: true, log, ..Serve::default() }, &reqwest::Client::new()).await;
-    let client = reqwest::Client::new();
-    let clips = first_clips(&client, &server.base).await;
-    for (voter, clip) in [("198.51.100.1", clips[0]), ("198.51.100.2", clips[0]), ("198.51.100.2", clips[1])] {
-        let response = client
-            .post(format!("{}/api/vote", server.base))
-            .header("x-forwarded-for", voter)
-            .json(&json!({ "clipId": clip }))
-            .send()
-            .await
-            .expect("vote");
-        assert_eq!(response.status(), 200);
-    }
-    assert!(server.terminate().success());
-
-    // Back to schema 1: no tally tables, version marker 1.
+    std::fs::create_dir_all(&data).expect("data dir");
+    // The schema-2 fixture (see tests/migration.rs) taken back to schema 1:
+    // no tally, profile, follow or notification tables, version marker 1.
+    std::fs::write(data.join("aimoviez.redb"), include_bytes!("fixtures/schema-2.redb")).expect("fixture");
     {
         let db = redb::Database::create(data.join("aimoviez.redb")).expect("open raw");
         let txn = db.begin_write().expect("write");
@@ -123,6 +120,9 @@ async fn check_migrates_a_version_1_data_dir_after_copying_it() {
         let creators: redb::TableDefinition<u64, (u64, u64)> = redb::TableDefinition::new("creator_to_tally");
         assert!(txn.delete_table(voters).expect("delete"));
         assert!(txn.delete_table(creators).expect("delete"));
+        for table in SCHEMA_2_SOCIAL_TABLES {
+            txn.delete_table(redb::TableDefinition::<u64, u64>::new(table)).expect("delete");
+        }
         let meta: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("meta");
         txn.open_table(meta).expect("meta").insert("schema_version", 1).expect("version");
         txn.commit().expect("commit");
@@ -139,7 +139,7 @@ async fn check_migrates_a_version_1_data_dir_after_copying_it() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("checked 3 votes") && stdout.contains(" 0 mismatches"), "{stdout}");
+    assert!(stdout.contains("checked 20 votes") && stdout.contains(" 0 mismatches"), "{stdout}");
     let made = copies();
     assert_eq!(made.len(), 1, "{made:?}");
     assert!(made[0].starts_with("pre-migration-v1-") && made[0].ends_with(".redb"), "{made:?}");

@@ -447,6 +447,50 @@ pub struct RecentVote {
     pub weight: u32,
 }
 
+/// What one id scored on one board on one UTC day, from the votes counted
+/// that day: weighted score for clips and creators, votes for voters. The
+/// store keeps these per day, so a restore reads them instead of the votes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayScore {
+    /// The UTC day.
+    pub day: UtcDay,
+    /// The board.
+    pub board: Board,
+    /// The clip, creator or voter.
+    pub id: u64,
+    /// Its score that day.
+    pub score: u64,
+}
+
+impl DayScore {
+    /// The day scores a list of counted votes adds up to, in (day, board,
+    /// id) order.
+    pub fn of_votes(votes: &[RecentVote]) -> Vec<DayScore> {
+        let mut scores: std::collections::BTreeMap<(UtcDay, u8, u64), u64> = std::collections::BTreeMap::new();
+        for vote in votes {
+            let weight = u64::from(vote.weight);
+            *scores.entry((vote.day, 0, vote.clip)).or_default() += weight;
+            *scores.entry((vote.day, 1, vote.creator)).or_default() += weight;
+            if let Some(voter) = vote.voter {
+                *scores.entry((vote.day, 2, voter)).or_default() += 1;
+            }
+        }
+        let boards = [Board::Clips, Board::Creators, Board::Voters];
+        scores
+            .into_iter()
+            .map(|((day, board, id), score)| DayScore { day, board: boards[usize::from(board)], id, score })
+            .collect()
+    }
+}
+
+fn board_index(board: Board) -> usize {
+    match board {
+        Board::Clips => 0,
+        Board::Creators => 1,
+        Board::Voters => 2,
+    }
+}
+
 /// The first day whose votes [`Leaderboards::restore`] needs: the Monday that
 /// starts the previous week, which covers yesterday, this week and last week.
 pub fn restore_window_start(today: UtcDay) -> UtcDay {
@@ -497,46 +541,43 @@ impl Leaderboards {
     }
 
     /// Rebuilds the boards at start from what storage keeps, without reading
-    /// every vote: the persisted all-time `totals` and the counted votes cast
-    /// since [`restore_window_start`]`(today)`, in the order they were cast.
+    /// any vote: the persisted all-time `totals` and the per-day scores of
+    /// the days since [`restore_window_start`]`(today)`.
     ///
-    /// Day and week buckets (current and previous) are replayed from the
-    /// recent votes. All time starts from the totals minus what was cast
-    /// today, which is the trend baseline "at the start of the day", then
-    /// today's votes are replayed on top. The result equals the incrementally
+    /// Day and week buckets (current and previous) are filled from the day
+    /// scores. All time starts from the totals minus what was scored today,
+    /// which is the trend baseline "at the start of the day", then today's
+    /// scores are added on top. The result equals the incrementally
     /// maintained boards, except that an older vote revoked or voided today
     /// counts as gone before the day started in the all-time trend baseline
     /// (storage does not keep when a vote stopped counting).
-    /// `O((totals + recent) log n)`.
-    pub fn restore(today: UtcDay, totals: &AllTimeTotals, recent: &[RecentVote]) -> Self {
-        let mut cast_today: [HashMap<u64, u64>; 3] = Default::default();
-        for vote in recent.iter().filter(|vote| vote.day >= today) {
-            let weight = u64::from(vote.weight);
-            *cast_today[0].entry(vote.clip).or_default() += weight;
-            *cast_today[1].entry(vote.creator).or_default() += weight;
-            if let Some(voter) = vote.voter {
-                *cast_today[2].entry(voter).or_default() += 1;
-            }
+    /// `O((totals + days) log n)`.
+    pub fn restore(today: UtcDay, totals: &AllTimeTotals, days: &[DayScore]) -> Self {
+        let mut scored_today: [HashMap<u64, u64>; 3] = Default::default();
+        for score in days.iter().filter(|score| score.day >= today) {
+            *scored_today[board_index(score.board)].entry(score.id).or_default() += score.score;
         }
         let mut boards = Leaderboards::new();
         let states = [&mut boards.clips, &mut boards.creators, &mut boards.voters];
         let sources = [&totals.clips, &totals.creators, &totals.voters];
-        for ((state, source), today_part) in states.into_iter().zip(sources).zip(&cast_today) {
+        for ((state, source), today_part) in states.into_iter().zip(sources).zip(&scored_today) {
             for &(id, total) in source {
                 let before_today = total.saturating_sub(today_part.get(&id).copied().unwrap_or(0));
                 state.all.ranking.add(id, i64::try_from(before_today).unwrap_or(i64::MAX));
             }
         }
-        for vote in recent {
-            if vote.day >= today {
-                boards.record(vote.day, vote.clip, vote.creator, vote.voter, vote.weight, 1);
+        for score in days {
+            let points = i64::try_from(score.score).unwrap_or(i64::MAX);
+            let state = match score.board {
+                Board::Clips => &mut boards.clips,
+                Board::Creators => &mut boards.creators,
+                Board::Voters => &mut boards.voters,
+            };
+            boards.newest_day = boards.newest_day.max(Some(score.day));
+            if score.day >= today {
+                state.record(score.day, score.id, points);
             } else {
-                let weighted = i64::from(vote.weight);
-                boards.clips.record_rolling(vote.day, vote.clip, weighted);
-                boards.creators.record_rolling(vote.day, vote.creator, weighted);
-                if let Some(voter) = vote.voter {
-                    boards.voters.record_rolling(vote.day, voter, 1);
-                }
+                state.record_rolling(score.day, score.id, points);
             }
         }
         let today = boards.newest_day.map_or(today, |newest| newest.max(today));
@@ -867,7 +908,7 @@ mod tests {
             creators: vec![(50, 3 + 9), (51, 6)],
             voters: vec![(1, 2 + 1), (2, 1)],
         };
-        let mut restored = Leaderboards::restore(day(11), &totals, &votes);
+        let mut restored = Leaderboards::restore(day(11), &totals, &DayScore::of_votes(&votes));
         for board in [Board::Clips, Board::Creators, Board::Voters] {
             for period in [Period::Day, Period::Week, Period::All] {
                 assert_eq!(
@@ -1021,7 +1062,7 @@ mod tests {
             let window = restore_window_start(today);
             let recent: Vec<RecentVote> =
                 votes.iter().filter(|(vote, counted)| *counted && vote.day >= window).map(|(vote, _)| *vote).collect();
-            let mut restored = Leaderboards::restore(today, &totals, &recent);
+            let mut restored = Leaderboards::restore(today, &totals, &DayScore::of_votes(&recent));
             for board in [Board::Clips, Board::Creators, Board::Voters] {
                 for period in [Period::Day, Period::Week, Period::All] {
                     let expected = recount(&votes, board, period, today);

@@ -1,28 +1,72 @@
 //! A voter's ledger: everything the vote rules need to know about one voter,
-//! kept as ONE record so a vote costs one random-keyed read and write in
-//! storage (plus an append to the vote log) instead of one per fact.
+//! as facts per UTC day (the budget) and per (voter, slot) (the votes and
+//! specials there).
 //!
-//! It holds the budget spent on the voter's latest voting day and the
-//! voter's counted votes and special votes in the slot they last voted in.
-//! Older days and slots need no state: a new day starts with a full budget
-//! and a new slot with no votes, so the ledger resets lazily when either moves.
+//! - [`DayBudget`]: the units spent on the voter's latest voting day. Older
+//!   days need no state: a new day starts with a full budget, so it resets
+//!   lazily when the day moves.
+//! - [`SlotLedger`]: the voter's counted votes and the special votes spent in
+//!   ONE slot. Every slot has its own: a slot an admin reopens (unlock) finds
+//!   the voter's votes there as they were, so one vote per (slot, clip,
+//!   voter) and one super and one mega per (slot, voter) hold whatever the
+//!   admins do. How the store keeps them (the current slot's beside the
+//!   budget, the others apart) is its business.
+//!
+//! What gives back what:
+//! - a voter's revoke takes the latest vote on the clip out, frees its
+//!   special, and refunds its weight if it was cast today;
+//! - an admin's void of a flagged vote takes it out of the counts only: its
+//!   special and its budget stay spent (a fraudster gets nothing back);
+//! - an admin's reset of the open slot's votes puts every voter of the slot
+//!   back where they were before: votes gone, the specials of those votes
+//!   usable again, and the part of their weight spent today refunded (an
+//!   earlier day's budget is closed). Specials of votes already voided
+//!   before the reset stay spent.
 
 use super::clock::UtcDay;
-use super::ids::{ClipId, SeasonId, SlotPosition, VoteId};
+use super::ids::{ClipId, VoteId};
 use super::vote::{SpecialsUsed, VoteType};
 
-/// One voter's standing.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct VoterLedger {
+/// Budget units a voter spent on their latest voting day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DayBudget {
     /// The day `spent` refers to.
     pub day: Option<UtcDay>,
-    /// Budget units spent on `day`.
+    /// Units spent on `day`.
     pub spent: u32,
-    /// The slot `votes` and `specials` refer to.
-    pub slot: Option<(SeasonId, SlotPosition)>,
-    /// Special votes spent in `slot`.
+}
+
+impl DayBudget {
+    /// Units spent on `day`.
+    pub fn spent_on(&self, day: UtcDay) -> u32 {
+        if self.day == Some(day) { self.spent } else { 0 }
+    }
+
+    /// Spends `weight` on `day`; a newer day starts from zero. A vote is
+    /// always cast "today", so `day` is never older than the stored one.
+    pub fn spend(&mut self, day: UtcDay, weight: u32) {
+        if self.day != Some(day) {
+            self.day = Some(day);
+            self.spent = 0;
+        }
+        self.spent = self.spent.saturating_add(weight);
+    }
+
+    /// Gives `weight` back to `day`'s budget (only the stored day is open;
+    /// an older day's budget is closed and gets nothing).
+    pub fn refund(&mut self, day: UtcDay, weight: u32) {
+        if self.day == Some(day) {
+            self.spent = self.spent.saturating_sub(weight);
+        }
+    }
+}
+
+/// A voter's facts in one slot.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SlotLedger {
+    /// Special votes spent in the slot.
     pub specials: SpecialsUsed,
-    /// Counted votes in `slot`, oldest first.
+    /// Counted votes in the slot, oldest first.
     pub votes: Vec<LedgerVote>,
 }
 
@@ -37,65 +81,40 @@ pub struct LedgerVote {
     pub vote_type: VoteType,
 }
 
-impl VoterLedger {
-    /// Budget units spent on `day`.
-    pub fn spent_on(&self, day: UtcDay) -> u32 {
-        if self.day == Some(day) { self.spent } else { 0 }
+impl SlotLedger {
+    /// Whether the voter has nothing in this slot: no counted vote and no
+    /// special spent (such a ledger need not be stored).
+    pub fn is_empty(&self) -> bool {
+        self.votes.is_empty() && self.specials == SpecialsUsed::default()
     }
 
-    fn in_slot(&self, season: SeasonId, position: SlotPosition) -> bool {
-        self.slot == Some((season, position))
-    }
-
-    /// Counted votes on `clip` in the given slot.
-    pub fn votes_on(&self, season: SeasonId, position: SlotPosition, clip: ClipId) -> u32 {
-        if !self.in_slot(season, position) {
-            return 0;
-        }
+    /// Counted votes on `clip`.
+    pub fn votes_on(&self, clip: ClipId) -> u32 {
         self.votes.iter().filter(|v| v.clip == clip).count() as u32
     }
 
-    /// Special votes spent in the given slot.
-    pub fn specials_in(&self, season: SeasonId, position: SlotPosition) -> SpecialsUsed {
-        if self.in_slot(season, position) { self.specials } else { SpecialsUsed::default() }
-    }
-
-    /// Clips with a counted vote in the given slot, each once, in first-vote order.
-    pub fn voted_clips(&self, season: SeasonId, position: SlotPosition) -> Vec<ClipId> {
+    /// Clips with a counted vote, each once, in first-vote order.
+    pub fn voted_clips(&self) -> Vec<ClipId> {
         let mut clips = Vec::new();
-        if self.in_slot(season, position) {
-            for vote in &self.votes {
-                if !clips.contains(&vote.clip) {
-                    clips.push(vote.clip);
-                }
+        for vote in &self.votes {
+            if !clips.contains(&vote.clip) {
+                clips.push(vote.clip);
             }
         }
         clips
     }
 
     /// Records an accepted vote.
-    pub fn record(&mut self, season: SeasonId, position: SlotPosition, day: UtcDay, weight: u32, vote: LedgerVote) {
-        if !self.in_slot(season, position) {
-            self.slot = Some((season, position));
-            self.specials = SpecialsUsed::default();
-            self.votes.clear();
-        }
-        if self.day != Some(day) {
-            self.day = Some(day);
-            self.spent = 0;
-        }
-        self.spent += weight;
+    pub fn record(&mut self, vote: LedgerVote) {
         if vote.vote_type != VoteType::Standard {
             self.specials = self.specials.with(vote.vote_type, true);
         }
         self.votes.push(vote);
     }
 
-    /// Removes the latest counted vote on `clip` in the given slot and returns it.
-    pub fn take_latest(&mut self, season: SeasonId, position: SlotPosition, clip: ClipId) -> Option<LedgerVote> {
-        if !self.in_slot(season, position) {
-            return None;
-        }
+    /// Removes the latest counted vote on `clip` and returns it; its special
+    /// is free again (a revoke).
+    pub fn take_latest(&mut self, clip: ClipId) -> Option<LedgerVote> {
         let index = self.votes.iter().rposition(|v| v.clip == clip)?;
         let vote = self.votes.remove(index);
         if vote.vote_type != VoteType::Standard {
@@ -104,19 +123,21 @@ impl VoterLedger {
         Some(vote)
     }
 
-    /// Drops a vote an admin voided. Its special stays spent and its budget
-    /// stays used: voiding takes the vote out of the counts, nothing more.
-    pub fn forget(&mut self, season: SeasonId, position: SlotPosition, vote: VoteId) {
-        if self.in_slot(season, position) {
-            self.votes.retain(|entry| entry.vote != vote);
-        }
+    /// Drops a vote an admin voided. Its special stays spent: voiding takes
+    /// the vote out of the counts, nothing more.
+    pub fn forget(&mut self, vote: VoteId) {
+        self.votes.retain(|entry| entry.vote != vote);
     }
 
-    /// Gives `weight` back to `day`'s budget (only today's budget is open).
-    pub fn refund(&mut self, day: UtcDay, weight: u32) {
-        if self.day == Some(day) {
-            self.spent = self.spent.saturating_sub(weight);
+    /// Drops a vote of a reset slot: it leaves the counts and its special is
+    /// usable again. Returns whether the ledger held it.
+    pub fn release(&mut self, vote: VoteId) -> bool {
+        let Some(index) = self.votes.iter().position(|entry| entry.vote == vote) else { return false };
+        let released = self.votes.remove(index);
+        if released.vote_type != VoteType::Standard {
+            self.specials = self.specials.with(released.vote_type, false);
         }
+        true
     }
 }
 
@@ -124,50 +145,52 @@ impl VoterLedger {
 mod tests {
     use super::*;
 
-    fn ids() -> (SeasonId, SlotPosition, ClipId) {
-        (SeasonId::new(1).expect("id"), SlotPosition::FIRST, ClipId::new(7).expect("id"))
+    fn clip() -> ClipId {
+        ClipId::new(7).expect("id")
     }
 
     fn vote(n: u64, vote_type: VoteType) -> LedgerVote {
-        LedgerVote { clip: ids().2, vote: VoteId::new(n).expect("id"), vote_type }
+        LedgerVote { clip: clip(), vote: VoteId::new(n).expect("id"), vote_type }
     }
 
     #[test]
     fn a_new_day_starts_with_a_full_budget() {
-        let (season, position, _) = ids();
-        let mut ledger = VoterLedger::default();
-        ledger.record(season, position, UtcDay::from_number(10), 3, vote(1, VoteType::Super));
-        assert_eq!(ledger.spent_on(UtcDay::from_number(10)), 3);
-        assert_eq!(ledger.spent_on(UtcDay::from_number(11)), 0);
-        ledger.record(season, position, UtcDay::from_number(11), 1, vote(2, VoteType::Standard));
-        assert_eq!(ledger.spent_on(UtcDay::from_number(11)), 1);
-        assert_eq!(ledger.votes_on(season, position, ids().2), 2, "votes stay for the slot across days");
-        assert!(ledger.specials_in(season, position).super_used);
+        let mut budget = DayBudget::default();
+        budget.spend(UtcDay::from_number(10), 3);
+        assert_eq!(budget.spent_on(UtcDay::from_number(10)), 3);
+        assert_eq!(budget.spent_on(UtcDay::from_number(11)), 0);
+        budget.spend(UtcDay::from_number(11), 1);
+        assert_eq!(budget.spent_on(UtcDay::from_number(11)), 1);
+        budget.refund(UtcDay::from_number(10), 3);
+        assert_eq!(budget.spent_on(UtcDay::from_number(11)), 1, "yesterday's refund does not touch today");
     }
 
     #[test]
-    fn a_new_slot_starts_with_no_votes_and_no_specials() {
-        let (season, position, clip) = ids();
-        let mut ledger = VoterLedger::default();
-        ledger.record(season, position, UtcDay::from_number(10), 10, vote(1, VoteType::Mega));
-        assert_eq!(ledger.votes_on(season, position.next(), clip), 0);
-        assert_eq!(ledger.specials_in(season, position.next()), SpecialsUsed::default());
-        assert_eq!(ledger.voted_clips(season, position), vec![clip]);
-    }
-
-    #[test]
-    fn taking_back_the_latest_vote_frees_its_special_and_refunds_today_only() {
-        let (season, position, clip) = ids();
-        let mut ledger = VoterLedger::default();
-        let today = UtcDay::from_number(10);
-        ledger.record(season, position, today, 1, vote(1, VoteType::Standard));
-        ledger.record(season, position, today, 10, vote(2, VoteType::Mega));
-        let taken = ledger.take_latest(season, position, clip).expect("a vote");
+    fn taking_back_the_latest_vote_frees_its_special() {
+        let mut ledger = SlotLedger::default();
+        ledger.record(vote(1, VoteType::Standard));
+        ledger.record(vote(2, VoteType::Mega));
+        assert_eq!(ledger.votes_on(clip()), 2);
+        assert_eq!(ledger.voted_clips(), vec![clip()]);
+        let taken = ledger.take_latest(clip()).expect("a vote");
         assert_eq!(taken.vote.get(), 2);
-        assert!(!ledger.specials_in(season, position).mega_used);
-        ledger.refund(today, 10);
-        assert_eq!(ledger.spent_on(today), 1);
-        ledger.refund(UtcDay::from_number(9), 1);
-        assert_eq!(ledger.spent_on(today), 1, "yesterday's refund does not touch today");
+        assert!(!ledger.specials.mega_used);
+        assert_eq!(ledger.votes_on(clip()), 1);
+    }
+
+    #[test]
+    fn a_void_keeps_the_special_spent_and_a_reset_frees_it() {
+        let mut voided = SlotLedger::default();
+        voided.record(vote(1, VoteType::Super));
+        voided.forget(VoteId::new(1).expect("id"));
+        assert_eq!(voided.votes_on(clip()), 0);
+        assert!(voided.specials.super_used, "a fraudster gets nothing back");
+        assert!(!voided.is_empty());
+
+        let mut reset = SlotLedger::default();
+        reset.record(vote(1, VoteType::Super));
+        assert!(reset.release(VoteId::new(1).expect("id")));
+        assert!(!reset.release(VoteId::new(1).expect("id")), "released once");
+        assert!(reset.is_empty(), "the slot starts over: {reset:?}");
     }
 }

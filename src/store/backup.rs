@@ -578,7 +578,8 @@ mod tests {
                 for clip in 0..25_000u64 {
                     counters.insert((1, 2, clip), (clip, clip * 2)).expect("insert");
                 }
-                txn.open_table(VOTER_TO_LEDGER).expect("ledgers").insert("voter", &[1u8, 2, 3][..]).expect("insert");
+                txn.open_table(VOTER_TO_LEDGER).expect("ledgers").insert(&[7u8; 17], &[1u8, 2, 3][..]).expect("insert");
+                txn.open_table(SLOT_VOTE_TO_VOTE).expect("votes").insert((1, 2, 3), &[9u8; 39]).expect("insert");
                 txn.open_table(USER_SESSION_TO_MEMBERSHIP)
                     .expect("sessions")
                     .insert((9, &[4u8, 5][..]), ())
@@ -601,7 +602,9 @@ mod tests {
         assert_eq!(counters.len().expect("len"), 25_000);
         assert_eq!(counters.get((1, 2, 24_999)).expect("get").map(|v| v.value()), Some((24_999, 49_998)));
         let ledgers = txn.open_table(VOTER_TO_LEDGER).expect("ledgers");
-        assert_eq!(ledgers.get("voter").expect("get").map(|v| v.value().to_vec()), Some(vec![1, 2, 3]));
+        assert_eq!(ledgers.get(&[7u8; 17]).expect("get").map(|v| v.value().to_vec()), Some(vec![1, 2, 3]));
+        let votes = txn.open_table(SLOT_VOTE_TO_VOTE).expect("votes");
+        assert_eq!(votes.get((1, 2, 3)).expect("get").map(|v| *v.value()), Some([9u8; 39]));
         let sessions = txn.open_table(USER_SESSION_TO_MEMBERSHIP).expect("sessions");
         assert!(sessions.get((9, &[4u8, 5][..])).expect("get").is_some());
         let genres = txn.open_table(GENRE_VOTER_TO_GENRE).expect("genres");

@@ -5,10 +5,17 @@
 //!
 //! History:
 //! - 1: the first released layout.
-//! - 2: all-time tallies `VOTER_TO_TALLY` and `CREATOR_TO_TALLY`, backfilled
-//!   from the votes; profiles, follows and notifications, with each user's
-//!   stats (clips, approvals, wins, voting streak) backfilled from the clips
-//!   and votes.
+//! - 2: all-time tallies `voter_to_tally` and `CREATOR_TO_TALLY`; profiles,
+//!   follows and notifications, with each user's stats (clips, approvals,
+//!   wins, voting streak) backfilled from the clips and votes.
+//! - 3: the compact vote layout (issue #16) and ledgers per (voter, slot)
+//!   (issue #14): votes move from `vote_id_to_vote` (rkyv, by id) plus
+//!   `slot_vote_to_membership` to `SLOT_VOTE_TO_VOTE` (fixed bytes, keyed by
+//!   slot and id) with `VOTE_RUN_TO_SLOT`; every voter's ledger is rebuilt
+//!   from the votes, for every slot they voted in; the all-time tallies keep
+//!   signed-in voters only (`USER_ID_TO_VOTE_TALLY`) and are recounted with
+//!   the creators'; the per-day leaderboard scores are recounted for the
+//!   window the boards restore. The tables of schema 2 are dropped.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -16,7 +23,14 @@ use std::path::{Path, PathBuf};
 use redb::{Database, Key, ReadableDatabase, ReadableTable, TableDefinition, Value, WriteTransaction};
 
 use super::tables::*;
-use super::{SCHEMA_VERSION, StoreError, records};
+use super::tallies::TallyRecount;
+use super::vote_layout::{self, LedgerHead, SlotKey, VoterBytes};
+use super::{SCHEMA_VERSION, StoreError, legacy, records};
+use crate::domain::clock::{Timestamp, UtcDay};
+use crate::domain::leaderboard::restore_window_start;
+use crate::domain::ledger::{DayBudget, LedgerVote, SlotLedger};
+use crate::domain::model::VoteState;
+use crate::domain::vote::VoteType;
 
 /// Folder (beside the database file) of the copies taken before a migration.
 pub const PRE_MIGRATION_DIR: &str = "backups";
@@ -66,8 +80,9 @@ pub fn run(db: &Database) -> Result<(), StoreError> {
         Some(version) if version == SCHEMA_VERSION => {}
         Some(older) => {
             tracing::info!(from = older, to = SCHEMA_VERSION, "migrating database schema");
+            let today = Timestamp::now().utc_day();
             for version in older..SCHEMA_VERSION {
-                migrate_from(&txn, version)?;
+                migrate_from(&txn, version, today)?;
             }
             txn.open_table(META)?.insert(meta_keys::SCHEMA_VERSION, SCHEMA_VERSION)?;
         }
@@ -100,51 +115,13 @@ impl TableVisitor for TableCreator<'_> {
 }
 
 /// One step: from `version` to `version + 1`.
-fn migrate_from(txn: &WriteTransaction, version: u64) -> Result<(), StoreError> {
+fn migrate_from(txn: &WriteTransaction, version: u64, today: UtcDay) -> Result<(), StoreError> {
     match version {
-        1 => {
-            backfill_tallies(txn)?;
-            backfill_user_stats(txn)
-        }
+        // The tallies schema 2 added are recounted by the step to 3.
+        1 => backfill_user_stats(txn),
+        2 => compact_votes(txn, today),
         _ => Ok(()),
     }
-}
-
-/// 1 → 2: the all-time voter and creator tallies, recounted from the votes
-/// (counted votes only; the creator from the clip record), replacing any
-/// tally rows a development build may have written. The same recount as
-/// `Store::check`, so a migrated file checks clean.
-fn backfill_tallies(txn: &WriteTransaction) -> Result<(), StoreError> {
-    let mut recount = super::tallies::TallyRecount::default();
-    let mut votes_read = 0u64;
-    {
-        let votes = txn.open_table(VOTE_ID_TO_VOTE)?;
-        let clips = txn.open_table(CLIP_ID_TO_CLIP)?;
-        for entry in votes.iter()? {
-            let (_, bytes) = entry?;
-            recount.add(&records::vote_from_bytes(bytes.value())?, &clips)?;
-            votes_read += 1;
-        }
-    }
-    txn.delete_table(VOTER_TO_TALLY)?;
-    txn.delete_table(CREATOR_TO_TALLY)?;
-    {
-        let mut table = txn.open_table(VOTER_TO_TALLY)?;
-        for (voter, tally) in &recount.voters {
-            table.insert(voter.as_str(), *tally)?;
-        }
-        let mut table = txn.open_table(CREATOR_TO_TALLY)?;
-        for (creator, tally) in &recount.creators {
-            table.insert(*creator, *tally)?;
-        }
-    }
-    tracing::info!(
-        votes = votes_read,
-        voters = recount.voters.len(),
-        creators = recount.creators.len(),
-        "backfilled all-time tallies"
-    );
-    Ok(())
 }
 
 /// 1 → 2: each user's profile stats from their clips (uploaded, approved —
@@ -166,10 +143,10 @@ fn backfill_user_stats(txn: &WriteTransaction) -> Result<(), StoreError> {
             user.wins += u64::from(clip.status == ClipStatus::Locked);
         }
         // Vote ids increase with time, so days arrive in order per voter.
-        let votes = txn.open_table(VOTE_ID_TO_VOTE)?;
+        let votes = txn.open_table(legacy::VOTE_ID_TO_VOTE)?;
         for entry in votes.iter()? {
             let (_, bytes) = entry?;
-            let vote = records::vote_from_bytes(bytes.value())?;
+            let vote = legacy::vote_from_bytes(bytes.value())?;
             // As live: every vote cast made the day count for the streak;
             // revokes and voids never take a day back.
             if let Some(user) = vote.voter.user_id() {
@@ -194,5 +171,93 @@ fn backfill_user_stats(txn: &WriteTransaction) -> Result<(), StoreError> {
         }
     }
     tracing::info!(users = written, "backfilled profile stats");
+    Ok(())
+}
+
+/// One voter's ledger as the step to 3 rebuilds it from their votes.
+#[derive(Default)]
+struct RebuiltLedger {
+    budget: DayBudget,
+    /// The slot of their latest vote: the head's.
+    head: Option<SlotKey>,
+    slots: HashMap<SlotKey, SlotLedger>,
+}
+
+/// 2 → 3: every vote rewritten in the compact layout under its slot, the
+/// runs of `VOTE_RUN_TO_SLOT`, every ledger rebuilt per (voter, slot), the
+/// tallies and day scores recounted; then schema 2's vote tables dropped.
+/// The same rules as the writer and `check`, so a migrated file checks clean.
+fn compact_votes(txn: &WriteTransaction, today: UtcDay) -> Result<(), StoreError> {
+    let days_from = restore_window_start(today).number();
+    let mut tallies = TallyRecount::from_day(days_from);
+    let mut ledgers: HashMap<VoterBytes, RebuiltLedger> = HashMap::new();
+    let mut votes_moved = 0u64;
+    {
+        let old = txn.open_table(legacy::VOTE_ID_TO_VOTE)?;
+        let clips = txn.open_table(CLIP_ID_TO_CLIP)?;
+        let mut votes = txn.open_table(SLOT_VOTE_TO_VOTE)?;
+        let mut runs = txn.open_table(VOTE_RUN_TO_SLOT)?;
+        let mut last_slot: Option<SlotKey> = None;
+        // Vote ids increase in cast order, so each voter's votes arrive oldest first.
+        for entry in old.iter()? {
+            let (_, bytes) = entry?;
+            let vote = legacy::vote_from_bytes(bytes.value())?;
+            let slot = (vote.season.get(), vote.position.get());
+            votes.insert(vote_layout::vote_key(&vote), &vote_layout::encode_vote(&vote)?)?;
+            if last_slot != Some(slot) {
+                runs.insert(vote.id.get(), slot)?;
+                last_slot = Some(slot);
+            }
+            tallies.add(&vote, &clips)?;
+            let ledger = ledgers.entry(vote_layout::voter_bytes(&vote.voter)).or_default();
+            ledger.head = Some(slot);
+            if ledger.budget.day.is_none_or(|day| vote.day > day) {
+                ledger.budget = DayBudget { day: Some(vote.day), spent: 0 };
+            }
+            if vote.spends_budget() && ledger.budget.day == Some(vote.day) {
+                ledger.budget.spent += vote.weight;
+            }
+            let facts = ledger.slots.entry(slot).or_default();
+            if vote.counts() {
+                facts.record(LedgerVote { clip: vote.clip, vote: vote.id, vote_type: vote.vote_type });
+            } else if vote.state == VoteState::Voided && vote.vote_type != VoteType::Standard {
+                facts.specials = facts.specials.with(vote.vote_type, true);
+            }
+            votes_moved += 1;
+        }
+    }
+    txn.delete_table(legacy::VOTE_ID_TO_VOTE)?;
+    txn.delete_table(legacy::VOTER_TO_LEDGER)?;
+    txn.delete_table(legacy::SLOT_VOTE_TO_MEMBERSHIP)?;
+    txn.delete_table(legacy::VOTER_TO_TALLY)?;
+    {
+        let mut heads = txn.open_table(VOTER_TO_LEDGER)?;
+        let mut apart = txn.open_table(SLOT_VOTER_TO_LEDGER)?;
+        for (voter, mut ledger) in ledgers {
+            let current = ledger.head.and_then(|slot| ledger.slots.remove(&slot)).unwrap_or_default();
+            let head = LedgerHead { budget: ledger.budget, slot: ledger.head, current };
+            heads.insert(&voter, vote_layout::encode_head(&head).as_slice())?;
+            for (slot, facts) in ledger.slots.iter().filter(|(_, facts)| !facts.is_empty()) {
+                apart.insert((slot.0, slot.1, &voter), vote_layout::encode_slot_ledger(facts).as_slice())?;
+            }
+        }
+    }
+    txn.delete_table(CREATOR_TO_TALLY)?;
+    {
+        let mut users = txn.open_table(USER_ID_TO_VOTE_TALLY)?;
+        for (user, tally) in &tallies.users {
+            users.insert(*user, *tally)?;
+        }
+        let mut creators = txn.open_table(CREATOR_TO_TALLY)?;
+        for (creator, tally) in &tallies.creators {
+            creators.insert(*creator, *tally)?;
+        }
+        let mut days = txn.open_table(DAY_ENTRY_TO_SCORE)?;
+        for (key, score) in &tallies.days {
+            days.insert(*key, *score)?;
+        }
+        txn.open_table(META)?.insert(meta_keys::DAY_SCORES_KEPT_FROM, u64::from(days_from))?;
+    }
+    tracing::info!(votes = votes_moved, "moved votes to the compact layout and rebuilt every ledger per slot");
     Ok(())
 }

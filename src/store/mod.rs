@@ -3,13 +3,16 @@
 //! helpers. Handlers never see a table or a transaction.
 
 pub mod backup;
+mod check;
 mod comments;
 mod leaderboard;
+mod legacy;
 mod migrations;
 pub mod records;
 pub mod social;
 pub mod tables;
 mod tallies;
+pub mod vote_layout;
 pub mod writer;
 
 use std::collections::{BTreeMap, HashMap};
@@ -19,21 +22,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
-use redb::{Database, MultimapTableHandle, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableHandle};
+use redb::{Database, ReadableDatabase, ReadableTable};
 
 use crate::domain::clock::UtcDay;
-use crate::domain::ids::{ClipId, SeasonId, SlotPosition, UserId, VoteId, VoterKey};
-use crate::domain::ledger::VoterLedger;
+use crate::domain::ids::{ClipId, SeasonId, SlotPosition, UserId, VoterKey};
+use crate::domain::ledger::SlotLedger;
 use crate::domain::model::{AuditEntry, Clip, Season, Session, Slot, User, Vote};
 use crate::domain::tournament::ClipStatus;
 use crate::domain::vote::SpecialsUsed;
 use tables::*;
 
+pub use check::CheckReport;
 pub use comments::{CommentPage, CommentThread, CommentView, MAX_REPLIES_SHOWN};
 pub use leaderboard::{EntryName, LeaderboardSnapshot};
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// Errors from the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -162,19 +166,6 @@ pub struct VoterSlotState {
     pub specials_used: SpecialsUsed,
     /// Budget units spent today.
     pub spent_today: u32,
-}
-
-/// The outcome of `aimoviez check`.
-#[derive(Debug, Clone, Default)]
-pub struct CheckReport {
-    /// Votes read.
-    pub votes: u64,
-    /// (slot, clip) counters compared.
-    pub counters: u64,
-    /// Voter ledgers (daily spend, votes in the current slot) compared.
-    pub budgets: u64,
-    /// Every disagreement, in words.
-    pub mismatches: Vec<String>,
 }
 
 /// What [`Store::probe_writable`] writes: about what a large batch needs.
@@ -375,12 +366,12 @@ impl Store {
     pub fn votes_of_user(&self, user: UserId) -> Result<Vec<Vote>, StoreError> {
         let txn = self.read()?;
         let index = txn.open_table(USER_VOTE_TO_MEMBERSHIP)?;
-        let votes = txn.open_table(VOTE_ID_TO_VOTE)?;
+        let votes = VoteReader::open(&txn)?;
         let mut found = Vec::new();
         for entry in index.range((user.get(), 0)..=(user.get(), u64::MAX))? {
             let (key, _) = entry?;
-            if let Some(bytes) = votes.get(key.value().1)? {
-                found.push(records::vote_from_bytes(bytes.value())?);
+            if let Some(vote) = votes.by_id(key.value().1)? {
+                found.push(vote);
             }
         }
         Ok(found)
@@ -508,16 +499,37 @@ impl Store {
     pub fn flagged_votes(&self, limit: usize, offset: usize) -> Result<(Vec<Vote>, bool), StoreError> {
         let txn = self.read()?;
         let flagged = txn.open_table(FLAGGED_VOTE_TO_MEMBERSHIP)?;
-        let votes = txn.open_table(VOTE_ID_TO_VOTE)?;
+        let votes = VoteReader::open(&txn)?;
         let mut page = Vec::new();
         let mut iter = flagged.iter()?.rev().skip(offset);
         for entry in iter.by_ref().take(limit) {
             let (id, _) = entry?;
-            if let Some(bytes) = votes.get(id.value())? {
-                page.push(records::vote_from_bytes(bytes.value())?);
+            if let Some(vote) = votes.by_id(id.value())? {
+                page.push(vote);
             }
         }
         Ok((page, iter.next().is_some()))
+    }
+
+    /// Calls `visit` with the votes cast in a slot, in vote-id order, from
+    /// vote id `from` on, until it returns `false`: one range read of the
+    /// slot's part of `SLOT_VOTE_TO_VOTE`, whatever state the votes are in.
+    pub fn visit_slot_votes(
+        &self,
+        season: SeasonId,
+        position: SlotPosition,
+        from: u64,
+        mut visit: impl FnMut(Vote) -> bool,
+    ) -> Result<(), StoreError> {
+        let txn = self.read()?;
+        let votes = txn.open_table(SLOT_VOTE_TO_VOTE)?;
+        for entry in votes.range((season.get(), position.get(), from)..=(season.get(), position.get(), u64::MAX))? {
+            let (key, bytes) = entry?;
+            if !visit(vote_layout::decode_vote(key.value(), bytes.value())?) {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// Audit entries, newest first, one page.
@@ -598,7 +610,8 @@ impl Store {
         Ok(snapshot)
     }
 
-    /// This voter's votes, specials and spending in one slot and day.
+    /// This voter's votes, specials and spending in one slot and day: their
+    /// ledger head, and their facts apart when the slot is not the head's.
     pub fn voter_slot_state(
         &self,
         voter: &VoterKey,
@@ -606,22 +619,26 @@ impl Store {
         position: SlotPosition,
         today: UtcDay,
     ) -> Result<VoterSlotState, StoreError> {
-        let ledger = self.ledger(voter)?;
-        Ok(VoterSlotState {
-            voted_clips: ledger.voted_clips(season, position),
-            specials_used: ledger.specials_in(season, position),
-            spent_today: ledger.spent_on(today),
-        })
-    }
-
-    /// A voter's ledger (empty for a voter never seen).
-    pub fn ledger(&self, voter: &VoterKey) -> Result<VoterLedger, StoreError> {
         let txn = self.read()?;
-        let ledgers = txn.open_table(VOTER_TO_LEDGER)?;
-        match ledgers.get(voter.as_str())? {
-            Some(bytes) => records::ledger_from_bytes(bytes.value()),
-            None => Ok(VoterLedger::default()),
-        }
+        let key = vote_layout::voter_bytes(voter);
+        let head = match txn.open_table(VOTER_TO_LEDGER)?.get(&key)? {
+            Some(bytes) => vote_layout::decode_head(bytes.value())?,
+            None => vote_layout::LedgerHead::default(),
+        };
+        let slot = (season.get(), position.get());
+        let ledger = if head.slot == Some(slot) {
+            head.current
+        } else {
+            match txn.open_table(SLOT_VOTER_TO_LEDGER)?.get((slot.0, slot.1, &key))? {
+                Some(bytes) => vote_layout::decode_slot_ledger(bytes.value())?,
+                None => SlotLedger::default(),
+            }
+        };
+        Ok(VoterSlotState {
+            voted_clips: ledger.voted_clips(),
+            specials_used: ledger.specials,
+            spent_today: head.budget.spent_on(today),
+        })
     }
 
     /// One clip with its counts in its current slot.
@@ -637,141 +654,39 @@ impl Store {
         let view_count = views.get(id.get())?.map(|v| v.value()).unwrap_or(0);
         Ok(Some(CountedClip { clip, counter: ClipCounter { vote_count, weighted_score }, view_count }))
     }
+}
 
-    /// Recounts every (slot, clip) counter and every voter's ledger from the
-    /// stored votes and compares them with what is stored. Reads the whole
-    /// vote table: an offline tool, never called by a request.
-    pub fn check(&self, mut progress: impl FnMut(u64, u64)) -> Result<CheckReport, StoreError> {
-        let txn = self.read()?;
-        let mut report = CheckReport::default();
-        check_layout(&txn, &mut report)?;
-        let votes = txn.open_table(VOTE_ID_TO_VOTE)?;
-        let total = votes.len()?;
-        let mut counts: HashMap<(u64, u32, u64), (u64, u64)> = HashMap::new();
-        let mut by_voter: HashMap<String, Vec<Vote>> = HashMap::new();
-        for entry in votes.iter()? {
-            let (_, bytes) = entry?;
-            let vote = records::vote_from_bytes(bytes.value())?;
-            report.votes += 1;
-            if report.votes % 10_000 == 0 {
-                progress(report.votes, total);
-            }
-            if vote.counts() {
-                let counter = counts.entry((vote.season.get(), vote.position.get(), vote.clip.get())).or_default();
-                counter.0 += 1;
-                counter.1 += u64::from(vote.weight);
-            }
-            by_voter.entry(vote.voter.as_str().to_owned()).or_default().push(vote);
+/// The run of `VOTE_RUN_TO_SLOT` a vote id falls in: (its first id, the
+/// slot). `None` when no vote was ever cast.
+pub(crate) fn slot_of_vote(
+    runs: &impl ReadableTable<u64, (u64, u32)>,
+    id: u64,
+) -> Result<Option<(u64, vote_layout::SlotKey)>, StoreError> {
+    match runs.range(..=id)?.next_back() {
+        Some(entry) => {
+            let (first, slot) = entry?;
+            Ok(Some((first.value(), slot.value())))
         }
-        progress(report.votes, total);
-        let counters = txn.open_table(SLOT_CLIP_TO_COUNTER)?;
-        for entry in counters.iter()? {
-            let (key, value) = entry?;
-            report.counters += 1;
-            let key = key.value();
-            let stored = value.value();
-            let recount = counts.remove(&key).unwrap_or((0, 0));
-            if stored != recount {
-                report.mismatches.push(format!(
-                    "slot {}:{} clip {}: stored {} votes / score {}, recount {} / {}",
-                    key.0, key.1, key.2, stored.0, stored.1, recount.0, recount.1
-                ));
-            }
-        }
-        for (key, recount) in counts {
-            report.mismatches.push(format!(
-                "slot {}:{} clip {}: no stored counter, recount {} votes / score {}",
-                key.0, key.1, key.2, recount.0, recount.1
-            ));
-        }
-        self.check_tallies(&txn, &by_voter, &mut report)?;
-        self.check_social(&txn, &mut report)?;
-        let ledgers = txn.open_table(VOTER_TO_LEDGER)?;
-        for entry in ledgers.iter()? {
-            let (key, value) = entry?;
-            report.budgets += 1;
-            let voter = key.value().to_owned();
-            let ledger = records::ledger_from_bytes(value.value())?;
-            let votes = by_voter.remove(&voter).unwrap_or_default();
-            if let Some(problem) = ledger_mismatch(&ledger, &votes) {
-                report.mismatches.push(format!("voter {voter}: {problem}"));
-            }
-        }
-        for (voter, votes) in by_voter {
-            if votes.iter().any(|vote| vote.counts() || vote.spends_budget()) {
-                report.mismatches.push(format!("voter {voter}: {} votes but no ledger", votes.len()));
-            }
-        }
-        Ok(report)
+        None => Ok(None),
     }
 }
 
-impl Store {
-    /// Recounts the all-time voter and creator tallies from the votes.
-    fn check_tallies(
-        &self,
-        txn: &redb::ReadTransaction,
-        by_voter: &HashMap<String, Vec<Vote>>,
-        report: &mut CheckReport,
-    ) -> Result<(), StoreError> {
-        let clips = txn.open_table(CLIP_ID_TO_CLIP)?;
-        let mut recount = tallies::TallyRecount::default();
-        for vote in by_voter.values().flatten() {
-            recount.add(vote, &clips)?;
-        }
-        let mut voters = Vec::new();
-        for entry in txn.open_table(VOTER_TO_TALLY)?.iter()? {
-            let (key, value) = entry?;
-            voters.push((key.value().to_owned(), value.value()));
-        }
-        let mut creators = Vec::new();
-        for entry in txn.open_table(CREATOR_TO_TALLY)?.iter()? {
-            let (key, value) = entry?;
-            creators.push((key.value(), value.value()));
-        }
-        compare_tallies("voter", voters, recount.voters, report);
-        compare_tallies("creator", creators, recount.creators, report);
-        Ok(())
-    }
+/// Finds votes by id inside one read transaction: the run gives the slot,
+/// the slot and id give the key.
+struct VoteReader {
+    runs: redb::ReadOnlyTable<u64, (u64, u32)>,
+    votes: redb::ReadOnlyTable<(u64, u32, u64), &'static vote_layout::VoteBytes>,
 }
 
-/// Reports every table of the file that the registry (`tables.rs`) lacks, and
-/// every registered table the file lacks: either means the file was written
-/// by another build and backup would refuse it.
-fn check_layout(txn: &redb::ReadTransaction, report: &mut CheckReport) -> Result<(), StoreError> {
-    let registered = tables::table_names();
-    let mut present = Vec::new();
-    for table in txn.list_tables()? {
-        present.push(table.name().to_owned());
+impl VoteReader {
+    fn open(txn: &redb::ReadTransaction) -> Result<Self, StoreError> {
+        Ok(VoteReader { runs: txn.open_table(VOTE_RUN_TO_SLOT)?, votes: txn.open_table(SLOT_VOTE_TO_VOTE)? })
     }
-    for table in txn.list_multimap_tables()? {
-        present.push(table.name().to_owned());
-    }
-    for name in present.iter().filter(|name| !registered.contains(name)) {
-        report.mismatches.push(format!("table `{name}` is not one this build knows"));
-    }
-    for name in registered.iter().filter(|name| !present.contains(name)) {
-        report.mismatches.push(format!("table `{name}` is missing"));
-    }
-    Ok(())
-}
 
-/// Reports every stored tally that differs from its recount, and every
-/// recount with no stored tally.
-fn compare_tallies<K: std::hash::Hash + Eq + std::fmt::Display>(
-    what: &str,
-    stored: Vec<(K, (u64, u64))>,
-    mut recount: HashMap<K, (u64, u64)>,
-    report: &mut CheckReport,
-) {
-    for (key, tally) in stored {
-        let expected = recount.remove(&key).unwrap_or((0, 0));
-        if tally != expected {
-            report.mismatches.push(format!("{what} {key} tally: stored {tally:?}, recount {expected:?}"));
-        }
-    }
-    for (key, expected) in recount {
-        report.mismatches.push(format!("{what} {key} tally: none stored, recount {expected:?}"));
+    fn by_id(&self, id: u64) -> Result<Option<Vote>, StoreError> {
+        let Some((_, slot)) = slot_of_vote(&self.runs, id)? else { return Ok(None) };
+        let key = (slot.0, slot.1, id);
+        self.votes.get(key)?.map(|bytes| vote_layout::decode_vote(key, bytes.value())).transpose()
     }
 }
 
@@ -788,26 +703,4 @@ fn counted_clip(
         .map(|v| v.value())
         .unwrap_or((0, 0));
     Ok(Some(CountedClip { clip, counter: ClipCounter { vote_count, weighted_score }, view_count: 0 }))
-}
-
-/// Compares a ledger with the voter's stored votes.
-fn ledger_mismatch(ledger: &VoterLedger, votes: &[Vote]) -> Option<String> {
-    if let Some(day) = ledger.day {
-        let spent: u32 = votes.iter().filter(|v| v.day == day && v.spends_budget()).map(|v| v.weight).sum();
-        if spent != ledger.spent {
-            return Some(format!("day {}: ledger spend {}, recount {spent}", day.number(), ledger.spent));
-        }
-    }
-    let in_slot: Vec<VoteId> = match ledger.slot {
-        Some((season, position)) => {
-            votes.iter().filter(|v| v.counts() && v.season == season && v.position == position).map(|v| v.id).collect()
-        }
-        None => Vec::new(),
-    };
-    let mut remembered: Vec<VoteId> = ledger.votes.iter().map(|v| v.vote).collect();
-    remembered.sort_unstable();
-    if remembered != in_slot {
-        return Some(format!("ledger lists {} counted votes in its slot, recount {}", remembered.len(), in_slot.len()));
-    }
-    None
 }

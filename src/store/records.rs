@@ -1,5 +1,7 @@
 //! Stored records: every rkyv struct the store writes, each in a one-byte
 //! version envelope, with its conversions to and from the entity it stores.
+//! Votes and voter ledgers, the records that grow with every vote, have a
+//! compact hand-made layout instead (`vote_layout.rs`).
 //!
 //! redb does not align values and rkyv's checked access needs alignment, so
 //! every read copies the bytes after the envelope into an aligned buffer and
@@ -13,13 +15,10 @@ use super::StoreError;
 use super::social::{Notification, NotificationKind, UserStats};
 use crate::domain::clock::{Timestamp, UtcDay};
 use crate::domain::comment::{Comment, Report, ReportReason, ReportTarget};
-use crate::domain::ids::{ClipId, CommentId, ReportId, SeasonId, SlotPosition, UserId, VoteId, VoterKey};
-use crate::domain::ledger::{LedgerVote, VoterLedger};
-use crate::domain::model::{AuditEntry, Clip, Season, Session, Slot, User, Vote, VoteState};
+use crate::domain::ids::{ClipId, CommentId, ReportId, SeasonId, SlotPosition, UserId};
+use crate::domain::model::{AuditEntry, Clip, Season, Session, Slot, User};
 use crate::domain::profile::Streak;
 use crate::domain::tournament::{ClipStatus, SeasonStatus, SlotStatus};
-use crate::domain::vote::SpecialsUsed;
-use crate::domain::vote::VoteType;
 
 /// Layout version of every record type written by this build.
 const RECORD_VERSION: u8 = 1;
@@ -322,138 +321,6 @@ pub fn audit_from_bytes(bytes: &[u8]) -> Result<AuditEntry, StoreError> {
     Ok(decode::<AuditRecord>(bytes, "audit entry")?.into())
 }
 
-/// Stored form of [`Vote`].
-#[derive(Archive, Serialize, Deserialize, Debug, Clone)]
-pub struct VoteRecord {
-    id: u64,
-    voter: String,
-    season: u64,
-    position: u32,
-    clip: u64,
-    vote_type: u8,
-    weight: u32,
-    day: u32,
-    cast_at: i64,
-    /// 0 counted, 1 revoked with refund, 2 revoked without refund, 3 voided.
-    state: u8,
-    risk_score: u8,
-    risk_reasons: u16,
-    flagged: bool,
-}
-
-impl From<&Vote> for VoteRecord {
-    fn from(vote: &Vote) -> Self {
-        Self {
-            id: vote.id.get(),
-            voter: vote.voter.as_str().to_owned(),
-            season: vote.season.get(),
-            position: vote.position.get(),
-            clip: vote.clip.get(),
-            vote_type: vote.vote_type.tag(),
-            weight: vote.weight,
-            day: vote.day.number(),
-            cast_at: vote.cast_at.millis(),
-            state: match vote.state {
-                VoteState::Counted => 0,
-                VoteState::Revoked { refunded: true } => 1,
-                VoteState::Revoked { refunded: false } => 2,
-                VoteState::Voided => 3,
-            },
-            risk_score: vote.risk_score,
-            risk_reasons: vote.risk_reasons,
-            flagged: vote.flagged,
-        }
-    }
-}
-
-impl TryFrom<VoteRecord> for Vote {
-    type Error = StoreError;
-
-    fn try_from(record: VoteRecord) -> Result<Self, StoreError> {
-        Ok(Vote {
-            id: VoteId::new(record.id).ok_or_else(|| corrupt("vote", "zero id"))?,
-            voter: VoterKey::parse(&record.voter).map_err(|_| corrupt("vote", "bad voter key"))?,
-            season: SeasonId::new(record.season).ok_or_else(|| corrupt("vote", "zero season"))?,
-            position: SlotPosition::new(record.position).ok_or_else(|| corrupt("vote", "zero slot"))?,
-            clip: ClipId::new(record.clip).ok_or_else(|| corrupt("vote", "zero clip"))?,
-            vote_type: VoteType::from_tag(record.vote_type).ok_or_else(|| corrupt("vote", "bad type"))?,
-            weight: record.weight,
-            day: UtcDay::from_number(record.day),
-            cast_at: Timestamp::from_millis(record.cast_at),
-            state: match record.state {
-                0 => VoteState::Counted,
-                1 => VoteState::Revoked { refunded: true },
-                2 => VoteState::Revoked { refunded: false },
-                3 => VoteState::Voided,
-                _ => return Err(corrupt("vote", "bad state")),
-            },
-            risk_score: record.risk_score,
-            risk_reasons: record.risk_reasons,
-            flagged: record.flagged,
-        })
-    }
-}
-
-/// Stored form of [`VoterLedger`].
-#[derive(Archive, Serialize, Deserialize, Debug, Clone)]
-pub struct LedgerRecord {
-    day: Option<u32>,
-    spent: u32,
-    slot: Option<(u64, u32)>,
-    specials: u8,
-    /// (clip id, vote id, vote type tag), oldest first.
-    votes: Vec<(u64, u64, u8)>,
-}
-
-impl From<&VoterLedger> for LedgerRecord {
-    fn from(ledger: &VoterLedger) -> Self {
-        Self {
-            day: ledger.day.map(UtcDay::number),
-            spent: ledger.spent,
-            slot: ledger.slot.map(|(season, position)| (season.get(), position.get())),
-            specials: ledger.specials.to_bits(),
-            votes: ledger.votes.iter().map(|v| (v.clip.get(), v.vote.get(), v.vote_type.tag())).collect(),
-        }
-    }
-}
-
-impl TryFrom<LedgerRecord> for VoterLedger {
-    type Error = StoreError;
-
-    fn try_from(record: LedgerRecord) -> Result<Self, StoreError> {
-        let slot = match record.slot {
-            Some((season, position)) => Some((
-                SeasonId::new(season).ok_or_else(|| corrupt("ledger", "zero season"))?,
-                SlotPosition::new(position).ok_or_else(|| corrupt("ledger", "zero slot"))?,
-            )),
-            None => None,
-        };
-        let votes = record
-            .votes
-            .into_iter()
-            .map(|(clip, vote, tag)| {
-                Ok(LedgerVote {
-                    clip: ClipId::new(clip).ok_or_else(|| corrupt("ledger", "zero clip"))?,
-                    vote: VoteId::new(vote).ok_or_else(|| corrupt("ledger", "zero vote"))?,
-                    vote_type: VoteType::from_tag(tag).ok_or_else(|| corrupt("ledger", "bad vote type"))?,
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
-        Ok(VoterLedger {
-            day: record.day.map(UtcDay::from_number),
-            spent: record.spent,
-            slot,
-            specials: SpecialsUsed::from_bits(record.specials),
-            votes,
-        })
-    }
-}
-
-/// Decodes a stored voter ledger.
-pub fn ledger_from_bytes(bytes: &[u8]) -> Result<VoterLedger, StoreError> {
-    decode::<LedgerRecord>(bytes, "ledger")?.try_into()
-}
-
 /// Decodes a stored season.
 pub fn season_from_bytes(bytes: &[u8]) -> Result<Season, StoreError> {
     decode::<SeasonRecord>(bytes, "season")?.try_into()
@@ -472,11 +339,6 @@ pub fn clip_from_bytes(bytes: &[u8]) -> Result<Clip, StoreError> {
 /// Decodes a stored user.
 pub fn user_from_bytes(bytes: &[u8]) -> Result<User, StoreError> {
     decode::<UserRecord>(bytes, "user")?.try_into()
-}
-
-/// Decodes a stored vote.
-pub fn vote_from_bytes(bytes: &[u8]) -> Result<Vote, StoreError> {
-    decode::<VoteRecord>(bytes, "vote")?.try_into()
 }
 
 /// Stored form of [`Comment`].
@@ -700,32 +562,6 @@ pub(crate) fn notification_from_bytes(bytes: &[u8], broadcast: bool) -> Result<N
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_vote_round_trips_and_tampering_is_caught() {
-        let vote = Vote {
-            id: VoteId::new(9).expect("nonzero"),
-            voter: VoterKey::device([7; 16]),
-            season: SeasonId::new(1).expect("nonzero"),
-            position: SlotPosition::FIRST,
-            clip: ClipId::new(3).expect("nonzero"),
-            vote_type: VoteType::Mega,
-            weight: 10,
-            day: UtcDay::from_number(20_000),
-            cast_at: Timestamp::from_millis(123),
-            state: VoteState::Revoked { refunded: false },
-            risk_score: 70,
-            risk_reasons: 3,
-            flagged: true,
-        };
-        let bytes = encode(&VoteRecord::from(&vote));
-        assert_eq!(vote_from_bytes(&bytes).expect("decodes"), vote);
-        assert!(vote_from_bytes(&bytes[..bytes.len() - 3]).is_err());
-        let mut wrong_version = bytes.clone();
-        wrong_version[0] = 99;
-        assert!(vote_from_bytes(&wrong_version).is_err());
-        assert!(vote_from_bytes(&[]).is_err());
-    }
 
     /// Existing data files must keep opening: the bytes a record encodes to
     /// are pinned here, so a changed field, order or type fails this test

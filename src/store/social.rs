@@ -32,7 +32,7 @@ use super::records::{self, notification_from_bytes, stats_from_bytes};
 use super::tables::*;
 use super::{Store, StoreError};
 use crate::domain::clock::{Timestamp, UtcDay};
-use crate::domain::ids::{ClipId, UserId, VoterKey};
+use crate::domain::ids::{ClipId, UserId};
 use crate::domain::model::{User, Vote};
 use crate::domain::profile::Streak;
 
@@ -254,18 +254,16 @@ impl Store {
             return Ok(None);
         };
         let stats = read_stats(&txn.open_table(USER_ID_TO_STATS)?, user.id)?;
-        let voter = VoterKey::user(user.id);
         let (votes_cast, _weight) =
-            txn.open_table(VOTER_TO_TALLY)?.get(voter.as_str())?.map(|v| v.value()).unwrap_or((0, 0));
+            txn.open_table(USER_ID_TO_VOTE_TALLY)?.get(user.id.get())?.map(|v| v.value()).unwrap_or((0, 0));
         let mut recent_votes = Vec::new();
         if recent > 0 {
             let index = txn.open_table(USER_VOTE_TO_MEMBERSHIP)?;
-            let votes = txn.open_table(VOTE_ID_TO_VOTE)?;
+            let votes = super::VoteReader::open(&txn)?;
             let clips = txn.open_table(CLIP_ID_TO_CLIP)?;
             for entry in index.range((user.id.get(), 0)..=(user.id.get(), u64::MAX))?.rev().take(recent) {
                 let (key, _) = entry?;
-                let Some(bytes) = votes.get(key.value().1)? else { continue };
-                let vote = records::vote_from_bytes(bytes.value())?;
+                let Some(vote) = votes.by_id(key.value().1)? else { continue };
                 let clip_title = match clips.get(vote.clip.get())? {
                     Some(bytes) => records::clip_from_bytes(bytes.value())?.title,
                     None => String::new(),

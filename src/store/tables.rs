@@ -25,12 +25,30 @@ pub const CLIP_ID_TO_VIEWS: TableDefinition<u64, u64> = TableDefinition::new("cl
 pub const USER_ID_TO_USER: TableDefinition<u64, &[u8]> = TableDefinition::new("user_id_to_user");
 /// Lowercase username → user id.
 pub const USERNAME_TO_USER_ID: TableDefinition<&str, u64> = TableDefinition::new("username_to_user_id");
-/// Vote id → vote record (kept after a revoke, for history and recounts).
-pub const VOTE_ID_TO_VOTE: TableDefinition<u64, &[u8]> = TableDefinition::new("vote_id_to_vote");
-/// Voter key → the voter's ledger (today's spend, votes and specials in
-/// their current slot): one record per voter, so a vote costs one
-/// random-keyed write. See `domain::ledger`.
-pub const VOTER_TO_LEDGER: TableDefinition<&str, &[u8]> = TableDefinition::new("voter_to_ledger");
+/// (season id, position, vote id) → the vote (`vote_layout::VOTE_BYTES`
+/// bytes: voter key, clip, cast time, type, state, risk), kept after a
+/// revoke or void for history and recounts. The slot is folded into the key,
+/// so a slot's votes are one range in vote-id order (what a reset and a
+/// tally read) and no separate slot index is needed; ids increase in cast
+/// order, so new votes append at the right edge of the open slot.
+pub const SLOT_VOTE_TO_VOTE: TableDefinition<(u64, u32, u64), &super::vote_layout::VoteBytes> =
+    TableDefinition::new("slot_vote_to_vote");
+/// First vote id of a run of consecutive votes cast in one slot → that
+/// (season id, position): finds a vote's slot, and so its key, from its id
+/// alone (a flagged vote to void, a user's vote history). A run starts only
+/// when votes move to another slot, so this holds a handful of rows.
+pub const VOTE_RUN_TO_SLOT: TableDefinition<u64, (u64, u32)> = TableDefinition::new("vote_run_to_slot");
+/// Voter key (17 bytes, see `vote_layout`) → the voter's ledger head: the
+/// budget spent on their latest voting day and their facts (counted votes,
+/// specials) in the slot they voted in last. One record per voter, so a vote
+/// costs one random-keyed write. See `domain::ledger`.
+pub const VOTER_TO_LEDGER: TableDefinition<&super::vote_layout::VoterBytes, &[u8]> =
+    TableDefinition::new("voter_to_ledger");
+/// (season id, position, voter key) → the voter's facts in a slot they
+/// voted in before moving on, when there are any; brought back to the head
+/// when they vote there again (an admin reopened the slot).
+pub const SLOT_VOTER_TO_LEDGER: TableDefinition<(u64, u32, &super::vote_layout::VoterBytes), &[u8]> =
+    TableDefinition::new("slot_voter_to_ledger");
 /// Session token hash (blake3 of the cookie token) → session record.
 pub const SESSION_HASH_TO_SESSION: TableDefinition<&[u8], &[u8]> = TableDefinition::new("session_hash_to_session");
 /// (user id, session token hash) → (), to revoke all of a user's sessions at once.
@@ -43,10 +61,6 @@ pub const USER_VOTE_TO_MEMBERSHIP: TableDefinition<(u64, u64), ()> = TableDefini
 pub const FLAGGED_VOTE_TO_MEMBERSHIP: TableDefinition<u64, ()> = TableDefinition::new("flagged_vote_to_membership");
 /// Audit entry id (increasing) → audit record.
 pub const AUDIT_ID_TO_ENTRY: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_id_to_entry");
-/// (season id, position, vote id) → () for every vote cast in a slot, so an
-/// admin can reset a slot's votes without scanning all votes.
-pub const SLOT_VOTE_TO_MEMBERSHIP: TableDefinition<(u64, u32, u64), ()> =
-    TableDefinition::new("slot_vote_to_membership");
 /// (clip status tag, clip id) → (), the moderation queues by status.
 pub const CLIP_STATUS_TO_MEMBERSHIP: TableDefinition<(u8, u64), ()> = TableDefinition::new("clip_status_to_membership");
 /// Voter key → the genre they voted for the next season.
@@ -78,9 +92,16 @@ pub const REPORT_ID_TO_REPORT: TableDefinition<u64, &[u8]> = TableDefinition::ne
 /// (author user id, comment id) → (), so deleting an account deletes its comments.
 pub const USER_COMMENT_TO_MEMBERSHIP: TableDefinition<(u64, u64), ()> =
     TableDefinition::new("user_comment_to_membership");
-/// Voter key → (counted votes cast, their weight), all time: the voters
-/// leaderboard and profile totals. Updated once per batch.
-pub const VOTER_TO_TALLY: TableDefinition<&str, (u64, u64)> = TableDefinition::new("voter_to_tally");
+/// Signed-in voter's user id → (counted votes cast, their weight), all
+/// time: the voters leaderboard and profile totals. Anonymous voters have no
+/// row: no page shows their totals. Updated once per batch.
+pub const USER_ID_TO_VOTE_TALLY: TableDefinition<u64, (u64, u64)> = TableDefinition::new("user_id_to_vote_tally");
+/// (UTC day, board, id) → score that day: per board (see [`day_boards`])
+/// the weighted score of each clip and creator and the votes of each
+/// signed-in voter counted on that day. The leaderboards' day and week
+/// buckets are rebuilt from these at start, not from the votes. Updated once
+/// per batch; days before the window the boards restore are pruned.
+pub const DAY_ENTRY_TO_SCORE: TableDefinition<(u32, u8, u64), u64> = TableDefinition::new("day_entry_to_score");
 /// Creator user id → (counted votes received, weighted score), all time,
 /// across all their clips. Updated once per batch.
 pub const CREATOR_TO_TALLY: TableDefinition<u64, (u64, u64)> = TableDefinition::new("creator_to_tally");
@@ -135,14 +156,15 @@ pub fn visit_every_table<T: TableVisitor>(visitor: &mut T) -> Result<(), T::Erro
     visitor.visit(CLIP_ID_TO_VIEWS)?;
     visitor.visit(USER_ID_TO_USER)?;
     visitor.visit(USERNAME_TO_USER_ID)?;
-    visitor.visit(VOTE_ID_TO_VOTE)?;
+    visitor.visit(SLOT_VOTE_TO_VOTE)?;
+    visitor.visit(VOTE_RUN_TO_SLOT)?;
     visitor.visit(VOTER_TO_LEDGER)?;
+    visitor.visit(SLOT_VOTER_TO_LEDGER)?;
     visitor.visit(SESSION_HASH_TO_SESSION)?;
     visitor.visit(USER_SESSION_TO_MEMBERSHIP)?;
     visitor.visit(USER_VOTE_TO_MEMBERSHIP)?;
     visitor.visit(FLAGGED_VOTE_TO_MEMBERSHIP)?;
     visitor.visit(AUDIT_ID_TO_ENTRY)?;
-    visitor.visit(SLOT_VOTE_TO_MEMBERSHIP)?;
     visitor.visit(CLIP_STATUS_TO_MEMBERSHIP)?;
     visitor.visit(GENRE_VOTER_TO_GENRE)?;
     visitor.visit(GENRE_TO_COUNT)?;
@@ -156,7 +178,8 @@ pub fn visit_every_table<T: TableVisitor>(visitor: &mut T) -> Result<(), T::Erro
     visitor.visit(CLIP_TO_COMMENT_COUNT)?;
     visitor.visit(REPORT_ID_TO_REPORT)?;
     visitor.visit(USER_COMMENT_TO_MEMBERSHIP)?;
-    visitor.visit(VOTER_TO_TALLY)?;
+    visitor.visit(USER_ID_TO_VOTE_TALLY)?;
+    visitor.visit(DAY_ENTRY_TO_SCORE)?;
     visitor.visit(CREATOR_TO_TALLY)?;
     visitor.visit(USER_ID_TO_STATS)?;
     visitor.visit(FOLLOWER_FOLLOWEE_TO_MEMBERSHIP)?;
@@ -221,6 +244,18 @@ pub mod meta_keys {
     /// Next notification id, shared by personal and broadcast notifications
     /// so one id orders both.
     pub const NEXT_NOTIFICATION_ID: &str = "next_notification_id";
+    /// `DAY_ENTRY_TO_SCORE` holds no day before this one (pruned).
+    pub const DAY_SCORES_KEPT_FROM: &str = "day_scores_kept_from";
+}
+
+/// Boards in the keys of [`DAY_ENTRY_TO_SCORE`].
+pub mod day_boards {
+    /// Clips by weighted score.
+    pub const CLIPS: u8 = 0;
+    /// Creators by the weighted score of their clips.
+    pub const CREATORS: u8 = 1;
+    /// Signed-in voters by counted votes.
+    pub const VOTERS: u8 = 2;
 }
 
 #[cfg(test)]

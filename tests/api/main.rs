@@ -15,6 +15,7 @@ mod openapi;
 mod ops;
 mod pages;
 mod profiles;
+mod slot_rules;
 mod tournament;
 mod votes;
 mod watch;

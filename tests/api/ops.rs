@@ -264,17 +264,30 @@ async fn health_reports_storage_and_the_writer_without_reading_storage() {
     assert!(body["version"].is_string());
 }
 
-/// Turns a data dir back into schema version 1: the tally tables gone and
-/// the version marker at 1, as a build before them left it. Returns the
-/// tallies the writer had kept, to compare with the backfill.
-fn downgrade_to_v1(data_dir: &Path) -> Tallies {
+/// Puts the schema-2 fixture (see `tests/migration.rs`) into a data dir as
+/// schema version 1: the tally, profile, follow and notification tables gone
+/// and the version marker at 1, as a build before them left it. Returns the tallies the schema-2 writer had
+/// kept, to compare with what the migration recounts.
+fn schema_1_data_dir(data_dir: &Path) -> Tallies {
     use redb::{ReadableDatabase, TableDefinition};
+    let path = data_dir.join("aimoviez.redb");
+    std::fs::write(&path, include_bytes!("../fixtures/schema-2.redb")).expect("copy the fixture");
     let meta: TableDefinition<&str, u64> = TableDefinition::new("meta");
-    let db = redb::Database::create(data_dir.join("aimoviez.redb")).expect("open raw");
+    let db = redb::Database::create(&path).expect("open raw");
     let kept = read_tallies(&db);
     let txn = db.begin_write().expect("write");
     assert!(txn.delete_table(VOTER_TALLY).expect("delete voters"));
     assert!(txn.delete_table(CREATOR_TALLY).expect("delete creators"));
+    for table in [
+        "user_id_to_stats",
+        "follower_followee_to_membership",
+        "followee_follower_to_membership",
+        "user_notification_to_notification",
+        "broadcast_id_to_notification",
+        "follow_notified_to_membership",
+    ] {
+        txn.delete_table(TableDefinition::<u64, u64>::new(table)).expect("delete a schema-2 table");
+    }
     txn.open_table(meta).expect("meta").insert("schema_version", 1).expect("version");
     txn.commit().expect("commit");
     let read = db.begin_read().expect("read");
@@ -285,6 +298,7 @@ fn downgrade_to_v1(data_dir: &Path) -> Tallies {
 
 const VOTER_TALLY: redb::TableDefinition<&str, (u64, u64)> = redb::TableDefinition::new("voter_to_tally");
 const CREATOR_TALLY: redb::TableDefinition<u64, (u64, u64)> = redb::TableDefinition::new("creator_to_tally");
+const USER_TALLY: redb::TableDefinition<u64, (u64, u64)> = redb::TableDefinition::new("user_id_to_vote_tally");
 
 type Tallies = (BTreeMap<String, (u64, u64)>, BTreeMap<u64, (u64, u64)>);
 
@@ -295,6 +309,23 @@ fn read_tallies(db: &redb::Database) -> Tallies {
     let creators = txn.open_table(CREATOR_TALLY).expect("creators");
     (
         voters.iter().expect("iter").map(|e| e.expect("row")).map(|(k, v)| (k.value().to_owned(), v.value())).collect(),
+        creators.iter().expect("iter").map(|e| e.expect("row")).map(|(k, v)| (k.value(), v.value())).collect(),
+    )
+}
+
+/// The tallies schema 3 keeps: signed-in voters (as `u:<id>`) and creators.
+fn read_schema_3_tallies(db: &redb::Database) -> Tallies {
+    use redb::{ReadableDatabase, ReadableTable};
+    let txn = db.begin_read().expect("read");
+    let users = txn.open_table(USER_TALLY).expect("users");
+    let creators = txn.open_table(CREATOR_TALLY).expect("creators");
+    (
+        users
+            .iter()
+            .expect("iter")
+            .map(|e| e.expect("row"))
+            .map(|(k, v)| (format!("u:{}", k.value()), v.value()))
+            .collect(),
         creators.iter().expect("iter").map(|e| e.expect("row")).map(|(k, v)| (k.value(), v.value())).collect(),
     )
 }
@@ -316,23 +347,14 @@ fn pre_migration_copies(data_dir: &Path) -> Vec<std::path::PathBuf> {
 
 #[tokio::test]
 async fn a_version_1_data_dir_is_backed_up_then_migrated_and_checks_clean() {
-    let mut app = spawn_app().await;
-    let clips = app.clip_ids().await;
-    for (voter, clip) in [("198.51.100.1", clips[0]), ("198.51.100.1", clips[1]), ("198.51.100.2", clips[0])] {
-        assert_eq!(app.vote_as(clip, Some(voter), "standard").await.status(), 200);
-    }
-    assert_eq!(app.vote_as(clips[2], Some("198.51.100.3"), "super").await.status(), 200);
-    // A revoked vote stays stored but no longer counts.
-    assert_eq!(app.vote(clips[3]).await.status(), 200);
-    assert_eq!(app.revoke(clips[3]).await.status(), 200);
+    let mut app = spawn_with(SpawnOptions { demo: None, ..SpawnOptions::default() }).await;
     app.stop().await;
     let data_dir = app.data_dir().to_owned();
-    let (mut voters_before, mut creators_before) = downgrade_to_v1(&data_dir);
-    // The writer leaves a (0, 0) row for a voter whose only vote was
-    // revoked; the recount has none, and `check` treats both alike.
-    voters_before.retain(|_, tally| *tally != (0, 0));
-    creators_before.retain(|_, tally| *tally != (0, 0));
-    assert_eq!(voters_before.len(), 3, "{voters_before:?}");
+    let (voters_before, creators_before) = schema_1_data_dir(&data_dir);
+    // Schema 2 kept a tally for every voter; schema 3 only for signed-in ones.
+    let users_before: BTreeMap<String, (u64, u64)> =
+        voters_before.into_iter().filter(|(voter, tally)| voter.starts_with("u:") && *tally != (0, 0)).collect();
+    assert_eq!(users_before.len(), 2, "{users_before:?}");
     assert!(pre_migration_copies(&data_dir).is_empty());
 
     let app = app.restart().await;
@@ -346,12 +368,12 @@ async fn a_version_1_data_dir_is_backed_up_then_migrated_and_checks_clean() {
     assert_eq!(schema_version(&copy), Some(1), "the copy is the untouched version 1 file");
     drop(copy);
     let db = redb::Database::open(data_dir.join("aimoviez.redb")).expect("reopen");
-    assert_eq!(schema_version(&db), Some(2));
-    let (voters_after, creators_after) = read_tallies(&db);
-    assert_eq!(voters_after, voters_before, "the backfill equals what the writer had kept");
+    assert_eq!(schema_version(&db), Some(3));
+    let (users_after, creators_after) = read_schema_3_tallies(&db);
+    assert_eq!(users_after, users_before, "the recount equals what the writer had kept");
     assert_eq!(creators_after, creators_before);
-    assert_eq!(voters_after.values().map(|t| t.0).sum::<u64>(), 4);
-    assert_eq!(voters_after.values().map(|t| t.1).sum::<u64>(), 1 + 1 + 1 + 3, "three standard votes and one super");
+    assert_eq!(users_after.values().map(|t| t.0).sum::<u64>(), 6);
+    assert_eq!(users_after.values().map(|t| t.1).sum::<u64>(), 3 + 5, "alice: three standard; bob: two and a super");
     drop(db);
 
     // A second start migrates nothing and copies nothing.

@@ -9,13 +9,15 @@ use parking_lot::Mutex;
 
 use redb::{ReadableTable, Table, WriteTransaction};
 
-use super::super::records::{self, AuditRecord, ClipRecord, LedgerRecord, SeasonRecord, SlotRecord};
+use super::super::records::{self, AuditRecord, ClipRecord, SeasonRecord, SlotRecord};
 use super::super::tables::*;
+use super::super::vote_layout::{SlotKey, VoteBytes, VoterBytes};
 use super::super::{ClipCounter, StoreError};
+use super::ledgers::CachedLedger;
 use crate::domain::clock::{Timestamp, UtcDay};
 use crate::domain::fraud::FraudTracker;
 use crate::domain::ids::{ClipId, SeasonId, SlotPosition, UserId, VoteId, VoterKey};
-use crate::domain::ledger::VoterLedger;
+use crate::domain::leaderboard::restore_window_start;
 use crate::domain::model::{AuditEntry, Clip, Season, Slot};
 use crate::domain::tournament::{ClipStatus, SlotStatus};
 use crate::domain::vote::{OpenSlot, TargetClip, VotingFlags};
@@ -131,15 +133,14 @@ pub struct Batch<'txn> {
     pub(super) counters: Table<'txn, (u64, u32, u64), (u64, u64)>,
     pub(super) users: Table<'txn, u64, &'static [u8]>,
     pub(super) usernames: Table<'txn, &'static str, u64>,
-    pub(super) votes: Table<'txn, u64, &'static [u8]>,
-    pub(super) ledgers: Table<'txn, &'static str, &'static [u8]>,
+    pub(super) votes: Table<'txn, (u64, u32, u64), &'static VoteBytes>,
+    pub(super) ledgers: Table<'txn, &'static VoterBytes, &'static [u8]>,
     pub(super) sessions: Table<'txn, &'static [u8], &'static [u8]>,
     pub(super) user_sessions: Table<'txn, (u64, &'static [u8]), ()>,
     pub(super) user_votes: Table<'txn, (u64, u64), ()>,
     pub(super) flagged: Table<'txn, u64, ()>,
     pub(super) audit: Table<'txn, u64, &'static [u8]>,
     pub(super) flag_table: Table<'txn, &'static str, bool>,
-    pub(super) slot_votes: Table<'txn, (u64, u32, u64), ()>,
     pub(super) clip_statuses: Table<'txn, (u8, u64), ()>,
     pub(super) genre_votes: Table<'txn, &'static str, &'static str>,
     pub(super) genre_counts: Table<'txn, &'static str, u64>,
@@ -154,8 +155,10 @@ pub struct Batch<'txn> {
     /// Counters touched in this batch, written once at the end.
     counter_cache: HashMap<(u64, u32, u64), ClipCounter>,
     /// Ledgers touched in this batch, written once at the end.
-    ledger_cache: HashMap<VoterKey, VoterLedger>,
+    pub(super) ledger_cache: HashMap<VoterBytes, CachedLedger>,
     next_vote_id: Option<u64>,
+    /// The last run of `VOTE_RUN_TO_SLOT` (`Some(None)` = read, none yet).
+    pub(super) last_run: Option<Option<(u64, SlotKey)>>,
     structure_changed: bool,
     /// Clips written in this batch, for the search index.
     changed_clips: Vec<Clip>,
@@ -185,7 +188,7 @@ impl<'txn> Batch<'txn> {
             counters: txn.open_table(SLOT_CLIP_TO_COUNTER)?,
             users: txn.open_table(USER_ID_TO_USER)?,
             usernames: txn.open_table(USERNAME_TO_USER_ID)?,
-            votes: txn.open_table(VOTE_ID_TO_VOTE)?,
+            votes: txn.open_table(SLOT_VOTE_TO_VOTE)?,
             ledgers: txn.open_table(VOTER_TO_LEDGER)?,
             sessions: txn.open_table(SESSION_HASH_TO_SESSION)?,
             user_sessions: txn.open_table(USER_SESSION_TO_MEMBERSHIP)?,
@@ -193,7 +196,6 @@ impl<'txn> Batch<'txn> {
             flagged: txn.open_table(FLAGGED_VOTE_TO_MEMBERSHIP)?,
             audit: txn.open_table(AUDIT_ID_TO_ENTRY)?,
             flag_table,
-            slot_votes: txn.open_table(SLOT_VOTE_TO_MEMBERSHIP)?,
             clip_statuses: txn.open_table(CLIP_STATUS_TO_MEMBERSHIP)?,
             genre_votes: txn.open_table(GENRE_VOTER_TO_GENRE)?,
             genre_counts: txn.open_table(GENRE_TO_COUNT)?,
@@ -205,6 +207,7 @@ impl<'txn> Batch<'txn> {
             counter_cache: HashMap::new(),
             ledger_cache: HashMap::new(),
             next_vote_id: None,
+            last_run: None,
             structure_changed: false,
             changed_clips: Vec::new(),
             events: Vec::new(),
@@ -333,18 +336,6 @@ impl<'txn> Batch<'txn> {
         Ok(self.counter_cache.entry(key).or_default())
     }
 
-    /// A voter's ledger, cached for the batch.
-    pub(super) fn ledger(&mut self, voter: &VoterKey) -> Result<&mut VoterLedger, StoreError> {
-        if !self.ledger_cache.contains_key(voter) {
-            let stored = match self.ledgers.get(voter.as_str())? {
-                Some(bytes) => records::ledger_from_bytes(bytes.value())?,
-                None => VoterLedger::default(),
-            };
-            self.ledger_cache.insert(voter.clone(), stored);
-        }
-        Ok(self.ledger_cache.entry(voter.clone()).or_default())
-    }
-
     /// The next vote id; the counter is written once at flush.
     pub(super) fn take_vote_id(&mut self) -> Result<VoteId, StoreError> {
         let next = match self.next_vote_id {
@@ -401,9 +392,7 @@ impl<'txn> Batch<'txn> {
                 events.push(CommittedEvent::Counter { clip, position, counter: *counter });
             }
         }
-        for (voter, ledger) in &self.ledger_cache {
-            self.ledgers.insert(voter.as_str(), records::encode(&LedgerRecord::from(ledger)).as_slice())?;
-        }
+        self.flush_ledgers()?;
         self.flush_tallies()?;
         self.flush_profiles()?;
         if !self.changed_clips.is_empty() {
@@ -420,35 +409,72 @@ impl<'txn> Batch<'txn> {
 }
 
 impl Batch<'_> {
-    /// Adds this batch's tallied votes to the all-time voter and creator
-    /// totals: one read-modify-write per voter and per creator, however many
-    /// votes a hot creator received in the batch.
+    /// Adds this batch's tallied votes to the all-time totals of signed-in
+    /// voters and of creators, and to each (day, board, id) score the
+    /// leaderboards restore from: one read-modify-write per voter, creator,
+    /// clip and day, however many votes a hot clip received in the batch.
     fn flush_tallies(&mut self) -> Result<(), StoreError> {
-        let mut by_voter: HashMap<&str, (i64, i64)> = HashMap::new();
+        let mut by_user: HashMap<u64, (i64, i64)> = HashMap::new();
         let mut by_creator: HashMap<u64, (i64, i64)> = HashMap::new();
+        let mut by_day: HashMap<(u32, u8, u64), i64> = HashMap::new();
         for event in &self.events {
             if let CommittedEvent::VoteTallied(tally) = event {
                 let (delta, weight) = (i64::from(tally.delta), i64::from(tally.delta) * i64::from(tally.weight));
-                let voter = by_voter.entry(tally.voter.as_str()).or_default();
-                *voter = (voter.0 + delta, voter.1 + weight);
                 let creator = by_creator.entry(tally.creator.get()).or_default();
                 *creator = (creator.0 + delta, creator.1 + weight);
+                let day = tally.day.number();
+                *by_day.entry((day, day_boards::CLIPS, tally.clip.get())).or_default() += weight;
+                *by_day.entry((day, day_boards::CREATORS, tally.creator.get())).or_default() += weight;
+                if let Some(user) = tally.voter.user_id() {
+                    let voter = by_user.entry(user.get()).or_default();
+                    *voter = (voter.0 + delta, voter.1 + weight);
+                    *by_day.entry((day, day_boards::VOTERS, user.get())).or_default() += delta;
+                }
             }
         }
-        if by_voter.is_empty() {
+        if by_creator.is_empty() {
             return Ok(());
         }
-        let mut voters = self.txn.open_table(VOTER_TO_TALLY)?;
-        for (voter, delta) in by_voter {
-            let stored = voters.get(voter)?.map(|v| v.value()).unwrap_or((0, 0));
-            voters.insert(voter, apply_tally(stored, delta))?;
+        let mut voters = self.txn.open_table(USER_ID_TO_VOTE_TALLY)?;
+        for (user, delta) in by_user {
+            let stored = voters.get(user)?.map(|v| v.value()).unwrap_or((0, 0));
+            voters.insert(user, apply_tally(stored, delta))?;
         }
         let mut creators = self.txn.open_table(CREATOR_TO_TALLY)?;
         for (creator, delta) in by_creator {
             let stored = creators.get(creator)?.map(|v| v.value()).unwrap_or((0, 0));
             creators.insert(creator, apply_tally(stored, delta))?;
         }
+        let kept_from = self.day_scores_kept_from()?;
+        let mut scores = self.txn.open_table(DAY_ENTRY_TO_SCORE)?;
+        for (key, delta) in by_day {
+            // A revoke of a vote from before the kept window changes no day
+            // the leaderboards restore.
+            if key.0 < kept_from || delta == 0 {
+                continue;
+            }
+            let stored = scores.get(key)?.map(|v| v.value()).unwrap_or(0);
+            match stored.saturating_add_signed(delta) {
+                0 => scores.remove(key)?,
+                score => scores.insert(key, score)?,
+            };
+        }
         Ok(())
+    }
+
+    /// The first day `DAY_ENTRY_TO_SCORE` keeps. On the first batch of a
+    /// day that moved the leaderboards' restore window, drops the days
+    /// before it (a range removal, once a day).
+    fn day_scores_kept_from(&mut self) -> Result<u32, StoreError> {
+        let window = restore_window_start(self.today).number();
+        let kept_from = self.meta.get(meta_keys::DAY_SCORES_KEPT_FROM)?.map(|v| v.value()).unwrap_or(0);
+        if u64::from(window) <= kept_from {
+            return Ok(u32::try_from(kept_from).unwrap_or(u32::MAX));
+        }
+        let mut scores = self.txn.open_table(DAY_ENTRY_TO_SCORE)?;
+        scores.retain_in((0, 0, 0)..(window, 0, 0), |_, _| false)?;
+        self.meta.insert(meta_keys::DAY_SCORES_KEPT_FROM, u64::from(window))?;
+        Ok(window)
     }
 }
 

@@ -45,6 +45,7 @@
 mod accounts;
 mod batch;
 mod comments;
+mod ledgers;
 mod recovery;
 mod seed;
 mod social;

@@ -6,11 +6,11 @@
 use redb::ReadableTable;
 
 use super::super::StoreError;
-use super::super::records;
+use super::super::vote_layout;
 use super::batch::CommittedEvent;
 use super::{Batch, WriteError, WriterHandle};
 use crate::domain::advance::{self, AdvanceFacts, AdvancePlan, AdvanceRefusal, NextSlot};
-use crate::domain::ids::{ClipId, SeasonId, SlotPosition, UserId, VoteId};
+use crate::domain::ids::{ClipId, SeasonId, SlotPosition, UserId};
 use crate::domain::model::{Clip, Season, Slot, VoteState};
 use crate::domain::tournament::{ClipStatus, Contender, SeasonStatus, SlotStatus};
 use crate::store::tables::meta_keys;
@@ -600,17 +600,17 @@ impl Batch<'_> {
             return conflict("only the open slot's votes can be reset");
         }
         let range = (open.season.get(), position.get(), 0)..=(open.season.get(), position.get(), u64::MAX);
-        let ids: Vec<u64> =
-            self.slot_votes.range(range)?.map(|entry| entry.map(|(key, _)| key.value().2)).collect::<Result<_, _>>()?;
-        let mut voided = 0;
-        for id in ids.into_iter().filter_map(VoteId::new) {
-            let Some(bytes) = self.votes.get(id.get())?.map(|b| b.value().to_vec()) else { continue };
-            let vote = records::vote_from_bytes(&bytes)?;
-            if vote.state != VoteState::Counted {
-                continue;
+        let mut counted = Vec::new();
+        for entry in self.votes.range(range)? {
+            let (key, bytes) = entry?;
+            let vote = vote_layout::decode_vote(key.value(), bytes.value())?;
+            if vote.state == VoteState::Counted {
+                counted.push(vote);
             }
+        }
+        let voided = counted.len();
+        for vote in counted {
             self.void_counted(vote)?;
-            voided += 1;
         }
         self.audit(
             Some(actor),

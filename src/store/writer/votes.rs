@@ -4,7 +4,8 @@ use redb::ReadableTable;
 
 use super::super::ClipCounter;
 use super::super::StoreError;
-use super::super::records::{self, VoteRecord};
+use super::super::tables::VOTE_RUN_TO_SLOT;
+use super::super::vote_layout::{self, SlotKey};
 use super::{Batch, CommittedEvent, VoteTally, WriteError, WriterHandle};
 use crate::domain::fraud::DEFAULT_FLAG_THRESHOLD;
 use crate::domain::ids::{ClipId, UserId, VoteId, VoterKey};
@@ -75,13 +76,15 @@ impl Batch<'_> {
     fn cast(&mut self, request: &CastRequest) -> Result<Result<VoteOutcome, VoteRefusal>, StoreError> {
         let CastRequest { voter, clip, vote_type, network } = request;
         let (clip, vote_type) = (*clip, *vote_type);
+        let voter_key = vote_layout::voter_bytes(voter);
         let slot = self.open_slot()?;
         let target = self.clip_target(clip)?;
         let (today, now, daily_budget, flags) = (self.today, self.now, self.daily_budget, self.flags);
-        let ledger = self.ledger(voter)?;
+        let spent_today = self.voter_ledger(&voter_key)?.budget().spent_on(today);
         let (existing, specials_used) = match slot {
             Some(slot) => {
-                (ledger.votes_on(slot.season, slot.position, clip), ledger.specials_in(slot.season, slot.position))
+                let ledger = self.slot_ledger(&voter_key, (slot.season.get(), slot.position.get()))?;
+                (ledger.votes_on(clip), ledger.specials)
             }
             None => (0, SpecialsUsed::default()),
         };
@@ -92,7 +95,7 @@ impl Batch<'_> {
             voter_is_user: voter.is_user(),
             existing_votes_on_clip: existing,
             specials_used,
-            spent_today: ledger.spent_on(today),
+            spent_today,
             daily_budget,
             flags,
             now,
@@ -119,20 +122,24 @@ impl Batch<'_> {
             risk_reasons: risk.reason_bits(),
             flagged,
         };
-        self.votes.insert(id.get(), records::encode(&VoteRecord::from(&record)).as_slice())?;
+        let slot_key = (decision.season.get(), decision.position.get());
+        self.votes.insert(vote_layout::vote_key(&record), &vote_layout::encode_vote(&record)?)?;
+        self.note_vote_slot(id.get(), slot_key)?;
         if flagged {
             self.flagged.insert(id.get(), ())?;
         }
-        self.slot_votes.insert((decision.season.get(), decision.position.get(), id.get()), ())?;
         if let Some(user) = voter.user_id() {
             self.user_votes.insert((user.get(), id.get()), ())?;
         }
-        let ledger = self.ledger(voter)?;
         let entry = LedgerVote { clip, vote: id, vote_type };
-        ledger.record(decision.season, decision.position, decision.day, decision.weight, entry);
-        let (spent_today, specials_used) =
-            (ledger.spent_on(today), ledger.specials_in(decision.season, decision.position));
-        let counter = self.counter((decision.season.get(), decision.position.get(), clip.get()))?;
+        let slot_ledger = self.slot_ledger_mut(&voter_key, slot_key)?;
+        slot_ledger.record(entry);
+        let specials_used = slot_ledger.specials;
+        self.move_head(&voter_key, slot_key)?;
+        let budget = self.budget_mut(&voter_key)?;
+        budget.spend(decision.day, decision.weight);
+        let spent_today = budget.spent_on(today);
+        let counter = self.counter((slot_key.0, slot_key.1, clip.get()))?;
         counter.vote_count += 1;
         counter.weighted_score += u64::from(decision.weight);
         let counter = *counter;
@@ -163,21 +170,24 @@ impl Batch<'_> {
         if !window_open {
             return Ok(Err(VoteRefusal::SlotClosed));
         }
-        let Some(latest) = self.ledger(voter)?.take_latest(slot.season, slot.position, clip) else {
+        let voter_key = vote_layout::voter_bytes(voter);
+        let slot_key = (slot.season.get(), slot.position.get());
+        let Some(latest) = self.slot_ledger_mut(&voter_key, slot_key)?.take_latest(clip) else {
             return Ok(Err(VoteRefusal::NoVoteToRevoke));
         };
-        let mut stored = self.stored_vote(latest.vote)?;
+        let specials_used = self.slot_ledger(&voter_key, slot_key)?.specials;
+        let mut stored = self.stored_vote((slot_key.0, slot_key.1, latest.vote.get()))?;
         let refunded = vote::revoke_refunds(stored.day, self.now);
         stored.state = VoteState::Revoked { refunded };
-        self.votes.insert(stored.id.get(), records::encode(&VoteRecord::from(&stored)).as_slice())?;
+        self.votes.insert(vote_layout::vote_key(&stored), &vote_layout::encode_vote(&stored)?)?;
         self.flagged.remove(stored.id.get())?;
         let today = self.today;
-        let ledger = self.ledger(voter)?;
+        let budget = self.budget_mut(&voter_key)?;
         if refunded {
-            ledger.refund(stored.day, stored.weight);
+            budget.refund(stored.day, stored.weight);
         }
-        let (spent_today, specials_used) = (ledger.spent_on(today), ledger.specials_in(slot.season, slot.position));
-        let counter = self.counter((slot.season.get(), slot.position.get(), clip.get()))?;
+        let spent_today = budget.spent_on(today);
+        let counter = self.counter((slot_key.0, slot_key.1, clip.get()))?;
         counter.vote_count = counter.vote_count.saturating_sub(1);
         counter.weighted_score = counter.weighted_score.saturating_sub(u64::from(stored.weight));
         let counter = *counter;
@@ -185,20 +195,51 @@ impl Batch<'_> {
         Ok(Ok(VoteOutcome { clip, vote_type: stored.vote_type, counter, spent_today, specials_used }))
     }
 
-    fn stored_vote(&self, id: VoteId) -> Result<Vote, StoreError> {
-        match self.votes.get(id.get())? {
-            Some(bytes) => records::vote_from_bytes(bytes.value()),
-            None => Err(StoreError::Corrupt { what: "vote", reason: format!("missing vote {id}") }),
+    /// The vote stored under `key`; its absence is corruption (a ledger or
+    /// an index names it).
+    pub(super) fn stored_vote(&self, key: (u64, u32, u64)) -> Result<Vote, StoreError> {
+        match self.votes.get(key)? {
+            Some(bytes) => vote_layout::decode_vote(key, bytes.value()),
+            None => Err(StoreError::Corrupt { what: "vote", reason: format!("missing vote {}", key.2) }),
         }
     }
 
+    /// Records that vote `id` was cast in `slot`: a new run in
+    /// `VOTE_RUN_TO_SLOT` when the vote before it was cast elsewhere.
+    fn note_vote_slot(&mut self, id: u64, slot: SlotKey) -> Result<(), StoreError> {
+        let last = match self.last_run {
+            Some(last) => last,
+            None => {
+                let runs = self.txn.open_table(VOTE_RUN_TO_SLOT)?;
+                runs.last()?.map(|(first, slot)| (first.value(), slot.value()))
+            }
+        };
+        if last.is_none_or(|(_, run_slot)| run_slot != slot) {
+            self.txn.open_table(VOTE_RUN_TO_SLOT)?.insert(id, slot)?;
+            self.last_run = Some(Some((id, slot)));
+        } else {
+            self.last_run = Some(last);
+        }
+        Ok(())
+    }
+
+    /// The stored vote with this id, wherever it was cast.
+    fn vote_by_id(&self, id: VoteId) -> Result<Option<Vote>, StoreError> {
+        let runs = self.txn.open_table(VOTE_RUN_TO_SLOT)?;
+        let Some((_, slot)) = super::super::slot_of_vote(&runs, id.get())? else { return Ok(None) };
+        let key = (slot.0, slot.1, id.get());
+        self.votes.get(key)?.map(|bytes| vote_layout::decode_vote(key, bytes.value())).transpose()
+    }
+
     /// Voids a counted vote: it stays in history but leaves the counts, the
-    /// voter's ledger and the tallies. The budget it spent stays spent.
+    /// voter's ledger and the tallies. Its special and the budget it spent
+    /// stay spent.
     pub(super) fn void_counted(&mut self, mut vote: Vote) -> Result<(), StoreError> {
         vote.state = VoteState::Voided;
-        self.votes.insert(vote.id.get(), records::encode(&VoteRecord::from(&vote)).as_slice())?;
+        self.votes.insert(vote_layout::vote_key(&vote), &vote_layout::encode_vote(&vote)?)?;
         self.flagged.remove(vote.id.get())?;
-        self.ledger(&vote.voter)?.forget(vote.season, vote.position, vote.id);
+        let voter_key = vote_layout::voter_bytes(&vote.voter);
+        self.slot_ledger_mut(&voter_key, (vote.season.get(), vote.position.get()))?.forget(vote.id);
         let counter = self.counter((vote.season.get(), vote.position.get(), vote.clip.get()))?;
         counter.vote_count = counter.vote_count.saturating_sub(1);
         counter.weighted_score = counter.weighted_score.saturating_sub(u64::from(vote.weight));
@@ -211,8 +252,7 @@ impl Batch<'_> {
     fn void_votes(&mut self, actor: UserId, ids: &[VoteId]) -> Result<usize, StoreError> {
         let mut voided = Vec::new();
         for id in ids {
-            let Some(bytes) = self.votes.get(id.get())?.map(|b| b.value().to_vec()) else { continue };
-            let stored = records::vote_from_bytes(&bytes)?;
+            let Some(stored) = self.vote_by_id(*id)? else { continue };
             if stored.state != VoteState::Counted {
                 continue;
             }

@@ -1,0 +1,78 @@
+//! The voting rules across slots and admin actions (issue #14): one vote per
+//! (slot, clip, voter) and one super and one mega per (slot, voter), whatever
+//! the admins do between the votes.
+
+use reqwest::Response;
+use serde_json::{Value, json};
+
+use crate::helpers::{SpawnOptions, TestApp, assert_error, spawn_with};
+
+const PASSWORD: &str = "correct horse battery";
+const VOTER: &str = "198.51.100.50";
+
+async fn app_with_admin() -> (TestApp, reqwest::Client) {
+    let options = SpawnOptions {
+        demo: Some(aimoviez::demo::DemoOptions { total_slots: 3, slot_duration_secs: 3600 }),
+        ..SpawnOptions::default()
+    };
+    let app = spawn_with(options).await;
+    app.create_admin("boss", PASSWORD).await;
+    let admin = app.log_in("boss", PASSWORD).await;
+    (app, admin)
+}
+
+async fn feed_of(app: &TestApp, voter: &str) -> Value {
+    let response = app.client.get(app.url("/api/vote?limit=20")).header("x-forwarded-for", voter).send().await;
+    let response = response.expect("feed");
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("json")
+}
+
+async fn ok(response: Response, what: &str) {
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    assert_eq!(status, 200, "{what}: {body}");
+}
+
+#[tokio::test]
+async fn votes_and_specials_are_once_per_slot_whatever_the_admins_do() {
+    let (app, admin) = app_with_admin().await;
+    let ids = app.clip_ids().await;
+    let (a, b, c) = (ids[0], ids[1], ids[2]);
+
+    // Slot 1: a standard vote for A and the mega for B.
+    ok(app.vote_as(a, Some(VOTER), "standard").await, "A in slot 1").await;
+    ok(app.vote_as(b, Some(VOTER), "mega").await, "mega in slot 1").await;
+    // An admin picks B; A and C carry over to slot 2 with fresh counts.
+    let assign = admin.post(app.url("/api/admin/slots/1/assign-winner")).json(&json!({"clipId": b})).send().await;
+    ok(assign.expect("assign"), "assign winner").await;
+    assert_eq!(feed_of(&app, VOTER).await["currentSlot"], 2);
+    // Slot 2 is a new slot: the same clip and the mega are the voter's again.
+    ok(app.vote_as(a, Some(VOTER), "standard").await, "A in slot 2").await;
+    ok(app.vote_as(c, Some(VOTER), "mega").await, "mega in slot 2").await;
+
+    // The admin reopens slot 1: the voter's votes there still stand.
+    ok(admin.post(app.url("/api/admin/slots/1/unlock")).send().await.expect("unlock"), "unlock").await;
+    let feed = feed_of(&app, VOTER).await;
+    assert_eq!(feed["currentSlot"], 1);
+    assert_eq!(feed["votedClipIds"], json!([a, b]), "{feed}");
+    assert_eq!(feed["remainingVotes"]["mega"], 0, "{feed}");
+    assert_error(app.vote_as(a, Some(VOTER), "standard").await, 409, "already_voted").await;
+    assert_error(app.vote_as(c, Some(VOTER), "mega").await, 422, "special_vote_used").await;
+    assert_eq!(app.vote_count(a).await, 1, "still one vote for A in slot 1");
+    // A super is still the voter's to spend in slot 1.
+    ok(app.vote_as(c, Some(VOTER), "super").await, "super in slot 1").await;
+
+    // Closing slot 1 again brings slot 2 back with the voter's votes in it.
+    let advance = admin.post(app.url("/api/admin/slots/advance")).json(&json!({"position": 1})).send().await;
+    ok(advance.expect("advance"), "advance").await;
+    let feed = feed_of(&app, VOTER).await;
+    assert_eq!(feed["currentSlot"], 2, "{feed}");
+    let voted: Vec<u64> = feed["votedClipIds"].as_array().expect("ids").iter().filter_map(Value::as_u64).collect();
+    assert!(voted.contains(&a), "{feed}");
+    assert_error(app.vote_as(a, Some(VOTER), "standard").await, 409, "already_voted").await;
+    assert_error(app.vote_as(a, Some(VOTER), "mega").await, 422, "special_vote_used").await;
+    // Another voter was never held back by any of this.
+    ok(app.vote_as(a, Some("198.51.100.51"), "mega").await, "someone else").await;
+    assert_eq!(app.check_mismatches(), Vec::<String>::new());
+}
