@@ -116,7 +116,7 @@ impl Model {
     }
 
     /// A special stays spent while its vote counts, and after an admin voided
-    /// it; a revoke gives it back.
+    /// it; a revoke (the voter's, or a reset's) gives it back.
     fn special_used(&self, voter: u8, slot: u32, vote_type: VoteType) -> bool {
         self.votes.iter().any(|v| {
             v.voter == voter
@@ -224,14 +224,16 @@ impl Model {
         }
     }
 
-    fn reset(&mut self) -> usize {
+    /// Withdraws the open slot's counted votes as their voters' revokes
+    /// would: specials free, today's weight refunded.
+    fn reset(&mut self, today: i64) -> usize {
         let Some(open) = self.open else { return 0 };
-        let mut voided = 0;
+        let mut withdrawn = 0;
         for vote in self.votes.iter_mut().filter(|v| v.slot == open && v.state == VoteState::Counted) {
-            vote.state = VoteState::Voided;
-            voided += 1;
+            vote.state = VoteState::Revoked { refunded: vote.day == today };
+            withdrawn += 1;
         }
-        voided
+        withdrawn
     }
 }
 
@@ -319,8 +321,8 @@ fn run_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 }
                 Op::Reset => {
                     let Some(open) = model.open else { continue };
-                    let voided = handle.reset_slot_votes(admin, slot(open)).await.expect("reset");
-                    prop_assert_eq!(voided, model.reset(), "reset of slot {}", open);
+                    let withdrawn = handle.reset_slot_votes(admin, slot(open)).await.expect("reset");
+                    prop_assert_eq!(withdrawn, model.reset(today), "reset of slot {}", open);
                     continue;
                 }
                 Op::Void(pick) => {

@@ -76,3 +76,49 @@ async fn votes_and_specials_are_once_per_slot_whatever_the_admins_do() {
     ok(app.vote_as(a, Some("198.51.100.51"), "mega").await, "someone else").await;
     assert_eq!(app.check_mismatches(), Vec::<String>::new());
 }
+
+async fn remaining_of(app: &TestApp, voter: &str) -> Value {
+    feed_of(app, voter).await["remainingVotes"].clone()
+}
+
+#[tokio::test]
+async fn a_reset_gives_voters_back_their_specials_and_todays_spend_and_a_void_does_not() {
+    let (app, admin) = app_with_admin().await;
+    let ids = app.clip_ids().await;
+    let (a, b, c) = (ids[0], ids[1], ids[2]);
+    let fresh = remaining_of(&app, "198.51.100.59").await;
+
+    // The voter spends the mega, the super and a standard vote in slot 1.
+    ok(app.vote_as(a, Some(VOTER), "mega").await, "mega").await;
+    ok(app.vote_as(b, Some(VOTER), "super").await, "super").await;
+    ok(app.vote_as(c, Some(VOTER), "standard").await, "standard").await;
+    let spent = remaining_of(&app, VOTER).await;
+    assert_eq!((spent["super"].as_u64(), spent["mega"].as_u64()), (Some(0), Some(0)), "{spent}");
+    assert!(spent["standard"].as_u64() < fresh["standard"].as_u64(), "{spent} vs {fresh}");
+
+    // The admin resets the open slot: the voter stands where they stood before it.
+    let reset = admin.post(app.url("/api/admin/slots/1/reset-votes")).send().await.expect("reset");
+    let body: Value = reset.json().await.expect("json");
+    assert_eq!(body["voidedVotes"], 3, "{body}");
+    let feed = feed_of(&app, VOTER).await;
+    assert_eq!(feed["remainingVotes"], fresh, "specials usable, today's spend refunded: {feed}");
+    assert_eq!(feed["votedClipIds"], json!([]), "{feed}");
+
+    // A flagged vote voided by an admin refunds nothing. It is the only counted
+    // vote now, so voiding every id up to 1,000 voids just that one.
+    ok(app.vote_as(a, Some("198.51.100.60"), "mega").await, "the other voter's mega").await;
+    let after_mega = remaining_of(&app, "198.51.100.60").await;
+    let every_id: Vec<u64> = (1..=1000).collect();
+    let void = admin.post(app.url("/api/admin/flagged-votes/void")).json(&json!({"voteIds": every_id})).send().await;
+    let voided: Value = void.expect("void").json().await.expect("json");
+    assert_eq!(voided["voided"], 1, "{voided}");
+    assert_eq!(app.vote_count(a).await, 0);
+    assert_eq!(remaining_of(&app, "198.51.100.60").await, after_mega, "a void refunds nothing");
+    assert_error(app.vote_as(b, Some("198.51.100.60"), "mega").await, 422, "special_vote_used").await;
+
+    // The reset voter spends their specials again, on the same clips.
+    ok(app.vote_as(a, Some(VOTER), "mega").await, "mega after the reset").await;
+    ok(app.vote_as(b, Some(VOTER), "super").await, "super after the reset").await;
+    assert_eq!(app.vote_count(a).await, 1);
+    assert_eq!(app.check_mismatches(), Vec::<String>::new());
+}

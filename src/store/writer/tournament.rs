@@ -609,8 +609,11 @@ impl Batch<'_> {
             }
         }
         let voided = counted.len();
+        // Every voter of the slot goes back to where they stood before its
+        // votes (issue #14); only an admin's void of single votes keeps
+        // their specials and budget spent.
         for vote in counted {
-            self.void_counted(vote)?;
+            self.withdraw_for_reset(vote)?;
         }
         self.audit(
             Some(actor),

@@ -249,6 +249,29 @@ impl Batch<'_> {
         Ok(())
     }
 
+    /// Withdraws a counted vote of a slot an admin reset: as its voter's
+    /// revoke would, so it is stored as revoked (the tally export and
+    /// `check` then see its special free), its special is usable again and
+    /// its weight is refunded if it was cast today.
+    pub(super) fn withdraw_for_reset(&mut self, mut vote: Vote) -> Result<(), StoreError> {
+        let refunded = vote::revoke_refunds(vote.day, self.now);
+        vote.state = VoteState::Revoked { refunded };
+        self.votes.insert(vote_layout::vote_key(&vote), &vote_layout::encode_vote(&vote)?)?;
+        self.flagged.remove(vote.id.get())?;
+        let voter_key = vote_layout::voter_bytes(&vote.voter);
+        self.slot_ledger_mut(&voter_key, (vote.season.get(), vote.position.get()))?.release(vote.id);
+        if refunded {
+            self.budget_mut(&voter_key)?.refund(vote.day, vote.weight);
+        }
+        let counter = self.counter((vote.season.get(), vote.position.get(), vote.clip.get()))?;
+        counter.vote_count = counter.vote_count.saturating_sub(1);
+        counter.weighted_score = counter.weighted_score.saturating_sub(u64::from(vote.weight));
+        if let Some(target) = self.clip_target(vote.clip)? {
+            self.events.push(CommittedEvent::VoteTallied(tally_withdrawn(&vote, target.creator)));
+        }
+        Ok(())
+    }
+
     fn void_votes(&mut self, actor: UserId, ids: &[VoteId]) -> Result<usize, StoreError> {
         let mut voided = Vec::new();
         for id in ids {
