@@ -58,6 +58,11 @@ impl ReadState {
         self.open_index.get(&id).and_then(|index| self.open_clips.get(*index))
     }
 
+    /// A clip's place in `open_clips`, if it competes in the open slot.
+    pub fn open_index(&self, id: ClipId) -> Option<usize> {
+        self.open_index.get(&id).copied()
+    }
+
     /// The flags the vote rules read.
     pub fn voting_flags(&self) -> VotingFlags {
         flags::voting_flags(&self.stored_flags)

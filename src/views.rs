@@ -186,6 +186,28 @@ impl ViewTracker {
         }
     }
 
+    /// The clips `voter` was shown in slot `slot` (at most [`SEEN_CAP`]): the
+    /// feed checks each candidate against this copy instead of asking per
+    /// clip under the shard's lock.
+    pub fn seen_clips(&self, voter: &str, slot: u64) -> HashSet<u64> {
+        let shard = self.seen_shard(voter).lock();
+        match shard.get(voter) {
+            Some(set) if set.slot == slot => set.clips.clone(),
+            _ => HashSet::new(),
+        }
+    }
+
+    /// Calls `add(clip, views)` for every view counted since the last drain,
+    /// shard by shard. The work follows the clips viewed since the last flush
+    /// (one lookup each), not every clip of the slot times every shard.
+    pub fn visit_pending(&self, mut add: impl FnMut(u64, u64)) {
+        for shard in &self.pending {
+            for (clip, views) in shard.lock().iter() {
+                add(*clip, *views);
+            }
+        }
+    }
+
     /// Views of `clips` counted since the last drain, so the feed can rank by
     /// up-to-date counts between flushes. Without this, every request in a
     /// flush interval sees the same stale counts and piles onto the same
@@ -287,6 +309,22 @@ mod tests {
         assert_eq!(tracker.seen("alice", 1, &[10, 11, 12]), vec![true, false, true]);
         assert_eq!(tracker.seen("bob", 1, &[10]), vec![false]);
         assert!(tracker.seen("alice", 1, &[]).is_empty());
+    }
+
+    #[test]
+    fn the_feed_reads_the_same_facts_in_one_go() {
+        let tracker = ViewTracker::new(100);
+        tracker.record_shown("alice", 1, &[10, 12]);
+        tracker.record_shown("bob", 1, &[10]);
+        assert_eq!(tracker.seen_clips("alice", 1), HashSet::from([10, 12]));
+        assert!(tracker.seen_clips("alice", 2).is_empty(), "another slot");
+        assert!(tracker.seen_clips("carol", 1).is_empty());
+        let mut pending = Vec::new();
+        tracker.visit_pending(|clip, views| pending.push((clip, views)));
+        pending.sort_unstable();
+        assert_eq!(pending, vec![(10, 2), (12, 1)]);
+        tracker.drain();
+        tracker.visit_pending(|clip, views| panic!("drained, yet {clip} has {views}"));
     }
 
     #[test]

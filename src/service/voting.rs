@@ -2,11 +2,14 @@
 //! storage) and casting or revoking votes through the writer, behind the
 //! captcha gate. The JSON API and the arena page both come here.
 
+use std::collections::HashSet;
+
 use crate::domain::clock::Timestamp;
 use crate::domain::feed::{self, FeedCandidate, MAX_FEED_LIMIT};
 use crate::domain::ids::{ClipId, VoterKey};
 use crate::domain::model::{Season, Slot};
-use crate::domain::vote::{self, RemainingVotes, VoteType};
+use crate::domain::vote::{self, RemainingVotes, VoteType, VotingFlags};
+use crate::readmodel::ReadState;
 use crate::service::{ServiceError, Services, captcha};
 use crate::store::writer::{CastRequest, VoteOutcome};
 use crate::store::{CountedClip, VoterSlotState};
@@ -32,8 +35,9 @@ pub struct Feed {
 
 /// Builds a voter's feed of `limit` clips (1 to [`MAX_FEED_LIMIT`]),
 /// skipping `exclude`. Reads the read model and this voter's own keys in
-/// storage; never scans all clips or all votes. Showing clips counts as
-/// viewing them.
+/// storage; never scans all votes, and copies only the page's clips (the
+/// slot's clips are ranked where they lie). Showing clips counts as viewing
+/// them.
 pub async fn load_feed(
     services: &Services,
     voter: &VoterKey,
@@ -44,53 +48,86 @@ pub async fn load_feed(
         return Err(ServiceError::invalid(format!("limit must be between 1 and {MAX_FEED_LIMIT}")));
     }
     let now = Timestamp::now();
-    let (season, slot, candidates, flags) = services.read_model.read(|model| {
-        (model.season.clone(), model.open_slot().cloned(), model.open_clips.clone(), model.voting_flags())
-    });
-    let voter_state = match &slot {
-        Some(slot) => {
-            let (voter, season, position) = (voter.clone(), slot.season, slot.position);
-            services.read(move |store| store.voter_slot_state(&voter, season, position, now.utc_day())).await?
-        }
-        None => VoterSlotState::default(),
-    };
-    let slot_key = slot.as_ref().map(|slot| (slot.season.get() << 32) | u64::from(slot.position.get())).unwrap_or(0);
-    let ids: Vec<u64> = candidates.iter().map(|counted| counted.clip.id.get()).collect();
-    let seen = services.views.seen(voter.as_str(), slot_key, &ids);
-    let pending = services.views.pending(&ids);
-    let feed_candidates: Vec<FeedCandidate> = candidates
+    // The voter's own facts come from storage for the slot open at the first
+    // look; the page is picked only if that slot is still the open one, so
+    // the clips and the voter's facts always belong to the same slot.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let slot = services.read_model.read(|model| model.open_slot().cloned());
+        let voter_state = match &slot {
+            Some(slot) => {
+                let (voter, season, position) = (voter.clone(), slot.season, slot.position);
+                services.read(move |store| store.voter_slot_state(&voter, season, position, now.utc_day())).await?
+            }
+            None => VoterSlotState::default(),
+        };
+        let slot_key =
+            slot.as_ref().map(|slot| (slot.season.get() << 32) | u64::from(slot.position.get())).unwrap_or(0);
+        let seen = services.views.seen_clips(voter.as_str(), slot_key);
+        let same_slot = |model: &ReadState| model.open_slot().map(slot_id) == slot.as_ref().map(slot_id);
+        let picked = services.read_model.read(|model| {
+            (same_slot(model) || attempts >= 3)
+                .then(|| pick_page(services, model, &voter_state, &seen, exclude, limit, now))
+        });
+        let Some((season, flags, page, has_more, total_clips_in_slot)) = picked else { continue };
+        // In memory, deduplicated per voter and clip, flushed to storage
+        // every few seconds.
+        let shown: Vec<u64> = page.iter().map(|counted| counted.clip.id.get()).collect();
+        services.views.record_shown(voter.as_str(), slot_key, &shown);
+        let remaining = vote::remaining_votes(
+            voter_state.spent_today,
+            services.config.votes.daily_budget,
+            voter_state.specials_used,
+            flags,
+        );
+        return Ok(Feed { clips: page, has_more, season, slot, total_clips_in_slot, voter: voter_state, remaining });
+    }
+}
+
+/// A slot's identity across read-model reloads.
+fn slot_id(slot: &Slot) -> (u64, u32) {
+    (slot.season.get(), slot.position.get())
+}
+
+/// What [`pick_page`] returns: the season, the flags, the page, whether more
+/// remain, and how many clips compete.
+type Picked = (Option<Season>, VotingFlags, Vec<CountedClip>, bool, usize);
+
+/// Picks one voter's page from the read model in place: the open slot's
+/// clips are ranked as small copyable candidates and only the page's clips
+/// are cloned, so a request copies `limit` clips whatever the slot holds.
+fn pick_page(
+    services: &Services,
+    model: &ReadState,
+    voter_state: &VoterSlotState,
+    seen: &HashSet<u64>,
+    exclude: &[ClipId],
+    limit: usize,
+    now: Timestamp,
+) -> Picked {
+    let clips = &model.open_clips;
+    let mut candidates: Vec<FeedCandidate> = clips
         .iter()
-        .zip(seen.into_iter().zip(pending))
-        .map(|(counted, (seen, pending))| FeedCandidate {
+        .map(|counted| FeedCandidate {
             clip: counted.clip.id,
             voted: voter_state.voted_clips.contains(&counted.clip.id),
-            seen,
+            seen: seen.contains(&counted.clip.id.get()),
             created_at: counted.clip.created_at,
-            view_count: counted.view_count + pending,
+            view_count: counted.view_count,
         })
         .collect();
-    let page = feed::order_feed(&feed_candidates, exclude, limit, now, || rand::random_range(0..=feed::VIEW_JITTER));
-    let clips: Vec<CountedClip> =
-        page.clips.iter().filter_map(|id| candidates.iter().find(|counted| counted.clip.id == *id).cloned()).collect();
-    // In memory, deduplicated per voter and clip, flushed to storage every
-    // few seconds.
-    let shown: Vec<u64> = clips.iter().map(|counted| counted.clip.id.get()).collect();
-    services.views.record_shown(voter.as_str(), slot_key, &shown);
-    let remaining = vote::remaining_votes(
-        voter_state.spent_today,
-        services.config.votes.daily_budget,
-        voter_state.specials_used,
-        flags,
-    );
-    Ok(Feed {
-        clips,
-        has_more: page.has_more,
-        season,
-        slot,
-        total_clips_in_slot: candidates.len(),
-        voter: voter_state,
-        remaining,
-    })
+    // Views not yet flushed: visited once per pending entry, not asked per clip.
+    services.views.visit_pending(|clip, views| {
+        if let Some(candidate) =
+            ClipId::new(clip).and_then(|id| model.open_index(id)).and_then(|i| candidates.get_mut(i))
+        {
+            candidate.view_count += views;
+        }
+    });
+    let page = feed::order_feed(&candidates, exclude, limit, now, || rand::random_range(0..=feed::VIEW_JITTER));
+    let picked = page.clips.iter().filter_map(|id| model.open_clip(*id).cloned()).collect();
+    (model.season.clone(), model.voting_flags(), picked, page.has_more, clips.len())
 }
 
 /// Where the arena stands without JavaScript: the clip shown, its place in
