@@ -22,6 +22,7 @@ use crate::indexer::{self, IndexFeed, Indexer};
 use crate::leaderboard::LeaderboardService;
 use crate::live::{CountChange, LiveHub, SlotView};
 use crate::media::MediaLibrary;
+use crate::media::access::MediaAccess;
 use crate::media::{poster, upload};
 use crate::ratelimit::RateLimiter;
 use crate::readmodel::ReadModel;
@@ -196,8 +197,26 @@ impl App {
         let clip_sequence = store.clip_change_sequence().map_err(failed(StartStep::Memory, &db_name))?;
         let metrics = Arc::new(crate::metrics::Metrics::new(clip_sequence));
         live.load(read_model.read(SlotView::from_read_state));
+        // Which clips use which media files, loaded before the writer starts
+        // so no committed clip falls between the load and the listener.
+        let media = {
+            let store = store.clone();
+            let root = config.media_dir();
+            let (cache_bytes, max_cached) =
+                (config.media.cache_mb * 1024 * 1024, config.media.max_cached_file_mb * 1024 * 1024);
+            tokio::task::spawn_blocking(move || -> Result<MediaLibrary, Box<dyn std::error::Error + Send + Sync>> {
+                let mut clips = Vec::new();
+                store.unrejected_clips(|clip| clips.push(clip))?;
+                Ok(MediaLibrary::open_with(root, cache_bytes, max_cached, MediaAccess::load(clips))?)
+            })
+            .await
+            .map_err(failed(StartStep::Media, config.media_dir().display().to_string()))?
+            .map_err(failed(StartStep::Media, config.media_dir().display().to_string()))?
+        };
+        let media = Arc::new(media);
         let (model_for_writer, sessions_for_writer, live_for_writer) =
             (read_model.clone(), sessions.clone(), live.clone());
+        let media_for_writer = media.clone();
         let metrics_for_writer = metrics.clone();
         let unread_for_writer = unread.clone();
         let listener: writer::CommitListener = Box::new(move |events| {
@@ -205,19 +224,18 @@ impl App {
             unread_for_writer.apply(events);
             sessions_for_writer.apply(events);
             leaderboards_for_writer.apply(events);
+            for event in events {
+                if let CommittedEvent::ClipsChanged { clips, .. } = event {
+                    media_for_writer.apply_committed(clips);
+                }
+            }
             forward_committed(events, &index_feed, &live_for_writer, &model_for_writer);
             metrics_for_writer.observe_committed(events);
         });
         let (writer, writer_thread) =
             writer::start(&store, settings, listener).map_err(failed(StartStep::Writer, ""))?;
-        let media = Arc::new(
-            MediaLibrary::open(
-                config.media_dir(),
-                config.media.cache_mb * 1024 * 1024,
-                config.media.max_cached_file_mb * 1024 * 1024,
-            )
-            .map_err(failed(StartStep::Media, config.media_dir().display().to_string()))?,
-        );
+        // Unused files are removed in the background from now on.
+        tokio::spawn(media.clone().run_removals());
         match upload::clean_incoming(&media) {
             Ok(0) => {}
             Ok(removed) => tracing::info!(files = removed, "removed uploads left unfinished by a crash"),
@@ -234,6 +252,7 @@ impl App {
             max_duration_ms: config.media.max_duration_ms,
             genres: config.genres.clone(),
             ffmpeg,
+            max_pending: config.media.max_pending_uploads,
             ..UploadLimits::default()
         };
         if let Some(demo_options) = &options.demo {

@@ -157,8 +157,11 @@ pub struct MediaConfig {
     pub max_upload_mb: u64,
     /// Longest clip accepted, in milliseconds.
     pub max_duration_ms: u32,
-    /// Path to ffmpeg for posters; empty = look for `ffmpeg` on PATH; "off" = never use it.
+    /// Path to ffmpeg for posters and faststart remuxes; empty = look for
+    /// `ffmpeg` on PATH; "off" = never use it.
     pub ffmpeg: String,
+    /// Most clips one account may have waiting for moderation.
+    pub max_pending_uploads: usize,
 }
 
 impl Default for Config {
@@ -224,6 +227,7 @@ impl Default for MediaConfig {
             max_upload_mb: 50,
             max_duration_ms: 8_500,
             ffmpeg: String::new(),
+            max_pending_uploads: 10,
         }
     }
 }
@@ -309,6 +313,9 @@ impl Config {
         }
         if !(1_000..=60_000).contains(&self.media.max_duration_ms) {
             return invalid("media.max_duration_ms", "must be between 1000 and 60000");
+        }
+        if !(1..=10_000).contains(&self.media.max_pending_uploads) {
+            return invalid("media.max_pending_uploads", "must be between 1 and 10000");
         }
         if self.storage.cache_mb == 0 {
             return invalid("storage.cache_mb", "must be at least 1");

@@ -72,3 +72,10 @@ ffmpeg -y -hide_banner -loglevel error -f lavfi -i "testsrc2=s=160x284:r=24:d=2"
   -c:v libx264 -preset slow -crf 32 -profile:v high -pix_fmt yuv420p -c:a aac -b:a 32k -movflags +faststart data/demo/test-short.mp4
 ffmpeg -y -hide_banner -loglevel error -f lavfi -i "testsrc2=s=160x284:r=24:d=12" -f lavfi -i "anullsrc=r=48000:cl=mono" -t 12 \
   -c:v libx264 -preset slow -crf 46 -profile:v high -pix_fmt yuv420p -c:a aac -b:a 32k -movflags +faststart data/demo/test-too-long.mp4
+# 20 s, 96x64, for the "headers claim a sixth of the duration" test (the
+# tests divide the header durations themselves), and 2 s with `moov` after
+# `mdat` (no +faststart), for the faststart rewrite.
+ffmpeg -y -hide_banner -loglevel error -f lavfi -i "testsrc2=s=96x64:r=10:d=20" -f lavfi -i "anullsrc=r=48000:cl=mono" -t 20 \
+  -c:v libx264 -preset veryfast -crf 45 -pix_fmt yuv420p -c:a aac -b:a 8k -movflags +faststart data/demo/test-twenty-seconds.mp4
+ffmpeg -y -hide_banner -loglevel error -f lavfi -i "testsrc2=s=96x64:r=24:d=2" -f lavfi -i "anullsrc=r=48000:cl=mono" -t 2 \
+  -c:v libx264 -preset veryfast -crf 40 -pix_fmt yuv420p -c:a aac -b:a 8k data/demo/test-moov-at-end.mp4

@@ -2,6 +2,13 @@
 //! conditional requests and single byte ranges, identical for files served
 //! from memory and from disk (`media::load` finds them).
 //!
+//! Who gets a file is `media::access`: a file of an approved clip goes to
+//! anyone, `public, max-age=31536000, immutable`; a file used only by
+//! pending clips goes to their creators and to admins, `private, no-store`
+//! (the session is read from memory, and only for such files); anything
+//! else — a rejected or deleted clip's file, a file no clip uses — is 404,
+//! `no-store` so no cache keeps the refusal past an approval.
+//!
 //! Range syntax is parsed by `http-range-header` (the parser tower-http
 //! uses); the rest follows RFC 9110: `If-None-Match` before
 //! `If-Modified-Since`, `If-Range` decides whether a range is honoured, a
@@ -21,9 +28,12 @@ use axum::response::{IntoResponse, Response};
 use http_range_header::{RangeUnsatisfiableError, StartPosition};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use crate::http::response::IMMUTABLE;
+use crate::domain::clock::Timestamp;
+use crate::http::response::{IMMUTABLE, PRIVATE};
+use crate::media::access::Visibility;
 use crate::media::{self, MediaFile, MediaLibrary, MediaName};
 use crate::service::Services;
+use crate::sessions;
 
 /// Where the bytes come from.
 async fn body(file: &MediaFile, range: RangeInclusive<u64>) -> std::io::Result<Body> {
@@ -50,17 +60,45 @@ pub async fn serve_media(
     method: Method,
     headers: HeaderMap,
 ) -> Response {
-    respond(services.media.clone(), &path, &method, &headers).await
+    let Some(name) = MediaName::parse(&path) else {
+        return not_found();
+    };
+    let cache_control = match services.media.access().visibility(name.as_str()) {
+        Visibility::Public => IMMUTABLE,
+        Visibility::Private if may_see_pending(&services, &name, &headers) => PRIVATE,
+        Visibility::Private | Visibility::Hidden => return not_found(),
+    };
+    respond(services.media.clone(), &name, cache_control, &method, &headers).await
 }
 
-/// Answers a media request. `path` is everything after `/media/`.
-async fn respond(library: Arc<MediaLibrary>, path: &str, method: &Method, headers: &HeaderMap) -> Response {
-    let Some(name) = MediaName::parse(path) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let source = match media::load(library, &name).await {
+/// Whether the caller is signed in as an admin or as the creator of a
+/// pending clip using `name`.
+fn may_see_pending(services: &Services, name: &MediaName, headers: &HeaderMap) -> bool {
+    let session = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(sessions::token_from_cookie_header)
+        .and_then(|token| services.sessions.lookup(&token, Timestamp::now()));
+    session.is_some_and(|user| user.is_admin || services.media.access().is_pending_of(name.as_str(), user.user))
+}
+
+/// 404, never kept by a cache (the file may become public on approval).
+fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, [(header::CACHE_CONTROL, PRIVATE)]).into_response()
+}
+
+/// Answers a media request for `name`, with `cache_control` on success.
+async fn respond(
+    library: Arc<MediaLibrary>,
+    name: &MediaName,
+    cache_control: HeaderValue,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Response {
+    let source = match media::load(library, name).await {
         Ok(Some(source)) => source,
-        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
+        Ok(None) => return not_found(),
         Err(error) => {
             tracing::error!(error = %error, media.path = %name.relative_path(), "cannot read media file");
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
@@ -70,7 +108,7 @@ async fn respond(library: Arc<MediaLibrary>, path: &str, method: &Method, header
     let mut common = HeaderMap::with_capacity(8);
     common.insert(header::ETAG, header_value(&validators.etag));
     common.insert(header::LAST_MODIFIED, header_value(&validators.last_modified));
-    common.insert(header::CACHE_CONTROL, IMMUTABLE);
+    common.insert(header::CACHE_CONTROL, cache_control);
     common.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
 
     if is_not_modified(headers, &validators.etag, validators.modified) {

@@ -22,7 +22,7 @@ pub async fn upload(
     creator_username: &str,
     multipart: Multipart,
 ) -> Result<Clip, ServiceError> {
-    let draft = uploads::begin(services)?;
+    let draft = uploads::begin(services, creator)?;
     let draft = receive(multipart, draft).await?;
     uploads::finish(services, creator, creator_username, draft).await
 }

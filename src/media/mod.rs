@@ -8,6 +8,8 @@
 //! files are kept in memory (a byte-weighted cache), so a range is a slice of
 //! the cached bytes; files larger than the per-file cap are read from disk.
 
+pub mod access;
+pub mod faststart;
 pub mod poster;
 pub mod probe;
 pub mod upload;
@@ -18,6 +20,10 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::sync::{Notify, mpsc};
+
+use access::MediaAccess;
 
 /// File types the server stores and serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +77,8 @@ impl MediaKind {
 pub struct MediaName {
     hash: String,
     kind: MediaKind,
+    /// `<2 hex>/<hash>.<ext>`, formatted once.
+    path: String,
 }
 
 impl MediaName {
@@ -83,7 +91,19 @@ impl MediaName {
         if !valid {
             return None;
         }
-        Some(MediaName { hash: hash.to_owned(), kind: MediaKind::from_extension(ext)? })
+        Some(MediaName { hash: hash.to_owned(), kind: MediaKind::from_extension(ext)?, path: path.to_owned() })
+    }
+
+    /// The name of `hash` (64 lowercase hex digits) as a `kind` file.
+    pub fn of_hash(hash: &blake3::Hash, kind: MediaKind) -> MediaName {
+        let hex = hash.to_hex();
+        let path = format!("{}/{}.{}", &hex[..2], hex, kind.extension());
+        MediaName { hash: hex.to_string(), kind, path }
+    }
+
+    /// The path relative to the media root, borrowed.
+    pub fn as_str(&self) -> &str {
+        &self.path
     }
 
     /// The content hash, used as the strong ETag.
@@ -98,7 +118,7 @@ impl MediaName {
 
     /// The path relative to the media root, as stored in clip records.
     pub fn relative_path(&self) -> String {
-        format!("{}/{}.{}", &self.hash[..2], self.hash, self.kind.extension())
+        self.path.clone()
     }
 }
 
@@ -190,20 +210,46 @@ impl quick_cache::Weighter<String, Arc<CachedFile>> for ByteWeighter {
     }
 }
 
-/// The media root and its in-memory cache of hot files.
+/// The media root, its in-memory cache of hot files, and who may fetch what.
 pub struct MediaLibrary {
     root: PathBuf,
     cache: quick_cache::sync::Cache<String, Arc<CachedFile>, ByteWeighter>,
     max_cached_file_bytes: u64,
+    /// Which clips and uploads use which names.
+    access: MediaAccess,
+    /// Names to remove, for [`MediaLibrary::run_removals`].
+    removals: mpsc::UnboundedSender<String>,
+    removals_inbox: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
+    /// Woken after each removal, for claims waiting on one.
+    removed: Notify,
 }
 
 impl MediaLibrary {
-    /// Opens (creating if needed) the media root.
+    /// Opens (creating if needed) the media root, with no clip using any file.
     pub fn open(root: PathBuf, cache_bytes: u64, max_cached_file_bytes: u64) -> std::io::Result<MediaLibrary> {
+        Self::open_with(root, cache_bytes, max_cached_file_bytes, MediaAccess::default())
+    }
+
+    /// Opens the media root with the clips' uses loaded at start.
+    pub fn open_with(
+        root: PathBuf,
+        cache_bytes: u64,
+        max_cached_file_bytes: u64,
+        access: MediaAccess,
+    ) -> std::io::Result<MediaLibrary> {
         std::fs::create_dir_all(&root)?;
         // The cache holds at least one item so a zero budget still works (uncached).
         let cache = quick_cache::sync::Cache::with_weighter(64, cache_bytes.max(1), ByteWeighter);
-        Ok(MediaLibrary { root, cache, max_cached_file_bytes })
+        let (removals, inbox) = mpsc::unbounded_channel();
+        Ok(MediaLibrary {
+            root,
+            cache,
+            max_cached_file_bytes,
+            access,
+            removals,
+            removals_inbox: Mutex::new(Some(inbox)),
+            removed: Notify::new(),
+        })
     }
 
     /// The media root.
@@ -211,35 +257,124 @@ impl MediaLibrary {
         &self.root
     }
 
+    /// Who may fetch which file.
+    pub fn access(&self) -> &MediaAccess {
+        &self.access
+    }
+
     /// Absolute path of a media name.
     pub fn path_of(&self, name: &MediaName) -> PathBuf {
-        self.root.join(name.relative_path())
+        self.root.join(name.as_str())
+    }
+
+    /// Applies committed clips to the access map and queues the removal of
+    /// files no clip uses any more. Called by the writer's commit listener:
+    /// it only touches memory and a channel.
+    pub fn apply_committed(&self, clips: &[crate::domain::model::Clip]) {
+        for name in self.access.apply(clips) {
+            self.queue_removal(name);
+        }
+    }
+
+    fn queue_removal(&self, name: String) {
+        // Hidden at once (the access map no longer lists it); the bytes go
+        // when the removal task gets to them.
+        if self.removals.send(name).is_err() {
+            tracing::warn!("media removal task is gone; an unused file stays until the next start");
+        }
+    }
+
+    /// Removes queued unused files, one at a time, until the library is
+    /// dropped. Run once, as a background task.
+    pub async fn run_removals(self: Arc<Self>) {
+        let Some(mut inbox) = self.removals_inbox.lock().take() else { return };
+        while let Some(name) = inbox.recv().await {
+            self.remove_if_unused(&name).await;
+        }
+    }
+
+    /// Removes the file `name` (a relative media path) unless a clip or an
+    /// upload uses it.
+    async fn remove_if_unused(&self, name: &str) {
+        if !self.access.begin_removal(name) {
+            return;
+        }
+        self.cache.remove(name);
+        let path = self.root.join(name);
+        let removed = tokio::task::spawn_blocking(move || match std::fs::remove_file(&path) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
+            _ => Ok(()),
+        })
+        .await
+        .unwrap_or_else(|join| Err(std::io::Error::other(join)));
+        match removed {
+            Ok(()) => tracing::info!(media.path = name, "removed a media file no clip uses"),
+            Err(error) => tracing::warn!(media.path = name, error = %error, "cannot remove an unused media file"),
+        }
+        self.access.end_removal(name);
+        self.removed.notify_waiters();
+    }
+
+    /// Claims `name` for an upload in progress (waiting while a removal of
+    /// the same name finishes), so nothing removes it until the claim goes.
+    pub async fn claim(self: &Arc<Self>, name: &MediaName) -> Claim {
+        loop {
+            let removed = self.removed.notified();
+            tokio::pin!(removed);
+            removed.as_mut().enable();
+            if self.access.try_claim(name.as_str()) {
+                return Claim { library: self.clone(), name: Some(name.as_str().to_owned()) };
+            }
+            removed.await;
+        }
+    }
+
+    /// Reserves one of `creator`'s at most `cap` pending uploads for the
+    /// upload about to be received; `None` when their pending clips and
+    /// uploads in progress already reach `cap`. Counted in memory, so the
+    /// refusal costs nothing and comes before the body is read.
+    pub fn reserve_pending(
+        self: &Arc<Self>,
+        creator: crate::domain::ids::UserId,
+        cap: usize,
+    ) -> Option<PendingReservation> {
+        self.access.reserve_pending(creator, cap).then(|| PendingReservation { library: self.clone(), creator })
+    }
+
+    /// Moves a fsynced file to `name` (fsyncing the directory); `Ok(true)`
+    /// when the same bytes were already stored (the file is dropped). Hold
+    /// a [`Claim`] on `name` while placing.
+    pub async fn place_file(&self, name: &MediaName, file: tempfile::TempPath) -> std::io::Result<bool> {
+        let target = self.path_of(name);
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || place_file_on_disk(&root, &target, file))
+            .await
+            .unwrap_or_else(|join| Err(std::io::Error::other(join)))
+    }
+
+    /// Stores bytes under their content address; `Ok(true)` when they were
+    /// already there. Hold a [`Claim`] on the name while placing.
+    pub async fn place_bytes(&self, name: &MediaName, bytes: Bytes) -> std::io::Result<bool> {
+        let target = self.path_of(name);
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || write_file_on_disk(&root, &target, &bytes))
+            .await
+            .unwrap_or_else(|join| Err(std::io::Error::other(join)))
     }
 
     /// Stores bytes under their content address; storing the same bytes twice
     /// is a no-op. The file is written beside its final name and renamed, so
-    /// a crash never leaves a half-written file under a served name.
+    /// a crash never leaves a half-written file under a served name. Blocking.
     pub fn store_bytes(&self, bytes: &[u8], kind: MediaKind) -> std::io::Result<MediaName> {
-        let hash = blake3::hash(bytes).to_hex().to_string();
-        let name = MediaName { hash, kind };
-        let path = self.path_of(&name);
-        if path.exists() {
-            return Ok(name);
-        }
-        let dir = path.parent().unwrap_or(&self.root);
-        std::fs::create_dir_all(dir)?;
-        let mut temp = tempfile::NamedTempFile::new_in(dir)?;
-        temp.write_all(bytes)?;
-        temp.as_file().sync_all()?;
-        temp.persist(&path).map_err(|error| error.error)?;
+        let name = MediaName::of_hash(&blake3::hash(bytes), kind);
+        write_file_on_disk(&self.root, &self.path_of(&name), bytes)?;
         Ok(name)
     }
 
     /// The file's bytes from memory, loading it on a miss, or `None` when it
     /// is too large to cache (the caller streams it) or does not exist.
     fn cached(&self, name: &MediaName) -> std::io::Result<Option<Arc<CachedFile>>> {
-        let key = name.relative_path();
-        if let Some(file) = self.cache.get(&key) {
+        if let Some(file) = self.cache.get(name.as_str()) {
             return Ok(Some(file));
         }
         let path = self.path_of(name);
@@ -249,16 +384,110 @@ impl MediaLibrary {
         }
         let validators = Validators::new(name, metadata.modified()?);
         let file = Arc::new(CachedFile { bytes: Bytes::from(std::fs::read(&path)?), validators });
-        self.cache.insert(key, file.clone());
+        self.cache.insert(name.relative_path(), file.clone());
         Ok(Some(file))
     }
+}
+
+/// One of a creator's pending uploads, reserved while an upload is in
+/// progress (see [`MediaLibrary::reserve_pending`]); released on drop.
+pub struct PendingReservation {
+    library: Arc<MediaLibrary>,
+    creator: crate::domain::ids::UserId,
+}
+
+impl Drop for PendingReservation {
+    fn drop(&mut self) {
+        self.library.access.unreserve_pending(self.creator);
+    }
+}
+
+/// An upload's hold on a name it is placing: while held, the file is not
+/// removed even if no clip uses it. [`Claim::release`] removes the file at
+/// once when nothing else uses it (a refused upload); dropping the claim
+/// queues that removal instead.
+pub struct Claim {
+    library: Arc<MediaLibrary>,
+    name: Option<String>,
+}
+
+impl Claim {
+    /// Lets go of the name; when nothing uses it any more, its file is
+    /// removed before this returns.
+    pub async fn release(mut self) {
+        if let Some(name) = self.name.take()
+            && self.library.access.release(&name)
+        {
+            self.library.remove_if_unused(&name).await;
+        }
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if let Some(name) = self.name.take()
+            && self.library.access.release(&name)
+        {
+            self.library.queue_removal(name);
+        }
+    }
+}
+
+/// Renames a fsynced temp file to `target` without replacing an existing
+/// file; `Ok(true)` when `target` already existed.
+fn place_file_on_disk(root: &Path, target: &Path, file: tempfile::TempPath) -> std::io::Result<bool> {
+    if target.exists() {
+        return Ok(true);
+    }
+    let shard = ensure_shard(root, target)?;
+    // A concurrent upload of the same bytes may win the rename; never replace.
+    match file.persist_noclobber(target) {
+        Ok(()) => {}
+        Err(error) if error.error.kind() == std::io::ErrorKind::AlreadyExists => return Ok(true),
+        Err(error) => return Err(error.error),
+    }
+    sync_dir(&shard)?;
+    Ok(false)
+}
+
+/// Writes `bytes` to `target` through a fsynced temp file and a rename;
+/// `Ok(true)` when `target` already existed.
+fn write_file_on_disk(root: &Path, target: &Path, bytes: &[u8]) -> std::io::Result<bool> {
+    if target.exists() {
+        return Ok(true);
+    }
+    let shard = ensure_shard(root, target)?;
+    let mut temp = tempfile::NamedTempFile::new_in(&shard)?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    match temp.persist_noclobber(target) {
+        Ok(_) => {}
+        Err(error) if error.error.kind() == std::io::ErrorKind::AlreadyExists => return Ok(true),
+        Err(error) => return Err(error.error),
+    }
+    sync_dir(&shard)?;
+    Ok(false)
+}
+
+/// Creates the shard directory of `target` (fsyncing the root when new).
+fn ensure_shard(root: &Path, target: &Path) -> std::io::Result<PathBuf> {
+    let shard = target.parent().unwrap_or(root).to_owned();
+    if !shard.exists() {
+        std::fs::create_dir_all(&shard)?;
+        sync_dir(root)?;
+    }
+    Ok(shard)
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// The file named `name`, from memory or (on a miss, on the blocking pool)
 /// from disk; `None` when there is no such file.
 pub async fn load(library: Arc<MediaLibrary>, name: &MediaName) -> std::io::Result<Option<MediaFile>> {
     // A hit costs one hash-map lookup on this thread; only a miss touches the disk.
-    if let Some(file) = library.cache.get(&name.relative_path()) {
+    if let Some(file) = library.cache.get(name.as_str()) {
         return Ok(Some(MediaFile::Memory(file)));
     }
     let name = name.clone();

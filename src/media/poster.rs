@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::upload::INCOMING_DIR;
-use super::{MediaKind, MediaLibrary, MediaName};
+use bytes::Bytes;
+
+use super::MediaKind;
 
 /// How long ffmpeg may take to extract a poster before it is killed.
 const POSTER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -48,23 +49,22 @@ pub fn detect_ffmpeg(configured: Option<&Path>) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file() && runs_version(candidate))
 }
 
-/// A poster for the stored video: a frame from ffmpeg, or the placeholder.
-/// Blocking.
-pub fn make_poster(library: &MediaLibrary, ffmpeg: Option<&Path>, video: &Path, seek_ms: u32) -> io::Result<MediaName> {
+/// A poster for a video: a JPEG frame from ffmpeg, or the placeholder PNG.
+/// `incoming` holds ffmpeg's temp files. Blocking.
+pub fn poster_for(ffmpeg: Option<&Path>, video: &Path, incoming: &Path, seek_ms: u32) -> (Bytes, MediaKind) {
     if let Some(ffmpeg) = ffmpeg {
-        let incoming = library.root().join(INCOMING_DIR);
-        match extract_frame(ffmpeg, video, &incoming, seek_ms) {
-            Ok(jpeg) => return library.store_bytes(&jpeg, MediaKind::Jpeg),
+        match extract_frame(ffmpeg, video, incoming, seek_ms) {
+            Ok(jpeg) => return (Bytes::from(jpeg), MediaKind::Jpeg),
             Err(reason) => {
                 tracing::warn!(video = %video.display(), %reason, "poster extraction failed; using the placeholder");
             }
         }
     }
-    library.store_bytes(PLACEHOLDER_POSTER_PNG, MediaKind::Png)
+    (Bytes::from_static(PLACEHOLDER_POSTER_PNG), MediaKind::Png)
 }
 
 /// `file:<path>`, so ffmpeg never reads a path as a protocol or option.
-fn ffmpeg_file_arg(path: &Path) -> OsString {
+pub(super) fn ffmpeg_file_arg(path: &Path) -> OsString {
     let mut arg = OsString::from("file:");
     arg.push(path);
     arg
@@ -123,7 +123,7 @@ fn extract_frame(ffmpeg: &Path, video: &Path, incoming: &Path, seek_ms: u32) -> 
 
 /// Waits for the child, killing it after `timeout`; `None` means it was
 /// killed.
-fn wait_with_timeout(
+pub(super) fn wait_with_timeout(
     child: &mut std::process::Child,
     timeout: Duration,
 ) -> io::Result<Option<std::process::ExitStatus>> {

@@ -4,18 +4,19 @@
 //! The file is never held in memory: each chunk is hashed (blake3), counted
 //! against the byte cap and written to a temp file in
 //! `<media root>/.incoming/` (the same file system as the media root, so the
-//! final move is a rename). Anything refused deletes the temp file, so a
-//! refusal leaves nothing behind. The client's file name and declared
+//! final move is a rename). [`validate_video`] probes it and makes an
+//! MP4/MOV faststart ([`super::faststart`]). Anything refused deletes the
+//! temp file, so a refusal leaves nothing behind. The client's file name and declared
 //! Content-Type are never read: the content decides. The upload flow around
 //! this (form fields, the poster, recording the clip) is
 //! `service::uploads`; posters are [`super::poster`].
 
-use std::fs::File;
 use std::io;
 use std::path::Path;
 
 use tokio::io::AsyncWriteExt;
 
+use super::faststart;
 use super::probe::{self, ProbeError, VideoInfo};
 use super::{MediaLibrary, MediaName};
 
@@ -148,35 +149,43 @@ pub fn clean_incoming(library: &MediaLibrary) -> io::Result<usize> {
     Ok(removed)
 }
 
-/// Probes the received file and moves it to its content address. Blocking.
-pub fn store_video(
+/// A received video that passed the probe, rewritten with `moov` first
+/// when it was not: ready to be placed under its content address.
+pub struct Validated {
+    /// The file to place (deleted when dropped).
+    pub file: tempfile::TempPath,
+    /// Its content address.
+    pub name: MediaName,
+    /// What the probe learned (from the file as it will be stored).
+    pub info: VideoInfo,
+}
+
+/// Probes the received file; an MP4/MOV whose `moov` follows its `mdat` is
+/// rewritten faststart (ffmpeg when given, else in-process) and probed again,
+/// so what is stored is what was checked. Blocking.
+pub fn validate_video(
     library: &MediaLibrary,
     received: Received,
     max_ms: u32,
-) -> Result<(MediaName, VideoInfo, bool), UploadError> {
+    ffmpeg: Option<&Path>,
+) -> Result<Validated, UploadError> {
     let info = probe::probe_file(&received.path, max_ms).map_err(probe_error)?;
-    let hex = received.hash.to_hex();
-    let name = MediaName::parse(&format!("{}/{}.{}", &hex[..2], hex, info.container.extension()))
-        .ok_or_else(|| io::Error::other("content address did not parse"))?;
-    let target = library.path_of(&name);
-    if target.exists() {
-        // `received` drops here, deleting the temp file.
-        return Ok((name, info, true));
+    if info.faststart != Some(false) {
+        let name = MediaName::of_hash(&received.hash, info.container.media_kind());
+        return Ok(Validated { file: received.path, name, info });
     }
-    let shard = target.parent().unwrap_or(library.root()).to_owned();
-    if !shard.exists() {
-        std::fs::create_dir_all(&shard)?;
-        sync_dir(library.root())?;
+    let incoming = library.root().join(INCOMING_DIR);
+    let rewritten = faststart::rewrite(&received.path, &incoming, info.container, ffmpeg).map_err(|error| {
+        tracing::warn!(error = %error, "cannot move the moov box first");
+        UploadError::Invalid(format!("the video's index (moov) could not be moved to the front: {error}"))
+    })?;
+    drop(received);
+    let moved = probe::probe_file(&rewritten.path, max_ms).map_err(probe_error)?;
+    if moved.faststart != Some(true) || moved.container != info.container {
+        return Err(UploadError::Io(io::Error::other("the faststart rewrite did not put moov first")));
     }
-    // The temp file was fsynced when it was received; the rename never
-    // replaces an existing file (a concurrent upload of the same bytes wins).
-    match received.path.persist_noclobber(&target) {
-        Ok(()) => {}
-        Err(error) if error.error.kind() == io::ErrorKind::AlreadyExists => return Ok((name, info, true)),
-        Err(error) => return Err(UploadError::Io(error.error)),
-    }
-    sync_dir(&shard)?;
-    Ok((name, info, false))
+    let name = MediaName::of_hash(&rewritten.hash, moved.container.media_kind());
+    Ok(Validated { file: rewritten.path, name, info: moved })
 }
 
 fn probe_error(error: ProbeError) -> UploadError {
@@ -193,6 +202,11 @@ fn probe_error(error: ProbeError) -> UploadError {
             tenths_of_second(duration_ms, true),
             tenths_of_second(max_ms, false)
         )),
+        ProbeError::ExtraPayload { bytes, max } => UploadError::Invalid(format!(
+            "the file carries {} that is not audio or video; at most {} is allowed (export the video again without extra data)",
+            format_bytes(bytes),
+            format_bytes(max)
+        )),
         ProbeError::Io(message) => UploadError::Io(io::Error::other(message)),
     }
 }
@@ -202,10 +216,6 @@ fn probe_error(error: ProbeError) -> UploadError {
 fn tenths_of_second(ms: u32, round_up: bool) -> String {
     let tenths = if round_up { ms.div_ceil(100) } else { ms / 100 };
     format!("{}.{}", tenths / 10, tenths % 10)
-}
-
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
 }
 
 fn join_error(error: tokio::task::JoinError) -> UploadError {

@@ -9,6 +9,15 @@
 //! before a large file behind it is read) and streams the file through
 //! `media::upload::IncomingFile`, which refuses it the moment it passes the
 //! size cap. Every refusal deletes what was received.
+//!
+//! Once every part is in, the video is probed (and made faststart), its
+//! poster made from the local file, and both placed under their content
+//! addresses while the upload holds a claim on each name
+//! (`media::Claim`). The claims are let go only after the writer committed
+//! or refused the clip: committed, the clip now uses the files; refused
+//! (the season finished meanwhile, the writer is busy…), nothing uses them
+//! and they are removed before the answer goes out. A creator has at most
+//! `max_pending` clips waiting for moderation, uploads in progress counted.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,9 +25,9 @@ use std::sync::Arc;
 use crate::domain::ids::UserId;
 use crate::domain::model::Clip;
 use crate::media::probe::VideoInfo;
-use crate::media::upload::{self as incoming, IncomingFile, Received, UploadError};
-use crate::media::{MediaLibrary, MediaName, poster};
-use crate::service::{ServiceError, Services};
+use crate::media::upload::{self as incoming, INCOMING_DIR, IncomingFile, Received, UploadError};
+use crate::media::{Claim, MediaLibrary, MediaName, PendingReservation, poster};
+use crate::service::{ErrorKind, ServiceError, Services};
 use crate::store::writer::NewClip;
 
 /// Largest accepted text part (`title`, `description`, `genre`), in bytes,
@@ -40,9 +49,13 @@ pub struct UploadLimits {
     pub max_description_chars: usize,
     /// Allowed genres, lowercase.
     pub genres: Vec<String>,
-    /// The ffmpeg binary used for posters (see [`poster::detect_ffmpeg`]);
-    /// `None` uses the placeholder poster.
+    /// The ffmpeg binary used for posters and faststart remuxes (see
+    /// [`poster::detect_ffmpeg`]); `None` uses the placeholder poster and
+    /// moves `moov` in-process.
     pub ffmpeg: Option<PathBuf>,
+    /// Most clips one creator may have waiting for moderation (uploads in
+    /// progress included).
+    pub max_pending: usize,
 }
 
 impl Default for UploadLimits {
@@ -67,6 +80,7 @@ impl Default for UploadLimits {
             .map(str::to_owned)
             .collect(),
             ffmpeg: None,
+            max_pending: 10,
         }
     }
 }
@@ -82,8 +96,8 @@ pub struct UploadForm {
     pub genre: String,
 }
 
-/// A stored upload.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A stored upload. Its files are claimed until [`StoredUpload::release`]
+/// (or drop): nothing removes them meanwhile.
 pub struct StoredUpload {
     /// The video's content address.
     pub video: MediaName,
@@ -96,6 +110,18 @@ pub struct StoredUpload {
     pub form: UploadForm,
     /// The same bytes were already stored (nothing new was written).
     pub duplicate: bool,
+    /// The claims on `video` and `poster`.
+    claims: Vec<Claim>,
+}
+
+impl StoredUpload {
+    /// Lets go of the files: when no clip uses them (the clip was refused),
+    /// they are removed before this returns.
+    pub async fn release(&mut self) {
+        for claim in self.claims.drain(..) {
+            claim.release().await;
+        }
+    }
 }
 
 /// What a part of the form is.
@@ -150,12 +176,14 @@ pub struct UploadDraft {
     description: Option<String>,
     genre: Option<String>,
     received: Option<Received>,
+    /// The creator's pending upload held for this one, when it counts.
+    reservation: Option<PendingReservation>,
 }
 
 impl UploadDraft {
     /// An empty draft into `library` under `limits`.
     pub fn new(library: Arc<MediaLibrary>, limits: UploadLimits) -> UploadDraft {
-        UploadDraft { library, limits, title: None, description: None, genre: None, received: None }
+        UploadDraft { library, limits, title: None, description: None, genre: None, received: None, reservation: None }
     }
 
     /// The largest file this draft takes, in bytes.
@@ -213,12 +241,13 @@ impl UploadDraft {
         self.received = Some(received);
     }
 
-    /// Once every part arrived: probes the video (on the blocking pool),
-    /// moves it to its content address (fsync of the file before the rename
-    /// and of the directory after; existing bytes are a `duplicate`) and
-    /// makes its poster.
+    /// Once every part arrived: probes the video (on the blocking pool; an
+    /// MP4/MOV is made faststart), makes its poster from the local file, and
+    /// places both under their content addresses (fsync of the file before
+    /// the rename and of the directory after; existing bytes are a
+    /// `duplicate`), holding a claim on each.
     pub async fn store(self) -> Result<StoredUpload, UploadError> {
-        let UploadDraft { library, limits, title, description, genre, received } = self;
+        let UploadDraft { library, limits, title, description, genre, received, reservation: _ } = self;
         let received = received.ok_or_else(|| missing("file"))?;
         let form = UploadForm {
             title: title.ok_or_else(|| missing("title"))?,
@@ -229,57 +258,90 @@ impl UploadDraft {
             return Err(UploadError::Invalid("the uploaded file is empty".to_owned()));
         }
         let max_ms = limits.max_duration_ms;
-        let store_library = library.clone();
-        let (video, info, duplicate) =
-            tokio::task::spawn_blocking(move || incoming::store_video(&store_library, received, max_ms))
-                .await
-                .map_err(join_error)??;
-        let poster_library = library.clone();
-        let video_path = library.path_of(&video);
         let ffmpeg = limits.ffmpeg.clone();
-        let seek_ms = (info.duration_ms / 2).min(1000);
-        let poster = tokio::task::spawn_blocking(move || {
-            poster::make_poster(&poster_library, ffmpeg.as_deref(), &video_path, seek_ms)
+        let validate_library = library.clone();
+        let validated = tokio::task::spawn_blocking(move || {
+            incoming::validate_video(&validate_library, received, max_ms, ffmpeg.as_deref())
         })
         .await
         .map_err(join_error)??;
-        tracing::debug!(video = %video.relative_path(), poster = %poster.relative_path(), duplicate, "upload stored");
-        Ok(StoredUpload { video, poster, info, form, duplicate })
+        let info = validated.info.clone();
+        let video = validated.name.clone();
+        let mut claims = vec![library.claim(&video).await];
+
+        let incoming_dir = library.root().join(INCOMING_DIR);
+        let ffmpeg = limits.ffmpeg.clone();
+        let seek_ms = (info.duration_ms / 2).min(1000);
+        let (validated, (poster_bytes, poster_kind)) = tokio::task::spawn_blocking(move || {
+            let poster = poster::poster_for(ffmpeg.as_deref(), &validated.file, &incoming_dir, seek_ms);
+            (validated, poster)
+        })
+        .await
+        .map_err(join_error)?;
+        let poster = MediaName::of_hash(&blake3::hash(&poster_bytes), poster_kind);
+        claims.push(library.claim(&poster).await);
+        // On any failure from here the claims drop, and the files placed so
+        // far are removed unless another clip uses them.
+        let duplicate = library.place_file(&video, validated.file).await?;
+        library.place_bytes(&poster, poster_bytes).await?;
+        tracing::debug!(video = %video.as_str(), poster = %poster.as_str(), duplicate, "upload stored");
+        Ok(StoredUpload { video, poster, info, form, duplicate, claims })
     }
 }
 
-/// Starts an upload: refused before any byte of the body is read when no
-/// season is open (the writer checks again when it records the clip), so a
+/// Starts `creator`'s upload: refused before any byte of the body is read
+/// when no season is open (the writer checks again when it records the
+/// clip) or when the creator already has `max_pending` clips waiting, so a
 /// refused upload stores nothing.
-pub fn begin(services: &Services) -> Result<UploadDraft, ServiceError> {
+pub fn begin(services: &Services, creator: UserId) -> Result<UploadDraft, ServiceError> {
     if services.read_model.read(|model| model.season.is_none()) {
         return Err(ServiceError::conflict("no season is open for uploads right now"));
     }
-    Ok(UploadDraft::new(services.media.clone(), services.upload_limits.clone()))
+    let cap = services.upload_limits.max_pending;
+    let reservation = services.media.reserve_pending(creator, cap).ok_or_else(|| {
+        ServiceError::new(
+            ErrorKind::RateLimited,
+            "too_many_pending_uploads",
+            format!(
+                "you already have {cap} clips waiting for moderation; upload again once a moderator has reviewed them"
+            ),
+        )
+    })?;
+    let mut draft = UploadDraft::new(services.media.clone(), services.upload_limits.clone());
+    draft.reservation = Some(reservation);
+    Ok(draft)
 }
 
 /// Stores a complete upload and records it as `creator`'s pending clip.
+/// Whatever the writer answers, the upload's claims go before this
+/// returns: a refused clip leaves no file behind.
 pub async fn finish(
     services: &Services,
     creator: UserId,
     creator_username: &str,
-    draft: UploadDraft,
+    mut draft: UploadDraft,
 ) -> Result<Clip, ServiceError> {
-    let StoredUpload { video, poster, info, form, .. } = draft.store().await?;
-    let clip = services
+    let reservation = draft.reservation.take();
+    let mut stored = draft.store().await?;
+    let created = services
         .writer
         .create_clip(NewClip {
             creator,
             creator_username: creator_username.to_owned(),
-            title: form.title,
-            description: form.description,
-            genre: form.genre,
-            video_path: video.relative_path(),
-            poster_path: poster.relative_path(),
-            duration_ms: info.duration_ms,
+            title: stored.form.title.clone(),
+            description: stored.form.description.clone(),
+            genre: stored.form.genre.clone(),
+            video_path: stored.video.relative_path(),
+            poster_path: stored.poster.relative_path(),
+            duration_ms: stored.info.duration_ms,
         })
-        .await?;
-    tracing::info!(clip.id = %clip.id, user.id = %creator, duration_ms = info.duration_ms, "clip uploaded");
+        .await;
+    // Committed events reach the media map before the writer answers, so a
+    // created clip already uses the files when the claims go.
+    stored.release().await;
+    drop(reservation);
+    let clip = created?;
+    tracing::info!(clip.id = %clip.id, user.id = %creator, duration_ms = stored.info.duration_ms, "clip uploaded");
     Ok(clip)
 }
 

@@ -426,6 +426,25 @@ impl Store {
         Ok(count)
     }
 
+    /// Every clip that is not rejected (pending, active, locked), for the
+    /// media access map at start. Reads all of them: start-up only.
+    pub fn unrejected_clips(&self, mut each: impl FnMut(Clip)) -> Result<u64, StoreError> {
+        let txn = self.read()?;
+        let index = txn.open_table(CLIP_STATUS_TO_MEMBERSHIP)?;
+        let clips = txn.open_table(CLIP_ID_TO_CLIP)?;
+        let mut count = 0;
+        for status in [ClipStatus::Pending, ClipStatus::Active, ClipStatus::Locked] {
+            for entry in index.range((status.tag(), 0)..=(status.tag(), u64::MAX))? {
+                let (key, _) = entry?;
+                if let Some(bytes) = clips.get(key.value().1)? {
+                    each(records::clip_from_bytes(bytes.value())?);
+                    count += 1;
+                }
+            }
+        }
+        Ok(count)
+    }
+
     /// A creator's clips, newest first, one page.
     pub fn clips_of_user(
         &self,

@@ -35,12 +35,14 @@
 //! The duration is the longest of what the file claims, so a lying header
 //! cannot smuggle a long video past the limit:
 //!
-//! - MP4/MOV: `mvhd` duration and every track's `tkhd` duration (both in the
-//!   movie timescale, so they include edit lists and exclude AAC priming);
-//!   when the movie is fragmented (`mvex` present), also `mehd` and the video
-//!   track's `mdhd` duration plus the sum of its `trun` sample durations over
-//!   all `moof`s (with `tfhd`/`trex` default durations), in its `mdhd`
-//!   timescale.
+//! - MP4/MOV: `mvhd` duration, and for every track its `tkhd` duration and
+//!   the sum of its edit list (movie timescale), its `mdhd` duration and the
+//!   sum of its `stts` sample durations (track timescale); when the movie is
+//!   fragmented (`mvex` present), also `mehd` and each track's `mdhd` plus
+//!   the sum of its `trun` sample durations over all `moof`s (with
+//!   `tfhd`/`trex` defaults). Headers can be edited without touching a
+//!   sample, so the sample tables decide when they say more. Audio track
+//!   values forgive 100 ms of encoder priming.
 //! - WebM: `Info/Duration` × `TimestampScale`, and the end of the last block
 //!   found by scanning every Cluster (Cluster Timestamp + block relative
 //!   timecode + `BlockDuration` when a BlockGroup has one). Chrome's
@@ -49,6 +51,15 @@
 //!   frame, so it reads one frame short.
 //!
 //! A duration of zero counts as no duration ([`ProbeError::NoDuration`]).
+//!
+//! # Payload
+//!
+//! Only picture and sound may fill the file: the bytes covered by the video
+//! and audio tracks' samples (MP4 chunks from `stco`/`co64` + `stsc` +
+//! `stsz`, merged and counted only inside `mdat`; fragment sample sizes up
+//! to what the `mdat`s hold; WebM blocks of video and audio tracks) are the
+//! media, and everything else together may not pass
+//! [`MAX_NON_MEDIA_BYTES`] ([`ProbeError::ExtraPayload`]).
 //!
 //! # Choices
 //!
@@ -131,6 +142,9 @@ pub struct VideoInfo {
     /// MP4/MOV: whether `moov` comes before the first `mdat` (playback can
     /// start before the whole file is downloaded). `None` for WebM.
     pub faststart: Option<bool>,
+    /// Bytes that hold picture or sound (video and audio samples or blocks);
+    /// the rest of the file is headers, indexes and anything else.
+    pub media_bytes: u64,
 }
 
 /// Why a file was rejected.
@@ -153,6 +167,15 @@ pub enum ProbeError {
         duration_ms: u32,
         /// The limit in milliseconds.
         max_ms: u32,
+    },
+    /// More of the file than [`MAX_NON_MEDIA_BYTES`] is neither picture nor
+    /// sound (a `free` box, trailing bytes, a data track, attachments…).
+    #[error("the file carries {bytes} bytes that are not audio or video; at most {max} are allowed")]
+    ExtraPayload {
+        /// Bytes that are not samples of a video or audio track.
+        bytes: u64,
+        /// The bound.
+        max: u64,
     },
     /// The file could not be read.
     #[error("could not read the video file: {0}")]
@@ -191,8 +214,19 @@ fn probe_reader<R: Read + Seek>(reader: R, len: u64, max_ms: u32) -> Result<Vide
     if info.duration_ms > max_ms {
         return Err(ProbeError::TooLong { duration_ms: info.duration_ms, max_ms });
     }
+    let extra = len.saturating_sub(info.media_bytes);
+    if extra > MAX_NON_MEDIA_BYTES {
+        return Err(ProbeError::ExtraPayload { bytes: extra, max: MAX_NON_MEDIA_BYTES });
+    }
     Ok(info)
 }
+
+/// The most bytes of a video file that may be something other than picture
+/// and sound samples. Container headers and sample indexes of an 8-second
+/// phone clip take a few tens of KiB; anything past this bound is a payload
+/// riding along (a `free` box, bytes after the last box, a data track,
+/// Matroska attachments), and the upload form is not a file host.
+pub const MAX_NON_MEDIA_BYTES: u64 = 256 * 1024;
 
 /// A size that is zero counts as unknown.
 fn positive(value: Option<u32>) -> Option<u32> {

@@ -19,6 +19,8 @@ const MAX_MOOF_BYTES: u64 = 1 << 20;
 const MAX_MOOF_TOTAL_BYTES: u64 = 16 << 20;
 /// Most top-level MP4 boxes visited.
 const MAX_TOP_LEVEL_BOXES: u32 = 100_000;
+/// Audio length beyond the rest that is forgiven as encoder priming.
+const AUDIO_PRIMING_ALLOWANCE_MS: u32 = 100;
 
 /// MP4 full-box fields, read through the container-neutral cursor.
 impl Cursor<'_> {
@@ -168,25 +170,54 @@ struct Track {
     handler: [u8; 4],
     /// In the movie timescale.
     tkhd_duration: u64,
+    /// The sum of the edit list's segment durations, in the movie timescale.
+    edit_duration: u64,
     width: Option<u32>,
     height: Option<u32>,
     timescale: u32,
     /// In the track (`mdhd`) timescale.
     mdhd_duration: u64,
+    /// The sum of the `stts` sample durations, in the track timescale: how
+    /// long the samples really play, whatever the headers claim.
+    sample_duration: u64,
     codec: Option<String>,
+    /// Byte ranges of the file that hold this track's samples (one per
+    /// chunk, from `stco`/`co64`, `stsc` and `stsz`), unsorted.
+    chunks: Vec<(u64, u64)>,
+    /// `trex` defaults for fragments: sample duration and size.
+    trex_default_duration: u32,
+    trex_default_size: u32,
+    /// Sums over all `moof`s: sample durations (track timescale) and sizes.
+    fragment_duration: u64,
+    fragment_bytes: u64,
+}
+
+impl Track {
+    /// Whether the track is picture or sound; other tracks (timed text,
+    /// metadata, hints) carry no media for the purposes of the payload bound.
+    fn is_media(&self) -> bool {
+        &self.handler == b"vide" || &self.handler == b"soun"
+    }
+
+    fn is_audio(&self) -> bool {
+        &self.handler == b"soun"
+    }
 }
 
 /// The parts of `moov` the probe needs.
 struct Moov {
     timescale: u32,
     mvhd_duration: u64,
-    longest_tkhd: u64,
-    video: Option<Track>,
+    tracks: Vec<Track>,
     fragmented: bool,
     /// `mehd` fragment duration, in the movie timescale.
     fragment_duration: u64,
-    /// The video track's `trex` default sample duration.
-    trex_default_duration: u32,
+}
+
+impl Moov {
+    fn video(&self) -> Option<&Track> {
+        self.tracks.iter().find(|track| &track.handler == b"vide")
+    }
 }
 
 fn parse_mvhd(data: &[u8]) -> Result<(u32, u64), ProbeError> {
@@ -211,6 +242,9 @@ fn parse_trak(data: &[u8]) -> Result<Track, ProbeError> {
         track.width = positive(Some(cursor.u32()? >> 16));
         track.height = positive(Some(cursor.u32()? >> 16));
     }
+    if let Some(elst) = Boxes::find(data, b"edts")?.map(|edts| Boxes::find(edts, b"elst")).transpose()?.flatten() {
+        track.edit_duration = parse_elst(elst)?;
+    }
     let Some(mdia) = Boxes::find(data, b"mdia")? else {
         return Ok(track);
     };
@@ -226,14 +260,18 @@ fn parse_trak(data: &[u8]) -> Result<Track, ProbeError> {
         cursor.skip(8)?;
         track.handler = cursor.array()?;
     }
-    let stsd = match Boxes::find(mdia, b"minf")? {
-        Some(minf) => match Boxes::find(minf, b"stbl")? {
-            Some(stbl) => Boxes::find(stbl, b"stsd")?,
-            None => None,
-        },
+    let stbl = match Boxes::find(mdia, b"minf")? {
+        Some(minf) => Boxes::find(minf, b"stbl")?,
         None => None,
     };
-    if let Some(stsd) = stsd {
+    let Some(stbl) = stbl else {
+        return Ok(track);
+    };
+    if let Some(stts) = Boxes::find(stbl, b"stts")? {
+        track.sample_duration = parse_stts(stts)?;
+    }
+    track.chunks = chunk_ranges(stbl)?;
+    if let Some(stsd) = Boxes::find(stbl, b"stsd")? {
         let mut cursor = Cursor::new(stsd, "stsd");
         cursor.skip(4)?;
         if cursor.u32()? > 0 {
@@ -255,35 +293,136 @@ fn parse_trak(data: &[u8]) -> Result<Track, ProbeError> {
     Ok(track)
 }
 
-fn parse_moov(data: &[u8]) -> Result<Moov, ProbeError> {
-    let mut moov = Moov {
-        timescale: 0,
-        mvhd_duration: 0,
-        longest_tkhd: 0,
-        video: None,
-        fragmented: false,
-        fragment_duration: 0,
-        trex_default_duration: 0,
+/// The sum of an edit list's segment durations (movie timescale). Empty
+/// edits (a delay) count too: they are time the viewer watches.
+fn parse_elst(data: &[u8]) -> Result<u64, ProbeError> {
+    let mut cursor = Cursor::new(data, "elst");
+    let version = cursor.version()?;
+    let count = cursor.u32()?;
+    let entry_len: usize = if version == 1 { 20 } else { 12 };
+    check_table(data.len() - cursor.pos(), count, entry_len, "elst")?;
+    let mut total = 0u64;
+    for _ in 0..count {
+        let duration = if version == 1 { cursor.u64()? } else { u64::from(cursor.u32()?) };
+        cursor.skip(entry_len - if version == 1 { 8 } else { 4 })?;
+        total = total.saturating_add(duration);
+    }
+    Ok(total)
+}
+
+/// The sum of `count × delta` over the time-to-sample table (track timescale).
+fn parse_stts(data: &[u8]) -> Result<u64, ProbeError> {
+    let mut cursor = Cursor::new(data, "stts");
+    cursor.version()?;
+    let count = cursor.u32()?;
+    check_table(data.len() - cursor.pos(), count, 8, "stts")?;
+    let mut total = 0u64;
+    for _ in 0..count {
+        let samples = u64::from(cursor.u32()?);
+        let delta = u64::from(cursor.u32()?);
+        total = total.saturating_add(samples.saturating_mul(delta));
+    }
+    Ok(total)
+}
+
+/// Refuses a table of `count` entries of `entry_len` bytes that does not fit
+/// in the `room` bytes left in its box, so every table walk is bounded by
+/// the size of a box already in memory.
+fn check_table(room: usize, count: u32, entry_len: usize, what: &str) -> Result<(), ProbeError> {
+    let needed = usize::try_from(count).ok().and_then(|count| count.checked_mul(entry_len));
+    if needed.is_none_or(|needed| needed > room) {
+        return Err(truncated(format!("the {what} table runs past its box")));
+    }
+    Ok(())
+}
+
+/// The byte range of every chunk of a track: its offset (`stco`/`co64`) and
+/// the sizes (`stsz`) of the samples `stsc` puts in it. A table that runs out
+/// early ends the walk (the ranges found so far stand).
+fn chunk_ranges(stbl: &[u8]) -> Result<Vec<(u64, u64)>, ProbeError> {
+    let offsets: Vec<u64> = if let Some(stco) = Boxes::find(stbl, b"stco")? {
+        let mut cursor = Cursor::new(stco, "stco");
+        cursor.version()?;
+        let count = cursor.u32()?;
+        check_table(stco.len() - cursor.pos(), count, 4, "stco")?;
+        (0..count).map(|_| cursor.u32().map(u64::from)).collect::<Result<_, _>>()?
+    } else if let Some(co64) = Boxes::find(stbl, b"co64")? {
+        let mut cursor = Cursor::new(co64, "co64");
+        cursor.version()?;
+        let count = cursor.u32()?;
+        check_table(co64.len() - cursor.pos(), count, 8, "co64")?;
+        (0..count).map(|_| cursor.u64()).collect::<Result<_, _>>()?
+    } else {
+        return Ok(Vec::new());
     };
+    let Some(stsz) = Boxes::find(stbl, b"stsz")? else { return Ok(Vec::new()) };
+    let mut sizes = Cursor::new(stsz, "stsz");
+    sizes.version()?;
+    let constant_size = sizes.u32()?;
+    let sample_count = sizes.u32()?;
+    if constant_size == 0 {
+        check_table(stsz.len() - sizes.pos(), sample_count, 4, "stsz")?;
+    }
+    let Some(stsc) = Boxes::find(stbl, b"stsc")? else { return Ok(Vec::new()) };
+    let mut runs = Cursor::new(stsc, "stsc");
+    runs.version()?;
+    let run_count = runs.u32()?;
+    check_table(stsc.len() - runs.pos(), run_count, 12, "stsc")?;
+    let runs: Vec<(u32, u32)> = (0..run_count)
+        .map(|_| -> Result<(u32, u32), ProbeError> {
+            let first_chunk = runs.u32()?;
+            let per_chunk = runs.u32()?;
+            runs.skip(4)?;
+            Ok((first_chunk, per_chunk))
+        })
+        .collect::<Result<_, _>>()?;
+
+    let mut ranges = Vec::with_capacity(offsets.len());
+    let mut samples_left = sample_count;
+    let mut run = 0;
+    for (index, &offset) in offsets.iter().enumerate() {
+        let chunk_number = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        // The run that covers this chunk is the last one starting at or
+        // before it; runs are in chunk order, so the index only moves forward.
+        while run + 1 < runs.len() && runs[run + 1].0 <= chunk_number {
+            run += 1;
+        }
+        let per_chunk = runs.get(run).filter(|(first, _)| *first <= chunk_number).map_or(0, |(_, per)| *per);
+        let take = per_chunk.min(samples_left);
+        let len = if constant_size != 0 {
+            u64::from(take) * u64::from(constant_size)
+        } else {
+            // Bounded by the stsz table checked above: `take` never passes
+            // the samples it lists.
+            let mut len = 0u64;
+            for _ in 0..take {
+                len = len.saturating_add(u64::from(sizes.u32()?));
+            }
+            len
+        };
+        samples_left -= take;
+        ranges.push((offset, offset.saturating_add(len)));
+        if samples_left == 0 {
+            break;
+        }
+    }
+    Ok(ranges)
+}
+
+fn parse_moov(data: &[u8]) -> Result<Moov, ProbeError> {
+    let mut moov = Moov { timescale: 0, mvhd_duration: 0, tracks: Vec::new(), fragmented: false, fragment_duration: 0 };
     let mut mvex = None;
     let mut boxes = Boxes::new(data);
     while let Some((kind, payload)) = boxes.next_box()? {
         match &kind {
             b"mvhd" => (moov.timescale, moov.mvhd_duration) = parse_mvhd(payload)?,
-            b"trak" => {
-                let track = parse_trak(payload)?;
-                moov.longest_tkhd = moov.longest_tkhd.max(track.tkhd_duration);
-                if moov.video.is_none() && &track.handler == b"vide" {
-                    moov.video = Some(track);
-                }
-            }
+            b"trak" => moov.tracks.push(parse_trak(payload)?),
             b"mvex" => mvex = Some(payload),
             _ => {}
         }
     }
     if let Some(mvex) = mvex {
         moov.fragmented = true;
-        let video_id = moov.video.as_ref().map(|track| track.id);
         let mut boxes = Boxes::new(mvex);
         while let Some((kind, payload)) = boxes.next_box()? {
             let mut cursor = Cursor::new(payload, "mvex child");
@@ -297,8 +436,10 @@ fn parse_moov(data: &[u8]) -> Result<Moov, ProbeError> {
                     let track_id = cursor.u32()?;
                     cursor.skip(4)?;
                     let default_duration = cursor.u32()?;
-                    if Some(track_id) == video_id {
-                        moov.trex_default_duration = default_duration;
+                    let default_size = cursor.u32()?;
+                    if let Some(track) = moov.tracks.iter_mut().find(|track| track.id == track_id) {
+                        track.trex_default_duration = default_duration;
+                        track.trex_default_size = default_size;
                     }
                 }
                 _ => {}
@@ -308,8 +449,9 @@ fn parse_moov(data: &[u8]) -> Result<Moov, ProbeError> {
     Ok(moov)
 }
 
-/// Adds the video track's sample durations in one `moof` to `total`.
-fn sum_moof(data: &[u8], video_id: u32, trex_default: u32, total: &mut u64) -> Result<(), ProbeError> {
+/// Adds each track's sample durations and sizes in one `moof` to its
+/// fragment totals.
+fn sum_moof(data: &[u8], tracks: &mut [Track]) -> Result<(), ProbeError> {
     let mut boxes = Boxes::new(data);
     while let Some((kind, traf)) = boxes.next_box()? {
         if &kind != b"traf" {
@@ -320,16 +462,18 @@ fn sum_moof(data: &[u8], video_id: u32, trex_default: u32, total: &mut u64) -> R
         };
         let mut cursor = Cursor::new(tfhd, "tfhd");
         let (_, flags) = cursor.version_flags()?;
-        if cursor.u32()? != video_id {
+        let track_id = cursor.u32()?;
+        let Some(track) = tracks.iter_mut().find(|track| track.id == track_id) else {
             continue;
-        }
+        };
         if flags & 0x01 != 0 {
             cursor.skip(8)?; // base_data_offset
         }
         if flags & 0x02 != 0 {
             cursor.skip(4)?; // sample_description_index
         }
-        let default_duration = if flags & 0x08 != 0 { cursor.u32()? } else { trex_default };
+        let default_duration = if flags & 0x08 != 0 { cursor.u32()? } else { track.trex_default_duration };
+        let default_size = if flags & 0x10 != 0 { cursor.u32()? } else { track.trex_default_size };
 
         let mut runs = Boxes::new(traf);
         while let Some((kind, trun)) = runs.next_box()? {
@@ -345,22 +489,27 @@ fn sum_moof(data: &[u8], video_id: u32, trex_default: u32, total: &mut u64) -> R
             if flags & 0x04 != 0 {
                 cursor.skip(4)?; // first_sample_flags
             }
+            let has_duration = flags & 0x100 != 0;
+            let has_size = flags & 0x200 != 0;
             let per_sample_fields = [0x100, 0x200, 0x400, 0x800].iter().filter(|&&bit| flags & bit != 0).count();
-            if flags & 0x100 == 0 {
-                *total = total.saturating_add(u64::from(count) * u64::from(default_duration));
+            if per_sample_fields == 0 {
+                let samples = u64::from(count);
+                track.fragment_duration = track.fragment_duration.saturating_add(samples * u64::from(default_duration));
+                track.fragment_bytes = track.fragment_bytes.saturating_add(samples * u64::from(default_size));
                 continue;
             }
-            // Each sample has its own duration: the table must fit in the box
+            // Samples have fields of their own: the table must fit in the box
             // before it is walked, so the loop is bounded by the box size.
             let entry_len = per_sample_fields * 4;
-            let table_len = usize::try_from(count).ok().and_then(|count| count.checked_mul(entry_len));
-            if table_len.is_none_or(|len| len > trun.len() - cursor.pos()) {
-                return Err(truncated("trun sample table runs past its box"));
-            }
+            check_table(trun.len() - cursor.pos(), count, entry_len, "trun")?;
             for _ in 0..count {
                 let entry = cursor.bytes(entry_len)?;
-                let duration = u32::from_be_bytes([entry[0], entry[1], entry[2], entry[3]]);
-                *total = total.saturating_add(u64::from(duration));
+                let field =
+                    |at: usize| u64::from(u32::from_be_bytes([entry[at], entry[at + 1], entry[at + 2], entry[at + 3]]));
+                let duration = if has_duration { field(0) } else { u64::from(default_duration) };
+                let size = if has_size { field(if has_duration { 4 } else { 0 }) } else { u64::from(default_size) };
+                track.fragment_duration = track.fragment_duration.saturating_add(duration);
+                track.fragment_bytes = track.fragment_bytes.saturating_add(size);
             }
         }
     }
@@ -381,7 +530,7 @@ pub(super) fn probe_mp4<R: Read + Seek>(input: &mut Input<R>, head: &[u8]) -> Re
     let mut moov: Option<Moov> = None;
     let mut mdat_seen = false;
     let mut faststart = None;
-    let mut fragments_total: u64 = 0;
+    let mut mdat_payloads: Vec<(u64, u64)> = Vec::new();
     let mut moof_bytes: u64 = 0;
     let mut boxes_seen: u32 = 1;
     while input.remaining() >= 8 {
@@ -400,9 +549,12 @@ pub(super) fn probe_mp4<R: Read + Seek>(input: &mut Input<R>, head: &[u8]) -> Re
                 faststart = Some(!mdat_seen);
                 moov = Some(parsed);
             }
-            b"mdat" => mdat_seen = true,
+            b"mdat" => {
+                mdat_seen = true;
+                mdat_payloads.push((header.start + header.header_len, header.end()));
+            }
             b"moof" => {
-                let Some(moov) = &moov else {
+                let Some(moov) = &mut moov else {
                     return Err(truncated("a movie fragment comes before the moov box"));
                 };
                 moof_bytes = moof_bytes.saturating_add(header.payload_len());
@@ -410,9 +562,7 @@ pub(super) fn probe_mp4<R: Read + Seek>(input: &mut Input<R>, head: &[u8]) -> Re
                     return Err(truncated("the movie fragment headers are too large"));
                 }
                 let data = input.read_vec(header.payload_len(), MAX_MOOF_BYTES, "a moof box")?;
-                if let Some(video) = &moov.video {
-                    sum_moof(&data, video.id, moov.trex_default_duration, &mut fragments_total)?;
-                }
+                sum_moof(&data, &mut moov.tracks)?;
             }
             _ => {}
         }
@@ -422,26 +572,86 @@ pub(super) fn probe_mp4<R: Read + Seek>(input: &mut Input<R>, head: &[u8]) -> Re
     let Some(moov) = moov else {
         return Err(truncated("no moov box"));
     };
-    let Some(video) = moov.video else {
+    let Some(video) = moov.video() else {
         return Err(ProbeError::NotAVideo);
     };
-    let movie_scale = u64::from(moov.timescale);
-    let mut candidates =
-        vec![ticks_to_ms(moov.mvhd_duration, movie_scale), ticks_to_ms(moov.longest_tkhd, movie_scale)];
-    if moov.fragmented {
-        candidates.push(ticks_to_ms(moov.fragment_duration, movie_scale));
-        let track_total = video.mdhd_duration.saturating_add(fragments_total);
-        candidates.push(ticks_to_ms(track_total, u64::from(video.timescale)));
-    }
-    let duration_ms = candidates.into_iter().flatten().max().filter(|&ms| ms > 0).ok_or(ProbeError::NoDuration)?;
+    let duration_ms = longest_duration(&moov).ok_or(ProbeError::NoDuration)?;
+    let media_bytes = media_bytes(&moov, &mdat_payloads);
     Ok(VideoInfo {
         container,
         duration_ms,
         width: video.width,
         height: video.height,
-        video_codec: video.codec,
+        video_codec: video.codec.clone(),
         faststart,
+        media_bytes,
     })
+}
+
+/// The longest duration any part of the file gives, in milliseconds; `None`
+/// when all of them are zero or unknown. Headers (`mvhd`, `tkhd`, `mdhd`,
+/// `mehd`) can be edited without touching a sample, so the sample tables
+/// (`stts`, and `trun` in fragments) and the edit lists count too: a file
+/// whose headers claim a sixth of its real length is measured by what its
+/// samples play.
+fn longest_duration(moov: &Moov) -> Option<u32> {
+    let movie_scale = u64::from(moov.timescale);
+    let mut candidates = vec![ticks_to_ms(moov.mvhd_duration, movie_scale)];
+    if moov.fragmented {
+        candidates.push(ticks_to_ms(moov.fragment_duration, movie_scale));
+    }
+    for track in &moov.tracks {
+        candidates.push(ticks_to_ms(track.tkhd_duration, movie_scale));
+        candidates.push(ticks_to_ms(track.edit_duration, movie_scale));
+        let track_scale = u64::from(track.timescale);
+        let played = track.sample_duration.saturating_add(track.fragment_duration);
+        // Audio sample tables include the encoder's priming samples (about
+        // 21–46 ms for AAC) that the edit list hides; forgive that much.
+        let allowance = if track.is_audio() { AUDIO_PRIMING_ALLOWANCE_MS } else { 0 };
+        for ticks in [track.mdhd_duration, played, track.mdhd_duration.saturating_add(track.fragment_duration)] {
+            candidates.push(ticks_to_ms(ticks, track_scale).map(|ms| ms.saturating_sub(allowance)));
+        }
+    }
+    candidates.into_iter().flatten().max().filter(|&ms| ms > 0)
+}
+
+/// Bytes of the file that hold picture or sound samples: the chunks of the
+/// video and audio tracks, merged where they overlap and counted only inside
+/// `mdat` payloads (a sample table cannot claim bytes that are not media
+/// data). In a fragmented file the fragments' sample sizes count too, up to
+/// what the `mdat` boxes hold.
+fn media_bytes(moov: &Moov, mdat_payloads: &[(u64, u64)]) -> u64 {
+    let mut chunks: Vec<(u64, u64)> =
+        moov.tracks.iter().filter(|track| track.is_media()).flat_map(|track| track.chunks.iter().copied()).collect();
+    chunks.sort_unstable();
+    let mut covered = 0u64;
+    let mut merged: Option<(u64, u64)> = None;
+    let mut flush = |range: (u64, u64)| {
+        for &(start, end) in mdat_payloads {
+            let (from, to) = (range.0.max(start), range.1.min(end));
+            covered = covered.saturating_add(to.saturating_sub(from));
+        }
+    };
+    for (start, end) in chunks {
+        match &mut merged {
+            Some(current) if start <= current.1 => current.1 = current.1.max(end),
+            _ => {
+                if let Some(done) = merged.replace((start, end)) {
+                    flush(done);
+                }
+            }
+        }
+    }
+    if let Some(done) = merged {
+        flush(done);
+    }
+    if moov.fragmented {
+        let mdat_total: u64 = mdat_payloads.iter().map(|(start, end)| end - start).sum();
+        let fragments: u64 =
+            moov.tracks.iter().filter(|track| track.is_media()).map(|track| track.fragment_bytes).sum();
+        covered = covered.saturating_add(fragments).min(mdat_total);
+    }
+    covered
 }
 
 #[cfg(test)]
@@ -465,6 +675,7 @@ mod tests {
                 height: Some(284),
                 video_codec: Some("avc1".into()),
                 faststart: Some(true),
+                media_bytes: 23032,
             }
         );
         assert_eq!(info.container.extension(), "mp4");
@@ -711,5 +922,112 @@ mod tests {
         assert_eq!(info.faststart, Some(false));
         assert_eq!(info.duration_ms, 2000);
         assert_eq!((info.width, info.height), (Some(320), Some(240)));
+    }
+    /// Divides the duration fields of `mvhd`, every `tkhd`, `mdhd` and
+    /// `elst` entry by `by`, in place: the headers claim a fraction of the
+    /// length while every sample stays where it was.
+    fn divide_header_durations(bytes: &mut [u8], by: u64) {
+        fn divide(bytes: &mut [u8], offset: usize, wide: bool, by: u64) {
+            if wide {
+                let field = &mut bytes[offset..offset + 8];
+                let value = u64::from_be_bytes(field.try_into().unwrap()) / by;
+                field.copy_from_slice(&value.to_be_bytes());
+            } else {
+                let field = &mut bytes[offset..offset + 4];
+                let value = u64::from(u32::from_be_bytes(field.try_into().unwrap())) / by;
+                field.copy_from_slice(&(value as u32).to_be_bytes());
+            }
+        }
+        fn walk(bytes: &mut [u8], start: usize, end: usize, by: u64) {
+            let mut at = start;
+            while at + 8 <= end {
+                let size = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+                let kind: [u8; 4] = bytes[at + 4..at + 8].try_into().unwrap();
+                let payload = at + 8;
+                let version = bytes[payload];
+                match &kind {
+                    b"moov" | b"trak" | b"mdia" | b"edts" => walk(bytes, payload, at + size, by),
+                    // version/flags, created, modified, timescale, duration
+                    b"mvhd" | b"mdhd" => {
+                        divide(bytes, payload + if version == 1 { 24 } else { 16 }, version == 1, by);
+                    }
+                    // version/flags, created, modified, track id, reserved, duration
+                    b"tkhd" => divide(bytes, payload + if version == 1 { 28 } else { 20 }, version == 1, by),
+                    b"elst" => {
+                        let count = u32::from_be_bytes(bytes[payload + 4..payload + 8].try_into().unwrap()) as usize;
+                        let entry = if version == 1 { 20 } else { 12 };
+                        for index in 0..count {
+                            divide(bytes, payload + 8 + index * entry, version == 1, by);
+                        }
+                    }
+                    _ => {}
+                }
+                at += size;
+            }
+        }
+        let len = bytes.len();
+        walk(bytes, 0, len, by);
+    }
+
+    #[test]
+    fn headers_divided_by_six_are_measured_by_the_sample_tables() {
+        // A 20 s clip (video and audio) whose mvhd, tkhd, mdhd and elst all
+        // claim 3.3 s: the stts tables still hold 20 s of samples.
+        let mut bytes = fixture("test-twenty-seconds.mp4");
+        assert_eq!(probe_bytes(&bytes, 60_000).unwrap().duration_ms, 20_000);
+        divide_header_durations(&mut bytes, 6);
+        let result = probe_bytes(&bytes, MAX);
+        assert!(matches!(result, Err(ProbeError::TooLong { duration_ms, .. }) if duration_ms >= 19_900), "{result:?}");
+    }
+
+    #[test]
+    fn stts_and_edit_lists_count() {
+        // 100 samples of 512 ticks and 20 of 1024.
+        assert_eq!(parse_stts(&be32(&[0, 2, 100, 512, 20, 1024])).unwrap(), 71_680);
+        let elst = cat(&[be32(&[0, 2, 3000, 0, 0x0001_0000]), be32(&[6000, 0, 0x0001_0000])]);
+        assert_eq!(parse_elst(&elst).unwrap(), 9000);
+        // A table that claims more entries than its box holds is refused.
+        assert!(matches!(parse_stts(&be32(&[0, 1_000_000, 1, 1])), Err(ProbeError::Truncated(_))));
+        assert!(matches!(parse_elst(&be32(&[0, u32::MAX])), Err(ProbeError::Truncated(_))));
+    }
+
+    #[test]
+    fn media_bytes_cover_the_samples_only() {
+        let info = probe_file(&fixture_path("test-short.mp4"), MAX).unwrap();
+        let len = fixture("test-short.mp4").len() as u64;
+        assert!(len - info.media_bytes < 4096, "{} of {len} bytes are samples", info.media_bytes);
+        // An mdat stretched over 20 MiB of appended bytes: the samples stay
+        // where they were, so the stretch is payload.
+        let mut bytes = fixture("test-short.mp4");
+        let at = bytes.windows(4).position(|w| w == b"mdat").unwrap() - 4;
+        let size = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+        assert_eq!(at as u64 + u64::from(size), len, "the fixture's mdat is its last box");
+        bytes[at..at + 4].copy_from_slice(&(size + (20 << 20)).to_be_bytes());
+        bytes.resize(bytes.len() + (20 << 20), 0x5a);
+        assert!(matches!(probe_bytes(&bytes, MAX), Err(ProbeError::ExtraPayload { .. })));
+    }
+
+    #[test]
+    fn payload_after_the_video_is_refused_beyond_the_bound() {
+        let clip = fixture("test-short.mp4");
+        let free_box = |payload: usize| {
+            let mut out = clip.clone();
+            out.extend_from_slice(&bx(b"free", &vec![0; payload]));
+            out
+        };
+        // A small free box (padding some writers leave) passes.
+        assert!(probe_bytes(&free_box(1024), MAX).is_ok());
+        // 20 MiB in a free box, or as raw bytes after the last box, does not.
+        let result = probe_bytes(&free_box(20 << 20), MAX);
+        assert!(
+            matches!(result, Err(ProbeError::ExtraPayload { bytes, max }) if bytes > 20 << 20 && max == super::super::MAX_NON_MEDIA_BYTES),
+            "{result:?}"
+        );
+        let mut trailing = clip.clone();
+        trailing.resize(clip.len() + (20 << 20), 0);
+        assert!(matches!(probe_bytes(&trailing, MAX), Err(ProbeError::ExtraPayload { .. })));
+        // Just over the bound is refused too.
+        let over = super::super::MAX_NON_MEDIA_BYTES as usize;
+        assert!(matches!(probe_bytes(&free_box(over), MAX), Err(ProbeError::ExtraPayload { .. })));
     }
 }

@@ -19,6 +19,8 @@ const MAX_TRACKS_BYTES: u64 = 1 << 20;
 const MAX_EBML_ELEMENTS: u32 = 1_000_000;
 /// Longest codec string kept.
 const MAX_CODEC_CHARS: usize = 64;
+/// Most distinct track numbers that blocks may name.
+const MAX_BLOCK_TRACKS: usize = 64;
 
 pub(super) const EBML_MAGIC: [u8; 4] = [0x1A, 0x45, 0xDF, 0xA3];
 const ID_EBML: u32 = 0x1A45_DFA3;
@@ -30,6 +32,7 @@ const ID_TIMESTAMP_SCALE: u32 = 0x2A_D7B1;
 const ID_DURATION: u32 = 0x4489;
 const ID_TRACKS: u32 = 0x1654_AE6B;
 const ID_TRACK_ENTRY: u32 = 0xAE;
+const ID_TRACK_NUMBER: u32 = 0xD7;
 const ID_TRACK_TYPE: u32 = 0x83;
 const ID_CODEC_ID: u32 = 0x86;
 const ID_VIDEO: u32 = 0xE0;
@@ -188,10 +191,35 @@ struct WebmState {
     video: Option<WebmVideo>,
     /// The latest block end seen, in Segment ticks.
     last_block_end: Option<u64>,
+    /// Track numbers of the video and audio tracks.
+    media_tracks: Vec<u64>,
+    /// Block bytes per track number (Tracks may come after the Clusters,
+    /// so blocks are counted per track and judged at the end).
+    block_bytes: Vec<(u64, u64)>,
     budget: Budget,
 }
 
 impl WebmState {
+    /// Counts a block of `size` bytes (its element payload) for `track`.
+    fn record_block_bytes(&mut self, track: u64, size: u64) -> Result<(), ProbeError> {
+        if let Some((_, bytes)) = self.block_bytes.iter_mut().find(|(number, _)| *number == track) {
+            *bytes = bytes.saturating_add(size);
+        } else if self.block_bytes.len() < MAX_BLOCK_TRACKS {
+            self.block_bytes.push((track, size));
+        } else {
+            return Err(truncated("blocks name too many tracks"));
+        }
+        Ok(())
+    }
+
+    /// Bytes of blocks that belong to video or audio tracks.
+    fn media_bytes(&self) -> u64 {
+        self.block_bytes
+            .iter()
+            .filter(|(track, _)| self.media_tracks.contains(track))
+            .fold(0u64, |total, (_, bytes)| total.saturating_add(*bytes))
+    }
+
     fn record_block(&mut self, cluster_ts: Option<u64>, relative: i16, duration: u64) -> Result<(), ProbeError> {
         let cluster_ts = cluster_ts.ok_or_else(|| truncated("a block comes before its Cluster Timestamp"))?;
         let end = i128::from(cluster_ts) + i128::from(relative) + i128::from(duration);
@@ -215,12 +243,13 @@ fn parse_info(data: &[u8], state: &mut WebmState) -> Result<(), ProbeError> {
 fn parse_tracks(data: &[u8], state: &mut WebmState) -> Result<(), ProbeError> {
     state.tracks_seen = true;
     for_each_element(data, |id, entry| {
-        if id != ID_TRACK_ENTRY || state.video.is_some() {
+        if id != ID_TRACK_ENTRY {
             return Ok(());
         }
-        let (mut track_type, mut codec, mut width, mut height) = (0, None, None, None);
+        let (mut number, mut track_type, mut codec, mut width, mut height) = (None, 0, None, None, None);
         for_each_element(entry, |id, payload| {
             match id {
+                ID_TRACK_NUMBER => number = Some(ebml_uint(payload)?),
                 ID_TRACK_TYPE => track_type = ebml_uint(payload)?,
                 ID_CODEC_ID => codec = Some(webm_codec(&ebml_string(payload))),
                 ID_VIDEO => for_each_element(payload, |id, payload| {
@@ -235,23 +264,30 @@ fn parse_tracks(data: &[u8], state: &mut WebmState) -> Result<(), ProbeError> {
             }
             Ok(())
         })?;
-        if track_type == 1 {
+        // Track types 1 (video) and 2 (audio) carry the media.
+        if let Some(number) = number.filter(|_| track_type == 1 || track_type == 2)
+            && state.media_tracks.len() < MAX_BLOCK_TRACKS
+        {
+            state.media_tracks.push(number);
+        }
+        if track_type == 1 && state.video.is_none() {
             state.video = Some(WebmVideo { codec, width, height });
         }
         Ok(())
     })
 }
 
-/// Reads the relative timecode from the start of a Block or SimpleBlock of
-/// `size` bytes: track number (a variable-length integer), then 16 bits.
-fn read_block_timecode<R: Read + Seek>(input: &mut Input<R>, size: u64) -> Result<i16, ProbeError> {
+/// Reads the track number (a variable-length integer) and the relative
+/// timecode (16 bits) from the start of a Block or SimpleBlock of `size`
+/// bytes.
+fn read_block_head<R: Read + Seek>(input: &mut Input<R>, size: u64) -> Result<(u64, i16), ProbeError> {
     let mut head = [0u8; 10];
     let len = usize::try_from(size.min(10)).unwrap_or(10);
     input.read_exact(&mut head[..len])?;
     let mut cursor = Cursor::new(&head[..len], "block");
-    read_element_size(&mut cursor)?;
+    let track = read_element_size(&mut cursor)?.ok_or_else(|| truncated("block without a track number"))?;
     let timecode = cursor.array::<2>().map_err(|_| truncated("block too short"))?;
-    Ok(i16::from_be_bytes(timecode))
+    Ok((track, i16::from_be_bytes(timecode)))
 }
 
 /// Walks one Cluster's children (the Cluster header already read), recording
@@ -286,7 +322,8 @@ fn scan_cluster<R: Read + Seek>(
                 cluster_ts = Some(ebml_uint(&data)?);
             }
             ID_SIMPLE_BLOCK => {
-                let relative = read_block_timecode(input, child_size)?;
+                let (track, relative) = read_block_head(input, child_size)?;
+                state.record_block_bytes(track, child_size)?;
                 state.record_block(cluster_ts, relative, 0)?;
             }
             ID_BLOCK_GROUP => {
@@ -298,7 +335,11 @@ fn scan_cluster<R: Read + Seek>(
                     let item_end = input.pos().checked_add(size).filter(|&item_end| item_end <= child_end);
                     let item_end = item_end.ok_or_else(|| truncated("element runs past its BlockGroup"))?;
                     match id {
-                        ID_BLOCK => relative = Some(read_block_timecode(input, size)?),
+                        ID_BLOCK => {
+                            let (track, timecode) = read_block_head(input, size)?;
+                            state.record_block_bytes(track, size)?;
+                            relative = Some(timecode);
+                        }
                         ID_BLOCK_DURATION => duration = ebml_uint(&input.read_vec(size, 8, "a BlockDuration")?)?,
                         _ => {}
                     }
@@ -362,6 +403,8 @@ pub(super) fn probe_webm<R: Read + Seek>(input: &mut Input<R>) -> Result<VideoIn
         tracks_seen: false,
         video: None,
         last_block_end: None,
+        media_tracks: Vec::new(),
+        block_bytes: Vec::new(),
         budget,
     };
     while input.pos() < segment_end {
@@ -390,6 +433,7 @@ pub(super) fn probe_webm<R: Read + Seek>(input: &mut Input<R>) -> Result<VideoIn
     if !state.tracks_seen {
         return Err(truncated("no Tracks element"));
     }
+    let media_bytes = state.media_bytes();
     let Some(video) = state.video else {
         return Err(ProbeError::NotAVideo);
     };
@@ -413,6 +457,7 @@ pub(super) fn probe_webm<R: Read + Seek>(input: &mut Input<R>) -> Result<VideoIn
         height: video.height,
         video_codec: video.codec,
         faststart: None,
+        media_bytes,
     })
 }
 
@@ -437,6 +482,7 @@ mod tests {
                 height: Some(284),
                 video_codec: Some("vp09".into()),
                 faststart: None,
+                media_bytes: 44221,
             }
         );
         assert_eq!(info.container.extension(), "webm");
@@ -524,6 +570,7 @@ mod tests {
                 height: Some(240),
                 video_codec: Some("vp08".into()),
                 faststart: None,
+                media_bytes: 48,
             }
         );
         // A Cues element after the last unknown-size Cluster ends it.
@@ -617,5 +664,32 @@ mod tests {
         let mut bytes = cat(&[ebml_header("webm"), el_unknown(ID_SEGMENT), tracks(1)]);
         bytes.extend(std::iter::repeat_n([0xEC, 0x80], 1_100_000).flatten());
         assert!(matches!(probe_bytes(&bytes, MAX), Err(ProbeError::Truncated(_))));
+    }
+    #[test]
+    fn webm_payload_outside_the_blocks_is_bounded() {
+        let short = fixture("test-short.webm");
+        let info = probe_bytes(&short, MAX).unwrap();
+        assert!(
+            short.len() as u64 - info.media_bytes < 4096,
+            "{} of {} bytes are blocks",
+            info.media_bytes,
+            short.len()
+        );
+        let clusters: &[(u64, &[i16])] = &[(0, &[0, 33, 66])];
+        // Attachments (Matroska's way of carrying files) in the Segment.
+        let mut attached = recorder_webm("webm", 1, clusters);
+        attached.extend_from_slice(&el(ID_ATTACHMENTS, &vec![7; 1 << 20]));
+        assert!(matches!(probe_bytes(&attached, MAX), Err(ProbeError::ExtraPayload { .. })));
+        // Blocks of a track that is neither video nor audio (here track 5,
+        // which Tracks does not list) are not media either.
+        let mut smuggled = recorder_webm("webm", 1, clusters);
+        let mut block = vec![0x85, 0, 0, 0x80];
+        block.resize(1 << 20, 9);
+        smuggled.extend_from_slice(&el(ID_SIMPLE_BLOCK, &block));
+        assert!(matches!(probe_bytes(&smuggled, MAX), Err(ProbeError::ExtraPayload { .. })));
+        // A little padding passes.
+        let mut padded = recorder_webm("webm", 1, clusters);
+        padded.extend_from_slice(&el(0xEC, &[0; 1000]));
+        assert!(probe_bytes(&padded, MAX).is_ok());
     }
 }
