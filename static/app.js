@@ -85,7 +85,10 @@ document.addEventListener("DOMContentLoaded", () => {
       progress.hidden = true;
     });
     request.addEventListener("error", () => { alert("Network error, please try again."); progress.hidden = true; });
-    request.send(new FormData(form));
+    // The JSON API is guarded by the cross-site check; its form has no token field.
+    const data = new FormData(form);
+    data.delete("csrf");
+    request.send(data);
   });
 });
 

@@ -2,14 +2,14 @@
 //! and query strings whose rejections use our error shape, the caller
 //! behind a request (client address, session, voter key), signed-in users
 //! and admins, path segments parsed into typed ids and actions (a bad one
-//! is the JSON 404), and page form posts whose per-session form token is
-//! checked once, here.
+//! is the JSON 404), and page form posts (urlencoded or multipart) whose
+//! per-session form token is checked once, here.
 
 use std::marker::PhantomData;
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, RawForm, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Multipart, Path, RawForm, Request};
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
@@ -279,6 +279,65 @@ impl<T: PageForm> FromRequest<AppState> for SignedForm<T> {
             return Err(FormRefusal::Forged);
         }
         Ok(SignedForm(form))
+    }
+}
+
+/// A page's multipart form post (the no-JavaScript upload) whose first
+/// part is `csrf`, this session's form token, checked before any other part
+/// (a large file behind a forged token is never read). Anonymous posts
+/// pass, as with [`SignedForm`]; the handler sends them to sign in.
+pub struct SignedMultipart(pub Multipart);
+
+/// Why a multipart form post was turned away before its handler saw it.
+pub enum MultipartRefusal {
+    /// Not a multipart body (the page shows the form again with a hint).
+    NotMultipart,
+    /// The first part is not this session's token (403 `csrf_failed`).
+    Forged,
+}
+
+impl IntoResponse for MultipartRefusal {
+    fn into_response(self) -> Response {
+        match self {
+            MultipartRefusal::NotMultipart => {
+                ServiceError::invalid("send the form as multipart/form-data").into_response()
+            }
+            MultipartRefusal::Forged => csrf_failed().into_response(),
+        }
+    }
+}
+
+/// Longest `csrf` part read (a token is 32 characters).
+const MAX_TOKEN_PART_BYTES: usize = 256;
+
+impl FromRequest<AppState> for SignedMultipart {
+    type Rejection = MultipartRefusal;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, MultipartRefusal> {
+        let (mut parts, body) = request.into_parts();
+        let caller = Caller::from_request_parts(&mut parts, state).await.map_err(|_| MultipartRefusal::Forged)?;
+        let request = Request::from_parts(parts, body);
+        let mut multipart =
+            Multipart::from_request(request, state).await.map_err(|_| MultipartRefusal::NotMultipart)?;
+        let Some(expected) = form_token(state, &caller) else {
+            return Ok(SignedMultipart(multipart));
+        };
+        let mut field = match multipart.next_field().await {
+            Ok(Some(field)) if field.name() == Some("csrf") => field,
+            _ => return Err(MultipartRefusal::Forged),
+        };
+        let mut token = Vec::new();
+        while let Ok(Some(chunk)) = field.chunk().await {
+            if token.len() + chunk.len() > MAX_TOKEN_PART_BYTES {
+                return Err(MultipartRefusal::Forged);
+            }
+            token.extend_from_slice(&chunk);
+        }
+        drop(field);
+        if !constant_time_eq(&token, expected.as_bytes()) {
+            return Err(MultipartRefusal::Forged);
+        }
+        Ok(SignedMultipart(multipart))
     }
 }
 

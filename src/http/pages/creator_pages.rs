@@ -1,7 +1,7 @@
 //! Creator pages: upload, my profile with my clips, and search.
 
 use askama::Template;
-use axum::extract::{Multipart, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -10,7 +10,7 @@ use super::Chrome;
 use super::arena::ClipCard;
 use super::render;
 use crate::http::error::status;
-use crate::http::extract::{ApiQuery, Caller};
+use crate::http::extract::{ApiQuery, Caller, MultipartRefusal, SignedMultipart};
 use crate::http::state::AppState;
 use crate::http::upload;
 use crate::service::profiles::{self, Profile};
@@ -48,14 +48,20 @@ pub async fn upload_page(State(state): State<AppState>, caller: Caller) -> Respo
     render(&upload_page_for(&state, &caller, None), StatusCode::OK)
 }
 
-/// `POST /upload`: the no-JavaScript multipart form.
+/// `POST /upload`: the no-JavaScript multipart form, signed with the
+/// session's form token (its first part).
 pub async fn upload_form(
     State(state): State<AppState>,
     caller: Caller,
-    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+    multipart: Result<SignedMultipart, MultipartRefusal>,
 ) -> Response {
+    let multipart = match multipart {
+        Ok(SignedMultipart(multipart)) => Some(multipart),
+        Err(MultipartRefusal::Forged) => return MultipartRefusal::Forged.into_response(),
+        Err(MultipartRefusal::NotMultipart) => None,
+    };
     let Some(user) = caller.user.clone() else { return Redirect::to("/login").into_response() };
-    let Ok(multipart) = multipart else {
+    let Some(multipart) = multipart else {
         let page = upload_page_for(&state, &caller, Some("Choose a video file to upload.".into()));
         return render(&page, StatusCode::BAD_REQUEST);
     };
