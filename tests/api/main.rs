@@ -11,6 +11,7 @@ mod helpers;
 mod leaderboard;
 mod live;
 mod media;
+mod media_rules;
 mod openapi;
 mod ops;
 mod pages;
