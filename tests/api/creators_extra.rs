@@ -106,8 +106,9 @@ async fn the_same_bytes_uploaded_by_two_users_are_stored_once() {
     assert_eq!(alice_video, bob_video, "both clips point at the one stored file");
     assert_eq!(entries_in(&media.join(".incoming")), 0, "the duplicate's temp file is gone");
 
-    // The shared file is served.
-    let video = app.get(alice_video.as_str().expect("url")).await;
+    // The shared file is served (to a creator of a clip using it: both are
+    // still pending, so it is not public yet).
+    let video = alice.get(app.url(alice_video.as_str().expect("url"))).send().await.expect("media");
     assert_eq!(video.status(), 200);
     assert_eq!(video.bytes().await.expect("body").len(), SHORT_MP4.len() + 8 + 17);
 }
