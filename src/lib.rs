@@ -25,7 +25,6 @@ pub mod search;
 pub mod service;
 pub mod sessions;
 pub mod store;
-pub mod tally;
 pub mod telemetry;
 pub mod unread;
 pub mod views;

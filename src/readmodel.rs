@@ -12,6 +12,7 @@ use parking_lot::RwLock;
 use crate::domain::flags;
 use crate::domain::ids::ClipId;
 use crate::domain::model::{Season, Slot};
+use crate::domain::tally::FrozenTally;
 use crate::domain::tournament::SlotStatus;
 use crate::domain::vote::VotingFlags;
 use crate::store::writer::CommittedEvent;
@@ -32,6 +33,8 @@ pub struct ReadState {
     pub winners: BTreeMap<u32, CountedClip>,
     /// Stored flag values.
     pub stored_flags: HashMap<String, bool>,
+    /// Published tallies of locked slots, by position.
+    pub tallies: BTreeMap<u32, FrozenTally>,
 }
 
 impl ReadState {
@@ -45,6 +48,7 @@ impl ReadState {
             open_index,
             winners: snapshot.winners,
             stored_flags: snapshot.flags,
+            tallies: snapshot.tallies,
         }
     }
 

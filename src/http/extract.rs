@@ -19,7 +19,7 @@ use crate::auth;
 use crate::domain::account::Username;
 use crate::domain::clock::Timestamp;
 use crate::domain::flags::FlagKey;
-use crate::domain::ids::{ClipId, CommentId, SeasonId, SlotPosition, UserId, VoterKey};
+use crate::domain::ids::{ClipId, CommentId, SeasonId, SlotPosition, UserId, VoteId, VoterKey};
 use crate::domain::leaderboard::Board;
 use crate::domain::moderation::{SeasonAction, SlotAction, UserAction};
 use crate::http::error::csrf_failed;
@@ -200,6 +200,7 @@ path_segment!(FollowList, "no such API route", FollowList::parse);
 path_segment!(FlagKey, "no such feature flag", FlagKey::parse);
 
 path_segment!(CommentId, "no such comment", |raw| raw.parse().ok());
+path_segment!(VoteId, "no such vote", |raw| raw.parse().ok());
 
 /// One typed path segment.
 pub struct Segment<T>(pub T);
@@ -226,6 +227,24 @@ impl<A: PathSegment, B: PathSegment, S: Send + Sync> FromRequestParts<S> for Seg
         let first = A::parse_segment(&first).ok_or_else(A::not_found)?;
         let second = B::parse_segment(&second).ok_or_else(B::not_found)?;
         Ok(Segments(first, second))
+    }
+}
+
+/// Three typed path segments, checked in order.
+pub struct Segments3<A, B, C>(pub A, pub B, pub C);
+
+impl<A: PathSegment, B: PathSegment, C: PathSegment, S: Send + Sync> FromRequestParts<S> for Segments3<A, B, C> {
+    type Rejection = ServiceError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ServiceError> {
+        let Ok(Path((first, second, third))) = Path::<(String, String, String)>::from_request_parts(parts, state).await
+        else {
+            return Err(A::not_found());
+        };
+        let first = A::parse_segment(&first).ok_or_else(A::not_found)?;
+        let second = B::parse_segment(&second).ok_or_else(B::not_found)?;
+        let third = C::parse_segment(&third).ok_or_else(C::not_found)?;
+        Ok(Segments3(first, second, third))
     }
 }
 

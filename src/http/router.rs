@@ -33,7 +33,7 @@ use axum::routing::{any, delete, get, post, put};
 use tower_http::timeout::{RequestBodyDeadlineLayer, RequestBodyTimeoutLayer, TimeoutLayer};
 
 use crate::http::api::{admin as admin_api, auth, captcha, clips, comments, health, leaderboard, openapi};
-use crate::http::api::{profile, story, tournament, unknown_route, vote};
+use crate::http::api::{profile, story, tally, tournament, unknown_route, vote};
 use crate::http::middleware::rate_limit::{Limit, RateLimitLayerState};
 use crate::http::middleware::{cross_site, headers, metrics, rate_limit, request_id, session, trace};
 use crate::http::pages::admin::{self as console, audit, dashboard, feature_flags, flagged, seasons, users};
@@ -112,6 +112,8 @@ fn api(state: &AppState) -> Router<AppState> {
         .route("/api/seasons/active", get(story::get_story))
         .route("/api/clips/{id}", get(story::get_clip))
         .route("/api/features", get(story::get_features))
+        .route("/api/tally/{season}/{position}", get(tally::get_tally))
+        .route("/api/tally/{season}/{position}/proof/{voteId}", get(tally::get_proof))
         .route("/api/leaderboard/{board}", get(leaderboard::get_leaderboard))
         .route("/api/me", get(auth::me))
         .route("/api/account/export", get(auth::export))

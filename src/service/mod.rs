@@ -19,6 +19,7 @@ pub mod notifications;
 pub mod profiles;
 pub mod search;
 pub mod story;
+pub mod tally;
 pub mod uploads;
 pub mod voting;
 

@@ -3,9 +3,12 @@
 //! film's scenes. The story and flags come from the read model; clips
 //! outside the open slot and films from storage.
 
+use std::collections::BTreeMap;
+
 use crate::domain::flags;
 use crate::domain::ids::{ClipId, SeasonId};
 use crate::domain::model::{Clip, Season, Slot};
+use crate::domain::tally::FrozenTally;
 use crate::domain::tournament::{ClipStatus, SeasonStatus};
 use crate::service::{ServiceError, Services};
 use crate::store::{CountedClip, SeasonFilm};
@@ -17,6 +20,8 @@ pub struct Story {
     pub season: Option<Season>,
     /// Its slots in order.
     pub slots: Vec<(Slot, Option<CountedClip>)>,
+    /// The published tally of each locked slot, by position.
+    pub tallies: BTreeMap<u32, FrozenTally>,
 }
 
 impl Story {
@@ -35,6 +40,7 @@ pub fn story(services: &Services) -> Story {
             .iter()
             .map(|slot| (slot.clone(), model.winners.get(&slot.position.get()).cloned()))
             .collect(),
+        tallies: model.tallies.clone(),
     })
 }
 

@@ -170,6 +170,7 @@ impl Store {
         }
         compare_tallies(&txn, tallies, &mut report)?;
         self.check_social(&txn, &mut report)?;
+        self.check_tallies_frozen(&mut report.mismatches)?;
         Ok(report)
     }
 }

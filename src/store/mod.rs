@@ -12,6 +12,7 @@ pub mod records;
 pub mod social;
 pub mod tables;
 mod tallies;
+pub mod tally;
 pub mod vote_layout;
 pub mod writer;
 
@@ -149,6 +150,8 @@ pub struct ActiveSnapshot {
     pub winners: BTreeMap<u32, CountedClip>,
     /// Stored feature flags.
     pub flags: HashMap<String, bool>,
+    /// Published tallies of locked slots, by position.
+    pub tallies: BTreeMap<u32, crate::domain::tally::FrozenTally>,
 }
 
 /// Votes per genre, and one voter's choice.
@@ -587,6 +590,9 @@ impl Store {
         for entry in slots.range((season_id.get(), 0)..=(season_id.get(), u32::MAX))? {
             let (_, bytes) = entry?;
             snapshot.slots.push(records::slot_from_bytes(bytes.value())?);
+        }
+        for head in tally::tally_heads_in(&txn.open_table(SLOT_TO_TALLY_HEAD)?, season_id)? {
+            snapshot.tallies.insert(head.position.get(), head);
         }
         let clips = txn.open_table(CLIP_ID_TO_CLIP)?;
         let counters = txn.open_table(SLOT_CLIP_TO_COUNTER)?;

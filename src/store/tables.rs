@@ -126,6 +126,24 @@ pub const BROADCAST_ID_TO_NOTIFICATION: TableDefinition<u64, &[u8]> =
 /// the pair, so unfollowing and following again cannot spam the followee.
 pub const FOLLOW_NOTIFIED_TO_MEMBERSHIP: TableDefinition<(u64, u64), ()> =
     TableDefinition::new("follow_notified_to_membership");
+/// (season id, position) → the frozen tally head of a locked slot (root,
+/// size, secret salt, the last chunk, the rules and winner it published).
+/// Written in the locking transaction, removed by an unlock. See `store::tally`.
+pub const SLOT_TO_TALLY_HEAD: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("slot_to_tally_head");
+/// (season id, position, first vote id) → (chunk index, counted mask) for
+/// each run of 64 consecutive lines of a frozen tally: the chunk of a vote
+/// is one range look-up, and the counted bits published at the lock stay as
+/// they were whatever happens to the votes later.
+pub const SLOT_FIRST_VOTE_TO_TALLY_CHUNK: TableDefinition<(u64, u32, u64), (u64, u64)> =
+    TableDefinition::new("slot_first_vote_to_tally_chunk");
+/// (season id, position, level, index) → the hash of that perfect aligned
+/// subtree of a frozen tally, for every level at or above the chunk level
+/// (6): what a proof reads instead of the slot's lines.
+pub const SLOT_TREE_NODE_TO_TALLY_HASH: TableDefinition<(u64, u32, u8, u64), &TallyHash> =
+    TableDefinition::new("slot_tree_node_to_tally_hash");
+
+/// A SHA-256 value as a frozen tally stores it.
+pub type TallyHash = [u8; 32];
 
 /// Something done to every table in turn: backup copies it, the schema
 /// migration creates it, `check` compares the file's tables with the list.
@@ -187,6 +205,9 @@ pub fn visit_every_table<T: TableVisitor>(visitor: &mut T) -> Result<(), T::Erro
     visitor.visit(USER_NOTIFICATION_TO_NOTIFICATION)?;
     visitor.visit(BROADCAST_ID_TO_NOTIFICATION)?;
     visitor.visit(FOLLOW_NOTIFIED_TO_MEMBERSHIP)?;
+    visitor.visit(SLOT_TO_TALLY_HEAD)?;
+    visitor.visit(SLOT_FIRST_VOTE_TO_TALLY_CHUNK)?;
+    visitor.visit(SLOT_TREE_NODE_TO_TALLY_HASH)?;
     Ok(())
 }
 

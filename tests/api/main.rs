@@ -17,6 +17,7 @@ mod ops;
 mod pages;
 mod profiles;
 mod slot_rules;
+mod tally;
 mod tournament;
 mod votes;
 mod watch;

@@ -45,10 +45,12 @@
 //! ([`ChunkedSubtrees`] over the store's [`FrozenTree`]); `merkle`'s tests
 //! count those reads.
 
+pub mod frozen;
 pub mod line;
 pub mod merkle;
 pub mod recount;
 
+pub use frozen::{CHUNK_LINES, ChunkLines, FrozenTally, TallyProof, counted_bit, line_of_vote};
 pub use line::{LineError, MAX_LINE_BYTES, Pseudonym, SlotSalt, TallyLine};
 pub use merkle::{ChunkedSubtrees, FrozenTree, MerkleHash, RootBuilder};
 pub use recount::{ClipStanding, Discrepancy, Expected, TallyChecker, TallyReport, TallyRules, TallyWinner};

@@ -13,6 +13,7 @@ pub mod leaderboard;
 pub mod openapi;
 pub mod profile;
 pub mod story;
+pub mod tally;
 pub mod tournament;
 pub mod vote;
 

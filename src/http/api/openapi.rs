@@ -43,7 +43,7 @@ use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, ResponseBuilder, Type};
 
-use super::{admin, auth, captcha, clips, comments, health, leaderboard, profile, story, tournament, vote};
+use super::{admin, auth, captcha, clips, comments, health, leaderboard, profile, story, tally, tournament, vote};
 use crate::http::error::{ErrorBody, ErrorDetail};
 use crate::http::response::PUBLIC_BUILD;
 use crate::service::ServiceError;
@@ -63,6 +63,8 @@ use crate::sessions::SESSION_COOKIE;
         story::get_story,
         story::get_clip,
         story::get_features,
+        tally::get_tally,
+        tally::get_proof,
         auth::register,
         auth::login,
         auth::logout,
@@ -118,6 +120,7 @@ use crate::sessions::SESSION_COOKIE;
         (name = "meta", description = "Health and this description"),
         (name = "votes", description = "The voting feed, casting and revoking votes"),
         (name = "story", description = "Public reads: the story so far, clips, feature flags"),
+        (name = "tally", description = "Each locked slot's votes and Merkle root, and proofs of single votes (see docs/verify.md)"),
         (name = "auth", description = "Accounts and sessions (a `aimoviez_session` cookie)"),
         (name = "captcha", description = "The built-in proof-of-work captcha"),
         (name = "clips", description = "Uploads, the creator's clips, search and the live feed"),

@@ -45,6 +45,15 @@ struct SlotDto {
     voting_started_at: Option<String>,
     voting_ends_at: Option<String>,
     winner: Option<ClipDto>,
+    /// A locked slot's published tally root (RFC 6962, hex); null before
+    /// the lock.
+    tally_root: Option<String>,
+    /// The number of lines (votes, counted or not) under that root.
+    tally_votes: Option<u64>,
+    /// Where the lines are: `/api/tally/{season}/{position}`.
+    tally_url: Option<String>,
+    /// Whether an admin assigned the winner instead of the count.
+    winner_assigned: Option<bool>,
 }
 
 /// `GET /api/story` (also served as `GET /api/seasons/active`).
@@ -65,12 +74,19 @@ pub async fn get_story(State(services): State<Services>) -> Response {
         slots: story
             .slots
             .iter()
-            .map(|(slot, winner)| SlotDto {
-                position: slot.position.get(),
-                status: slot.status.as_str(),
-                voting_started_at: slot.voting_started_at.map(|t| t.to_rfc3339()),
-                voting_ends_at: slot.voting_ends_at.map(|t| t.to_rfc3339()),
-                winner: winner.as_ref().map(ClipDto::from),
+            .map(|(slot, winner)| {
+                let tally = story.tallies.get(&slot.position.get());
+                SlotDto {
+                    position: slot.position.get(),
+                    status: slot.status.as_str(),
+                    voting_started_at: slot.voting_started_at.map(|t| t.to_rfc3339()),
+                    voting_ends_at: slot.voting_ends_at.map(|t| t.to_rfc3339()),
+                    winner: winner.as_ref().map(ClipDto::from),
+                    tally_root: tally.map(|tally| tally.root.to_hex()),
+                    tally_votes: tally.map(|tally| tally.tree_size),
+                    tally_url: tally.map(|tally| format!("/api/tally/{}/{}", tally.season, tally.position)),
+                    winner_assigned: tally.map(|tally| tally.winner_assigned),
+                }
             })
             .collect(),
     };

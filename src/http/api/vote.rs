@@ -115,6 +115,18 @@ pub struct VoteResponse {
     vote_count: u64,
     total_votes_today: u32,
     remaining_votes: RemainingVotesDto,
+    receipt: ReceiptDto,
+}
+
+/// Where the vote will be published: once its slot locks, its line is in
+/// `GET /api/tally/{season}/{position}` and its proof at
+/// `GET /api/tally/{season}/{position}/proof/{voteId}`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptDto {
+    vote_id: u64,
+    season: u64,
+    position: u32,
 }
 
 fn vote_response(services: &Services, outcome: &VoteOutcome) -> VoteResponse {
@@ -126,6 +138,11 @@ fn vote_response(services: &Services, outcome: &VoteOutcome) -> VoteResponse {
         vote_count: outcome.counter.vote_count,
         total_votes_today: outcome.spent_today,
         remaining_votes: voting::remaining_after(services, outcome).into(),
+        receipt: ReceiptDto {
+            vote_id: outcome.receipt.vote.get(),
+            season: outcome.receipt.season.get(),
+            position: outcome.receipt.position.get(),
+        },
     }
 }
 

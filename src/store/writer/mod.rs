@@ -49,6 +49,7 @@ mod ledgers;
 mod recovery;
 mod seed;
 mod social;
+mod tally;
 mod tournament;
 mod votes;
 
@@ -68,7 +69,7 @@ pub use comments::{LikeOutcome, NewComment, NewReport};
 pub use seed::{DemoSeed, SeedClip};
 pub use social::{FollowOutcome, MAX_MARK_READ_IDS, MarkRead, SocialError};
 pub use tournament::{AdvanceOutcome, AdvanceTrigger, NewClip, NewSeason, TournamentError};
-pub use votes::{CastRequest, VoteOutcome};
+pub use votes::{CastRequest, VoteOutcome, VoteReceipt};
 
 use super::{Store, StoreError};
 use crate::domain::clock::{Clock, Timestamp, unix_millis_now};

@@ -477,6 +477,7 @@ impl Batch<'_> {
         let mut slot = self
             .slot(open.season, open.position)?
             .ok_or(StoreError::Corrupt { what: "slot", reason: "missing".into() })?;
+        let mut tally_note = String::new();
         let outcome = match plan {
             AdvancePlan::WaitForClips => {
                 slot.status = SlotStatus::WaitingForClips;
@@ -485,6 +486,15 @@ impl Batch<'_> {
                 AdvanceOutcome::WaitingForClips { position: open.position }
             }
             AdvancePlan::Lock { winner, carried_over, next } => {
+                // The published tally is frozen in this same transaction, so
+                // no vote can land between the count and the lock.
+                let frozen = self.freeze_tally(
+                    (open.season, open.position),
+                    winner,
+                    forced_winner.is_some(),
+                    &facts.contenders,
+                )?;
+                tally_note = format!(" tally_root={} tally_votes={}", frozen.root, frozen.tree_size);
                 slot.status = SlotStatus::Locked;
                 slot.winner = Some(winner);
                 self.put_slot(&slot)?;
@@ -534,8 +544,10 @@ impl Batch<'_> {
             }
         };
         let (action, details) = match (&outcome, forced_winner) {
-            (AdvanceOutcome::Locked { winner, .. }, Some(_)) => ("assign_winner", format!("winner={winner}")),
-            (AdvanceOutcome::Locked { winner, .. }, None) => ("advance_slot", format!("winner={winner}")),
+            (AdvanceOutcome::Locked { winner, .. }, Some(_)) => {
+                ("assign_winner", format!("winner={winner}{tally_note}"))
+            }
+            (AdvanceOutcome::Locked { winner, .. }, None) => ("advance_slot", format!("winner={winner}{tally_note}")),
             _ => ("advance_slot", "no clips; waiting".to_owned()),
         };
         self.audit(actor, action, format!("slot:{}:{}", open.season, open.position), details)?;
@@ -585,7 +597,12 @@ impl Batch<'_> {
         slot.voting_started_at = Some(self.now);
         slot.voting_ends_at = Some(self.now.plus_secs(season.slot_duration_secs));
         self.put_slot(&slot)?;
-        self.audit(Some(actor), "unlock_slot", format!("slot:{season_id}:{position}"), String::new())?;
+        // The published tally goes; the audit log keeps its root.
+        let details = match self.drop_tally(season_id, position)? {
+            Some(dropped) => format!("dropped tally_root={} tally_votes={}", dropped.root, dropped.tree_size),
+            None => String::new(),
+        };
+        self.audit(Some(actor), "unlock_slot", format!("slot:{season_id}:{position}"), details)?;
         self.structure_changed();
         Ok(Ok(()))
     }

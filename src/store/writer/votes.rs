@@ -8,7 +8,7 @@ use super::super::tables::VOTE_RUN_TO_SLOT;
 use super::super::vote_layout::{self, SlotKey};
 use super::{Batch, CommittedEvent, VoteTally, WriteError, WriterHandle};
 use crate::domain::fraud::DEFAULT_FLAG_THRESHOLD;
-use crate::domain::ids::{ClipId, UserId, VoteId, VoterKey};
+use crate::domain::ids::{ClipId, SeasonId, SlotPosition, UserId, VoteId, VoterKey};
 use crate::domain::ledger::LedgerVote;
 use crate::domain::model::{Vote, VoteState};
 use crate::domain::tournament::SlotStatus;
@@ -40,6 +40,20 @@ pub struct VoteOutcome {
     pub spent_today: u32,
     /// The voter's specials in this slot after this command.
     pub specials_used: SpecialsUsed,
+    /// The vote cast or revoked, and its slot: what the voter keeps to find
+    /// it in the slot's published tally once the slot locks.
+    pub receipt: VoteReceipt,
+}
+
+/// Where a vote will be published: its id and slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VoteReceipt {
+    /// The vote.
+    pub vote: VoteId,
+    /// Its season.
+    pub season: SeasonId,
+    /// Its slot.
+    pub position: SlotPosition,
 }
 
 impl WriterHandle {
@@ -153,7 +167,8 @@ impl Batch<'_> {
                 delta: 1,
             }));
         }
-        Ok(Ok(VoteOutcome { clip, vote_type, counter, spent_today, specials_used }))
+        let receipt = VoteReceipt { vote: id, season: decision.season, position: decision.position };
+        Ok(Ok(VoteOutcome { clip, vote_type, counter, spent_today, specials_used, receipt }))
     }
 
     fn revoke(&mut self, voter: &VoterKey, clip: ClipId) -> Result<Result<VoteOutcome, VoteRefusal>, StoreError> {
@@ -192,7 +207,8 @@ impl Batch<'_> {
         counter.weighted_score = counter.weighted_score.saturating_sub(u64::from(stored.weight));
         let counter = *counter;
         self.events.push(CommittedEvent::VoteTallied(tally_withdrawn(&stored, target.creator)));
-        Ok(Ok(VoteOutcome { clip, vote_type: stored.vote_type, counter, spent_today, specials_used }))
+        let receipt = VoteReceipt { vote: stored.id, season: slot.season, position: slot.position };
+        Ok(Ok(VoteOutcome { clip, vote_type: stored.vote_type, counter, spent_today, specials_used, receipt }))
     }
 
     /// The vote stored under `key`; its absence is corruption (a ledger or

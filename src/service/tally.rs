@@ -1,25 +1,142 @@
-//! The tally service: `aimoviez tally verify` reads a published slot tally
-//! (for now a local file) line by line through `domain::tally`, so a slot of
-//! any size is checked in memory bounded by its voters and clips. It moves
-//! into `service/` with the rest of the services.
+//! Published slot tallies (issue #15): the head, the streamed export and
+//! the proof of one vote that the API serves, and the offline verification
+//! `aimoviez tally verify` runs on an export (a file or a server's URL,
+//! opened by the CLI), line by line through `domain::tally`, so a slot of any
+//! size is checked in memory bounded by its voters and clips.
 
 use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use tokio::sync::mpsc;
+
+use crate::domain::ids::{SeasonId, SlotPosition, VoteId};
 use crate::domain::tally::{
-    Discrepancy, Expected, LineError, MAX_LINE_BYTES, TallyChecker, TallyReport, TallyRules, TallyWinner,
+    Discrepancy, Expected, FrozenTally, LineError, MAX_LINE_BYTES, TallyChecker, TallyProof, TallyReport, TallyRules,
+    TallyWinner,
 };
+use crate::domain::tournament::SlotStatus;
+use crate::service::{ErrorKind, ServiceError, Services};
+use crate::store::tally::{ExportError, ProofLookup};
+use crate::store::{Store, StoreError};
+
+/// Why a slot has no published tally, once its head was looked up.
+fn unpublished(store: &Store, season: SeasonId, position: SlotPosition) -> Result<ServiceError, StoreError> {
+    Ok(match store.slot_status(season, position)? {
+        None => ServiceError::not_found("no such slot"),
+        Some(SlotStatus::Locked) => ServiceError::not_found("this slot locked before tallies were published"),
+        Some(_) => ServiceError::new(
+            ErrorKind::Conflict,
+            "not_locked",
+            "this slot is not locked yet: its tally is published when it locks",
+        ),
+    })
+}
+
+/// A locked slot's published head: root, size, rules and winner. 404 for
+/// an unknown slot, 409 `not_locked` before the lock.
+pub async fn head(services: &Services, season: SeasonId, position: SlotPosition) -> Result<FrozenTally, ServiceError> {
+    services
+        .read(move |store| match store.tally_head(season, position)? {
+            Some(head) => Ok(Ok(head)),
+            None => Ok(Err(unpublished(store, season, position)?)),
+        })
+        .await?
+}
+
+/// A tally being streamed: its head, then its lines in pieces of whole
+/// lines (about 64 KiB each), each piece regenerated from the votes and
+/// checked against the frozen hashes before it is sent.
+pub struct TallyExport {
+    /// What the lines hash to.
+    pub head: FrozenTally,
+    /// The pieces; an `Err` ends the stream early (the cause is logged), so a
+    /// reader never gets bytes that differ from the frozen ones.
+    pub pieces: mpsc::Receiver<Result<Vec<u8>, ServiceError>>,
+}
+
+/// Bytes gathered before a piece is handed on.
+const PIECE_BYTES: usize = 64 * 1024;
+
+/// Starts streaming a locked slot's tally. The lines are read on the
+/// blocking pool in one read transaction, one chunk of 64 at a time, and
+/// wait for the reader (a bounded channel), so memory stays flat whatever
+/// the slot's size.
+pub async fn export(
+    services: &Services,
+    season: SeasonId,
+    position: SlotPosition,
+) -> Result<TallyExport, ServiceError> {
+    let head = head(services, season, position).await?;
+    let (sender, pieces) = mpsc::channel(2);
+    let store = services.store.clone();
+    let root = head.root;
+    tokio::task::spawn_blocking(move || {
+        let mut piece = Vec::with_capacity(PIECE_BYTES + 16 * 1024);
+        let outcome = store.tally_export(season, position, &root, |text| {
+            piece.extend_from_slice(text);
+            piece.len() < PIECE_BYTES || sender.blocking_send(Ok(std::mem::take(&mut piece))).is_ok()
+        });
+        let error = match outcome {
+            Ok(()) if piece.is_empty() => return,
+            Ok(()) => {
+                let _ = sender.blocking_send(Ok(piece));
+                return;
+            }
+            Err(ExportError::Changed | ExportError::NotFrozen) => {
+                ServiceError::conflict("the slot was unlocked while its tally was being read")
+            }
+            Err(ExportError::Store(error)) => ServiceError::from(error),
+        };
+        tracing::error!(season = %season, slot = %position, error = %error.message(), "tally export stopped");
+        let _ = sender.blocking_send(Err(error));
+    });
+    Ok(TallyExport { head, pieces })
+}
+
+/// The RFC 6962 inclusion proof of one vote in a locked slot's tally.
+pub async fn proof(
+    services: &Services,
+    season: SeasonId,
+    position: SlotPosition,
+    vote: VoteId,
+) -> Result<TallyProof, ServiceError> {
+    services
+        .read(move |store| match store.tally_proof(season, position, vote)? {
+            ProofLookup::Found(proof) => Ok(Ok(proof)),
+            ProofLookup::NoSuchVote => Ok(Err(ServiceError::not_found("that vote is not in this slot's tally"))),
+            ProofLookup::NotFrozen => Ok(Err(unpublished(store, season, position)?)),
+        })
+        .await?
+}
+
+/// The published tally heads of a season's locked slots (for film pages).
+pub async fn heads(services: &Services, season: SeasonId) -> Result<Vec<FrozenTally>, ServiceError> {
+    services.read(move |store| store.tally_heads(season)).await
+}
+
+/// Names under which an export announces what it is checked against
+/// (besides its root, the `ETag`): the server sets them on
+/// `GET /api/tally/{season}/{position}` and `tally verify URL` reads them.
+pub const PUBLISHED_DAILY_BUDGET: &str = "x-tally-daily-budget";
+/// Whether multi-vote mode was on when the slot locked (`true`/`false`).
+pub const PUBLISHED_MULTI_VOTE: &str = "x-tally-multi-vote";
+/// The slot's winner (a clip id).
+pub const PUBLISHED_WINNER: &str = "x-tally-winner";
+/// Whether an admin assigned that winner (`true`/`false`).
+pub const PUBLISHED_WINNER_ASSIGNED: &str = "x-tally-winner-assigned";
+/// The number of lines.
+pub const PUBLISHED_VOTES: &str = "x-tally-votes";
 
 /// Why a verification did not produce a verdict, or the verdict "no".
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
     /// The source could not be read: no verdict.
-    #[error("cannot read {path}: {error}")]
+    #[error("cannot read {origin}: {error}")]
     Unreadable {
-        /// The file.
-        path: PathBuf,
+        /// The file or URL.
+        origin: String,
         /// The I/O error.
         error: std::io::Error,
     },
@@ -32,14 +149,16 @@ pub enum VerifyError {
 /// `expected.root` when given), the rules, and the winner (against
 /// `expected.winner` when given).
 pub fn verify_file(path: &Path, rules: TallyRules, expected: &Expected) -> Result<TallyReport, VerifyError> {
-    let file = File::open(path).map_err(|error| VerifyError::Unreadable { path: path.to_owned(), error })?;
-    verify_reader(BufReader::with_capacity(1 << 16, file), rules, expected).map_err(|error| error.with_path(path))
+    let source = path.display().to_string();
+    let file = File::open(path).map_err(|error| VerifyError::Unreadable { origin: source.clone(), error })?;
+    verify_reader(BufReader::with_capacity(1 << 16, file), rules, expected).map_err(|error| error.with_source(&source))
 }
 
 impl VerifyError {
-    fn with_path(self, path: &Path) -> Self {
+    /// Names the file or URL an unreadable error came from.
+    pub fn with_source(self, source: &str) -> Self {
         match self {
-            VerifyError::Unreadable { error, .. } => VerifyError::Unreadable { path: path.to_owned(), error },
+            VerifyError::Unreadable { error, .. } => VerifyError::Unreadable { origin: source.to_owned(), error },
             other => other,
         }
     }
@@ -61,7 +180,7 @@ pub fn verify_reader(
             .by_ref()
             .take(limit)
             .read_until(b'\n', &mut line)
-            .map_err(|error| VerifyError::Unreadable { path: PathBuf::new(), error })?;
+            .map_err(|error| VerifyError::Unreadable { origin: String::new(), error })?;
         if read == 0 {
             break;
         }
