@@ -21,6 +21,19 @@ async function postVote(clipId) {
   return { response, body: await response.json() };
 }
 
+// Keeps the receipt of a vote cast here, so that once its slot locks the
+// story page can check it is in the published tally (static/tally.js).
+function keepReceipt(receipt) {
+  if (!receipt) return;
+  try {
+    const receipts = JSON.parse(localStorage.getItem("aimoviez.receipts") || "[]");
+    receipts.push(receipt);
+    localStorage.setItem("aimoviez.receipts", JSON.stringify(receipts.slice(-1000)));
+  } catch (_) {
+    // Storage off or full: the vote counts all the same, only unchecked here.
+  }
+}
+
 async function castVote(form) {
   const button = form.querySelector("button");
   const status = document.getElementById("vote-status");
@@ -36,6 +49,7 @@ async function castVote(form) {
       ({ response, body } = await postVote(clipId));
     }
     if (response.ok) {
+      keepReceipt(body.receipt);
       count.textContent = String(body.voteCount);
       button.textContent = "Voted ✓";
       status.textContent = `Vote counted · ${body.remainingVotes.standard} left today`;

@@ -1,7 +1,9 @@
 //! The arena in a real browser: headless Chromium driven over WebDriver
 //! (chromedriver + fantoccini). Checks what only a browser can: the video
-//! loads its metadata from `/media/` (Range requests), and `static/app.js`
-//! casts a vote without reloading the page.
+//! loads its metadata from `/media/` (Range requests), `static/app.js`
+//! casts a vote without reloading the page, and once the slot locks `/story`
+//! checks that vote's receipt against the published tally with SubtleCrypto
+//! (`static/tally.js`, issue #15).
 //!
 //! Needs `chromium` and `chromium-driver` (Debian). Without them the test
 //! prints why and passes, unless `REQUIRE_BROWSER_TESTS` is set (CI sets
@@ -46,6 +48,80 @@ async fn voting_in_a_real_browser_updates_the_count_without_a_reload() {
         panic!("browser scenario failed: {error:#}");
     }
     closed.expect("close the WebDriver session");
+}
+
+/// Issue #15: `static/app.js` keeps the receipt of a vote cast in the
+/// browser; once the slot locks, `/story` checks it against the published
+/// root with SubtleCrypto (`static/tally.js`) and says so, and says plainly
+/// when a receipt is missing from the tally.
+#[tokio::test]
+async fn the_story_page_checks_this_browsers_receipts_against_the_published_tally() {
+    let Some(chromedriver) = find_browser_tools() else {
+        let message = "chromium/chromedriver not installed (apt-get install chromium chromium-driver)";
+        if std::env::var_os("REQUIRE_BROWSER_TESTS").is_some() {
+            panic!("REQUIRE_BROWSER_TESTS is set but {message}");
+        }
+        eprintln!("skipping browser test: {message}");
+        return;
+    };
+
+    let app = spawn_app().await;
+    let driver = ChromeDriver::start(&chromedriver).await;
+    let profile = tempfile::tempdir().expect("temp dir for the browser profile");
+    let client = connect(&driver, profile.path()).await;
+    let outcome = receipts_checked_after_the_lock(&client, &app).await;
+    let closed = client.close().await;
+    if let Err(error) = outcome {
+        panic!("browser scenario failed: {error:#}");
+    }
+    closed.expect("close the WebDriver session");
+}
+
+/// The receipts scenario: vote, lock the slot as an admin, read `/story`;
+/// then add a receipt the tally does not hold and read it again.
+async fn receipts_checked_after_the_lock(client: &Client, app: &TestApp) -> anyhow::Result<()> {
+    client.goto(&app.url("/")).await.context("open the arena")?;
+    client.find(Locator::Css("#vote-button")).await?.click().await.context("click #vote-button")?;
+    let receipts = poll(Duration::from_secs(10), || async {
+        let stored = client.execute("return localStorage.getItem('aimoviez.receipts')", vec![]).await?;
+        let parsed = stored.as_str().and_then(|text| serde_json::from_str::<Value>(text).ok());
+        Ok(parsed.filter(|receipts| receipts.as_array().is_some_and(|list| !list.is_empty())))
+    })
+    .await
+    .context("app.js kept no receipt of the vote")?;
+    let receipt = &receipts[0];
+    ensure!(receipt["position"] == 1 && receipt["voteId"].is_u64(), "receipt: {receipt}");
+
+    app.create_admin("boss", "correct horse battery").await;
+    let admin = app.log_in("boss", "correct horse battery").await;
+    let locked = admin.post(app.url("/api/admin/slots/advance")).send().await?;
+    ensure!(locked.status() == 200, "advance: {}", locked.status());
+
+    client.goto(&app.url("/story")).await.context("open /story")?;
+    let said = receipts_text(client, "published tally").await?;
+    eprintln!("browser: {said:?}");
+    ensure!(said == "Your 1 vote in slot 1 is in the published tally ✓", "{said:?}");
+
+    let script = "const r = JSON.parse(localStorage.getItem('aimoviez.receipts')); \
+                  r.push({voteId: 999999, season: r[0].season, position: r[0].position}); \
+                  localStorage.setItem('aimoviez.receipts', JSON.stringify(r));";
+    client.execute(script, vec![]).await.context("add a receipt the tally lacks")?;
+    client.refresh().await?;
+    let said = receipts_text(client, "Missing").await?;
+    eprintln!("browser: {said:?}");
+    ensure!(said.contains("1 vote of yours in slot 1 is in the published tally ✓"), "{said:?}");
+    ensure!(said.contains("Missing from the published tally of slot 1: your vote #999999 ✗"), "{said:?}");
+    Ok(())
+}
+
+/// The text of the receipts box on `/story` once it says `expected`.
+async fn receipts_text(client: &Client, expected: &str) -> anyhow::Result<String> {
+    poll(Duration::from_secs(15), || async {
+        let text = client.find(Locator::Css("[data-tally-receipts]")).await?.text().await?;
+        Ok(text.contains(expected).then_some(text))
+    })
+    .await
+    .with_context(|| format!("the receipts box never said {expected:?}"))
 }
 
 /// The scenario: load the arena, wait for the video's metadata, vote, and see

@@ -133,6 +133,22 @@ async fn a_locked_slot_publishes_a_tally_that_verifies_and_every_tampering_fails
     assert_eq!(slot["tallyUrl"], format!("/api/tally/{season}/1"));
     assert_eq!(slot["winnerAssigned"], false);
     assert!(story_slot(&app, 2).await["tallyRoot"].is_null(), "an open slot has no tally yet");
+    // The story and film pages show the root and size with a verify link,
+    // and the story page loads the receipt check (a script, as the CSP wants).
+    let verify_link = format!("<a class=\"verify\" href=\"/api/tally/{season}/1\"");
+    let story_page = app.get("/story").await.text().await.expect("story page");
+    assert!(story_page.contains(&format!("data-tally-root=\"{root}\"")), "{story_page}");
+    assert!(story_page.contains("30 votes · root"), "{story_page}");
+    assert!(story_page.contains(&verify_link), "{story_page}");
+    assert_eq!(story_page.matches("data-tally-root=").count(), 1, "only the locked slot: {story_page}");
+    assert!(story_page.contains("data-tally-receipts"), "{story_page}");
+    let script = story_page.split("<script src=\"").filter_map(|s| s.split('"').next()).find(|s| s.contains("/tally."));
+    let script = app.get(script.expect("the story page loads static/tally.js")).await;
+    assert_eq!(script.status(), 200);
+    assert!(script.text().await.expect("js").contains("crypto.subtle.digest"));
+    let film_page = app.get(&format!("/watch/{season}")).await.text().await.expect("film page");
+    assert!(film_page.contains(&verify_link), "{film_page}");
+    assert!(film_page.contains(&format!("title=\"{root}\"")), "{film_page}");
 
     let (etag, body) = export(&app, season, 1).await;
     assert_eq!(etag, root, "the root is the ETag");

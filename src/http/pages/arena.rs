@@ -10,6 +10,7 @@ use super::Chrome;
 use super::render;
 use crate::domain::feed::MAX_FEED_LIMIT;
 use crate::domain::ids::ClipId;
+use crate::domain::tally::FrozenTally;
 use crate::domain::tournament::SlotStatus;
 use crate::domain::vote::VoteType;
 use crate::http::extract::{ApiQuery, Caller, PageForm, SignedForm};
@@ -153,6 +154,36 @@ pub struct SlotCard {
     position: u32,
     status: &'static str,
     winner: Option<ClipCard>,
+    tally: Option<TallyCard>,
+}
+
+/// A locked slot's published tally as the story and film pages show it
+/// (issue #15): its size and root, with a "verify" link to the lines.
+pub struct TallyCard {
+    pub(super) season: u64,
+    pub(super) position: u32,
+    pub(super) votes: u64,
+    pub(super) root: String,
+    pub(super) url: String,
+}
+
+impl TallyCard {
+    /// The root's first 12 hex digits, enough to compare by eye.
+    pub(super) fn root_short(&self) -> &str {
+        self.root.get(..12).unwrap_or(&self.root)
+    }
+}
+
+impl From<&FrozenTally> for TallyCard {
+    fn from(tally: &FrozenTally) -> Self {
+        TallyCard {
+            season: tally.season.get(),
+            position: tally.position.get(),
+            votes: tally.tree_size,
+            root: tally.root.to_hex(),
+            url: format!("/api/tally/{}/{}", tally.season, tally.position),
+        }
+    }
 }
 
 /// `/story`: the film so far.
@@ -165,6 +196,8 @@ pub struct StoryPage {
     genre: String,
     locked_count: usize,
     slots: Vec<SlotCard>,
+    /// Checks this browser's vote receipts against the published tallies.
+    tally_js_url: String,
 }
 
 /// `GET /story`.
@@ -184,8 +217,10 @@ pub async fn story(State(state): State<AppState>, caller: Caller) -> Response {
                 position: slot.position.get(),
                 status: slot.status.as_str(),
                 winner: winner.as_ref().map(ClipCard::from),
+                tally: story.tallies.get(&slot.position.get()).map(TallyCard::from),
             })
             .collect(),
+        tally_js_url: state.assets.tally_js_url().to_owned(),
     };
     render(&page, StatusCode::OK)
 }

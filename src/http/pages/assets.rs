@@ -28,6 +28,7 @@ pub struct Assets {
     js: Asset,
     captcha_js: Asset,
     live_js: Asset,
+    tally_js: Asset,
 }
 
 impl Default for Assets {
@@ -54,6 +55,12 @@ impl Assets {
                 "text/javascript; charset=utf-8",
                 include_bytes!("../../../static/live.js"),
             ),
+            tally_js: Asset::new(
+                "tally",
+                "js",
+                "text/javascript; charset=utf-8",
+                include_bytes!("../../../static/tally.js"),
+            ),
         }
     }
 
@@ -76,14 +83,20 @@ impl Assets {
     pub fn live_js_url(&self) -> &str {
         &self.live_js.url
     }
+
+    /// URL of the receipt check against published tallies (story page).
+    pub fn tally_js_url(&self) -> &str {
+        &self.tally_js.url
+    }
 }
 
 /// `GET /static/{name}`.
 pub async fn serve_asset(State(state): State<AppState>, Path(name): Path<String>) -> Response {
     let requested = format!("/static/{name}");
-    let asset = [&state.assets.css, &state.assets.js, &state.assets.captcha_js, &state.assets.live_js]
-        .into_iter()
-        .find(|asset| asset.url == requested);
+    let asset =
+        [&state.assets.css, &state.assets.js, &state.assets.captcha_js, &state.assets.live_js, &state.assets.tally_js]
+            .into_iter()
+            .find(|asset| asset.url == requested);
     match asset {
         Some(asset) => (
             [(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type)), (header::CACHE_CONTROL, IMMUTABLE)],

@@ -7,11 +7,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use super::arena::TallyCard;
 use super::{Chrome, render};
 use crate::domain::ids::SeasonId;
 use crate::http::extract::{ApiQuery, Caller, PageForm, SignedForm};
 use crate::http::state::AppState;
-use crate::service::{ServiceError, genres, story};
+use crate::service::{ServiceError, genres, story, tally};
 
 /// A finished film in the library.
 pub struct FilmCard {
@@ -61,6 +62,7 @@ pub struct Scene {
     creator: String,
     video_url: String,
     poster_url: String,
+    tally: Option<TallyCard>,
 }
 
 /// `/watch/{season}`: the film player.
@@ -91,6 +93,7 @@ pub async fn film_page(
 ) -> Result<Response, ServiceError> {
     let id: SeasonId = raw.parse().map_err(|_| ServiceError::not_found("no such film"))?;
     let film = story::film(&state.services, id).await?;
+    let tallies = tally::heads(&state.services, id).await?;
     let total = film.runtime_ms();
     let scenes: Vec<Scene> = film
         .scenes
@@ -101,6 +104,7 @@ pub async fn film_page(
             creator: clip.creator_username.clone(),
             video_url: format!("/media/{}", clip.video_path),
             poster_url: format!("/media/{}", clip.poster_path),
+            tally: tallies.iter().find(|tally| tally.position == slot.position).map(TallyCard::from),
         })
         .collect();
     let current = query.scene.unwrap_or(0).min(scenes.len().saturating_sub(1));
