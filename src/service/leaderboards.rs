@@ -68,12 +68,6 @@ pub async fn page(services: &Services, board: Board, period: Period, page: Page)
     Ok(NamedPage { board, period, entries, total: ranked.total, page, has_more: ranked.has_more })
 }
 
-/// A signed-in voter's all-time rank among voters, if in the top
-/// [`crate::leaderboard::RANK_CAP`].
-pub fn voter_rank(services: &Services, user: crate::domain::ids::UserId) -> Option<usize> {
-    services.leaderboards.voter_rank(user.get())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

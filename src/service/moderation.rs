@@ -389,3 +389,32 @@ pub async fn audit_log_named(
         })
         .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selections_hold_one_to_max_items() {
+        assert_eq!(ClipSelection::new(Vec::new()), Err(SelectionError::Empty));
+        let ids = |n: u64| (1..=n).filter_map(ClipId::new).collect::<Vec<_>>();
+        assert!(ClipSelection::new(ids(100)).is_ok());
+        assert_eq!(ClipSelection::new(ids(101)), Err(SelectionError::TooMany { max: 100 }));
+        assert_eq!(VoteSelection::MAX, 1000);
+    }
+
+    #[test]
+    fn reject_reasons_are_trimmed_and_bounded() {
+        assert!(RejectReason::parse("  ").is_err());
+        assert!(RejectReason::parse(&"x".repeat(301)).is_err());
+        assert_eq!(RejectReason::parse(" duplicate ").map(|reason| reason.0), Ok("duplicate".to_owned()));
+    }
+
+    #[test]
+    fn queue_tabs_default_to_pending() {
+        assert_eq!(parse_queue_status(None), Some(ClipStatus::Pending));
+        assert_eq!(parse_queue_status(Some(" ")), Some(ClipStatus::Pending));
+        assert_eq!(parse_queue_status(Some("rejected")), Some(ClipStatus::Rejected));
+        assert_eq!(parse_queue_status(Some("deleted")), None);
+    }
+}
