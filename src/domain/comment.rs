@@ -155,11 +155,11 @@ pub enum CommentError {
     Forbidden,
 }
 
-/// Strips control characters except newlines and trims; plain text stays
+/// Multi-line user text as stored ([`super::text::multi_line`]: controls
+/// and invisible format characters stripped, trimmed); plain text stays
 /// plain (escaping happens on output).
 pub fn clean_text(raw: &str) -> String {
-    let kept: String = raw.chars().filter(|c| *c == '\n' || !c.is_control()).collect();
-    kept.trim().to_owned()
+    super::text::multi_line(raw)
 }
 
 /// A comment body as stored: cleaned, 1 to [`MAX_COMMENT_CHARS`] characters.
@@ -180,10 +180,7 @@ mod tests {
 
     #[test]
     fn bodies_are_cleaned_and_bounded() {
-        assert_eq!(
-            clean_comment_body("  hi\u{0007} there\r\nsecond\t \u{200b}").as_deref(),
-            Ok("hi there\nsecond \u{200b}")
-        );
+        assert_eq!(clean_comment_body("  hi\u{0007} there\r\nsecond\t \u{200b}").as_deref(), Ok("hi there\nsecond"));
         assert!(clean_comment_body(" \n\u{0001} ").is_err());
         assert!(clean_comment_body(&"é".repeat(MAX_COMMENT_CHARS)).is_ok());
         assert!(clean_comment_body(&"é".repeat(MAX_COMMENT_CHARS + 1)).is_err());

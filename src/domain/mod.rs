@@ -19,5 +19,6 @@ pub mod model;
 pub mod moderation;
 pub mod profile;
 pub mod tally;
+pub mod text;
 pub mod tournament;
 pub mod vote;

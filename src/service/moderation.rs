@@ -12,6 +12,7 @@ use crate::domain::flags::{self, FlagKey, FlagSpec};
 use crate::domain::ids::{ClipId, SeasonId, SlotPosition, UserId, VoteId};
 use crate::domain::model::{AuditEntry, Clip, Season, Slot, User, Vote};
 use crate::domain::moderation::{SeasonAction, SlotAction, UserAction};
+use crate::domain::text;
 use crate::domain::tournament::{ClipStatus, SlotStatus};
 use crate::service::{Page, ServiceError, Services, genres};
 use crate::store::CountedClip;
@@ -108,11 +109,11 @@ impl RejectReason {
 
     /// The trimmed reason, if it has 1 to [`Self::MAX_CHARS`] characters.
     pub fn parse(raw: &str) -> Result<RejectReason, ServiceError> {
-        let reason = raw.trim();
+        let reason = text::multi_line(raw);
         if reason.is_empty() || reason.chars().count() > Self::MAX_CHARS {
             return Err(ServiceError::invalid(format!("give a reason of 1 to {} characters", Self::MAX_CHARS)));
         }
-        Ok(RejectReason(reason.to_owned()))
+        Ok(RejectReason(reason))
     }
 }
 
@@ -200,12 +201,12 @@ pub const MAX_SLOT_SECS: u64 = 30 * 24 * 3600;
 
 /// Creates a draft season after checking the draft.
 pub async fn create_season(services: &Services, admin: UserId, draft: SeasonDraft) -> Result<Season, ServiceError> {
-    let title = draft.title.trim().to_owned();
+    let title = text::single_line(&draft.title);
     if title.is_empty() || title.chars().count() > 80 {
         return Err(ServiceError::invalid("the title must be 1 to 80 characters"));
     }
     let genre = genres::parse(services, &draft.genre)?;
-    let description = draft.description.trim().to_owned();
+    let description = text::multi_line(&draft.description);
     if description.chars().count() > 1000 {
         return Err(ServiceError::invalid("the description must be at most 1000 characters"));
     }

@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 use crate::domain::ids::UserId;
 use crate::domain::model::Clip;
+use crate::domain::text;
 use crate::media::probe::VideoInfo;
 use crate::media::upload::{self as incoming, INCOMING_DIR, IncomingFile, Received, UploadError};
 use crate::media::{Claim, MediaLibrary, MediaName, PendingReservation, poster};
@@ -374,7 +375,11 @@ fn validate_title(text: &str, limits: &UploadLimits) -> Result<String, UploadErr
     if title.chars().any(char::is_control) {
         return Err(UploadError::Invalid("the title contains control characters".to_owned()));
     }
-    Ok(title.to_owned())
+    let title = text::single_line(title);
+    if title.is_empty() {
+        return Err(UploadError::Invalid("the title is empty".to_owned()));
+    }
+    Ok(title)
 }
 
 fn validate_description(text: &str, limits: &UploadLimits) -> Result<String, UploadError> {
@@ -389,7 +394,7 @@ fn validate_description(text: &str, limits: &UploadLimits) -> Result<String, Upl
     if description.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
         return Err(UploadError::Invalid("the description contains control characters".to_owned()));
     }
-    Ok(description)
+    Ok(text::multi_line(&description))
 }
 
 fn validate_genre(text: &str, limits: &UploadLimits) -> Result<String, UploadError> {
