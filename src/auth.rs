@@ -38,7 +38,8 @@ impl ServerSecret {
 /// Finds the client address: the socket peer, unless the peer is a trusted
 /// proxy, in which case `X-Forwarded-For` is walked from the right, skipping
 /// trusted proxies, and the first untrusted hop is the client. The leftmost
-/// entry is never believed blindly: any client can write it.
+/// entry is never believed blindly: any client can write it. A hop may carry
+/// a port (`1.2.3.4:5555`, `[2001:db8::1]:443`), as some proxies append it.
 pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpNet]) -> IpAddr {
     let peer = canonical(peer);
     let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(&ip));
@@ -48,7 +49,7 @@ pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpNet]) -
     let Some(header) = forwarded_for else { return peer };
     let mut client = peer;
     for hop in header.rsplit(',') {
-        let Ok(ip) = hop.trim().parse::<IpAddr>() else {
+        let Some(ip) = parse_hop(hop) else {
             // An unparseable hop ends the walk: what lies left of it cannot be trusted.
             break;
         };
@@ -58,6 +59,22 @@ pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpNet]) -
         }
     }
     client
+}
+
+/// One `X-Forwarded-For` entry: an address, with or without a port (IPv6
+/// with a port in brackets).
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Ok(address) = hop.parse::<std::net::SocketAddr>() {
+        return Some(address.ip());
+    }
+    hop.strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .and_then(|v6| v6.parse::<Ipv6Addr>().ok())
+        .map(IpAddr::V6)
 }
 
 /// Maps IPv4-mapped IPv6 addresses to IPv4 so one client has one form.
@@ -130,6 +147,18 @@ mod tests {
         assert_eq!(client_ip(ip("127.0.0.1"), None, &loopback()), ip("127.0.0.1"));
         assert_eq!(client_ip(ip("127.0.0.1"), Some("junk, 198.51.100.7"), &loopback()), ip("198.51.100.7"));
         assert_eq!(client_ip(ip("127.0.0.1"), Some("198.51.100.7, junk"), &loopback()), ip("127.0.0.1"));
+    }
+
+    #[test]
+    fn forwarded_hops_with_ports_parse() {
+        let walk = |header: &str| client_ip(ip("127.0.0.1"), Some(header), &loopback());
+        assert_eq!(walk("198.51.100.3:5555"), ip("198.51.100.3"));
+        assert_eq!(walk("198.51.100.3:5555, 127.0.0.1:80"), ip("198.51.100.3"));
+        assert_eq!(walk("[2001:db8::1]:443"), ip("2001:db8::1"));
+        assert_eq!(walk("[2001:db8::1]"), ip("2001:db8::1"));
+        assert_ne!(walk("[2001:db8::1]:443"), walk("[2001:db8:1::1]:443"));
+        assert_eq!(walk("198.51.100.3:port"), ip("127.0.0.1"), "garbage still ends the walk");
+        assert_eq!(walk("1.2.3.4:99999"), ip("127.0.0.1"), "so does a port out of range");
     }
 
     #[test]
