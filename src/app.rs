@@ -177,6 +177,7 @@ impl App {
                 .map_err(failed(StartStep::SearchIndex, &search_name))?;
         // Rebuilt before the writer starts, so no commit falls between the
         // snapshot and the first event the listener applies.
+        let service_clock = clock.clone();
         let (leaderboards, rebuilt) = {
             let store = store.clone();
             tokio::task::spawn_blocking(move || LeaderboardService::load(&store, clock))
@@ -294,6 +295,7 @@ impl App {
             writer,
             read_model,
             media,
+            clock: service_clock,
         });
         let state = AppState::new(AppContext {
             services: services.clone(),

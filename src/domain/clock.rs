@@ -48,6 +48,13 @@ impl Timestamp {
         Self(self.0.saturating_add(millis))
     }
 
+    /// Whole seconds from this instant to the next midnight UTC (at least 1),
+    /// when a spent daily budget comes back.
+    pub fn secs_to_next_utc_day(self) -> u64 {
+        let left = MILLIS_PER_DAY - self.0.rem_euclid(MILLIS_PER_DAY);
+        u64::try_from((left + 999) / 1000).unwrap_or(1).max(1)
+    }
+
     /// The UTC day this instant falls in.
     pub fn utc_day(self) -> UtcDay {
         UtcDay(u32::try_from(self.0.div_euclid(MILLIS_PER_DAY)).unwrap_or(0))
@@ -101,6 +108,15 @@ impl UtcDay {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_next_day_is_counted_in_whole_seconds() {
+        let midnight = Timestamp::from_millis(20_000 * MILLIS_PER_DAY);
+        assert_eq!(midnight.secs_to_next_utc_day(), 86_400);
+        assert_eq!(Timestamp::from_millis(midnight.millis() + 3_600_000).secs_to_next_utc_day(), 82_800);
+        assert_eq!(Timestamp::from_millis(midnight.millis() - 1).secs_to_next_utc_day(), 1);
+        assert_eq!(Timestamp::from_millis(midnight.millis() - 1500).secs_to_next_utc_day(), 2);
+    }
 
     #[test]
     fn day_boundary_is_exactly_midnight_utc() {

@@ -8,7 +8,6 @@ use crate::service::{Page, ServiceError};
 
 /// `?limit=&offset=` of the admin lists.
 #[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Page size, 1 to 100 (default 20).

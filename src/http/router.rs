@@ -10,7 +10,9 @@
 //! The stack, from the outside in:
 //!
 //! - every request: request id (set, then echoed), security headers,
-//!   request metrics (`/metrics` counts media too);
+//!   request metrics (`/metrics` counts media too), and under `/api/` the
+//!   JSON error shape for answers no handler made (405, the timeout's 503,
+//!   path rejections);
 //! - all but media: the request log;
 //! - pages, the API, the admin area and `/metrics`: the request timeout and
 //!   the JSON/form body limit; uploads instead get a video-sized body limit
@@ -35,7 +37,7 @@ use tower_http::timeout::{RequestBodyDeadlineLayer, RequestBodyTimeoutLayer, Tim
 use crate::http::api::{admin as admin_api, auth, captcha, clips, comments, health, leaderboard, openapi};
 use crate::http::api::{profile, story, tally, tournament, unknown_route, vote};
 use crate::http::middleware::rate_limit::{Limit, RateLimitLayerState};
-use crate::http::middleware::{cross_site, headers, metrics, rate_limit, request_id, session, trace};
+use crate::http::middleware::{api_errors, cross_site, headers, metrics, rate_limit, request_id, session, trace};
 use crate::http::pages::admin::{self as console, audit, dashboard, feature_flags, flagged, seasons, users};
 use crate::http::pages::{account_pages, arena, assets, clip_page, creator_pages, film_pages};
 use crate::http::pages::{leaderboard_page, not_found_fallback, profile_pages};
@@ -57,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .merge(uploads(&state));
     let served =
         trace::request_log(requests).merge(media_files()).layer(from_fn_with_state(state.clone(), metrics::track));
+    let served = served.layer(axum::middleware::from_fn(api_errors::json_errors));
     request_id::request_ids(headers::security_headers(served)).with_state(state)
 }
 
@@ -149,7 +152,10 @@ fn api(state: &AppState) -> Router<AppState> {
         .route("/api/users/{name}/follow", post(profile::follow).delete(profile::unfollow))
         .route("/api/notifications/read", post(profile::mark_read));
     let health = Router::new().route("/api/health", get(health::health));
-    let unknown = Router::new().route("/api/{*rest}", any(unknown_route));
+    let unknown = Router::new()
+        .route("/api", any(unknown_route))
+        .route("/api/", any(unknown_route))
+        .route("/api/{*rest}", any(unknown_route));
     Router::new()
         .merge(limited(state, Some(Limit::Class(Read)), reads))
         .merge(limited(state, Some(Limit::Class(Vote)), votes))

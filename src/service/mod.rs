@@ -30,6 +30,7 @@ pub use error::{ErrorKind, ServiceError};
 
 use crate::captcha::Captcha;
 use crate::config::Config;
+use crate::domain::clock::Clock;
 use crate::leaderboard::LeaderboardService;
 use crate::live::LiveHub;
 use crate::media::MediaLibrary;
@@ -125,6 +126,8 @@ pub struct Context {
     pub read_model: Arc<ReadModel>,
     /// Media files and their in-memory cache.
     pub media: Arc<MediaLibrary>,
+    /// "Now", as the writer dates votes (a moved clock in tests).
+    pub clock: Clock,
     /// Live sessions, in memory: authenticated requests read no storage.
     pub sessions: Arc<SessionRegistry>,
     /// The proof-of-work captcha and the passes it granted.

@@ -8,10 +8,10 @@ use crate::domain::clock::Timestamp;
 use crate::domain::feed::{self, FeedCandidate, MAX_FEED_LIMIT};
 use crate::domain::ids::{ClipId, VoterKey};
 use crate::domain::model::{Season, Slot};
-use crate::domain::vote::{self, RemainingVotes, VoteType, VotingFlags};
+use crate::domain::vote::{self, RemainingVotes, VoteRefusal, VoteType, VotingFlags};
 use crate::readmodel::ReadState;
 use crate::service::{ServiceError, Services, captcha};
-use crate::store::writer::{CastRequest, VoteOutcome};
+use crate::store::writer::{CastRequest, VoteOutcome, WriteError};
 use crate::store::{CountedClip, VoterSlotState};
 
 /// A voter's feed page with everything the arena shows around it.
@@ -162,7 +162,8 @@ pub fn arena_position(services: &Services, feed: &Feed, requested: Option<ClipId
 
 /// Casts a vote for `voter` (from `network`, for fraud signals) and answers
 /// once it is durable. When the captcha flag is on the voter needs a pass
-/// from a solved challenge first.
+/// from a solved challenge first. A spent daily budget says how long until
+/// it comes back (the next midnight UTC) as the refusal's retry-after.
 pub async fn cast(
     services: &Services,
     voter: &VoterKey,
@@ -177,7 +178,13 @@ pub async fn cast(
     let request = CastRequest { voter: voter.clone(), clip, vote_type, network };
     let outcome = services.writer.cast_vote(request).await;
     services.metrics.vote_cast(outcome.as_ref().err().map(crate::metrics::refusal_reason));
-    Ok(outcome?)
+    match outcome {
+        Err(WriteError::Refused(VoteRefusal::DailyLimitReached)) => {
+            let wait = (services.clock)().secs_to_next_utc_day();
+            Err(ServiceError::from(VoteRefusal::DailyLimitReached).retry_after(wait))
+        }
+        outcome => Ok(outcome?),
+    }
 }
 
 /// Revokes the voter's (latest) vote on a clip and answers once it is durable.

@@ -6,6 +6,7 @@ mod browser;
 mod comments;
 mod creators;
 mod creators_extra;
+mod edges;
 mod engine;
 mod helpers;
 mod leaderboard;

@@ -59,7 +59,6 @@ pub async fn upload_clip(
 
 /// Query of the signed-in user's clips.
 #[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct MyClipsQuery {
     /// Page size, 1 to 100 (default 20).
@@ -111,7 +110,6 @@ pub async fn my_clips(
 
 /// Query of `GET /api/search`.
 #[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// Words to find in titles and descriptions (prefix and typo tolerant).

@@ -15,7 +15,6 @@ use crate::service::{Page, ServiceError, Services, leaderboards};
 
 /// Query of a leaderboard page.
 #[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct LeaderboardQuery {
     /// `day`, `week` or `all` (default).

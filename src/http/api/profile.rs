@@ -251,7 +251,6 @@ async fn set_follow(
 
 /// Query of the follower lists.
 #[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct FollowListQuery {
     /// Only users with a larger id (the previous page's `nextAfter`).
@@ -336,7 +335,6 @@ impl From<&Notification> for NotificationDto {
 
 /// Query of `GET /api/notifications`.
 #[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct NotificationsQuery {
     /// Only notifications with a smaller id (the previous page's `nextBefore`).

@@ -23,7 +23,6 @@ use crate::store::writer::AdvanceOutcome;
 
 /// Query of the clip queue.
 #[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct QueueQuery {
     /// `pending` (default), `active`, `locked` or `rejected`.

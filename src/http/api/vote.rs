@@ -19,7 +19,7 @@ use crate::store::writer::VoteOutcome;
 
 /// Query of `GET /api/vote`.
 #[derive(Debug, Deserialize, IntoParams)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct FeedQuery {
     /// How many clips, 1 to 20 (default 8).

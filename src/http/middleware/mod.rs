@@ -1,7 +1,9 @@
 //! Middleware every route group is built from (see `http::router` for which
 //! group gets which): cross-site refusal, rate limits, session renewal,
-//! request metrics, security headers, request ids and the request log.
+//! request metrics, security headers, request ids, the request log and the
+//! JSON shape of every `/api/` error.
 
+pub mod api_errors;
 pub mod cross_site;
 pub mod headers;
 pub mod metrics;

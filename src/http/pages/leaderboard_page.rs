@@ -21,7 +21,6 @@ const PAGE_SIZE: usize = 20;
 
 /// Query of `/leaderboard`.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct LeaderboardParams {
     board: Option<String>,
     period: Option<String>,

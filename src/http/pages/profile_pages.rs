@@ -146,7 +146,6 @@ impl From<&Notification> for NotificationRow {
 
 /// Query of `/notifications`.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct NotificationsQuery {
     before: Option<u64>,
     limit: Option<i64>,
