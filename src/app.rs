@@ -328,21 +328,26 @@ impl App {
         let view_flusher = tokio::spawn(flush_views(state.clone()));
         let coalescer = tokio::spawn(state.live.clone().run_coalescer(Duration::from_millis(250)));
         let scheduled_backups = tokio::spawn(crate::backup_schedule::run(state.clone()));
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let config = &state.config;
+        let limits = crate::http::serve::ConnectionLimits {
+            header_read_timeout: Duration::from_secs(config.header_read_timeout_secs),
+            max_header_bytes: config.max_header_bytes,
+            max_connections_per_ip: config.max_connections_per_ip,
+            trusted_proxies: config.trusted_proxies.clone(),
+        };
         // Under systemd (Type=notify) the unit becomes active only now, with
         // storage open and the listener bound; outside systemd this does nothing.
         if let Err(error) = sd_notify::notify(&[sd_notify::NotifyState::Ready]) {
             tracing::warn!(error = %error, "cannot notify systemd of readiness");
         }
         let live = state.live.clone();
-        let served = axum::serve(listener, service)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
-                // Live streams never end on their own; end them so the drain finishes.
-                live.close();
-            })
-            .await;
+        let served = crate::http::serve::serve(listener, router, limits, async move {
+            shutdown.await;
+            let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+            // Live streams never end on their own; end them so the drain finishes.
+            live.close();
+        })
+        .await;
         tracing::info!("stopped accepting; in-flight requests finished");
         upkeep.abort();
         scheduler.abort();
@@ -369,11 +374,11 @@ impl App {
 
 /// Raises the soft limit on open files to the hard limit and logs the result.
 ///
-/// Every connection (a live SSE client above all) holds one descriptor, and
-/// nothing else in the server caps connections: no semaphore, no connection
-/// limit in the config. So this limit is what decides how many live clients
-/// one process holds. When it is reached anyway, `accept` fails with EMFILE;
-/// axum's `serve` logs the error, waits one second and accepts again, so the
+/// Every connection (a live SSE client above all) holds one descriptor.
+/// `max_connections_per_ip` caps what one address holds, but live streams
+/// and trusted proxies are not capped, so this limit is what decides how
+/// many live clients one process holds. When it is reached anyway, `accept` fails with EMFILE;
+/// `http::serve` logs the error, waits one second and accepts again, so the
 /// server keeps running and serves new clients once others disconnect.
 pub fn raise_open_file_limit() -> Option<u64> {
     match rlimit::increase_nofile_limit(u64::MAX) {

@@ -31,6 +31,14 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     /// Seconds a request may take before it is answered with 503.
     pub request_timeout_secs: u64,
+    /// Seconds a connection may take to send a request head, and may stay
+    /// idle between requests.
+    pub header_read_timeout_secs: u64,
+    /// Largest request head (request line and headers), in bytes.
+    pub max_header_bytes: usize,
+    /// Concurrent connections one client address may hold, live streams
+    /// aside (0: no cap). Trusted proxies are not capped.
+    pub max_connections_per_ip: usize,
     /// Largest JSON or form body accepted, in bytes.
     pub json_body_limit_bytes: usize,
     /// Genres a clip or season may have, and the choices of the genre vote.
@@ -173,6 +181,9 @@ impl Default for Config {
             log_format: LogFormat::Text,
             trusted_proxies: ["127.0.0.0/8", "::1/128"].iter().filter_map(|net| net.parse().ok()).collect(),
             request_timeout_secs: 30,
+            header_read_timeout_secs: 15,
+            max_header_bytes: 64 * 1024,
+            max_connections_per_ip: 64,
             json_body_limit_bytes: 64 * 1024,
             genres: [
                 "sci-fi",
@@ -322,6 +333,12 @@ impl Config {
         }
         if self.request_timeout_secs == 0 {
             return invalid("request_timeout_secs", "must be at least 1");
+        }
+        if self.header_read_timeout_secs == 0 {
+            return invalid("header_read_timeout_secs", "must be at least 1");
+        }
+        if self.max_header_bytes < 8192 {
+            return invalid("max_header_bytes", "must be at least 8192");
         }
         if self.genres.is_empty()
             || self.genres.iter().any(|g| g.trim().is_empty() || g.len() > 32 || *g != g.to_ascii_lowercase())

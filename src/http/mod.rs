@@ -3,7 +3,8 @@
 //! `extract`), call a `service` function and render its answer as JSON
 //! (`api`) or HTML (`pages`); `error` is the one mapping from a service
 //! error to a status and body. `router` lists every route with the
-//! middleware its audience gets.
+//! middleware its audience gets; `serve` accepts connections and speaks
+//! HTTP/1.1 on them under the connection limits.
 
 pub mod api;
 pub mod error;
@@ -16,5 +17,6 @@ pub mod pages;
 pub mod paging;
 pub mod response;
 pub mod router;
+pub mod serve;
 pub mod state;
 pub mod upload;

@@ -135,3 +135,81 @@ async fn invisible_text_is_not_a_comment() {
     let comment: Value = response.json().await.expect("json");
     assert_eq!(comment["body"], "hi", "{comment}");
 }
+
+/// Reads until the server closes the connection, or gives up after `limit`.
+async fn closed_within(stream: &mut tokio::net::TcpStream, limit: Duration) -> Option<String> {
+    let mut seen = Vec::new();
+    let read = tokio::time::timeout(limit, stream.read_to_end(&mut seen)).await;
+    read.ok().map(|_| String::from_utf8_lossy(&seen).into_owned())
+}
+
+#[tokio::test]
+async fn half_sent_heads_and_idle_connections_are_cut_off() {
+    let app = spawn_with(SpawnOptions {
+        env: vec![("AIMOVIEZ_HEADER_READ_TIMEOUT_SECS".into(), "1".into())],
+        ..SpawnOptions::default()
+    })
+    .await;
+    let mut half = tokio::net::TcpStream::connect(app.address).await.expect("connect");
+    half.write_all(format!("GET /api/health HTTP/1.1\r\nHost: {}\r\nX-a: ", app.address).as_bytes())
+        .await
+        .expect("write");
+    assert!(closed_within(&mut half, Duration::from_secs(6)).await.is_some(), "a half-sent head is held");
+
+    let mut idle = tokio::net::TcpStream::connect(app.address).await.expect("connect");
+    idle.write_all(format!("GET /api/health HTTP/1.1\r\nHost: {}\r\n\r\n", app.address).as_bytes())
+        .await
+        .expect("write");
+    let answer = closed_within(&mut idle, Duration::from_secs(6)).await.expect("an idle keep-alive connection is held");
+    assert!(answer.starts_with("HTTP/1.1 200"), "answered first: {answer}");
+
+    // A head larger than max_header_bytes (64 KiB) is refused, not buffered.
+    let mut large = tokio::net::TcpStream::connect(app.address).await.expect("connect");
+    let filler = "a".repeat(100 * 1024);
+    let head = format!("GET /api/health HTTP/1.1\r\nHost: {}\r\nX-a: {filler}\r\n\r\n", app.address);
+    let _ = large.write_all(head.as_bytes()).await;
+    let answer = closed_within(&mut large, Duration::from_secs(6)).await.expect("a huge head is closed");
+    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 431"), "{answer}");
+}
+
+#[tokio::test]
+async fn connections_per_address_are_capped_except_live_streams() {
+    let app = spawn_with(SpawnOptions {
+        env: vec![
+            ("AIMOVIEZ_MAX_CONNECTIONS_PER_IP".into(), "2".into()),
+            // Loopback is trusted (and so uncapped) by default.
+            ("AIMOVIEZ_TRUSTED_PROXIES".into(), "[]".into()),
+        ],
+        ..SpawnOptions::default()
+    })
+    .await;
+    let request = format!("GET /api/health HTTP/1.1\r\nHost: {}\r\n\r\n", app.address);
+    let open = || async {
+        let mut stream = tokio::net::TcpStream::connect(app.address).await.expect("connect");
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut buffer = vec![0; 4096];
+        let read =
+            tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer)).await.expect("an answer or EOF");
+        let answered = read.is_ok_and(|n| n > 0 && buffer.starts_with(b"HTTP/1.1 200"));
+        (stream, answered)
+    };
+    let (first, answered) = open().await;
+    assert!(answered);
+    let (second, answered) = open().await;
+    assert!(answered);
+    let (_third, answered) = open().await;
+    assert!(!answered, "a third connection from one address is closed");
+    drop(second);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A live stream does not count: with it open, one more plain connection fits.
+    let mut live = tokio::net::TcpStream::connect(app.address).await.expect("connect");
+    live.write_all(format!("GET /api/live HTTP/1.1\r\nHost: {}\r\n\r\n", app.address).as_bytes()).await.expect("write");
+    let mut buffer = vec![0; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), live.read(&mut buffer)).await.expect("live").expect("read");
+    assert!(buffer[..n].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&buffer[..n]));
+    let (_fourth, answered) = open().await;
+    assert!(answered, "the live stream gave its place back");
+    let (_fifth, answered) = open().await;
+    assert!(!answered, "the cap still holds");
+    drop(first);
+}
