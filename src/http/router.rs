@@ -152,10 +152,8 @@ fn api(state: &AppState) -> Router<AppState> {
         .route("/api/users/{name}/follow", post(profile::follow).delete(profile::unfollow))
         .route("/api/notifications/read", post(profile::mark_read));
     let health = Router::new().route("/api/health", get(health::health));
-    let unknown = Router::new()
-        .route("/api", any(unknown_route))
-        .route("/api/", any(unknown_route))
-        .route("/api/{*rest}", any(unknown_route));
+    // `/api` and `/api/` fall to the page fallback; `api_errors` makes its 404 JSON.
+    let unknown = Router::new().route("/api/{*rest}", any(unknown_route));
     Router::new()
         .merge(limited(state, Some(Limit::Class(Read)), reads))
         .merge(limited(state, Some(Limit::Class(Vote)), votes))
