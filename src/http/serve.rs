@@ -70,6 +70,7 @@ pub async fn serve(
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.max_header_bytes.max(8192))
+        .max_header_size(limits.max_header_bytes)
         .keep_alive(true);
     let counts = ConnectionCounts::default();
     let graceful = GracefulShutdown::new();
