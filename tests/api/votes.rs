@@ -60,7 +60,7 @@ async fn the_feed_has_the_documented_shape() {
 #[tokio::test]
 async fn feed_parameters_are_checked() {
     let app = spawn_app().await;
-    for query in ["limit=0", "limit=21", "limit=abc", "limit=-1", "excludeIds=1,x", "excludeIds=0", "nope=1"] {
+    for query in ["limit=0", "limit=21", "limit=abc", "limit=-1", "excludeIds=1,x", "excludeIds=0"] {
         assert_error(app.get(&format!("/api/vote?{query}")).await, 400, "invalid_request").await;
     }
 }
