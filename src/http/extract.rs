@@ -8,7 +8,8 @@
 use std::marker::PhantomData;
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Multipart, Path, RawForm, Request};
 use axum::http::header;
 use axum::http::request::Parts;
@@ -28,29 +29,110 @@ use crate::service::ServiceError;
 use crate::service::profiles::FollowList;
 use crate::sessions::{self, SessionUser};
 
-/// A JSON body. Wrong content type → 415, bad JSON or wrong types → 400,
-/// too large → 413, each in the standard error shape.
+/// A JSON body. Wrong content type → 415, too large → 413, anything but
+/// one JSON object of the right shape → 400, each in the standard error
+/// shape (see [`json_object`]).
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ServiceError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ServiceError> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(JsonRejection::MissingJsonContentType(_)) => {
-                Err(ServiceError::unsupported_media_type("send the body as application/json"))
+        if !is_json(request.headers()) {
+            return Err(ServiceError::unsupported_media_type("send the body as application/json"));
+        }
+        let body = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ServiceError::payload_too_large("the request body is too large")
+            } else {
+                ServiceError::invalid("the request body could not be read")
             }
-            Err(JsonRejection::BytesRejection(rejection)) => {
-                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    Err(ServiceError::payload_too_large("the request body is too large"))
-                } else {
-                    Err(ServiceError::invalid("the request body could not be read"))
-                }
-            }
-            Err(rejection) => Err(ServiceError::invalid(rejection.body_text())),
+        })?;
+        json_object(&body).map(ApiJson)
+    }
+}
+
+/// `application/json` or any `application/*+json`, as axum's `Json` checks.
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return false };
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Parses a request body that must be one JSON object. serde also reads a
+/// struct from a JSON array (`[3, "super"]` as `{"clipId": 3, "voteType":
+/// "super"}`), bypassing `deny_unknown_fields`, so anything but an object is
+/// refused first. The refusal quotes at most 40 characters of any input
+/// and names no Rust type.
+pub fn json_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, ServiceError> {
+    let first = body.iter().find(|byte| !byte.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(ServiceError::invalid("the body must be a JSON object"));
+    }
+    serde_json::from_slice(body).map_err(|error| ServiceError::invalid(describe_json_error(&error)))
+}
+
+/// A serde_json error in words fit for a client.
+fn describe_json_error(error: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let (line, column) = (error.line(), error.column());
+    match error.classify() {
+        Category::Syntax | Category::Eof => format!("the body is not valid JSON (line {line}, column {column})"),
+        Category::Io => "the request body could not be read".to_owned(),
+        Category::Data => {
+            let message = error.to_string();
+            let message = message.split(" at line ").next().unwrap_or(&message);
+            format!("invalid body: {} (line {line}, column {column})", client_safe(message))
         }
     }
+}
+
+/// Longest piece of client input quoted in an error message, in characters.
+const MAX_QUOTED_CHARS: usize = 40;
+
+/// A serde message made safe to show: each back-quoted piece (a field name
+/// or value the client sent) shortened to [`MAX_QUOTED_CHARS`], and Rust
+/// type names (`struct CastRequest`) replaced by what they mean on the wire.
+fn client_safe(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(400));
+    for (n, piece) in message.split('`').enumerate() {
+        if n > 0 {
+            out.push('`');
+        }
+        if n % 2 == 1 {
+            let short: String = piece.chars().take(MAX_QUOTED_CHARS).collect();
+            out.push_str(&short);
+            if short.len() < piece.len() {
+                out.push('…');
+            }
+        } else {
+            out.push_str(&without_type_names(piece));
+        }
+    }
+    out
+}
+
+fn without_type_names(text: &str) -> String {
+    let mut out = String::new();
+    let mut words = text.split(' ').peekable();
+    while let Some(word) = words.next() {
+        let replacement = match word {
+            "struct" => Some("an object"),
+            "enum" => Some("one of the allowed values"),
+            _ => None,
+        };
+        if let Some(replacement) = replacement
+            && words.peek().is_some_and(|name| name.starts_with(|c: char| c.is_ascii_uppercase()))
+        {
+            words.next();
+            out.push_str(replacement);
+        } else {
+            out.push_str(word);
+        }
+        out.push(' ');
+    }
+    out.pop();
+    out
 }
 
 /// A query string whose rejections use our error shape.
@@ -63,7 +145,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(value)| ApiQuery(value))
-            .map_err(|rejection: QueryRejection| ServiceError::invalid(rejection.body_text()))
+            .map_err(|rejection: QueryRejection| ServiceError::invalid(client_safe(&rejection.body_text())))
     }
 }
 
@@ -378,4 +460,46 @@ fn form_token_ok(state: &AppState, caller: &Caller, submitted: Option<&str>) -> 
 /// Compares secrets without stopping at the first difference.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct CastRequest {
+        clip_id: u64,
+        vote_type: Option<String>,
+    }
+
+    fn refusal(body: &str) -> String {
+        json_object::<CastRequest>(body.as_bytes()).expect_err(body).message().to_owned()
+    }
+
+    #[test]
+    fn only_an_object_is_a_body() {
+        assert!(json_object::<CastRequest>(br#" {"clipId": 3}"#).is_ok());
+        for body in ["[3, \"super\"]", "[3]", "null", "\"3\"", "", "   "] {
+            assert_eq!(refusal(body), "the body must be a JSON object", "{body:?}");
+        }
+    }
+
+    #[test]
+    fn refusals_are_short_and_name_no_type() {
+        let long = "a".repeat(5000);
+        let message = refusal(&format!("{{\"{long}\": 1}}"));
+        assert!(message.len() < 200, "{message}");
+        assert!(message.contains(&"a".repeat(40)) && !message.contains(&"a".repeat(41)), "{message}");
+        let message = refusal(r#"{"clipId": {"nested": true}}"#);
+        assert!(!message.contains("struct"), "{message}");
+        assert_eq!(refusal("{\"clipId\": 3"), "the body is not valid JSON (line 1, column 12)");
+        assert_eq!(
+            without_type_names("expected struct CastRequest with 2 elements"),
+            "expected an object with 2 elements"
+        );
+        assert_eq!(without_type_names("expected enum VoteType"), "expected one of the allowed values");
+        assert_eq!(without_type_names("a struct of"), "a struct of");
+    }
 }

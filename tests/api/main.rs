@@ -8,6 +8,7 @@ mod creators;
 mod creators_extra;
 mod edges;
 mod engine;
+mod hardening;
 mod helpers;
 mod leaderboard;
 mod live;

@@ -380,11 +380,8 @@ pub async fn advance_now(
     body: axum::body::Bytes,
 ) -> Result<Response, ServiceError> {
     // The body is optional: an empty POST advances whatever slot is open.
-    let request: AdvanceRequest = if body.is_empty() {
-        AdvanceRequest::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|error| ServiceError::invalid(format!("invalid body: {error}")))?
-    };
+    let request: AdvanceRequest =
+        if body.is_empty() { AdvanceRequest::default() } else { crate::http::extract::json_object(&body)? };
     let expected = match request.position {
         Some(raw) => Some(SlotPosition::new(raw).ok_or_else(|| ServiceError::invalid("position starts at 1"))?),
         None => None,

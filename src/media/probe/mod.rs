@@ -196,8 +196,9 @@ pub fn probe_file(path: &Path, max_ms: u32) -> Result<VideoInfo, ProbeError> {
     probe_reader(file, len, max_ms)
 }
 
-/// [`probe_file`] over any seekable reader of `len` bytes.
-fn probe_reader<R: Read + Seek>(reader: R, len: u64, max_ms: u32) -> Result<VideoInfo, ProbeError> {
+/// [`probe_file`] over any seekable reader of `len` bytes (the parser
+/// fuzzing in `tests/fuzzing` probes in-memory inputs this way).
+pub fn probe_reader<R: Read + Seek>(reader: R, len: u64, max_ms: u32) -> Result<VideoInfo, ProbeError> {
     let mut input = Input::new(reader, len);
     let mut head = [0u8; 12];
     let head_len = usize::try_from(len.min(12)).unwrap_or(12);
