@@ -6,24 +6,34 @@
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {
-  const clip = document.querySelector("article.clip[data-clip-id]");
+  // The arena's clip changes as the voter moves on (app.js keeps
+  // data-clip-id current), so it is read at each update.
+  const arena = document.querySelector("[data-arena]");
   const story = document.querySelector("section.story[data-live]");
-  if (!clip && !story) return;
-  const clipId = clip ? Number(clip.dataset.clipId) : null;
+  if (!arena && !story) return;
+  const currentClip = () => (arena ? Number(arena.dataset.clipId) : null);
   const count = document.querySelector("[data-vote-count]");
   const top = document.querySelector("[data-live-top]");
   const note = document.querySelector("[data-live-note]");
 
   const setCount = (clips) => {
     for (const entry of clips || []) {
-      if (count && entry.id === clipId) count.textContent = String(entry.voteCount);
+      if (count && entry.id === currentClip()) {
+        count.textContent = String(entry.voteCount);
+        const noun = document.querySelector("[data-vote-noun]");
+        if (noun) noun.textContent = entry.voteCount === 1 ? "vote" : "votes";
+      }
     }
   };
   const showTop = (clips) => {
     if (!top) return;
     top.replaceChildren(...(clips || []).map((entry) => {
       const item = document.createElement("li");
-      item.textContent = `${entry.title} · @${entry.creator} · ${entry.voteCount} votes`;
+      const link = document.createElement("a");
+      link.href = `/clip/${entry.id}`;
+      link.textContent = entry.title;
+      const votes = entry.voteCount === 1 ? "1 vote" : `${entry.voteCount} votes`;
+      item.append(link, ` · @${entry.creator} · ${votes}`);
       return item;
     }));
     const box = top.closest("[data-live-top-box]") || top;
@@ -41,7 +51,7 @@ document.addEventListener("DOMContentLoaded", () => {
     if (story || data.change === "opened" || data.change === "season") {
       return setTimeout(() => window.location.reload(), Math.random() * 8000);
     }
-    if (data.change === "locked") tell(`Slot ${data.position} is locked. Reload for the next round.`);
+    if (data.change === "locked") tell(`Scene ${data.position} is locked. Reload for the next round.`);
   };
   const onClip = (data) => {
     if (data.change === "approved") tell(`New clip to vote on: “${data.title}” by @${data.creator}`);
@@ -51,8 +61,8 @@ document.addEventListener("DOMContentLoaded", () => {
   let polling = null;
   const poll = async () => {
     try {
-      if (clipId !== null) {
-        const response = await fetch(`/api/clips/${clipId}`);
+      if (arena) {
+        const response = await fetch(`/api/clips/${currentClip()}`);
         if (response.ok) setCount([await response.json()]);
       }
       if (story) {

@@ -160,6 +160,9 @@ pub struct Caller {
     pub user: Option<SessionUser>,
     /// The User-Agent header.
     pub user_agent: String,
+    /// The path and query this request asked for (pages use it for the
+    /// current tab and as the place sign-in returns to).
+    pub path: String,
 }
 
 impl Caller {
@@ -202,7 +205,8 @@ impl FromRequestParts<AppState> for Caller {
             .filter_map(|value| value.to_str().ok())
             .find_map(sessions::token_from_cookie_header)
             .and_then(|token| state.services.sessions.lookup(&token, Timestamp::now()));
-        Ok(Caller { client, user, user_agent })
+        let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_owned();
+        Ok(Caller { client, user, user_agent, path })
     }
 }
 

@@ -40,7 +40,7 @@ use crate::http::middleware::rate_limit::{Limit, RateLimitLayerState};
 use crate::http::middleware::{api_errors, cross_site, headers, metrics, rate_limit, request_id, session, trace};
 use crate::http::pages::admin::{self as console, audit, dashboard, feature_flags, flagged, seasons, users};
 use crate::http::pages::{account_pages, arena, assets, clip_page, creator_pages, film_pages};
-use crate::http::pages::{leaderboard_page, not_found_fallback, profile_pages};
+use crate::http::pages::{leaderboard_page, not_found_fallback, profile_pages, story_page};
 use crate::http::state::AppState;
 use crate::http::{media, metrics as metrics_route};
 use crate::ratelimit::RouteClass::{Admin, Api, Auth, Comment, Read, Upload, Vote};
@@ -67,7 +67,7 @@ pub fn router(state: AppState) -> Router {
 fn public_pages(state: &AppState) -> Router<AppState> {
     let reads = Router::new()
         .route("/", get(arena::arena))
-        .route("/story", get(arena::story))
+        .route("/story", get(story_page::story))
         .route("/login", get(account_pages::login_page))
         .route("/signup", get(account_pages::signup_page))
         .route("/settings", get(account_pages::settings_page))
@@ -81,7 +81,7 @@ fn public_pages(state: &AppState) -> Router<AppState> {
         .route("/clip/{id}", get(clip_page::clip_page))
         .route("/u/{name}", get(profile_pages::user_page))
         .route("/notifications", get(profile_pages::notifications_page));
-    let votes = Router::new().route("/vote", post(arena::vote_form));
+    let votes = Router::new().route("/vote", post(arena::vote_form)).route("/vote/undo", post(arena::undo_form));
     let sign_in = Router::new()
         .route("/login", post(account_pages::login_form))
         .route("/signup", post(account_pages::signup_form));
@@ -96,7 +96,10 @@ fn public_pages(state: &AppState) -> Router<AppState> {
         .route("/clip/{id}/report", post(clip_page::report_form))
         .route("/u/{name}/follow", post(profile_pages::follow_form))
         .route("/notifications/read", post(profile_pages::mark_read_form));
-    let static_files = Router::new().route("/static/{name}", get(assets::serve_asset));
+    let static_files = Router::new()
+        .route("/static/{name}", get(assets::serve_asset))
+        .route("/favicon.ico", get(assets::favicon))
+        .route("/robots.txt", get(assets::robots));
     Router::new()
         .merge(limited(state, Some(Limit::Class(Read)), reads))
         .merge(limited(state, Some(Limit::Class(Vote)), votes))
@@ -147,6 +150,7 @@ fn api(state: &AppState) -> Router<AppState> {
     let writes = Router::new()
         .route("/api/account/delete", post(auth::delete_account))
         .route("/api/captcha/verify", post(captcha::verify))
+        .route("/api/vote/view", post(vote::record_view))
         .route("/api/genre-vote", post(tournament::vote_genre))
         .route("/api/reports", post(comments::file_report))
         .route("/api/users/{name}/follow", post(profile::follow).delete(profile::unfollow))

@@ -44,6 +44,23 @@ pub fn story(services: &Services) -> Story {
     })
 }
 
+/// The open slot's leading `count` clips by weighted score (ties: the
+/// older clip first), from memory in one pass over the slot's clips.
+pub fn open_top(services: &Services, count: usize) -> Vec<CountedClip> {
+    services.read_model.read(|model| {
+        let mut top: Vec<&CountedClip> = Vec::with_capacity(count + 1);
+        for candidate in &model.open_clips {
+            let rank = |c: &CountedClip| (std::cmp::Reverse(c.counter.weighted_score), c.clip.id);
+            let place = top.partition_point(|held| rank(held) < rank(candidate));
+            if place < count {
+                top.insert(place, candidate);
+                top.truncate(count);
+            }
+        }
+        top.into_iter().cloned().collect()
+    })
+}
+
 /// An approved clip (competing or a winner): from memory when it is in the
 /// open slot, with its live counts, else from storage. Pending and rejected
 /// clips are not public, so they are not found.

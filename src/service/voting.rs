@@ -31,18 +31,35 @@ pub struct Feed {
     pub voter: VoterSlotState,
     /// What this voter may still cast.
     pub remaining: RemainingVotes,
+    /// The voting flags in force.
+    pub flags: VotingFlags,
+    /// Comments on each of `clips`, in the same order.
+    pub comment_counts: Vec<u64>,
+}
+
+/// Whether handing out a feed counts its clips as viewed. The JSON feed
+/// does by default (its clients show what they ask for); the arena asks
+/// for a few clips ahead and counts each one only when it is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CountViews {
+    /// Every clip returned counts as viewed.
+    Returned,
+    /// None does; the caller reports views with [`record_view`].
+    No,
 }
 
 /// Builds a voter's feed of `limit` clips (1 to [`MAX_FEED_LIMIT`]),
 /// skipping `exclude`. Reads the read model and this voter's own keys in
 /// storage; never scans all votes, and copies only the page's clips (the
-/// slot's clips are ranked where they lie). Showing clips counts as viewing
-/// them.
+/// slot's clips are ranked where they lie). With [`CountViews::Returned`]
+/// the clips handed out count as viewed. The page's comment counts are one
+/// more read of one counter per clip.
 pub async fn load_feed(
     services: &Services,
     voter: &VoterKey,
     limit: usize,
     exclude: &[ClipId],
+    count_views: CountViews,
 ) -> Result<Feed, ServiceError> {
     if limit == 0 || limit > MAX_FEED_LIMIT {
         return Err(ServiceError::invalid(format!("limit must be between 1 and {MAX_FEED_LIMIT}")));
@@ -62,8 +79,7 @@ pub async fn load_feed(
             }
             None => VoterSlotState::default(),
         };
-        let slot_key =
-            slot.as_ref().map(|slot| (slot.season.get() << 32) | u64::from(slot.position.get())).unwrap_or(0);
+        let slot_key = slot.as_ref().map(|slot| slot_key(slot.season.get(), slot.position.get())).unwrap_or(0);
         let seen = services.views.seen_clips(voter.as_str(), slot_key);
         let same_slot = |model: &ReadState| model.open_slot().map(slot_id) == slot.as_ref().map(slot_id);
         let picked = services.read_model.read(|model| {
@@ -71,17 +87,35 @@ pub async fn load_feed(
                 .then(|| pick_page(services, model, &voter_state, &seen, exclude, limit, now))
         });
         let Some((season, flags, page, has_more, total_clips_in_slot)) = picked else { continue };
-        // In memory, deduplicated per voter and clip, flushed to storage
-        // every few seconds.
-        let shown: Vec<u64> = page.iter().map(|counted| counted.clip.id.get()).collect();
-        services.views.record_shown(voter.as_str(), slot_key, &shown);
+        if count_views == CountViews::Returned {
+            // In memory, deduplicated per voter and clip, flushed to storage
+            // every few seconds.
+            let shown: Vec<u64> = page.iter().map(|counted| counted.clip.id.get()).collect();
+            services.views.record_shown(voter.as_str(), slot_key, &shown);
+        }
+        let comment_counts = if page.is_empty() {
+            Vec::new()
+        } else {
+            let ids: Vec<ClipId> = page.iter().map(|counted| counted.clip.id).collect();
+            services.read(move |store| store.comment_counts(&ids)).await?
+        };
         let remaining = vote::remaining_votes(
             voter_state.spent_today,
             services.config.votes.daily_budget,
             voter_state.specials_used,
             flags,
         );
-        return Ok(Feed { clips: page, has_more, season, slot, total_clips_in_slot, voter: voter_state, remaining });
+        return Ok(Feed {
+            clips: page,
+            has_more,
+            season,
+            slot,
+            total_clips_in_slot,
+            voter: voter_state,
+            remaining,
+            flags,
+            comment_counts,
+        });
     }
 }
 
@@ -130,34 +164,100 @@ fn pick_page(
     (model.season.clone(), model.voting_flags(), picked, page.has_more, clips.len())
 }
 
-/// Where the arena stands without JavaScript: the clip shown, its place in
-/// upload order, and the clip the "next" link goes to.
+/// What `voter` holds in the open slot now: which clips they voted on,
+/// what they may still cast, and the flags in force. One read of their own
+/// keys; nothing when no slot is open.
+pub async fn standing(
+    services: &Services,
+    voter: &VoterKey,
+) -> Result<(VoterSlotState, RemainingVotes, VotingFlags), ServiceError> {
+    let now = Timestamp::now();
+    let (slot, flags) = services.read_model.read(|model| (model.open_slot().cloned(), model.voting_flags()));
+    let state = match slot {
+        Some(slot) => {
+            let voter = voter.clone();
+            services
+                .read(move |store| store.voter_slot_state(&voter, slot.season, slot.position, now.utc_day()))
+                .await?
+        }
+        None => VoterSlotState::default(),
+    };
+    let remaining =
+        vote::remaining_votes(state.spent_today, services.config.votes.daily_budget, state.specials_used, flags);
+    Ok((state, remaining, flags))
+}
+
+/// Whether `clip` competes in a slot that is voting now, and the flags in
+/// force (from memory).
+pub fn votable(services: &Services, clip: ClipId) -> (bool, VotingFlags) {
+    services.read_model.read(|model| {
+        let voting = model.open_slot().is_some_and(|slot| slot.status == crate::domain::tournament::SlotStatus::Voting);
+        (voting && model.open_clip(clip).is_some(), model.voting_flags())
+    })
+}
+
+/// Counts a view of `clip` by `voter`, when the clip competes in the open
+/// slot (anything else is not a view the feed cares about, and is
+/// ignored). Deduplicated per voter and clip in memory, like the feed's.
+pub fn record_view(services: &Services, voter: &VoterKey, clip: ClipId) -> bool {
+    let slot = services.read_model.read(|model| {
+        model.open_clip(clip).is_some().then(|| model.open_slot().map(|slot| (slot.season, slot.position))).flatten()
+    });
+    let Some((season, position)) = slot else { return false };
+    services.views.record_shown(voter.as_str(), slot_key(season.get(), position.get()), &[clip.get()]);
+    true
+}
+
+/// The key views are kept under for one slot.
+fn slot_key(season: u64, position: u32) -> u64 {
+    (season << 32) | u64::from(position)
+}
+
+/// Where the arena stands: the clip shown and the one after it.
 #[derive(Debug, Clone)]
 pub struct ArenaPosition {
-    /// The clip shown: the one asked for if it is open, else the feed's first.
+    /// The clip shown: the one asked for if it competes, else the feed's first.
     pub current: Option<CountedClip>,
-    /// Its 0-based place among the open slot's clips in upload order.
-    pub index: Option<usize>,
-    /// The clip after it (wrapping around), if there is another.
+    /// Comments on it.
+    pub current_comments: u64,
+    /// The clip the "next" link goes to: the feed's first other clip, so
+    /// the arena follows the fair order (unvoted and unseen first).
     pub next: Option<ClipId>,
     /// Clips competing in the open slot.
     pub total: usize,
 }
 
-/// The arena around `requested` for a voter whose feed is `feed`. Upload
-/// order gives the "next" link a stable sequence.
-pub fn arena_position(services: &Services, feed: &Feed, requested: Option<ClipId>) -> ArenaPosition {
-    let (order, requested) = services.read_model.read(|model| {
-        let order: Vec<ClipId> = model.open_clips.iter().map(|counted| counted.clip.id).collect();
-        (order, requested.and_then(|id| model.open_clip(id).cloned()))
-    });
-    let current = requested.or_else(|| feed.clips.first().cloned());
-    let index = current.as_ref().and_then(|counted| order.iter().position(|id| *id == counted.clip.id));
-    let next = match index {
-        Some(index) if order.len() > 1 => order.get((index + 1) % order.len()).copied(),
-        _ => None,
+/// The arena around `requested` for a voter whose feed is `feed`.
+pub async fn arena_position(
+    services: &Services,
+    feed: &Feed,
+    requested: Option<ClipId>,
+) -> Result<ArenaPosition, ServiceError> {
+    let requested = requested.and_then(|id| services.read_model.read(|model| model.open_clip(id).cloned()));
+    let from_feed = |index: usize| (feed.clips[index].clone(), feed.comment_counts.get(index).copied().unwrap_or(0));
+    let (current, current_comments) = match requested {
+        Some(clip) => {
+            let id = clip.clip.id;
+            let comments = match feed.clips.iter().position(|counted| counted.clip.id == id) {
+                Some(index) => from_feed(index).1,
+                None => services.read(move |store| store.comment_counts(&[id])).await?.first().copied().unwrap_or(0),
+            };
+            (Some(clip), comments)
+        }
+        None if !feed.clips.is_empty() => {
+            let (clip, comments) = from_feed(0);
+            (Some(clip), comments)
+        }
+        None => (None, 0),
     };
-    ArenaPosition { current, index, next, total: order.len() }
+    let shown = current.as_ref().map(|counted| counted.clip.id);
+    let next = feed.clips.iter().map(|counted| counted.clip.id).find(|id| Some(*id) != shown);
+    Ok(ArenaPosition { current, current_comments, next, total: feed.total_clips_in_slot })
+}
+
+/// A clip competing in the open slot, with its live counts, from memory.
+pub fn open_clip(services: &Services, clip: ClipId) -> Option<CountedClip> {
+    services.read_model.read(|model| model.open_clip(clip).cloned())
 }
 
 /// Casts a vote for `voter` (from `network`, for fraud signals) and answers

@@ -55,6 +55,12 @@ fn counts_in(txn: &ReadTransaction, clips: &[ClipId]) -> Result<Vec<u64>, StoreE
 }
 
 impl Store {
+    /// How many comments each of `clips` has, in the same order (one
+    /// counter read per clip).
+    pub fn comment_counts(&self, clips: &[ClipId]) -> Result<Vec<u64>, StoreError> {
+        counts_in(&self.read()?, clips)
+    }
+
     /// Every comment a user wrote, oldest first (for their data export).
     pub fn comments_of_user(&self, user: UserId) -> Result<Vec<Comment>, StoreError> {
         let txn = self.read()?;

@@ -60,6 +60,7 @@ use crate::sessions::SESSION_COOKIE;
         vote::get_feed,
         vote::cast_vote,
         vote::revoke_vote,
+        vote::record_view,
         story::get_story,
         story::get_clip,
         story::get_features,

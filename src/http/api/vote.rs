@@ -14,6 +14,7 @@ use crate::http::error::ErrorBody;
 use crate::http::extract::{ApiJson, ApiQuery, Caller, Voter};
 use crate::http::response::private;
 use crate::http::state::AppState;
+use crate::service::voting::CountViews;
 use crate::service::{ServiceError, Services, voting};
 use crate::store::writer::VoteOutcome;
 
@@ -26,13 +27,26 @@ pub struct FeedQuery {
     limit: Option<usize>,
     /// Comma-separated clip ids already shown (at most 200).
     exclude_ids: Option<String>,
+    /// Whether the clips returned count as viewed (default `true`). A client
+    /// that fetches clips ahead of showing them passes `false` and reports
+    /// each view with `POST /api/vote/view` when the clip is on screen.
+    count_views: Option<bool>,
+}
+
+/// A clip in the feed: the clip, and how many comments it has.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedClipDto {
+    #[serde(flatten)]
+    clip: ClipDto,
+    comment_count: u64,
 }
 
 /// Body of `GET /api/vote`.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FeedResponse {
-    clips: Vec<ClipDto>,
+    clips: Vec<FeedClipDto>,
     total_votes_today: u32,
     remaining_votes: RemainingVotesDto,
     voted_clip_ids: Vec<u64>,
@@ -56,9 +70,15 @@ pub async fn get_feed(
 ) -> Result<Response, ServiceError> {
     let limit = query.limit.unwrap_or(DEFAULT_FEED_LIMIT);
     let exclude = parse_exclude_ids(query.exclude_ids.as_deref())?;
-    let feed = voting::load_feed(&services, &voter, limit, &exclude).await?;
+    let count_views = if query.count_views == Some(false) { CountViews::No } else { CountViews::Returned };
+    let feed = voting::load_feed(&services, &voter, limit, &exclude, count_views).await?;
     let body = FeedResponse {
-        clips: feed.clips.iter().map(ClipDto::from).collect(),
+        clips: feed
+            .clips
+            .iter()
+            .zip(feed.comment_counts.iter().chain(std::iter::repeat(&0)))
+            .map(|(counted, comments)| FeedClipDto { clip: ClipDto::from(counted), comment_count: *comments })
+            .collect(),
         total_votes_today: feed.voter.spent_today,
         remaining_votes: feed.remaining.into(),
         voted_clip_ids: feed.voter.voted_clips.iter().map(|id| id.get()).collect(),
@@ -184,4 +204,35 @@ pub async fn revoke_vote(
 ) -> Result<Response, ServiceError> {
     let outcome = voting::revoke(&state.services, &caller.voter_key(&state), request.clip_id).await?;
     Ok(private(Json(vote_response(&state.services, &outcome))))
+}
+
+/// Body of `POST /api/vote/view`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ViewRequest {
+    /// The clip now on screen; a decimal string is accepted too.
+    #[serde(deserialize_with = "dto::clip_id")]
+    #[schema(value_type = u64)]
+    clip_id: ClipId,
+}
+
+/// `POST /api/vote/view`: the clip is on this voter's screen now. Counted
+/// once per voter and clip, like the feed's views; a clip that does not
+/// compete in the open slot is not counted (`counted: false`).
+#[utoipa::path(post, path = "/api/vote/view", tag = "votes", request_body = ViewRequest,
+    responses((status = 200, description = "Whether the view counts", body = ViewResponse)))]
+pub async fn record_view(
+    State(services): State<Services>,
+    Voter(voter): Voter,
+    ApiJson(request): ApiJson<ViewRequest>,
+) -> Result<Response, ServiceError> {
+    let counted = voting::record_view(&services, &voter, request.clip_id);
+    Ok(private(Json(ViewResponse { counted })))
+}
+
+/// Answer of `POST /api/vote/view`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ViewResponse {
+    /// Whether the clip competes in the open slot (only then is a view kept).
+    counted: bool,
 }

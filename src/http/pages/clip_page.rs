@@ -1,6 +1,10 @@
-//! `/clip/{id}`: one clip with its comments (newest first, 20 a page,
-//! replies indented), and the no-JavaScript forms to comment, reply, like,
-//! delete and report. Every form posts, then redirects back to the page.
+//! `/clip/{id}`: one clip with the arena's vote controls and its comments
+//! (newest or most liked first, 20 a page, replies indented), and the
+//! no-JavaScript forms to comment, reply, like, delete and report. Every
+//! form posts, then redirects back to the page.
+//!
+//! For anonymous visitors the page says nothing about who is looking (the
+//! vote controls are neutral), so a shared cache may keep it.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -8,14 +12,15 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::Chrome;
 use super::arena::ClipCard;
-use super::render;
+use super::format::{Moment, linked_text, plural};
+use super::vote_controls::{Standing, VoteControls};
+use super::{Chrome, render};
 use crate::domain::comment::{CommentSort, MAX_COMMENT_CHARS, ReportReason, ReportTarget};
 use crate::domain::ids::{ClipId, CommentId, UserId};
 use crate::http::extract::{ApiQuery, Caller, PageForm, SignedForm};
 use crate::http::state::AppState;
-use crate::service::{ErrorKind, Page, ServiceError, Services, comments, story};
+use crate::service::{ErrorKind, Page, ServiceError, Services, comments, story, voting};
 use crate::store::CommentView;
 
 /// Top-level comments per page.
@@ -25,9 +30,10 @@ const PAGE_SIZE: usize = 20;
 pub struct CommentItem {
     id: u64,
     author: String,
-    /// The text, already escaped for HTML (see [`escape_text`]).
+    /// The text, already escaped for HTML, with `@mentions` linked (see
+    /// [`linked_text`]).
     body_html: String,
-    created_at: String,
+    created_at: Moment,
     like_count: u64,
     liked: bool,
     deleted: bool,
@@ -42,8 +48,8 @@ impl CommentItem {
         CommentItem {
             id: comment.id.get(),
             author: comment.author_username.clone(),
-            body_html: escape_text(&comment.body),
-            created_at: comment.created_at.to_rfc3339(),
+            body_html: linked_text(&comment.body),
+            created_at: Moment::of(comment.created_at),
             like_count: comment.like_count,
             liked: view.liked_by_me,
             deleted: comment.deleted,
@@ -54,24 +60,6 @@ impl CommentItem {
     }
 }
 
-/// Escapes user text for an HTML text node or attribute with the named
-/// entities (`&lt;` rather than askama's `&#60;`), so the markup reads
-/// plainly; the template inserts the result as is.
-fn escape_text(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            other => escaped.push(other),
-        }
-    }
-    escaped
-}
-
 /// `/clip/{id}`.
 #[derive(Template)]
 #[template(path = "clip.html")]
@@ -79,7 +67,14 @@ pub struct ClipPage {
     chrome: Chrome,
     clip: ClipCard,
     status: &'static str,
-    comment_count: u64,
+    /// The vote controls, while the clip competes in the voting slot.
+    controls: Option<VoteControls>,
+    /// The description for sharing tags (plain text; askama escapes it).
+    summary: String,
+    /// "1 comment", "12 comments".
+    comments_heading: String,
+    /// `new` or `top`.
+    sort: &'static str,
     comments: Vec<CommentItem>,
     offset: usize,
     next_offset: Option<usize>,
@@ -93,6 +88,7 @@ pub struct ClipPage {
 #[derive(Debug, Deserialize)]
 pub struct ClipQuery {
     offset: Option<String>,
+    sort: Option<String>,
     notice: Option<String>,
     error: Option<String>,
 }
@@ -112,6 +108,10 @@ fn error_text(code: &str) -> String {
 
 fn notice_text(code: &str) -> Option<String> {
     let text = match code {
+        "standard" => "Your vote counted.",
+        "super" => "Your super vote (×3) counted.",
+        "mega" => "Your mega vote (×10) counted.",
+        "undone" => "Your vote was taken back.",
         "posted" => "Your comment is posted.",
         "deleted" => "The comment was deleted.",
         "reported" => "Thanks, a moderator will look at your report.",
@@ -142,6 +142,7 @@ async fn build_page(
 ) -> Result<Option<ClipPage>, ServiceError> {
     let Ok(id) = raw.parse::<ClipId>() else { return Ok(None) };
     let offset = query.offset.as_deref().and_then(|o| o.parse::<usize>().ok()).unwrap_or(0);
+    let sort = query.sort.as_deref().and_then(CommentSort::parse).unwrap_or(CommentSort::New);
     let me = caller.user_id();
     let is_admin = caller.user.as_ref().is_some_and(|user| user.is_admin);
     let counted = match story::public_clip(&state.services, id).await {
@@ -150,7 +151,7 @@ async fn build_page(
         Err(error) => return Err(error),
     };
     let page = Page { limit: PAGE_SIZE, offset };
-    let page = match comments::page(&state.services, id, CommentSort::New, page, me).await {
+    let page = match comments::page(&state.services, id, sort, page, me).await {
         Ok(page) => page,
         Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
         Err(error) => return Err(error),
@@ -164,11 +165,20 @@ async fn build_page(
             ..CommentItem::new(&thread.comment, me, is_admin)
         })
         .collect();
+    let controls = vote_controls(state, caller, &counted).await?;
+    let summary = if counted.clip.description.is_empty() {
+        format!("A {} clip by @{} on aimoviez.", counted.clip.genre, counted.clip.creator_username)
+    } else {
+        counted.clip.description.clone()
+    };
     Ok(Some(ClipPage {
         chrome: Chrome::new(state, caller),
         clip: ClipCard::from(&counted),
         status: counted.clip.status.as_str(),
-        comment_count: page.comment_count,
+        controls,
+        summary,
+        comments_heading: plural(page.comment_count, "comment", "comments"),
+        sort: if sort == CommentSort::Top { "top" } else { "new" },
         comments,
         offset,
         next_offset: page.has_more.then_some(offset + PAGE_SIZE),
@@ -177,6 +187,27 @@ async fn build_page(
         notice: query.notice.as_deref().and_then(notice_text),
         error: query.error.as_deref().map(error_text),
     }))
+}
+
+/// The vote controls while the clip competes in the voting slot: personal
+/// for a signed-in viewer (whose page is private anyway), neutral for
+/// anonymous ones (the script fills in their standing).
+async fn vote_controls(
+    state: &AppState,
+    caller: &Caller,
+    counted: &crate::store::CountedClip,
+) -> Result<Option<VoteControls>, ServiceError> {
+    let clip = counted.clip.id;
+    let (open, flags) = voting::votable(&state.services, clip);
+    if !open {
+        return Ok(None);
+    }
+    if caller.user.is_none() {
+        return Ok(Some(VoteControls::neutral(clip.get(), "clip", flags, open)));
+    }
+    let (held, remaining, flags) = voting::standing(&state.services, &caller.voter_key(state)).await?;
+    let standing = Standing { remaining, voted: held.voted_clips.contains(&clip), flags, signed_in: true, open };
+    Ok(Some(VoteControls::personal(clip.get(), "clip", &standing)))
 }
 
 /// Where a form sends the browser back to: the page, with a notice or an
@@ -360,7 +391,7 @@ pub async fn report_form(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::http::pages::format::escape_text;
 
     #[test]
     fn user_text_is_escaped() {

@@ -14,8 +14,11 @@ pub mod assets;
 pub mod clip_page;
 pub mod creator_pages;
 pub mod film_pages;
+pub mod format;
 pub mod leaderboard_page;
 pub mod profile_pages;
+pub mod story_page;
+pub mod vote_controls;
 
 use axum::Router;
 
@@ -29,7 +32,11 @@ pub fn not_found_fallback() -> Router<AppState> {
     Router::new().fallback(arena::not_found)
 }
 
-/// What every page's frame needs: asset URLs and who is signed in.
+/// What every page's frame needs: asset URLs, who is signed in, and where
+/// the page sits in the navigation.
+///
+/// For an anonymous visitor nothing here depends on who they are (no name,
+/// no form token, no badge), so an anonymous page may be shared by a cache.
 pub struct Chrome {
     /// Stylesheet URL.
     pub css_url: String,
@@ -39,6 +46,15 @@ pub struct Chrome {
     pub captcha_js_url: String,
     /// Live-update script URL (loaded by the arena and story pages).
     pub live_js_url: String,
+    /// The SVG icon (favicon).
+    pub icon_url: String,
+    /// The 180 px PNG icon (iOS home screen).
+    pub touch_icon_url: String,
+    /// The web app manifest.
+    pub manifest_url: String,
+    /// The site's public origin (`public_url`), or "" when not configured:
+    /// sharing tags need absolute URLs where one is known.
+    pub site_url: String,
     /// The signed-in user's name.
     pub username: Option<String>,
     /// Whether they are an admin.
@@ -47,21 +63,70 @@ pub struct Chrome {
     pub csrf: String,
     /// Unread notifications of the signed-in user (from memory).
     pub unread: u64,
+    /// The bottom-bar tab this page belongs to (`vote`, `story`, `upload`,
+    /// `top`, `me`, or "" for none).
+    pub tab: &'static str,
+    /// This page's path and query, where "Sign in" brings the person back to.
+    pub here: String,
 }
 
 impl Chrome {
     /// The frame for this caller.
     pub fn new(state: &AppState, caller: &Caller) -> Chrome {
+        let assets = &state.assets;
         Chrome {
-            css_url: state.assets.css_url().to_owned(),
-            js_url: state.assets.js_url().to_owned(),
-            captcha_js_url: state.assets.captcha_js_url().to_owned(),
-            live_js_url: state.assets.live_js_url().to_owned(),
+            css_url: assets.css_url().to_owned(),
+            js_url: assets.js_url().to_owned(),
+            captcha_js_url: assets.captcha_js_url().to_owned(),
+            live_js_url: assets.live_js_url().to_owned(),
+            icon_url: assets.icon_url().to_owned(),
+            touch_icon_url: assets.touch_icon_url().to_owned(),
+            manifest_url: assets.manifest_url().to_owned(),
+            site_url: state.services.config.public_url.as_deref().unwrap_or("").trim_end_matches('/').to_owned(),
             username: caller.user.as_ref().map(|u| u.username.clone()),
             is_admin: caller.user.as_ref().is_some_and(|u| u.is_admin),
             csrf: form_token(state, caller).unwrap_or_default(),
             unread: caller.user.as_ref().map(|u| notifications::unread_count(&state.services, u.user)).unwrap_or(0),
+            tab: tab_of(&caller.path),
+            here: caller.path.clone(),
         }
+    }
+
+    /// The sign-in link, carrying this page as `next` when it is one worth
+    /// returning to.
+    pub fn login_href(&self) -> String {
+        self.account_href("/login")
+    }
+
+    /// The sign-up link, with `next` like [`Chrome::login_href`].
+    pub fn signup_href(&self) -> String {
+        self.account_href("/signup")
+    }
+
+    fn account_href(&self, page: &str) -> String {
+        match format::local_path(&self.here).filter(|here| *here != "/") {
+            Some(here) => format!("{page}?next={}", format::url_component(here)),
+            None => page.to_owned(),
+        }
+    }
+
+    /// `aria-current` for the tab named `tab`, if it is this page's.
+    pub fn current(&self, tab: &str) -> &'static str {
+        if self.tab == tab { r#" aria-current="page""# } else { "" }
+    }
+}
+
+/// The bottom-bar tab a path belongs to.
+fn tab_of(path_and_query: &str) -> &'static str {
+    let path = path_and_query.split(['?', '#']).next().unwrap_or("/");
+    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    match first {
+        "" | "clip" => "vote",
+        "story" | "watch" | "genres" => "story",
+        "upload" => "upload",
+        "leaderboard" | "search" => "top",
+        "profile" | "u" | "notifications" | "settings" | "login" | "signup" | "admin" => "me",
+        _ => "",
     }
 }
 
