@@ -1,9 +1,11 @@
-//! The arena in a real browser: headless Chromium driven over WebDriver
-//! (chromedriver + fantoccini). Checks what only a browser can: the video
-//! loads its metadata from `/media/` (Range requests), `static/app.js`
-//! casts a vote without reloading the page, and once the slot locks `/story`
-//! checks that vote's receipt against the published tally with SubtleCrypto
-//! (`static/tally.js`, issue #15).
+//! The arena in a real browser at phone size: headless Chromium driven over
+//! WebDriver (chromedriver + fantoccini). Checks what only a browser can:
+//! the Vote control is on screen without scrolling (390×664 and 1366×768),
+//! the video loads its metadata from `/media/` (Range requests), and
+//! `static/app.js` casts a super vote, takes it back, votes and moves on to
+//! another clip without reloading the page, and the card opens the clip page; once the slot
+//! locks, `/story` checks that browser's vote receipts against the published
+//! tally with SubtleCrypto (`static/tally.js`, issue #15).
 //!
 //! Needs `chromium` and `chromium-driver` (Debian). Without them the test
 //! prints why and passes, unless `REQUIRE_BROWSER_TESTS` is set (CI sets
@@ -25,7 +27,7 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 #[tokio::test]
-async fn voting_in_a_real_browser_updates_the_count_without_a_reload() {
+async fn the_arena_loop_in_a_real_browser_at_phone_size() {
     let Some(chromedriver) = find_browser_tools() else {
         let message = "chromium/chromedriver not installed (apt-get install chromium chromium-driver)";
         if std::env::var_os("REQUIRE_BROWSER_TESTS").is_some() {
@@ -42,7 +44,7 @@ async fn voting_in_a_real_browser_updates_the_count_without_a_reload() {
 
     // Run the scenario as a fallible future so the session is closed (and
     // Chromium quits) before any failure is reported.
-    let outcome = vote_without_reload(&client, &app).await;
+    let outcome = arena_loop(&client, &app).await;
     let closed = client.close().await;
     if let Err(error) = outcome {
         panic!("browser scenario failed: {error:#}");
@@ -124,10 +126,14 @@ async fn receipts_text(client: &Client, expected: &str) -> anyhow::Result<String
     .with_context(|| format!("the receipts box never said {expected:?}"))
 }
 
-/// The scenario: load the arena, wait for the video's metadata, vote, and see
-/// the count change in place and on the server.
-async fn vote_without_reload(client: &Client, app: &TestApp) -> anyhow::Result<()> {
+/// The scenario at 390×664: the controls are on screen; a super vote counts
+/// 3 and moves on to another clip without a reload; its undo takes it back;
+/// a vote moves on again; the card's link opens the clip page. Then the
+/// controls are checked on screen at 1366×768 too.
+async fn arena_loop(client: &Client, app: &TestApp) -> anyhow::Result<()> {
+    set_viewport(client, 390, 664).await?;
     client.goto(&app.url("/")).await.context("open the arena")?;
+    controls_on_screen(client, "390×664").await?;
 
     // The <video> has preload="metadata": readyState >= 1 (HAVE_METADATA)
     // means Chromium fetched and parsed the clip from /media/ with Range.
@@ -139,37 +145,115 @@ async fn vote_without_reload(client: &Client, app: &TestApp) -> anyhow::Result<(
     .context("the video's metadata never loaded (readyState stayed 0)")?;
     eprintln!("browser: video readyState = {ready_state}");
 
-    let clip_id: u64 = client
-        .find(Locator::Css("article.clip"))
-        .await?
-        .attr("data-clip-id")
-        .await?
-        .context("article.clip has no data-clip-id")?
-        .parse()
-        .context("data-clip-id is not a number")?;
-    let before = vote_count_text(client).await?;
-    ensure!(app.vote_count(clip_id).await == before, "page and API disagree on the count before voting");
-
+    let first = shown_clip(client).await?;
+    ensure!(app.vote_count(first).await == vote_count_text(client).await?, "page and API disagree on the count");
     // A reload would drop this marker (and change performance.timeOrigin).
     let origin = client.execute("window.__marker = 1; return performance.timeOrigin", vec![]).await?;
 
-    client.find(Locator::Css("#vote-button")).await?.click().await.context("click #vote-button")?;
-
-    let after = poll(Duration::from_secs(10), || async {
-        let count = vote_count_text(client).await?;
-        Ok((count == before + 1).then_some(count))
+    // Super vote: counted ×3 on the server, then the arena moves on.
+    client.find(Locator::Css("[data-vote-type=super]")).await?.click().await.context("click Super")?;
+    let second = poll(Duration::from_secs(10), || async {
+        let shown = shown_clip(client).await?;
+        Ok((shown != first).then_some(shown))
     })
     .await
-    .with_context(|| format!("#vote-count never went from {before} to {}", before + 1))?;
+    .context("the arena did not move on to another clip after the super vote")?;
+    let score = app.get_json(&format!("/api/clips/{first}")).await["weightedScore"].clone();
+    ensure!(score == json!(3), "the super vote did not count 3 (score {score})");
+    let url = client.current_url().await?;
+    ensure!(url.query() == Some(&format!("clip={second}")[..]), "the address does not name the clip shown: {url}");
+
+    // Undo the super vote from the notice left behind.
+    client.find(Locator::Css("#undo-last")).await.context("no undo offered")?.click().await?;
+    poll(Duration::from_secs(10), || async { Ok((app.vote_count(first).await == 0).then_some(())) })
+        .await
+        .context("undo did not take the super vote back")?;
+    poll(Duration::from_secs(5), || async {
+        let text = client.find(Locator::Css("#vote-status")).await?.text().await?;
+        Ok(text.contains("taken back").then_some(()))
+    })
+    .await
+    .context("the page did not say the vote was taken back")?;
+    let budget = client.find(Locator::Css("#budget")).await?.text().await?;
+    ensure!(budget.contains("super ready"), "the super is not back after undo: {budget:?}");
+
+    // A standard vote on the clip now shown: counted, and on to a third.
+    let before = app.vote_count(second).await;
+    client.find(Locator::Css("#vote-button")).await?.click().await.context("click Vote")?;
+    let third = poll(Duration::from_secs(10), || async {
+        let shown = shown_clip(client).await?;
+        Ok((shown != second).then_some(shown))
+    })
+    .await
+    .context("the arena did not move on after the vote")?;
+    ensure!(app.vote_count(second).await == before + 1, "the server does not have the browser's vote");
+    ensure!(third != first || app.clip_ids().await.len() < 3, "offered the clip just voted on and undone first");
 
     let still_there = client.execute("return [window.__marker === 1, performance.timeOrigin]", vec![]).await?;
-    ensure!(still_there == json!([true, origin]), "the page reloaded when voting ({still_there} vs origin {origin})");
+    ensure!(still_there == json!([true, origin]), "the page reloaded while voting ({still_there} vs {origin})");
+    controls_on_screen(client, "390×664 after moving on").await?;
 
-    let status = client.find(Locator::Css("#vote-status")).await?.text().await?;
-    eprintln!("browser: #vote-count {before} -> {after}, status: {status:?}");
+    // The card links the clip page.
+    client.find(Locator::Css("#clip-link")).await?.click().await.context("open the clip page")?;
+    poll(Duration::from_secs(10), || async {
+        let url = client.current_url().await?;
+        Ok((url.path() == format!("/clip/{third}")).then_some(()))
+    })
+    .await
+    .context("the card's link did not open the clip page of the clip shown")?;
+    let heading = client.find(Locator::Css("h1")).await?.text().await?;
+    eprintln!("browser: super on {first}, undone; vote on {second}; clip page of {third}: {heading:?}");
 
-    ensure!(app.vote_count(clip_id).await == after, "the server does not have the browser's vote");
+    set_viewport(client, 1366, 768).await?;
+    client.goto(&app.url("/")).await?;
+    controls_on_screen(client, "1366×768").await?;
     Ok(())
+}
+
+/// Sizes the window so the page's viewport is `width`×`height` CSS pixels.
+async fn set_viewport(client: &Client, width: u32, height: u32) -> anyhow::Result<()> {
+    client.set_window_size(width, height).await?;
+    let inner = client.execute("return [window.innerWidth, window.innerHeight]", vec![]).await?;
+    let (inner_w, inner_h) = (inner[0].as_u64().unwrap_or(0), inner[1].as_u64().unwrap_or(0));
+    // Headless windows have no browser chrome, but correct for any anyway.
+    let width = width + (width - inner_w.min(u64::from(width)) as u32);
+    let height = height + (height - inner_h.min(u64::from(height)) as u32);
+    client.set_window_size(width, height).await?;
+    Ok(())
+}
+
+/// Fails unless the Vote button and the super/mega/undo controls are wholly
+/// inside the viewport without scrolling.
+async fn controls_on_screen(client: &Client, label: &str) -> anyhow::Result<()> {
+    let boxes = client
+        .execute(
+            "window.scrollTo(0, 0); \
+             return [window.innerWidth, window.innerHeight].concat(\
+               ['#vote-button', '[data-vote-type=super]', '[data-vote-type=mega]', '#undo-button'].map((sel) => {\
+                 const r = document.querySelector(sel).getBoundingClientRect();\
+                 return [r.left, r.top, r.right, r.bottom];\
+               }));",
+            vec![],
+        )
+        .await?;
+    let list = boxes.as_array().context("a list")?;
+    let (width, height) = (list[0].as_f64().unwrap_or(0.0), list[1].as_f64().unwrap_or(0.0));
+    eprintln!("browser: {label}: viewport {width}×{height}, controls {:?}", &list[2..]);
+    ensure!(width > 0.0 && height > 0.0, "no viewport size at {label}");
+    for rect in &list[2..] {
+        let r: Vec<f64> = rect.as_array().context("a rect")?.iter().filter_map(Value::as_f64).collect();
+        ensure!(
+            r[0] >= 0.0 && r[1] >= 0.0 && r[2] <= width && r[3] <= height && r[3] > r[1],
+            "a vote control is not fully visible at {label}: {r:?} in {width}×{height}"
+        );
+    }
+    Ok(())
+}
+
+/// The clip the arena shows.
+async fn shown_clip(client: &Client) -> anyhow::Result<u64> {
+    let id = client.find(Locator::Css("[data-arena]")).await?.attr("data-clip-id").await?;
+    id.context("the arena has no data-clip-id")?.parse().context("data-clip-id is not a number")
 }
 
 /// The number in `#vote-count`.

@@ -13,44 +13,153 @@ async fn the_arena_shows_a_playable_clip_with_a_vote_form() {
     assert!(html.contains("<video id=\"clip-video\""), "{html}");
     assert!(html.contains("src=\"/media/"), "{html}");
     assert!(html.contains("action=\"/vote\""));
+    for kind in ["standard", "super", "mega"] {
+        assert!(html.contains(&format!("name=\"vote_type\" value=\"{kind}\"")), "no {kind} button: {html}");
+    }
+    assert!(html.contains("formaction=\"/vote/undo\""), "no undo button");
+    assert!(html.contains("200 votes left today · super ready · mega ready"), "budget line missing: {html}");
     assert!(html.contains("id=\"vote-count\""));
     assert!(html.contains("id=\"next-clip\""));
-    assert!(html.contains("slot 1 of 75"));
+    assert!(html.contains("Scene 1 of 75"));
+    assert!(html.contains("href=\"/u/"), "the creator is linked");
+    assert!(html.contains("id=\"clip-link\" href=\"/clip/"), "the clip page is linked");
     assert!(!html.contains("<script>"), "no inline script");
 }
 
-#[tokio::test]
-async fn voting_works_without_javascript() {
-    let app = spawn_app().await;
-    let clip = app.clip_ids().await[0];
-    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    let response = no_redirects
-        .post(app.url("/vote"))
-        .header("user-agent", "aimoviez-tests")
-        .form(&[("clip_id", clip.to_string())])
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(response.status(), 303);
-    let location = response.headers()["location"].to_str().expect("ascii").to_owned();
-    assert_eq!(location, format!("/?clip={clip}&voted=1"));
-    assert_eq!(app.vote_count(clip).await, 1);
-    let html = app.get(&location).await.text().await.expect("html");
-    assert!(html.contains("Your vote counted."));
-    assert!(html.contains("Voted ✓"));
-    assert!(html.contains(&format!("data-clip-id=\"{clip}\"")));
+/// A browser without JavaScript posting the arena's forms, redirects not
+/// followed.
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
+}
 
-    let again = no_redirects
-        .post(app.url("/vote"))
-        .header("user-agent", "aimoviez-tests")
-        .form(&[("clip_id", clip.to_string())])
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(again.headers()["location"], format!("/?clip={clip}&error=already_voted").as_str());
-    assert_eq!(app.vote_count(clip).await, 1);
-    let bad = no_redirects.post(app.url("/vote")).form(&[("clip_id", "../x")]).send().await.expect("post");
+async fn post_form(app: &crate::helpers::TestApp, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    no_redirects().post(app.url(path)).header("user-agent", "aimoviez-tests").form(form).send().await.expect("post")
+}
+
+fn location(response: &reqwest::Response) -> String {
+    assert_eq!(response.status(), 303, "not a redirect");
+    response.headers()["location"].to_str().expect("ascii").to_owned()
+}
+
+/// The `data-clip-id` of the arena's clip.
+fn shown_clip(html: &str) -> u64 {
+    let rest = html.split("data-arena data-live data-clip-id=\"").nth(1).expect("an arena clip");
+    rest.split('"').next().and_then(|id| id.parse().ok()).expect("a numeric clip id")
+}
+
+#[tokio::test]
+async fn super_vote_undo_and_moving_on_work_without_javascript() {
+    let app = spawn_app().await;
+    let first = shown_clip(&app.get("/").await.text().await.expect("html"));
+    let id = first.to_string();
+
+    let voted = post_form(&app, "/vote", &[("clip_id", &id), ("vote_type", "super")]).await;
+    let back = location(&voted);
+    assert_eq!(back, format!("/?voted={first}&kind=super"));
+    assert_eq!(app.vote_count(first).await, 1);
+    let clip = app.get_json(&format!("/api/clips/{first}")).await;
+    assert_eq!(clip["weightedScore"], 3, "a super vote weighs 3: {clip}");
+
+    // Back on the arena: the notice with an undo, and a different clip,
+    // with the super spent.
+    let html = app.get(&back).await.text().await.expect("html");
+    assert!(html.contains("Your super vote (×3) for “"), "{html}");
+    assert!(
+        html.contains(&format!("name=\"clip_id\" value=\"{first}\"")),
+        "an undo form for the clip voted on: {html}"
+    );
+    assert_ne!(shown_clip(&html), first, "the arena moved on after the vote");
+    assert!(html.contains("197 votes left today · super spent · mega ready"), "{html}");
+    assert!(html.contains("used this slot"), "the spent super says why it is disabled");
+
+    let undone = post_form(&app, "/vote/undo", &[("clip_id", &id)]).await;
+    assert_eq!(location(&undone), format!("/?clip={first}&undone=1"));
+    assert_eq!(app.vote_count(first).await, 0);
+    let html = app.get(&location(&undone)).await.text().await.expect("html");
+    assert!(html.contains("Your vote was taken back."));
+    assert_eq!(shown_clip(&html), first);
+
+    // Nothing to take back any more.
+    let again = post_form(&app, "/vote/undo", &[("clip_id", &id)]).await;
+    assert_eq!(location(&again), format!("/?clip={first}&error=not_found"));
+
+    let standard = post_form(&app, "/vote", &[("clip_id", &id)]).await;
+    assert_eq!(location(&standard), format!("/?voted={first}&kind=standard"));
+    let twice = post_form(&app, "/vote", &[("clip_id", &id), ("vote_type", "standard")]).await;
+    assert_eq!(location(&twice), format!("/?clip={first}&error=already_voted"));
+    assert_eq!(app.vote_count(first).await, 1);
+
+    // Bad input is refused and changes nothing.
+    let unknown = post_form(&app, "/vote", &[("clip_id", &id), ("vote_type", "giga")]).await;
+    assert_eq!(unknown.status(), 400);
+    let bad = post_form(&app, "/vote", &[("clip_id", "../x")]).await;
     assert_eq!(bad.status(), 400);
+    let bad_undo = post_form(&app, "/vote/undo", &[("clip_id", "0")]).await;
+    assert_eq!(bad_undo.status(), 400);
+    assert_eq!(app.vote_count(first).await, 1);
+}
+
+#[tokio::test]
+async fn after_a_vote_the_arena_offers_clips_not_yet_voted_on() {
+    let app = spawn_app().await;
+    let total = app.clip_ids().await.len();
+    assert!(total >= 3, "the demo slot has clips to move through");
+    let mut voted = Vec::new();
+    let mut html = app.get("/").await.text().await.expect("html");
+    // Vote on every clip in turn, the way the arena leads: never the same
+    // clip twice while unvoted ones remain.
+    for _ in 0..total {
+        let shown = shown_clip(&html);
+        assert!(!voted.contains(&shown), "clip {shown} offered again while others are unvoted ({voted:?})");
+        voted.push(shown);
+        let response = post_form(&app, "/vote", &[("clip_id", &shown.to_string())]).await;
+        html = app.get(&location(&response)).await.text().await.expect("html");
+        if voted.len() < total {
+            assert!(html.contains("data-arena"), "still clips to vote on");
+        }
+    }
+    assert_eq!(voted.len(), total);
+}
+
+/// Every clip's view count (flushed and pending), read by a voter whose
+/// reads count nothing.
+async fn view_counts(app: &crate::helpers::TestApp) -> std::collections::BTreeMap<u64, u64> {
+    let observer = reqwest::Client::builder().user_agent("view-observer").build().expect("client");
+    let response = observer.get(app.url("/api/vote?limit=20&countViews=false")).send().await.expect("feed");
+    let feed: serde_json::Value = response.json().await.expect("json");
+    let clips = feed["clips"].as_array().expect("clips");
+    clips.iter().map(|clip| (clip["id"].as_u64().expect("id"), clip["viewCount"].as_u64().expect("views"))).collect()
+}
+
+#[tokio::test]
+async fn the_arena_counts_a_view_only_for_the_clip_it_shows() {
+    let app = spawn_app().await;
+    let before = view_counts(&app).await;
+    assert!(before.len() >= 3, "the demo slot has clips: {before:?}");
+    let shown = shown_clip(&app.get("/").await.text().await.expect("html"));
+
+    // Fetching ahead without counting, then saying a clip is on screen.
+    let ahead = app.get_json("/api/vote?limit=3&countViews=false").await;
+    assert!(ahead["clips"][0]["commentCount"].is_u64(), "feed clips carry their comment count: {ahead}");
+    let next = ahead["clips"][0]["id"].as_u64().expect("a clip");
+    assert_ne!(next, shown, "the clip seen is not first in the feed any more");
+    let response = app.client.post(app.url("/api/vote/view")).json(&serde_json::json!({ "clipId": next })).send().await;
+    let body: serde_json::Value = response.expect("view").json().await.expect("json");
+    assert_eq!(body["counted"], true);
+    let bad = app.client.post(app.url("/api/vote/view")).json(&serde_json::json!({ "clipId": "x" })).send().await;
+    assert_eq!(bad.expect("view").status(), 400);
+
+    // Views reach the counts with the next flush (every few seconds); the
+    // two views are flushed together with anything counted before them.
+    let expected = |clip: u64| before[&clip] + u64::from(clip == shown || clip == next);
+    app.eventually(15, "the two views to be flushed", || async {
+        let now = view_counts(&app).await;
+        now[&shown] == expected(shown) && now[&next] == expected(next)
+    })
+    .await;
+    for (clip, views) in view_counts(&app).await {
+        assert_eq!(views, expected(clip), "clip {clip}: only the clips shown ({shown}, {next}) gained a view");
+    }
 }
 
 #[tokio::test]
@@ -67,7 +176,9 @@ async fn the_story_lists_every_slot_and_the_one_voting() {
 async fn static_assets_are_immutable_and_unknown_pages_are_404() {
     let app = spawn_app().await;
     let html = app.get("/").await.text().await.expect("html");
-    let css = html.split("href=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("css link").to_owned();
+    let css =
+        html.split("rel=\"stylesheet\" href=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("css link");
+    let css = css.to_owned();
     assert!(css.starts_with("/static/app.") && css.ends_with(".css"), "{css}");
     let response = app.get(&css).await;
     assert_eq!(response.status(), 200);

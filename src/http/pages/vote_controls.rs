@@ -42,6 +42,9 @@ pub struct VoteControls {
     pub specials_on: bool,
     /// Whether only signed-in people may vote, and this visitor is not.
     pub sign_in_needed: bool,
+    /// Why no control can be used ("" when they can): the script leaves
+    /// the controls alone then.
+    pub locked: &'static str,
 }
 
 /// A voter's standing on one clip.
@@ -97,6 +100,13 @@ impl VoteControls {
             personal: true,
             specials_on: flags.special_votes,
             sign_in_needed,
+            locked: if !open {
+                "voting closed"
+            } else if sign_in_needed {
+                "sign in first"
+            } else {
+                ""
+            },
         }
     }
 
@@ -125,6 +135,7 @@ impl VoteControls {
             personal: false,
             specials_on: flags.special_votes,
             sign_in_needed: false,
+            locked: if open { "" } else { "voting closed" },
         }
     }
 }
