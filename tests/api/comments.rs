@@ -314,7 +314,8 @@ async fn the_clip_page_shows_comments_escaped_and_takes_forms() {
     assert!(!html.contains("<script>alert(1)"), "never raw");
     assert!(html.contains("nice &amp; &quot;quoted&quot;"));
     assert!(html.contains("<video"), "the clip plays");
-    assert!(html.contains("href=\"/login\""), "anonymous visitors are asked to sign in");
+    let back_here = format!("href=\"/login?next=/clip/{clip}\"");
+    assert!(html.contains(&back_here), "anonymous visitors are asked to sign in, and come back here");
     assert!(!html.contains("action=\"/clip/"), "no forms for anonymous visitors");
 
     assert_eq!(app.get("/clip/999999").await.status(), 404);
@@ -403,7 +404,10 @@ async fn the_clip_page_loads_more_comments() {
     let html = app.get(&format!("/clip/{clip}")).await.text().await.expect("html");
     assert!(html.contains("note number 20."));
     assert!(!html.contains("note number 0."));
-    assert!(html.contains(&format!("/clip/{clip}?offset=20#comments")), "a load-more link");
+    assert!(
+        html.contains(&format!("/clip/{clip}?sort=new&amp;offset=20#comments")),
+        "a load-more link, keeping the sort"
+    );
     let html = app.get(&format!("/clip/{clip}?offset=20")).await.text().await.expect("html");
     assert!(html.contains("note number 0."));
     assert!(!html.contains("note number 1."));

@@ -286,7 +286,7 @@ async fn the_page_shows_tabs_medals_trends_and_escaped_names() {
     assert!(html.contains("aria-current=\"page\">Clips<"), "the clips tab is current");
     assert!(html.contains("aria-current=\"page\">All time<"), "all time is the default period");
     assert!(html.contains("lb-trend-new"), "first-day entries are new");
-    assert!(html.contains("href=\"/leaderboard\">"), "the nav links the page");
+    assert!(html.contains("href=\"/leaderboard\" aria-current=\"page\">"), "the nav links the page, marked current");
 
     let voters = app.get("/leaderboard?board=voters&period=day").await.text().await.expect("html");
     assert!(voters.contains("@v_one") && voters.contains("aria-current=\"page\">Voters<"), "{voters}");

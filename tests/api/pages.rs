@@ -266,3 +266,48 @@ async fn every_response_carries_a_request_id() {
     let given = app.client.get(app.url("/api/health")).header("x-request-id", "abc-123").send().await.expect("health");
     assert_eq!(given.headers()["x-request-id"], "abc-123", "a proxy's request id is kept");
 }
+
+#[tokio::test]
+async fn sign_in_returns_to_the_page_it_came_from_on_this_site_only() {
+    let app = spawn_app().await;
+    let clip = app.clip_ids().await[0];
+    let html = app.get(&format!("/clip/{clip}")).await.text().await.expect("html");
+    assert!(html.contains(&format!("href=\"/login?next=/clip/{clip}\"")), "the sign-in link carries the page");
+    let login = app.client.get(app.url("/login")).query(&[("next", format!("/clip/{clip}"))]).send().await;
+    let login = login.expect("login page").text().await.expect("html");
+    assert!(login.contains(&format!("name=\"next\" value=\"/clip/{clip}\"")), "{login}");
+    assert!(login.contains(&format!("href=\"/signup?next=/clip/{clip}\"")), "sign-up keeps the way back");
+
+    let back = format!("/clip/{clip}?sort=top");
+    let password = "a long password";
+    let signed_up =
+        post_form(&app, "/signup", &[("username", "wanderer"), ("password", password), ("next", &back)]).await;
+    assert_eq!(location(&signed_up), back);
+    let signed_in =
+        post_form(&app, "/login", &[("username", "wanderer"), ("password", password), ("next", "/story")]).await;
+    assert_eq!(location(&signed_in), "/story");
+    let wrong =
+        post_form(&app, "/login", &[("username", "wanderer"), ("password", "not it at all"), ("next", "/story")]).await;
+    assert!(wrong.text().await.expect("html").contains("name=\"next\" value=\"/story\""), "a failed sign-in keeps it");
+
+    let hostile = [
+        "//evil.example/",
+        "https://evil.example/",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "javascript:alert(1)",
+        "/ok\r\nSet-Cookie: a=b",
+        "/\té",
+        "/é",
+        "evil.example",
+        "/login?next=//evil.example",
+    ];
+    for next in hostile {
+        let page = app.client.get(app.url("/login")).query(&[("next", next)]).send().await.expect("login page");
+        assert_eq!(page.status(), 200, "{next:?}");
+        assert!(!page.text().await.expect("html").contains("name=\"next\""), "{next:?} is dropped");
+        let response =
+            post_form(&app, "/login", &[("username", "wanderer"), ("password", password), ("next", next)]).await;
+        assert_eq!(location(&response), "/", "sign-in with next={next:?} stays on this site");
+    }
+}

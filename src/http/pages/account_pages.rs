@@ -3,11 +3,12 @@
 
 use askama::Template;
 use axum::Form;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use super::format::{local_path, url_component};
 use super::{Chrome, render, sentence};
 use crate::http::error::{csrf_failed, status};
 use crate::http::extract::{Caller, FormRefusal, PageForm, SignedForm};
@@ -31,6 +32,15 @@ pub struct LoginPage {
     signup: bool,
     username: String,
     error: Option<String>,
+    /// Where to go once signed in: a path on this site, or empty.
+    next: String,
+}
+
+impl LoginPage {
+    /// `?next=…` for the link to the other form (sign in ↔ sign up).
+    pub fn next_query(&self) -> String {
+        if self.next.is_empty() { String::new() } else { format!("?next={}", url_component(&self.next)) }
+    }
 }
 
 /// Body of the sign-in and sign-up forms.
@@ -38,28 +48,62 @@ pub struct LoginPage {
 pub struct CredentialsForm {
     username: String,
     password: String,
+    next: Option<String>,
+}
+
+/// Query of `/login` and `/signup`: the page to return to.
+#[derive(Debug, Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// The query as read: a garbled one is the same as none.
+type NextParam = Result<Query<NextQuery>, axum::extract::rejection::QueryRejection>;
+
+/// `next` if sign-in may send the person there (a path on this site),
+/// else nothing: a hostile or garbled value is dropped, not refused.
+fn safe_next(next: Option<&str>) -> String {
+    next.and_then(local_path).unwrap_or_default().to_owned()
+}
+
+fn blank_form(state: &AppState, caller: &Caller, signup: bool, query: NextParam) -> Response {
+    let next = safe_next(query.as_ref().ok().and_then(|Query(q)| q.next.as_deref()));
+    let page = LoginPage { chrome: Chrome::new(state, caller), signup, username: String::new(), error: None, next };
+    render(&page, StatusCode::OK)
 }
 
 /// `GET /login`.
-pub async fn login_page(State(state): State<AppState>, caller: Caller) -> Response {
-    let page = LoginPage { chrome: Chrome::new(&state, &caller), signup: false, username: String::new(), error: None };
-    render(&page, StatusCode::OK)
+pub async fn login_page(State(state): State<AppState>, caller: Caller, query: NextParam) -> Response {
+    blank_form(&state, &caller, false, query)
 }
 
 /// `GET /signup`.
-pub async fn signup_page(State(state): State<AppState>, caller: Caller) -> Response {
-    let page = LoginPage { chrome: Chrome::new(&state, &caller), signup: true, username: String::new(), error: None };
-    render(&page, StatusCode::OK)
+pub async fn signup_page(State(state): State<AppState>, caller: Caller, query: NextParam) -> Response {
+    blank_form(&state, &caller, true, query)
 }
 
-fn signed_in_redirect(state: &AppState, signed_in: SignedIn) -> Response {
+/// Signed in: set the cookie and go back where the person came from.
+fn signed_in_redirect(state: &AppState, signed_in: SignedIn, next: &str) -> Response {
     let cookie = sessions::session_cookie(&signed_in.token, state.services.config.secure_cookies());
-    with_cookie(Redirect::to("/").into_response(), &cookie)
+    let target = if next.is_empty() { "/" } else { next };
+    with_cookie(Redirect::to(target).into_response(), &cookie)
 }
 
-fn form_error(state: &AppState, caller: &Caller, signup: bool, username: String, error: ServiceError) -> Response {
-    let page =
-        LoginPage { chrome: Chrome::new(state, caller), signup, username, error: Some(error.message().to_owned()) };
+fn form_error(
+    state: &AppState,
+    caller: &Caller,
+    signup: bool,
+    form: (String, String),
+    error: ServiceError,
+) -> Response {
+    let (username, next) = form;
+    let page = LoginPage {
+        chrome: Chrome::new(state, caller),
+        signup,
+        username,
+        error: Some(error.message().to_owned()),
+        next,
+    };
     render(&page, status(error.kind()))
 }
 
@@ -70,11 +114,13 @@ pub async fn login_form(
     form: Result<Form<CredentialsForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let Ok(Form(form)) = form else {
-        return form_error(&state, &caller, false, String::new(), ServiceError::invalid("fill in both fields"));
+        let blank = (String::new(), String::new());
+        return form_error(&state, &caller, false, blank, ServiceError::invalid("fill in both fields"));
     };
+    let next = safe_next(form.next.as_deref());
     match accounts::login(&state.services, &form.username, &form.password, caller.client).await {
-        Ok(signed_in) => signed_in_redirect(&state, signed_in),
-        Err(error) => form_error(&state, &caller, false, form.username, error),
+        Ok(signed_in) => signed_in_redirect(&state, signed_in, &next),
+        Err(error) => form_error(&state, &caller, false, (form.username, next), error),
     }
 }
 
@@ -85,11 +131,13 @@ pub async fn signup_form(
     form: Result<Form<CredentialsForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let Ok(Form(form)) = form else {
-        return form_error(&state, &caller, true, String::new(), ServiceError::invalid("fill in both fields"));
+        let blank = (String::new(), String::new());
+        return form_error(&state, &caller, true, blank, ServiceError::invalid("fill in both fields"));
     };
+    let next = safe_next(form.next.as_deref());
     match accounts::register(&state.services, &form.username, &form.password).await {
-        Ok(signed_in) => signed_in_redirect(&state, signed_in),
-        Err(error) => form_error(&state, &caller, true, form.username, error),
+        Ok(signed_in) => signed_in_redirect(&state, signed_in, &next),
+        Err(error) => form_error(&state, &caller, true, (form.username, next), error),
     }
 }
 

@@ -151,7 +151,9 @@ pub fn local_path(raw: &str) -> Option<&str> {
     let ok = raw.len() <= MAX_NEXT_CHARS
         && raw.starts_with('/')
         && !raw.starts_with("//")
-        && !raw.chars().any(|c| c == '\\' || c.is_control() || c.is_whitespace())
+        // Printable ASCII only: nothing a header or a browser could read
+        // as another host (a backslash), a line break or a space.
+        && raw.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
         && !raw.starts_with("/login")
         && !raw.starts_with("/signup");
     ok.then_some(raw)
