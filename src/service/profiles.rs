@@ -268,6 +268,17 @@ pub async fn own_clips(services: &Services, user: UserId, page: Page) -> Result<
     Ok((clips, has_more))
 }
 
+/// What others may see of `user`'s uploads: a page of them, newest first,
+/// without the pending and rejected ones (which are not public), and
+/// whether more uploads follow.
+pub async fn public_clips(services: &Services, user: UserId, page: Page) -> Result<(Vec<OwnClip>, bool), ServiceError> {
+    let (clips, has_more) = own_clips(services, user, page).await?;
+    let public = |status: CreatorStatus| {
+        matches!(status, CreatorStatus::Live | CreatorStatus::Eliminated | CreatorStatus::Winner)
+    };
+    Ok((clips.into_iter().filter(|own| public(own.status)).collect(), has_more))
+}
+
 /// Follows (`follow`) or unfollows the user named `name`; idempotent.
 pub async fn set_follow(
     services: &Services,

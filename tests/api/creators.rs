@@ -162,3 +162,28 @@ async fn uploads_need_an_open_season() {
         creator.post(app.url("/api/upload")).multipart(upload_form(SHORT_MP4, "a.mp4", "Early", "sci-fi")).send().await;
     assert_error(response.expect("upload"), 409, "conflict").await;
 }
+
+#[tokio::test]
+async fn a_public_profile_lists_the_approved_clips_and_my_profile_links_mine() {
+    let app = spawn_app().await;
+    let creator = app.signed_in("gridmaker").await;
+    let approved = app.upload(&creator, SHORT_MP4, "Tide pools").await;
+    let pending = app.upload(&creator, SHORT_WEBM, "Not yet seen").await;
+    let html = app.get("/u/gridmaker").await.text().await.expect("html");
+    assert!(html.contains("No approved clips yet."), "pending clips are not public: {html}");
+    assert!(!html.contains("Tide pools") && !html.contains("Not yet seen"));
+
+    app.create_admin("gridboss", PASSWORD).await;
+    let admin = app.log_in("gridboss", PASSWORD).await;
+    let response = admin.post(app.url(&format!("/api/admin/clips/{approved}/approve"))).send().await.expect("approve");
+    assert_eq!(response.status(), 200);
+    let html = app.get("/u/gridmaker").await.text().await.expect("html");
+    assert!(html.contains(&format!("<a href=\"/clip/{approved}\">")), "the approved clip is linked: {html}");
+    assert!(html.contains("Tide pools") && html.contains("0 votes"));
+    assert!(!html.contains("Not yet seen"), "the pending one is still not listed");
+
+    let mine = creator.get(app.url("/profile")).send().await.expect("profile").text().await.expect("html");
+    assert!(mine.contains(&format!("<a href=\"/clip/{approved}\">")), "my approved clip is linked: {mine}");
+    assert!(!mine.contains(&format!("/clip/{pending}\"")), "a pending clip has no public page to link");
+    assert!(mine.contains("Not yet seen"), "but it is listed for me");
+}

@@ -8,13 +8,16 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use super::arena::ClipCard;
+use super::format::plural;
 use super::{Chrome, render};
 use crate::domain::clock::Timestamp;
+use crate::domain::ids::UserId;
 use crate::http::extract::{ApiQuery, Caller, FormRefusal, PageForm, SignedForm};
 use crate::http::state::AppState;
 use crate::service::notifications::{self, MarkReadRequest};
 use crate::service::profiles::{self, Profile};
-use crate::service::{ErrorKind, ServiceError, Services};
+use crate::service::{ErrorKind, Page, ServiceError, Services};
 use crate::store::social::Notification;
 
 /// An identicon for a user: a 5×5 mirrored grid and a hue taken from a hash
@@ -51,7 +54,23 @@ pub struct UserPage {
     avatar: String,
     own: bool,
     following: bool,
+    /// Their approved clips, newest first.
+    clips: Vec<PublicClip>,
+    /// Whether they have more uploads than the grid shows.
+    more_clips: bool,
 }
+
+/// A clip in a profile's grid.
+pub struct PublicClip {
+    card: ClipCard,
+    /// "12 votes".
+    votes: String,
+    /// Whether it won its scene.
+    won: bool,
+}
+
+/// Clips in a public profile's grid.
+const PROFILE_CLIPS: usize = 24;
 
 /// `GET /u/{name}`: a public profile.
 pub async fn user_page(State(state): State<AppState>, caller: Caller, Path(name): Path<String>) -> Response {
@@ -62,7 +81,26 @@ pub async fn user_page(State(state): State<AppState>, caller: Caller, Path(name)
     };
     match loaded {
         Ok((profile, following)) => {
+            let shown = Page { limit: PROFILE_CLIPS, offset: 0 };
+            let listed = match UserId::new(profile.id) {
+                Some(user) => profiles::public_clips(&state.services, user, shown).await,
+                None => Ok((Vec::new(), false)),
+            };
+            let (clips, more_clips) = match listed {
+                Ok(listed) => listed,
+                Err(error) => return error.into_response(),
+            };
+            let clips = clips
+                .iter()
+                .map(|own| PublicClip {
+                    card: ClipCard::from(&own.clip),
+                    votes: plural(own.clip.counter.vote_count, "vote", "votes"),
+                    won: own.status == profiles::CreatorStatus::Winner,
+                })
+                .collect();
             let page = UserPage {
+                clips,
+                more_clips,
                 chrome: Chrome::new(&state, &caller),
                 avatar: identicon_svg(profile.id, 72),
                 own: viewer.is_some_and(|viewer| viewer.get() == profile.id),
