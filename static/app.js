@@ -353,34 +353,6 @@ document.addEventListener("DOMContentLoaded", () => {
     preview.src = URL.createObjectURL(file);
     preview.hidden = false;
   });
-  const offerUndo = (id, text) => {
-    if (!status) return;
-    const button = document.createElement("button");
-    button.type = "button";
-    button.id = "undo-last";
-    button.className = "link-button";
-    button.textContent = "Undo";
-    button.addEventListener("click", async () => {
-      button.disabled = true;
-      try {
-        const { response, body } = await sendJson("DELETE", "/api/vote", { clipId: id });
-        if (!response.ok) {
-          say(body.error ? body.error.message : "Your vote could not be taken back.");
-          return;
-        }
-        me.remaining = body.remainingVotes;
-        me.voted.delete(id);
-        if (id === clipId()) setCount(body.voteCount);
-        render();
-        say("Your vote was taken back.");
-      } catch (_) {
-        button.disabled = false;
-        say("Network error, please try again.");
-      }
-    });
-    status.replaceChildren(`${text} `, button);
-  };
-
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const request = new XMLHttpRequest();
