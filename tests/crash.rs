@@ -5,13 +5,16 @@
 
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 mod common;
 use common::{BINARY, Serve, start, voted_clips};
+
+/// Votes acknowledged in a cycle before its SIGKILL.
+const ACKNOWLEDGED_BEFORE_KILL: u64 = 150;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Outcome {
@@ -35,9 +38,10 @@ async fn acknowledged_votes_survive_sigkill() {
         let server = start(data.path(), Serve::demo(), &client).await;
         let base = server.base.clone();
         let stop = Arc::new(AtomicBool::new(false));
+        let acked = Arc::new(AtomicU64::new(0));
         let workers: Vec<_> = (0..48u32)
             .map(|worker| {
-                let (client, base, stop) = (client.clone(), base.clone(), stop.clone());
+                let (client, base, stop, acked) = (client.clone(), base.clone(), stop.clone(), acked.clone());
                 tokio::spawn(async move {
                     let mut log = Vec::new();
                     let mut n = 0u32;
@@ -62,6 +66,9 @@ async fn acknowledged_votes_survive_sigkill() {
                                 Ok(response) => panic!("unexpected status {}", response.status()),
                                 Err(_) => Outcome::Unknown,
                             };
+                            if outcome == Outcome::Acknowledged {
+                                acked.fetch_add(1, Ordering::Relaxed);
+                            }
                             log.push((voter.clone(), clip, outcome));
                             if outcome == Outcome::Unknown {
                                 return log;
@@ -72,7 +79,14 @@ async fn acknowledged_votes_survive_sigkill() {
                 })
             })
             .collect();
-        tokio::time::sleep(Duration::from_millis(700 + 150 * u64::from(cycle))).await;
+        // Kill once enough votes are acknowledged (however slow a loaded
+        // machine makes that), then a little later each cycle, so the kills
+        // land at different points of the writer's batches.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while acked.load(Ordering::Relaxed) < ACKNOWLEDGED_BEFORE_KILL && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(100 * u64::from(cycle))).await;
         let mut server = server;
         server.child.kill().expect("SIGKILL");
         server.child.wait().expect("reaped");
@@ -86,7 +100,10 @@ async fn acknowledged_votes_survive_sigkill() {
         let server = start(data.path(), Serve::demo(), &client).await;
         let acknowledged = log.iter().filter(|e| e.2 == Outcome::Acknowledged).count() as u64;
         let unknown = log.iter().filter(|e| e.2 == Outcome::Unknown).count() as u64;
-        assert!(acknowledged > 100, "cycle {cycle}: only {acknowledged} votes acknowledged before the kill");
+        assert!(
+            acknowledged >= ACKNOWLEDGED_BEFORE_KILL,
+            "cycle {cycle}: only {acknowledged} votes acknowledged in 60 s before the kill"
+        );
         for (voter, clip, outcome) in &log {
             let voted = voted_clips(&client, &server.base, voter).await;
             match outcome {
