@@ -28,6 +28,13 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 #[tokio::test]
 async fn the_arena_loop_in_a_real_browser_at_phone_size() {
+    in_browser(arena_loop).await;
+}
+
+/// Starts the app and a headless Chromium, runs `scenario`, and closes the
+/// browser session before reporting a failure (so Chromium always quits).
+/// Without the browser tools it skips, unless `REQUIRE_BROWSER_TESTS` is set.
+async fn in_browser(scenario: impl AsyncFnOnce(&Client, &TestApp) -> anyhow::Result<()>) {
     let Some(chromedriver) = find_browser_tools() else {
         let message = "chromium/chromedriver not installed (apt-get install chromium chromium-driver)";
         if std::env::var_os("REQUIRE_BROWSER_TESTS").is_some() {
@@ -36,15 +43,11 @@ async fn the_arena_loop_in_a_real_browser_at_phone_size() {
         eprintln!("skipping browser test: {message}");
         return;
     };
-
     let app = spawn_app().await;
     let driver = ChromeDriver::start(&chromedriver).await;
     let profile = tempfile::tempdir().expect("temp dir for the browser profile");
     let client = connect(&driver, profile.path()).await;
-
-    // Run the scenario as a fallible future so the session is closed (and
-    // Chromium quits) before any failure is reported.
-    let outcome = arena_loop(&client, &app).await;
+    let outcome = scenario(&client, &app).await;
     let closed = client.close().await;
     if let Err(error) = outcome {
         panic!("browser scenario failed: {error:#}");
@@ -58,25 +61,7 @@ async fn the_arena_loop_in_a_real_browser_at_phone_size() {
 /// when a receipt is missing from the tally.
 #[tokio::test]
 async fn the_story_page_checks_this_browsers_receipts_against_the_published_tally() {
-    let Some(chromedriver) = find_browser_tools() else {
-        let message = "chromium/chromedriver not installed (apt-get install chromium chromium-driver)";
-        if std::env::var_os("REQUIRE_BROWSER_TESTS").is_some() {
-            panic!("REQUIRE_BROWSER_TESTS is set but {message}");
-        }
-        eprintln!("skipping browser test: {message}");
-        return;
-    };
-
-    let app = spawn_app().await;
-    let driver = ChromeDriver::start(&chromedriver).await;
-    let profile = tempfile::tempdir().expect("temp dir for the browser profile");
-    let client = connect(&driver, profile.path()).await;
-    let outcome = receipts_checked_after_the_lock(&client, &app).await;
-    let closed = client.close().await;
-    if let Err(error) = outcome {
-        panic!("browser scenario failed: {error:#}");
-    }
-    closed.expect("close the WebDriver session");
+    in_browser(receipts_checked_after_the_lock).await;
 }
 
 /// The receipts scenario: vote, lock the slot as an admin, read `/story`;

@@ -243,6 +243,13 @@ impl PageForm for VoteForm {
     const UNREADABLE: &'static str = "the vote form was incomplete";
 }
 
+impl VoteForm {
+    /// The clip both vote forms name.
+    fn clip(&self) -> Result<ClipId, ServiceError> {
+        self.clip_id.parse().map_err(|_| ServiceError::invalid("clip_id must be a positive integer"))
+    }
+}
+
 /// Where a vote form's 303 goes: back to the clip page it came from, or to
 /// the arena (which moves on to another clip after a vote).
 fn vote_redirect(form: &VoteForm, clip: ClipId, outcome: Result<&str, ServiceError>) -> Response {
@@ -263,8 +270,9 @@ pub async fn vote_form(
     caller: Caller,
     SignedForm(form): SignedForm<VoteForm>,
 ) -> Response {
-    let Ok(clip) = form.clip_id.parse::<ClipId>() else {
-        return ServiceError::invalid("clip_id must be a positive integer").into_response();
+    let clip = match form.clip() {
+        Ok(clip) => clip,
+        Err(error) => return error.into_response(),
     };
     let vote_type = match form.vote_type.as_deref().map(str::trim).filter(|raw| !raw.is_empty()) {
         None => VoteType::Standard,
@@ -285,8 +293,9 @@ pub async fn undo_form(
     caller: Caller,
     SignedForm(form): SignedForm<VoteForm>,
 ) -> Response {
-    let Ok(clip) = form.clip_id.parse::<ClipId>() else {
-        return ServiceError::invalid("clip_id must be a positive integer").into_response();
+    let clip = match form.clip() {
+        Ok(clip) => clip,
+        Err(error) => return error.into_response(),
     };
     let outcome = voting::revoke(&state.services, &caller.voter_key(&state), clip).await;
     vote_redirect(&form, clip, outcome.map(|_| "undone"))
