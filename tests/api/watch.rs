@@ -17,13 +17,16 @@ async fn a_finished_film_is_in_the_library_and_plays_in_slot_order() {
     .await;
     let library = app.get("/watch").await.text().await.expect("html");
     assert!(library.contains("href=\"/watch/1\""), "{library}");
-    assert!(library.contains("2 clips"));
+    assert!(library.contains("2 scenes"), "{library}");
     let film = app.get("/watch/1").await.text().await.expect("html");
     assert!(film.contains("id=\"film-player\""));
     assert_eq!(film.matches("data-video=\"/media/").count(), 2, "two scenes in the playlist");
-    let first = film.find("Scene 1:").expect("scene 1");
-    let second = film.find("2. ").expect("scene 2 in the playlist");
+    assert!(film.contains("· 2 scenes</p>"), "{film}");
+    let first = film.find("<li value=\"1\"").expect("scene 1 in the playlist");
+    let second = film.find("<li value=\"2\"").expect("scene 2 in the playlist");
     assert!(first < second);
+    // The list numbers the scenes; the titles are not numbered a second time.
+    assert!(!film.contains(">1. ") && !film.contains(">2. "), "{film}");
     let scene_two = app.get("/watch/1?scene=1").await.text().await.expect("html");
     assert!(scene_two.contains("Scene 2:"));
     assert_eq!(app.get("/watch/99").await.status(), 404);
