@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -220,6 +221,8 @@ impl App {
         let media_for_writer = media.clone();
         let metrics_for_writer = metrics.clone();
         let unread_for_writer = unread.clone();
+        let applied_batches = Arc::new(AtomicU64::new(0));
+        let applied_for_writer = applied_batches.clone();
         let listener: writer::CommitListener = Box::new(move |events| {
             model_for_writer.apply(events);
             unread_for_writer.apply(events);
@@ -232,6 +235,8 @@ impl App {
             }
             forward_committed(events, &index_feed, &live_for_writer, &model_for_writer);
             metrics_for_writer.observe_committed(events);
+            // Last: shared ETags move only once every reader above has the batch.
+            applied_for_writer.fetch_add(1, Ordering::Release);
         });
         let (writer, writer_thread) =
             writer::start(&store, settings, listener).map_err(failed(StartStep::Writer, ""))?;
@@ -303,6 +308,8 @@ impl App {
             voter_key: secret.derive("aimoviez 2026 anonymous voter key"),
             form_token_key: secret.derive("aimoviez 2026 form token key"),
             rate_limiter: rate_limiter.clone(),
+            etag_epoch: rand::random(),
+            applied_batches,
         });
         let router = crate::http::router::router(state);
         Ok(App { listener, router, services, rate_limiter, writer_thread, indexer, admin_socket })

@@ -1,9 +1,11 @@
 //! Cache policies, each named once: personal or mutating answers (and
 //! every error) are `private, no-store`; public answers that are the same
 //! for everyone may be kept briefly by a proxy or CDN (`public, max-age=5`),
-//! so read bursts are absorbed; content-addressed files and assets never
-//! change (`immutable`); the API description lasts the build; `/metrics` is
-//! `no-store` and live streams `no-cache`.
+//! so read bursts are absorbed, and pages and JSON that every anonymous
+//! visitor sees alike also get an `ETag` and `stale-while-revalidate`;
+//! content-addressed files and assets never change (`immutable`); the API
+//! description lasts the build; `/metrics` is `no-store` and live streams
+//! `no-cache`.
 
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -12,6 +14,10 @@ use axum::response::{IntoResponse, Response};
 pub const PRIVATE: HeaderValue = HeaderValue::from_static("private, no-store");
 /// Public and the same for everyone: a shared cache may keep it briefly.
 pub const PUBLIC_SHORT: HeaderValue = HeaderValue::from_static("public, max-age=5");
+/// What every anonymous visitor sees alike: a shared cache may keep it a
+/// few seconds and serve it stale while it revalidates by `ETag` (see
+/// `middleware::public_cache`).
+pub const PUBLIC_ANONYMOUS: HeaderValue = HeaderValue::from_static("public, max-age=5, stale-while-revalidate=30");
 /// A name that never changes meaning (a content hash is in it).
 pub const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
 /// The same for the life of this build (the API description): kept a

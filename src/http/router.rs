@@ -18,7 +18,10 @@
 //!   the JSON/form body limit; uploads instead get a video-sized body limit
 //!   and body read deadlines, with no overall timeout;
 //! - per group: rate limit (its class) → cross-site refusal → session
-//!   renewal (uploads: rate limit → cross-site refusal).
+//!   renewal (uploads: rate limit → cross-site refusal);
+//! - the shared reads (story, films, leaderboards, clips, profiles, genres
+//!   and their JSON), innermost: the shared-cache headers and 304s of
+//!   `public_cache`.
 //!
 //! Media is only ever GET/HEAD with no body, is the bulk of the traffic and
 //! is covered by a reverse proxy's access log: it gets none of the
@@ -37,7 +40,9 @@ use tower_http::timeout::{RequestBodyDeadlineLayer, RequestBodyTimeoutLayer, Tim
 use crate::http::api::{admin as admin_api, auth, captcha, clips, comments, health, leaderboard, openapi};
 use crate::http::api::{profile, story, tally, tournament, unknown_route, vote};
 use crate::http::middleware::rate_limit::{Limit, RateLimitLayerState};
-use crate::http::middleware::{api_errors, cross_site, headers, metrics, rate_limit, request_id, session, trace};
+use crate::http::middleware::{
+    api_errors, cross_site, headers, metrics, public_cache, rate_limit, request_id, session, trace,
+};
 use crate::http::pages::admin::{self as console, audit, dashboard, feature_flags, flagged, seasons, users};
 use crate::http::pages::{account_pages, arena, assets, clip_page, creator_pages, film_pages};
 use crate::http::pages::{leaderboard_page, not_found_fallback, profile_pages, story_page};
@@ -67,20 +72,23 @@ pub fn router(state: AppState) -> Router {
 fn public_pages(state: &AppState) -> Router<AppState> {
     let reads = Router::new()
         .route("/", get(arena::arena))
-        .route("/story", get(story_page::story))
         .route("/login", get(account_pages::login_page))
         .route("/signup", get(account_pages::signup_page))
         .route("/settings", get(account_pages::settings_page))
         .route("/upload", get(creator_pages::upload_page))
         .route("/profile", get(creator_pages::profile_page))
         .route("/search", get(creator_pages::search_page))
+        .route("/notifications", get(profile_pages::notifications_page));
+    // What every anonymous visitor sees alike (`public_cache`). Not the
+    // arena: it is the visitor's own feed.
+    let shared_reads = Router::new()
+        .route("/story", get(story_page::story))
         .route("/leaderboard", get(leaderboard_page::leaderboard_page))
         .route("/watch", get(film_pages::watch_page))
         .route("/watch/{season}", get(film_pages::film_page))
         .route("/genres", get(film_pages::genres_page))
         .route("/clip/{id}", get(clip_page::clip_page))
-        .route("/u/{name}", get(profile_pages::user_page))
-        .route("/notifications", get(profile_pages::notifications_page));
+        .route("/u/{name}", get(profile_pages::user_page));
     let votes = Router::new().route("/vote", post(arena::vote_form)).route("/vote/undo", post(arena::undo_form));
     let sign_in = Router::new()
         .route("/login", post(account_pages::login_form))
@@ -102,6 +110,7 @@ fn public_pages(state: &AppState) -> Router<AppState> {
         .route("/robots.txt", get(assets::robots));
     Router::new()
         .merge(limited(state, Some(Limit::Class(Read)), reads))
+        .merge(limited(state, Some(Limit::Class(Read)), shared(state, shared_reads)))
         .merge(limited(state, Some(Limit::Class(Vote)), votes))
         .merge(limited(state, Some(Limit::Class(Auth)), sign_in))
         .merge(limited(state, Some(Limit::Class(Comment)), comment_forms))
@@ -114,13 +123,9 @@ fn public_pages(state: &AppState) -> Router<AppState> {
 fn api(state: &AppState) -> Router<AppState> {
     let reads = Router::new()
         .route("/api/vote", get(vote::get_feed))
-        .route("/api/story", get(story::get_story))
-        .route("/api/seasons/active", get(story::get_story))
-        .route("/api/clips/{id}", get(story::get_clip))
         .route("/api/features", get(story::get_features))
         .route("/api/tally/{season}/{position}", get(tally::get_tally))
         .route("/api/tally/{season}/{position}/proof/{voteId}", get(tally::get_proof))
-        .route("/api/leaderboard/{board}", get(leaderboard::get_leaderboard))
         .route("/api/me", get(auth::me))
         .route("/api/account/export", get(auth::export))
         .route("/api/captcha/challenge", get(captcha::challenge))
@@ -128,7 +133,6 @@ fn api(state: &AppState) -> Router<AppState> {
         .route("/api/profile/clips", get(clips::my_clips))
         .route("/api/search", get(clips::search_clips))
         .route("/api/live", get(clips::live))
-        .route("/api/comments", get(comments::list_comments))
         .route("/api/openapi.json", get(openapi::openapi_json))
         .route("/api/me/profile", get(profile::my_profile))
         .route("/api/profile/stats", get(profile::my_profile))
@@ -137,6 +141,14 @@ fn api(state: &AppState) -> Router<AppState> {
         .route("/api/users/{name}/{list}", get(profile::follow_list))
         .route("/api/notifications", get(profile::list_notifications))
         .route("/api/notifications/unread-count", get(profile::unread_count));
+    // What every anonymous client gets alike (`public_cache`). Not the feed
+    // (`GET /api/vote`): it is per voter.
+    let shared_reads = Router::new()
+        .route("/api/story", get(story::get_story))
+        .route("/api/seasons/active", get(story::get_story))
+        .route("/api/clips/{id}", get(story::get_clip))
+        .route("/api/leaderboard/{board}", get(leaderboard::get_leaderboard))
+        .route("/api/comments", get(comments::list_comments));
     let votes = Router::new().route("/api/vote", post(vote::cast_vote).delete(vote::revoke_vote));
     let accounts = Router::new()
         .route("/api/auth/register", post(auth::register))
@@ -160,6 +172,7 @@ fn api(state: &AppState) -> Router<AppState> {
     let unknown = Router::new().route("/api/{*rest}", any(unknown_route));
     Router::new()
         .merge(limited(state, Some(Limit::Class(Read)), reads))
+        .merge(limited(state, Some(Limit::Class(Read)), shared(state, shared_reads)))
         .merge(limited(state, Some(Limit::Class(Vote)), votes))
         .merge(limited(state, Some(Limit::Class(Auth)), accounts))
         .merge(limited(state, Some(Limit::Class(Comment)), comment_writes))
@@ -247,6 +260,13 @@ fn limited(state: &AppState, limit: Option<Limit>, routes: Router<AppState>) -> 
         Some(limit) => routes.layer(from_fn_with_state(rate_limits(state, limit), rate_limit::enforce)),
         None => routes,
     }
+}
+
+/// Reads whose anonymous answer is the same for everyone: a CDN or proxy
+/// may share it for a few seconds and revalidate it by `ETag`; a signed-in
+/// request gets `private` (see `public_cache`).
+fn shared(state: &AppState, routes: Router<AppState>) -> Router<AppState> {
+    routes.layer(from_fn_with_state(state.clone(), public_cache::anonymous))
 }
 
 fn rate_limits(state: &AppState, limit: Limit) -> RateLimitLayerState {

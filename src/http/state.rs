@@ -4,6 +4,7 @@
 
 use std::ops::Deref;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use axum::extract::FromRef;
 
@@ -49,4 +50,11 @@ pub struct AppContext {
     pub voter_key: [u8; 32],
     /// Per-client, per-route-class request limits.
     pub rate_limiter: Arc<RateLimiter>,
+    /// Drawn at start and put in every shared ETag, so a restart never
+    /// reuses a tag.
+    pub etag_epoch: u64,
+    /// Committed batches whose events every in-memory reader (read model,
+    /// leaderboards, sessions, media access…) has applied: the version of
+    /// what a page can show, counted last by the commit listener.
+    pub applied_batches: Arc<AtomicU64>,
 }

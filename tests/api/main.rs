@@ -3,6 +3,7 @@
 mod accounts;
 mod admin_console;
 mod browser;
+mod caching;
 mod comments;
 mod creators;
 mod creators_extra;

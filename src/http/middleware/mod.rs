@@ -1,12 +1,14 @@
 //! Middleware every route group is built from (see `http::router` for which
 //! group gets which): cross-site refusal, rate limits, session renewal,
-//! request metrics, security headers, request ids, the request log and the
-//! JSON shape of every `/api/` error.
+//! request metrics, security headers, request ids, the request log, the
+//! JSON shape of every `/api/` error and the shared-cache headers of what
+//! anonymous visitors all see alike.
 
 pub mod api_errors;
 pub mod cross_site;
 pub mod headers;
 pub mod metrics;
+pub mod public_cache;
 pub mod rate_limit;
 pub mod request_id;
 pub mod session;

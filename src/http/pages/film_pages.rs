@@ -137,11 +137,29 @@ pub struct GenresPage {
     open: bool,
     bars: Vec<GenreBar>,
     total: u64,
+    /// Just voted (`?voted=1`, where the form sends the browser back to).
+    voted: bool,
+}
+
+/// The query of `GET /genres`.
+#[derive(Debug, Deserialize)]
+pub struct GenresQuery {
+    /// Present after a vote from the form.
+    voted: Option<String>,
 }
 
 /// `GET /genres`: the vote on the next season's genre, with live percentages.
-pub async fn genres_page(State(state): State<AppState>, caller: Caller) -> Result<Response, ServiceError> {
+///
+/// Only a signed-in visitor's pick is marked: the anonymous page is the same
+/// for everyone, so a shared cache may keep it (`public_cache`); an
+/// anonymous vote is confirmed by the page it redirects to instead.
+pub async fn genres_page(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<GenresQuery>,
+) -> Result<Response, ServiceError> {
     let ballot = genres::ballot(&state.services, &caller.voter_key(&state)).await?;
+    let mine = if caller.user.is_some() { ballot.mine.as_deref() } else { None };
     let total = ballot.total();
     let bars = ballot
         .genres
@@ -152,11 +170,12 @@ pub async fn genres_page(State(state): State<AppState>, caller: Caller) -> Resul
                 genre: genre.clone(),
                 votes,
                 percent: genres::whole_percent(votes, total),
-                mine: ballot.mine.as_deref() == Some(genre.as_str()),
+                mine: mine == Some(genre.as_str()),
             }
         })
         .collect();
-    let page = GenresPage { chrome: Chrome::new(&state, &caller), open: ballot.open, bars, total };
+    let voted = query.voted.is_some();
+    let page = GenresPage { chrome: Chrome::new(&state, &caller), open: ballot.open, bars, total, voted };
     Ok(render(&page, StatusCode::OK))
 }
 
@@ -181,7 +200,7 @@ pub async fn genre_form(
         Err(error) => return error.into_response(),
     };
     match genres::vote(&state.services, &caller.voter_key(&state), genre).await {
-        Ok(()) => Redirect::to("/genres").into_response(),
+        Ok(()) => Redirect::to("/genres?voted=1").into_response(),
         Err(error) => error.into_response(),
     }
 }

@@ -131,7 +131,9 @@ fn tab_of(path_and_query: &str) -> &'static str {
 }
 
 /// Renders a page. Pages carry the signed-in user's name and form token, so
-/// none may be stored by a shared cache.
+/// none may be stored by a shared cache, unless the route is one of the
+/// shared reads whose anonymous answer is the same for everyone
+/// (`middleware::public_cache` then makes it public).
 pub fn render(template: &impl askama::Template, status: axum::http::StatusCode) -> axum::response::Response {
     use axum::response::IntoResponse;
     match template.render() {
