@@ -195,7 +195,7 @@ impl App {
         );
         let leaderboards = Arc::new(leaderboards);
         let leaderboards_for_writer = leaderboards.clone();
-        let live = Arc::new(LiveHub::new());
+        let live = Arc::new(LiveHub::new().with_media_base_url(&config.media.base_url));
         let clip_sequence = store.clip_change_sequence().map_err(failed(StartStep::Memory, &db_name))?;
         let metrics = Arc::new(crate::metrics::Metrics::new(clip_sequence));
         live.load(read_model.read(SlotView::from_read_state));

@@ -170,6 +170,9 @@ pub struct MediaConfig {
     pub ffmpeg: String,
     /// Most clips one account may have waiting for moderation.
     pub max_pending_uploads: usize,
+    /// Where clients fetch public media from (`{base_url}/media/{name}`),
+    /// e.g. a CDN pull zone whose origin is this server; "" = this server.
+    pub base_url: String,
 }
 
 impl Default for Config {
@@ -239,6 +242,7 @@ impl Default for MediaConfig {
             max_duration_ms: 8_500,
             ffmpeg: String::new(),
             max_pending_uploads: 10,
+            base_url: String::new(),
         }
     }
 }
@@ -353,6 +357,12 @@ impl Config {
         {
             return invalid("public_url", "must start with http:// or https://");
         }
+        if !self.media.base_url.is_empty() && !is_base_url(&self.media.base_url) {
+            return invalid(
+                "media.base_url",
+                "must be empty or an http:// or https:// URL without a query, fragment, quotes or spaces",
+            );
+        }
         if !self.metrics.token.is_empty() && self.metrics.token.len() < 16 {
             return invalid("metrics.token", "must be empty or at least 16 characters");
         }
@@ -392,6 +402,18 @@ impl Config {
     pub fn media_dir(&self) -> PathBuf {
         self.data_dir.join("media")
     }
+}
+
+/// Whether `url` can be put before `/media/{name}` in every page, JSON
+/// body and content security policy: an http(s) URL with a host, and no
+/// query, fragment, quote, space or angle bracket.
+fn is_base_url(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) else { return false };
+    let host = rest.split('/').next().unwrap_or("");
+    !host.is_empty()
+        && url
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !matches!(c, '?' | '#' | '"' | '\'' | '<' | '>' | '\\' | ';' | ','))
 }
 
 /// Places one environment variable into the table, parsing its value as a
@@ -519,6 +541,20 @@ mod ops_keys {
             assert!(error.to_string().contains(key), "{text}: {error}");
         }
         assert!(!Config::default().metrics.token.matches(""), "an empty token matches nothing");
+    }
+
+    #[test]
+    fn the_media_base_url_is_an_http_url_fit_for_pages_and_headers() {
+        assert_eq!(Config::default().media.base_url, "", "media comes from this server by default");
+        let config = load("", &[("AIMOVIEZ_MEDIA_BASE_URL", "https://cdn.example.net")]).expect("valid");
+        assert_eq!(config.media.base_url, "https://cdn.example.net");
+        assert!(load("[media]\nbase_url = \"http://127.0.0.1:9000/pull/\"\n", &[]).is_ok());
+        for bad in
+            ["cdn.example.net", "https://", "https://cdn.example.net/?a=1", "https://x\"y", "ftp://cdn", "https://a b"]
+        {
+            let error = load(&format!("[media]\nbase_url = {bad:?}\n"), &[]).expect_err(bad);
+            assert!(error.to_string().contains("media.base_url"), "{bad}: {error}");
+        }
     }
 }
 

@@ -55,6 +55,7 @@ use tokio::sync::broadcast::error::RecvError;
 pub use state::{ClipCounts, MAX_SNAPSHOT_CLIPS, SlotView, TOP_CLIPS};
 
 use crate::domain::model::Clip;
+use crate::media::urls::MediaUrls;
 
 /// How many events the broadcast channel holds before a slow subscriber lags.
 const CHANNEL_CAPACITY: usize = 256;
@@ -145,6 +146,8 @@ pub struct LiveHub {
     clients: AtomicUsize,
     /// Events published (each counted once, however many subscribers).
     events_sent: AtomicU64,
+    /// `[media] base_url`: where an approved clip's poster is fetched from.
+    media_base_url: String,
 }
 
 impl Default for LiveHub {
@@ -171,7 +174,15 @@ impl LiveHub {
             }),
             clients: AtomicUsize::new(0),
             events_sent: AtomicU64::new(0),
+            media_base_url: String::new(),
         }
+    }
+
+    /// The hub with posters in its events under `base_url` (`[media]
+    /// base_url`; "" = this server).
+    pub fn with_media_base_url(mut self, base_url: &str) -> Self {
+        self.media_base_url = base_url.to_owned();
+        self
     }
 
     /// Sets the starting view (at start-up) without sending events.
@@ -204,7 +215,7 @@ impl LiveHub {
     pub fn structure_changed(&self, view: SlotView, changed: &[Clip]) {
         let mut inner = self.inner.lock();
         self.flush_locked(&mut inner);
-        match view.changes_from(&inner.view, changed) {
+        match view.changes_from(&inner.view, changed, MediaUrls::new(&self.media_base_url)) {
             Ok(events) => {
                 for (name, data) in events {
                     self.publish(&mut inner, name, Arc::from(data));

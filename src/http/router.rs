@@ -65,7 +65,8 @@ pub fn router(state: AppState) -> Router {
     let served =
         trace::request_log(requests).merge(media_files()).layer(from_fn_with_state(state.clone(), metrics::track));
     let served = served.layer(axum::middleware::from_fn(api_errors::json_errors));
-    request_id::request_ids(headers::security_headers(served)).with_state(state)
+    let media_base_url = state.services.config.media.base_url.clone();
+    request_id::request_ids(headers::security_headers(served, &media_base_url)).with_state(state)
 }
 
 /// The HTML pages anyone may open, and their form posts.

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::domain::model::Clip;
 use crate::domain::tournament::{ClipStatus, SlotStatus};
+use crate::media::urls::MediaUrls;
 use crate::readmodel::ReadState;
 
 /// How many clips the `top` event and the snapshot's `top` list carry.
@@ -162,6 +163,7 @@ impl SlotView {
         &self,
         previous: &SlotView,
         changed: &[Clip],
+        urls: MediaUrls<'_>,
     ) -> serde_json::Result<Vec<(&'static str, String)>> {
         let mut events = Vec::new();
         if self.season != previous.season {
@@ -212,7 +214,7 @@ impl SlotView {
                         position: clip.slot_position.get(),
                         title: Some(&clip.title),
                         creator: Some(&clip.creator_username),
-                        poster_url: Some(format!("/media/{}", clip.poster_path)),
+                        poster_url: Some(urls.clip(clip).1),
                     })?,
                 ));
             }
@@ -416,7 +418,11 @@ pub(crate) mod tests {
         let before = view(1, &[(1, 3, 3), (2, 1, 1)]);
         let mut after = view(2, &[(2, 0, 0)]);
         after.slots[0].winner = Some(1);
-        let events = after.changes_from(&before, &[clip(1, 1, ClipStatus::Locked), clip(2, 2, ClipStatus::Active)]);
+        let events = after.changes_from(
+            &before,
+            &[clip(1, 1, ClipStatus::Locked), clip(2, 2, ClipStatus::Active)],
+            MediaUrls::new(""),
+        );
         let events = events.expect("json");
         assert_eq!(
             events,
@@ -432,13 +438,17 @@ pub(crate) mod tests {
     fn approvals_and_removals_in_the_open_slot() {
         let before = view(1, &[(1, 3, 3), (2, 1, 1)]);
         let after = view(1, &[(1, 3, 3), (3, 0, 0)]);
-        let events = after.changes_from(&before, &[clip(3, 1, ClipStatus::Active), clip(9, 1, ClipStatus::Rejected)]);
+        let events = after.changes_from(
+            &before,
+            &[clip(3, 1, ClipStatus::Active), clip(9, 1, ClipStatus::Rejected)],
+            MediaUrls::new(""),
+        );
         let events = events.expect("json");
         assert_eq!(events.len(), 2, "{events:?}");
         assert_eq!(events[0].0, "clip");
         assert!(events[0].1.starts_with(r#"{"change":"approved","id":3,"position":1,"title":"clip 3""#), "{events:?}");
         assert_eq!(events[1], ("clip", r#"{"change":"removed","id":2,"position":1}"#.to_owned()));
-        assert!(after.changes_from(&after, &[]).expect("json").is_empty(), "no change, no event");
+        assert!(after.changes_from(&after, &[], MediaUrls::new("")).expect("json").is_empty(), "no change, no event");
     }
 
     #[test]
@@ -446,7 +456,7 @@ pub(crate) mod tests {
         let before = view(3, &[(1, 3, 3)]);
         let mut after = view(1, &[]);
         after.season = Some(2);
-        let events = after.changes_from(&before, &[]).expect("json");
+        let events = after.changes_from(&before, &[], MediaUrls::new("")).expect("json");
         assert_eq!(events, vec![("slot", r#"{"change":"season","seasonId":2,"position":1}"#.to_owned())]);
     }
 }

@@ -13,6 +13,7 @@ pub mod faststart;
 pub mod poster;
 pub mod probe;
 pub mod upload;
+pub mod urls;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -14,6 +14,7 @@ mod helpers;
 mod leaderboard;
 mod live;
 mod media;
+mod media_base_url;
 mod media_rules;
 mod openapi;
 mod ops;

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::dto::SuccessDto;
+use super::dto::{SuccessDto, media_urls};
 use crate::http::error::ErrorBody;
 use crate::http::extract::{ApiJson, AuthUser, Caller};
 use crate::http::response::private;
@@ -195,7 +195,7 @@ pub async fn export(State(services): State<Services>, AuthUser(session): AuthUse
             description: counted.clip.description.clone(),
             genre: counted.clip.genre.clone(),
             status: counted.clip.status.as_str(),
-            video_url: format!("/media/{}", counted.clip.video_path),
+            video_url: media_urls(&services).clip(&counted.clip).0,
             created_at: counted.clip.created_at.to_rfc3339(),
         })
         .collect();

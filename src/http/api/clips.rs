@@ -7,7 +7,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::dto::ClipDto;
+use super::dto::{ClipDto, media_urls};
 use crate::http::error::ErrorBody;
 use crate::http::extract::{ApiQuery, AuthUser};
 use crate::http::response::{private, public_short};
@@ -100,7 +100,7 @@ pub async fn my_clips(
     let clips = clips
         .iter()
         .map(|own| MyClipDto {
-            clip: ClipDto::from(&own.clip),
+            clip: ClipDto::new(&own.clip, media_urls(&services)),
             creator_status: own.status.as_str(),
             rejection_reason: own.clip.clip.rejection_reason.clone(),
         })
@@ -139,7 +139,7 @@ pub async fn search_clips(
 ) -> Result<Response, ServiceError> {
     let page = Page::new(query.limit, query.offset)?;
     let found = search::search(&services, query.q.as_deref().unwrap_or(""), query.genre.as_deref(), page).await?;
-    let clips = found.clips.iter().map(ClipDto::from).collect();
+    let clips = found.clips.iter().map(|clip| ClipDto::new(clip, media_urls(&services))).collect();
     Ok(public_short(Json(SearchPage { clips, has_more: found.has_more })))
 }
 

@@ -6,6 +6,8 @@ use utoipa::ToSchema;
 
 use crate::domain::ids::ClipId;
 use crate::domain::vote::RemainingVotes;
+use crate::media::urls::MediaUrls;
+use crate::service::Services;
 use crate::store::CountedClip;
 
 /// A clip as every JSON response shows it.
@@ -30,6 +32,11 @@ pub struct ClipDto {
     pub created_at: String,
 }
 
+/// Where this server's clients fetch media from (`[media] base_url`).
+pub fn media_urls(services: &Services) -> MediaUrls<'_> {
+    MediaUrls::new(&services.config.media.base_url)
+}
+
 /// A clip's creator.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreatorDto {
@@ -37,17 +44,19 @@ pub struct CreatorDto {
     pub username: String,
 }
 
-impl From<&CountedClip> for ClipDto {
-    fn from(counted: &CountedClip) -> Self {
+impl ClipDto {
+    /// The wire form of `counted`, its media under `urls`.
+    pub fn new(counted: &CountedClip, urls: MediaUrls<'_>) -> Self {
         let clip = &counted.clip;
+        let (video_url, poster_url) = urls.clip(clip);
         ClipDto {
             id: clip.id.get(),
             title: clip.title.clone(),
             description: clip.description.clone(),
             genre: clip.genre.clone(),
             creator: CreatorDto { id: clip.creator.get(), username: clip.creator_username.clone() },
-            video_url: format!("/media/{}", clip.video_path),
-            poster_url: format!("/media/{}", clip.poster_path),
+            video_url,
+            poster_url,
             duration_ms: clip.duration_ms,
             status: clip.status.as_str(),
             slot_position: clip.slot_position.get(),

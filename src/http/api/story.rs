@@ -8,7 +8,7 @@ use axum::response::Response;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::dto::ClipDto;
+use super::dto::{ClipDto, media_urls};
 use crate::domain::ids::ClipId;
 use crate::http::error::ErrorBody;
 use crate::http::extract::Segment;
@@ -81,7 +81,7 @@ pub async fn get_story(State(services): State<Services>) -> Response {
                     status: slot.status.as_str(),
                     voting_started_at: slot.voting_started_at.map(|t| t.to_rfc3339()),
                     voting_ends_at: slot.voting_ends_at.map(|t| t.to_rfc3339()),
-                    winner: winner.as_ref().map(ClipDto::from),
+                    winner: winner.as_ref().map(|clip| ClipDto::new(clip, media_urls(&services))),
                     tally_root: tally.map(|tally| tally.root.to_hex()),
                     tally_votes: tally.map(|tally| tally.tree_size),
                     tally_url: tally.map(|tally| format!("/api/tally/{}/{}", tally.season, tally.position)),
@@ -105,7 +105,7 @@ pub async fn get_clip(
     Segment(id): Segment<ClipId>,
 ) -> Result<Response, ServiceError> {
     let clip = story::public_clip(&services, id).await?;
-    Ok(public_short(Json(ClipDto::from(&clip))))
+    Ok(public_short(Json(ClipDto::new(&clip, media_urls(&services)))))
 }
 
 /// Body of `GET /api/features`.

@@ -8,7 +8,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::dto::{self, ClipDto};
+use super::dto::{self, ClipDto, media_urls};
 use crate::domain::ids::{ClipId, SeasonId, SlotPosition};
 use crate::domain::model::Season;
 use crate::domain::moderation::{ClipDecision, SeasonAction, SlotAction};
@@ -16,6 +16,7 @@ use crate::http::error::ErrorBody;
 use crate::http::extract::{AdminUser, ApiJson, ApiQuery, Caller, Segment, Segments};
 use crate::http::response::private;
 use crate::http::state::AppState;
+use crate::media::urls::MediaUrls;
 use crate::service::moderation::{self, ClipSelection, RejectReason, SeasonDraft, SlotActionOutcome};
 use crate::service::{Page, ServiceError, Services, genres};
 use crate::store::CountedClip;
@@ -45,9 +46,9 @@ pub struct QueueEntry {
 }
 
 /// A clip in the moderation queue: the public shape plus moderation fields.
-pub fn queue_entry(counted: &CountedClip) -> QueueEntry {
+pub fn queue_entry(counted: &CountedClip, urls: MediaUrls<'_>) -> QueueEntry {
     QueueEntry {
-        clip: ClipDto::from(counted),
+        clip: ClipDto::new(counted, urls),
         season_id: counted.clip.season.get(),
         rejection_reason: counted.clip.rejection_reason.clone(),
     }
@@ -73,7 +74,10 @@ pub async fn list_clips(
         .ok_or_else(|| ServiceError::invalid("status must be pending, active, locked or rejected"))?;
     let page = Page::new(query.limit, query.offset)?;
     let (clips, has_more) = moderation::clip_queue(&services, status, page).await?;
-    Ok(private(Json(QueuePage { clips: clips.iter().map(queue_entry).collect(), has_more })))
+    Ok(private(Json(QueuePage {
+        clips: clips.iter().map(|clip| queue_entry(clip, media_urls(&services))).collect(),
+        has_more,
+    })))
 }
 
 /// Body of a reject.

@@ -6,7 +6,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::dto::{self, ClipDto, RemainingVotesDto};
+use super::dto::{self, ClipDto, RemainingVotesDto, media_urls};
 use crate::domain::feed::DEFAULT_FEED_LIMIT;
 use crate::domain::ids::ClipId;
 use crate::domain::vote::VoteType;
@@ -77,7 +77,10 @@ pub async fn get_feed(
             .clips
             .iter()
             .zip(feed.comment_counts.iter().chain(std::iter::repeat(&0)))
-            .map(|(counted, comments)| FeedClipDto { clip: ClipDto::from(counted), comment_count: *comments })
+            .map(|(counted, comments)| FeedClipDto {
+                clip: ClipDto::new(counted, media_urls(&services)),
+                comment_count: *comments,
+            })
             .collect(),
         total_votes_today: feed.voter.spent_today,
         remaining_votes: feed.remaining.into(),

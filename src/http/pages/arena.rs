@@ -10,13 +10,14 @@ use serde::Deserialize;
 
 use super::format::{Moment, plural};
 use super::vote_controls::{Standing, VoteControls};
-use super::{Chrome, render};
+use super::{Chrome, media_urls, render};
 use crate::domain::ids::ClipId;
 use crate::domain::tally::FrozenTally;
 use crate::domain::tournament::SlotStatus;
 use crate::domain::vote::VoteType;
 use crate::http::extract::{ApiQuery, Caller, PageForm, SignedForm};
 use crate::http::state::AppState;
+use crate::media::urls::MediaUrls;
 use crate::service::voting::{self, CountViews};
 use crate::service::{ServiceError, story};
 use crate::store::CountedClip;
@@ -33,16 +34,18 @@ pub struct ClipCard {
     pub(super) vote_count: u64,
 }
 
-impl From<&CountedClip> for ClipCard {
-    fn from(counted: &CountedClip) -> Self {
+impl ClipCard {
+    /// The card of `counted`, its media under `urls`.
+    pub fn new(counted: &CountedClip, urls: MediaUrls<'_>) -> Self {
+        let (video_url, poster_url) = urls.clip(&counted.clip);
         ClipCard {
             id: counted.clip.id.get(),
             title: counted.clip.title.clone(),
             description: counted.clip.description.clone(),
             genre: counted.clip.genre.clone(),
             creator: counted.clip.creator_username.clone(),
-            video_url: format!("/media/{}", counted.clip.video_path),
-            poster_url: format!("/media/{}", counted.clip.poster_path),
+            video_url,
+            poster_url,
             vote_count: counted.counter.vote_count,
         }
     }
@@ -122,7 +125,7 @@ pub async fn arena(
         slot_position: slot.map(|s| s.position.get()).unwrap_or(0),
         total_slots: feed.season.as_ref().map(|s| s.total_slots).unwrap_or(0),
         voting_ends: slot.filter(|_| open).and_then(|s| s.voting_ends_at).map(Moment::of),
-        clip: current.map(ClipCard::from),
+        clip: current.map(|clip| ClipCard::new(clip, media_urls(&state))),
         comment_count: position.current_comments,
         controls,
         budget: budget_line(&feed),

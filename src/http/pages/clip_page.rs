@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::arena::ClipCard;
 use super::format::{Moment, linked_text, plural};
 use super::vote_controls::{Standing, VoteControls};
-use super::{Chrome, render};
+use super::{Chrome, media_urls, render};
 use crate::domain::comment::{CommentSort, MAX_COMMENT_CHARS, ReportReason, ReportTarget};
 use crate::domain::ids::{ClipId, CommentId, UserId};
 use crate::http::extract::{ApiQuery, Caller, PageForm, SignedForm};
@@ -173,7 +173,7 @@ async fn build_page(
     };
     Ok(Some(ClipPage {
         chrome: Chrome::new(state, caller),
-        clip: ClipCard::from(&counted),
+        clip: ClipCard::new(&counted, media_urls(state)),
         status: counted.clip.status.as_str(),
         controls,
         summary,

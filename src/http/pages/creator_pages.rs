@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::Chrome;
 use super::arena::ClipCard;
-use super::render;
+use super::{media_urls, render};
 use crate::http::error::status;
 use crate::http::extract::{ApiQuery, Caller, MultipartRefusal, SignedMultipart};
 use crate::http::state::AppState;
@@ -113,7 +113,7 @@ pub async fn profile_page(
     let clips = clips
         .iter()
         .map(|own| MyClip {
-            card: ClipCard::from(&own.clip),
+            card: ClipCard::new(&own.clip, media_urls(&state)),
             status: own.status.as_str(),
             reason: own.clip.clip.rejection_reason.clone(),
         })
@@ -164,7 +164,7 @@ pub async fn search_page(
     let page = Page { limit: RESULTS_PER_PAGE, offset };
     let (results, error, next_offset) = match search::search(&state.services, &query, Some(&genre), page).await {
         Ok(found) => (
-            found.clips.iter().map(ClipCard::from).collect(),
+            found.clips.iter().map(|clip| ClipCard::new(clip, media_urls(&state))).collect(),
             None,
             found.has_more.then_some(offset + RESULTS_PER_PAGE),
         ),

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::arena::TallyCard;
-use super::{Chrome, render};
+use super::{Chrome, media_urls, render};
 use crate::domain::ids::SeasonId;
 use crate::http::extract::{ApiQuery, Caller, PageForm, SignedForm};
 use crate::http::state::AppState;
@@ -46,7 +46,7 @@ pub async fn watch_page(State(state): State<AppState>, caller: Caller) -> Result
             id: film.season.id.get(),
             title: film.season.title.clone(),
             genre: film.season.genre.clone(),
-            cover_url: film.scenes.first().map(|(_, clip)| format!("/media/{}", clip.poster_path)),
+            cover_url: film.scenes.first().map(|(_, clip)| media_urls(&state).clip(clip).1),
             clip_count: film.scenes.len(),
             runtime: runtime(film.runtime_ms()),
         })
@@ -102,8 +102,8 @@ pub async fn film_page(
             position: slot.position.get(),
             title: clip.title.clone(),
             creator: clip.creator_username.clone(),
-            video_url: format!("/media/{}", clip.video_path),
-            poster_url: format!("/media/{}", clip.poster_path),
+            video_url: media_urls(&state).clip(clip).0,
+            poster_url: media_urls(&state).clip(clip).1,
             tally: tallies.iter().find(|tally| tally.position == slot.position).map(TallyCard::from),
         })
         .collect();

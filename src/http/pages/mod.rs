@@ -24,7 +24,13 @@ use axum::Router;
 
 use crate::http::extract::{Caller, form_token};
 use crate::http::state::AppState;
+use crate::media::urls::MediaUrls;
 use crate::service::{ServiceError, notifications};
+
+/// Where pages point `<video src>` and posters (`[media] base_url`).
+pub(crate) fn media_urls(state: &AppState) -> MediaUrls<'_> {
+    MediaUrls::new(&state.services.config.media.base_url)
+}
 
 /// The answer to every path no route matches: the HTML not-found page. A
 /// router of its own, so `http::router` can give it its middleware.

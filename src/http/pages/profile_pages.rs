@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::arena::ClipCard;
 use super::format::plural;
-use super::{Chrome, render};
+use super::{Chrome, media_urls, render};
 use crate::domain::clock::Timestamp;
 use crate::domain::ids::UserId;
 use crate::http::extract::{ApiQuery, Caller, FormRefusal, PageForm, SignedForm};
@@ -93,7 +93,7 @@ pub async fn user_page(State(state): State<AppState>, caller: Caller, Path(name)
             let clips = clips
                 .iter()
                 .map(|own| PublicClip {
-                    card: ClipCard::from(&own.clip),
+                    card: ClipCard::new(&own.clip, media_urls(&state)),
                     votes: plural(own.clip.counter.vote_count, "vote", "votes"),
                     won: own.status == profiles::CreatorStatus::Winner,
                 })

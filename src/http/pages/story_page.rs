@@ -10,7 +10,7 @@ use axum::response::Response;
 
 use super::arena::{ClipCard, TallyCard};
 use super::format::{Moment, plural};
-use super::{Chrome, render};
+use super::{Chrome, media_urls, render};
 use crate::domain::tournament::SlotStatus;
 use crate::http::extract::Caller;
 use crate::http::state::AppState;
@@ -70,7 +70,10 @@ pub async fn story(State(state): State<AppState>, caller: Caller) -> Response {
             voting: slot.status == SlotStatus::Voting,
             ends: slot.voting_ends_at.filter(|_| slot.status == SlotStatus::Voting).map(Moment::of),
             clip_count: plural(clips as u64, "clip competes", "clips compete"),
-            top: story::open_top(&state.services, TOP_CLIPS).iter().map(ClipCard::from).collect(),
+            top: story::open_top(&state.services, TOP_CLIPS)
+                .iter()
+                .map(|clip| ClipCard::new(clip, media_urls(&state)))
+                .collect(),
         }
     });
     let mut winners: Vec<Winner> = story
@@ -79,7 +82,7 @@ pub async fn story(State(state): State<AppState>, caller: Caller) -> Response {
         .filter_map(|(slot, winner)| {
             winner.as_ref().map(|clip| Winner {
                 position: slot.position.get(),
-                clip: ClipCard::from(clip),
+                clip: ClipCard::new(clip, media_urls(&state)),
                 tally: story.tallies.get(&slot.position.get()).map(TallyCard::from),
             })
         })

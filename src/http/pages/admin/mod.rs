@@ -17,7 +17,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{Chrome, render, sentence};
+use super::{Chrome, media_urls, render, sentence};
 use crate::domain::clock::Timestamp;
 use crate::domain::flags::FlagKey;
 use crate::domain::fraud::RiskReason;
