@@ -16,6 +16,7 @@ mod live;
 mod media;
 mod media_base_url;
 mod media_rules;
+mod nginx;
 mod openapi;
 mod ops;
 mod pages;
