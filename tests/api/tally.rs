@@ -4,6 +4,8 @@
 //! every tampered copy fails, every proof verifies, pseudonyms differ from
 //! one slot to the next, and no voter key, address, user id or username is
 //! in the export. An unlock drops the tally and the audit log keeps its root.
+//! A slot the scheduler locks (its window ended; no admin) publishes its
+//! tally the same way.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -12,7 +14,7 @@ use aimoviez::domain::tally::MerkleHash;
 use aimoviez::domain::tally::merkle::{leaf_hash, verify_inclusion};
 use serde_json::{Value, json};
 
-use super::helpers::{TestApp, assert_error, spawn_app};
+use super::helpers::{SpawnOptions, TestApp, assert_error, spawn_app, spawn_with};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_aimoviez");
 const PASSWORD: &str = "correct horse battery";
@@ -317,5 +319,72 @@ async fn pseudonyms_differ_between_slots_and_an_unlock_drops_the_tally() {
     assert_ne!(again, root_two);
     assert_eq!(lines(&body_again).len(), lines_two.len());
     assert_eq!(export(&app, season, 1).await.0, root_one, "slot 1's tally is untouched");
+    assert_eq!(app.check_mismatches(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_slot_the_scheduler_locks_publishes_a_tally_that_verifies() {
+    // A three-second window: nobody advances the slot, the scheduler does.
+    let options = SpawnOptions {
+        demo: Some(aimoviez::demo::DemoOptions { total_slots: 3, slot_duration_secs: 3 }),
+        ..SpawnOptions::default()
+    };
+    let app = spawn_with(options).await;
+    let season = app.get_json("/api/story").await["season"]["id"].as_u64().expect("season");
+    let ids = app.clip_ids().await;
+    let mut cast_ids = Vec::new();
+    for (ip, clip, kind) in
+        [("203.0.113.21", ids[0], "standard"), ("203.0.113.22", ids[0], "standard"), ("203.0.113.23", ids[1], "super")]
+    {
+        cast_ids.push(cast(&app, clip, Some(ip), kind).await["voteId"].as_u64().expect("id"));
+    }
+    assert_error(app.get(&format!("/api/tally/{season}/1")).await, 409, "not_locked").await;
+    app.eventually(15, "the scheduler to lock slot 1", || async { story_slot(&app, 1).await["status"] == "locked" })
+        .await;
+
+    let slot = story_slot(&app, 1).await;
+    let root = slot["tallyRoot"].as_str().expect("a slot locked by the scheduler carries tallyRoot").to_owned();
+    assert_eq!(root.len(), 64, "{slot}");
+    assert_eq!(slot["tallyVotes"], 3, "{slot}");
+    assert_eq!(slot["winnerAssigned"], false, "{slot}");
+    let (etag, body) = export(&app, season, 1).await;
+    assert_eq!(etag, root, "the root is the ETag");
+    let lines = lines(&body);
+    let exported: Vec<u64> = lines
+        .iter()
+        .map(|line| serde_json::from_slice::<Value>(line).expect("json line")["voteId"].as_u64().expect("id"))
+        .collect();
+    assert_eq!(exported, cast_ids, "the three votes, in vote-id order");
+    let published = MerkleHash::parse_hex(&root).expect("hex");
+    for (index, line) in lines.iter().enumerate() {
+        let proof = app.get_json(&format!("/api/tally/{season}/1/proof/{}", exported[index])).await;
+        let path: Vec<MerkleHash> = proof["auditPath"]
+            .as_array()
+            .expect("path")
+            .iter()
+            .map(|hash| MerkleHash::parse_hex(hash.as_str().expect("hex")).expect("hash"))
+            .collect();
+        verify_inclusion(index as u64, 3, &leaf_hash(line), &path, &published).expect("the proof verifies");
+    }
+    let url = app.url(&format!("/api/tally/{season}/1"));
+    let output = tokio::task::spawn_blocking(move || verify(&[url.as_str()])).await.expect("join");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(text(&output).contains(&format!("{root} (matches the published root)")), "{}", text(&output));
+
+    // The lock was the scheduler's: the audit entry names no admin, and
+    // carries the root it published.
+    let admin = admin(&app).await;
+    let logs: Value =
+        admin.get(app.url("/api/admin/audit-logs?limit=100")).send().await.expect("logs").json().await.expect("json");
+    let locks: Vec<&Value> = logs["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|entry| entry["resource"] == format!("slot:{season}:1"))
+        .collect();
+    assert_eq!(locks.len(), 1, "{logs}");
+    assert_eq!(locks[0]["action"], "advance_slot", "{logs}");
+    assert!(locks[0]["actorId"].is_null(), "no admin advanced slot 1: {logs}");
+    assert!(locks[0]["details"].as_str().is_some_and(|d| d.contains(&format!("tally_root={root}"))), "{logs}");
     assert_eq!(app.check_mismatches(), Vec::<String>::new());
 }
