@@ -340,24 +340,45 @@ function arenaPlayer(arena, form, setCount, rerender, learnFrom) {
   return { next };
 }
 
-// Upload page: preview the chosen clip and show upload progress.
+// Upload page: preview the chosen clip, show upload progress, and say on
+// the page (not in an alert) why an upload was refused.
 document.addEventListener("DOMContentLoaded", () => {
   const form = document.getElementById("upload-form");
   if (!form) return;
   const input = document.getElementById("upload-file");
   const preview = document.getElementById("upload-preview");
   const progress = document.getElementById("upload-progress");
+  const problem = document.getElementById("upload-error");
+  const submit = document.getElementById("upload-submit");
+  const say = (message) => {
+    problem.textContent = message;
+    problem.hidden = !message;
+  };
   input.addEventListener("change", () => {
     const file = input.files && input.files[0];
-    if (!file) return;
+    if (preview.src) URL.revokeObjectURL(preview.src);
+    if (!file) {
+      preview.removeAttribute("src");
+      preview.hidden = true;
+      return;
+    }
     preview.src = URL.createObjectURL(file);
     preview.hidden = false;
   });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
+    say("");
     const request = new XMLHttpRequest();
     request.open("POST", "/api/upload");
+    progress.value = 0;
     progress.hidden = false;
+    submit.disabled = true;
+    const finish = (message) => {
+      progress.hidden = true;
+      submit.disabled = false;
+      say(message);
+      problem.scrollIntoView({ block: "nearest" });
+    };
     request.upload.addEventListener("progress", (e) => {
       if (e.lengthComputable) progress.value = Math.round((e.loaded / e.total) * 100);
     });
@@ -368,10 +389,9 @@ document.addEventListener("DOMContentLoaded", () => {
       }
       let message = "Upload failed.";
       try { message = JSON.parse(request.responseText).error.message; } catch (_) {}
-      alert(message);
-      progress.hidden = true;
+      finish(message);
     });
-    request.addEventListener("error", () => { alert("Network error, please try again."); progress.hidden = true; });
+    request.addEventListener("error", () => finish("Network error, please try again."));
     // The JSON API is guarded by the cross-site check; its form has no token field.
     const data = new FormData(form);
     data.delete("csrf");

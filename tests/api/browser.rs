@@ -5,7 +5,9 @@
 //! `static/app.js` casts a super vote, takes it back, votes and moves on to
 //! another clip without reloading the page, and the card opens the clip page; once the slot
 //! locks, `/story` checks that browser's vote receipts against the published
-//! tally with SubtleCrypto (`static/tally.js`, issue #15).
+//! tally with SubtleCrypto (`static/tally.js`, issue #15). At 320 px no page
+//! scrolls sideways, keys and swipes move through the arena, and a refused
+//! upload is explained on the page (issue #13).
 //!
 //! Needs `chromium` and `chromium-driver` (Debian). Without them the test
 //! prints why and passes, unless `REQUIRE_BROWSER_TESTS` is set (CI sets
@@ -53,6 +55,131 @@ async fn in_browser(scenario: impl AsyncFnOnce(&Client, &TestApp) -> anyhow::Res
         panic!("browser scenario failed: {error:#}");
     }
     closed.expect("close the WebDriver session");
+}
+
+/// Issue #13: at 320 px nothing on any page scrolls sideways; j/k and a
+/// vertical swipe move through the arena; the upload page says on the page,
+/// not in an alert, why an upload was refused.
+#[tokio::test]
+async fn narrow_screens_keys_swipes_and_upload_errors_in_a_real_browser() {
+    in_browser(narrow_screens_keys_and_upload).await;
+}
+
+/// The 320 px scenario, signed in as an admin so the console pages are
+/// checked too.
+async fn narrow_screens_keys_and_upload(client: &Client, app: &TestApp) -> anyhow::Result<()> {
+    set_viewport(client, 320, 640).await?;
+    app.create_admin("boss", "correct horse battery").await;
+    client.goto(&app.url("/login")).await.context("open /login")?;
+    client.find(Locator::Css("input[name=username]")).await?.send_keys("boss").await?;
+    client.find(Locator::Css("input[name=password]")).await?.send_keys("correct horse battery").await?;
+    client.find(Locator::Css("form button[type=submit]")).await?.click().await.context("sign in")?;
+    poll(Duration::from_secs(10), || async { Ok((client.current_url().await?.path() != "/login").then_some(())) })
+        .await
+        .context("the sign-in form did not sign in")?;
+
+    // Keys and swipes first, on the arena.
+    client.goto(&app.url("/")).await?;
+    let first = shown_clip(client).await?;
+    client.perform_actions(key_press('j')).await.context("press j")?;
+    let second = poll(Duration::from_secs(10), || async {
+        let shown = shown_clip(client).await?;
+        Ok((shown != first).then_some(shown))
+    })
+    .await
+    .context("j did not move to the next clip")?;
+    client.perform_actions(key_press('k')).await.context("press k")?;
+    poll(Duration::from_secs(10), || async { Ok((shown_clip(client).await? == first).then_some(())) })
+        .await
+        .context("k did not go back to the clip before")?;
+    let swipe_up = "const area = document.getElementById('clip-video').parentElement; \
+                    const touch = (y) => [new Touch({identifier: 1, target: area, clientX: 160, clientY: y})]; \
+                    area.dispatchEvent(new TouchEvent('touchstart', {changedTouches: touch(500), bubbles: true})); \
+                    area.dispatchEvent(new TouchEvent('touchend', {changedTouches: touch(300), bubbles: true}));";
+    client.execute(swipe_up, vec![]).await.context("swipe up")?;
+    poll(Duration::from_secs(10), || async { Ok((shown_clip(client).await? != first).then_some(())) })
+        .await
+        .context("a swipe up did not move to the next clip")?;
+    eprintln!("browser: j moved {first} → {second}, k moved back, a swipe moved on");
+
+    // No page is wider than the phone.
+    let clip = app.clip_ids().await[0];
+    let creator = app.get_json(&format!("/api/clips/{clip}")).await["creator"]["username"].as_str().map(str::to_owned);
+    let creator = creator.context("the clip names its creator")?;
+    let pages = [
+        "/".to_owned(),
+        "/story".to_owned(),
+        "/leaderboard".to_owned(),
+        format!("/clip/{clip}"),
+        format!("/u/{creator}"),
+        "/watch".to_owned(),
+        "/search?q=a".to_owned(),
+        "/genres".to_owned(),
+        "/upload".to_owned(),
+        "/profile".to_owned(),
+        "/settings".to_owned(),
+        "/notifications".to_owned(),
+        "/admin".to_owned(),
+        "/admin/seasons".to_owned(),
+        "/admin/clips".to_owned(),
+        "/admin/users".to_owned(),
+        "/admin/flags".to_owned(),
+        "/admin/flagged".to_owned(),
+        "/admin/audit".to_owned(),
+    ];
+    let mut too_wide = Vec::new();
+    for page in &pages {
+        client.goto(&app.url(page)).await.with_context(|| format!("open {page}"))?;
+        let widths = client.execute(WIDTHS, vec![]).await?;
+        let (content, viewport) = (widths[0].as_u64().unwrap_or(u64::MAX), widths[1].as_u64().unwrap_or(0));
+        if content > viewport {
+            too_wide.push(format!("{page}: {content} px in {viewport}, innermost too wide: {}", widths[2]));
+        }
+    }
+    ensure!(too_wide.is_empty(), "pages wider than a 320 px screen: {too_wide:?}");
+
+    // A refused upload is explained on the page.
+    let not_a_video = tempfile::Builder::new().suffix(".mp4").tempfile()?;
+    std::fs::write(not_a_video.path(), b"this is not a video at all")?;
+    client.goto(&app.url("/upload")).await?;
+    ensure!(
+        client.find(Locator::Css("#upload-preview")).await?.attr("hidden").await?.is_some(),
+        "the empty preview player shows before a file is chosen"
+    );
+    client.find(Locator::Css("#upload-file")).await?.send_keys(&not_a_video.path().display().to_string()).await?;
+    client.find(Locator::Css("input[name=title]")).await?.send_keys("Not a clip").await?;
+    // WebDriver scrolls a button only to the bottom edge, under the fixed tab bar.
+    client.execute("document.getElementById('upload-submit').scrollIntoView({block: 'center'})", vec![]).await?;
+    client.find(Locator::Css("#upload-submit")).await?.click().await.context("submit the upload")?;
+    let said = poll(Duration::from_secs(15), || async {
+        let problem = client.find(Locator::Css("#upload-error")).await?;
+        let shown = problem.attr("hidden").await?.is_none();
+        let text = problem.text().await?;
+        Ok((shown && !text.trim().is_empty()).then_some(text))
+    })
+    .await
+    .context("the upload page did not say why the upload was refused")?;
+    ensure!(client.get_alert_text().await.is_err(), "the refusal opened an alert()");
+    eprintln!("browser: refused upload says {said:?}");
+    Ok(())
+}
+
+/// The page's width, the viewport's, and (to say what to fix) the innermost
+/// elements that reach past the right edge outside any scrolling box.
+const WIDTHS: &str = "const edge = window.innerWidth + 0.5; \
+    const clipped = (e) => { for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) { \
+      if (getComputedStyle(a).overflowX !== 'visible') return true; } return false; }; \
+    const over = (e) => e.getBoundingClientRect().right > edge && !clipped(e); \
+    const wide = [...document.querySelectorAll('body *')] \
+      .filter((e) => over(e) && ![...e.children].some(over)) \
+      .slice(0, 5) \
+      .map((e) => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (typeof e.className === 'string' && e.className ? '.' + e.className.trim().split(/\\s+/).join('.') : '')); \
+    return [document.documentElement.scrollWidth, window.innerWidth, wide];";
+
+/// One key pressed and released, as a keyboard would.
+fn key_press(key: char) -> fantoccini::actions::KeyActions {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    KeyActions::new("keyboard".to_owned()).then(KeyAction::Down { value: key }).then(KeyAction::Up { value: key })
 }
 
 /// Issue #15: `static/app.js` keeps the receipt of a vote cast in the

@@ -161,6 +161,10 @@ async fn uploads_need_an_open_season() {
     let response =
         creator.post(app.url("/api/upload")).multipart(upload_form(SHORT_MP4, "a.mp4", "Early", "sci-fi")).send().await;
     assert_error(response.expect("upload"), 409, "conflict").await;
+    // The page says so and offers no form to fill in vain (issue #13).
+    let page = creator.get(app.url("/upload")).send().await.expect("page").text().await.expect("html");
+    assert!(page.contains("uploads open with the next season"), "{page}");
+    assert!(page.contains(r#"<fieldset class="stack" disabled aria-describedby="upload-closed">"#), "{page}");
 }
 
 #[tokio::test]
