@@ -20,44 +20,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 mod common;
-use common::{BINARY, seed, start_server};
-
-/// Reads one HTTP/1.1 response with a Content-Length body; returns its
-/// status and body length.
-async fn read_response(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> std::io::Result<(u16, usize)> {
-    buffer.clear();
-    let mut chunk = [0u8; 16384];
-    loop {
-        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = std::str::from_utf8(&buffer[..end]).map_err(std::io::Error::other)?;
-            let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-            let length: usize = head
-                .lines()
-                .find_map(|line| {
-                    let (name, value) = line.split_once(':')?;
-                    name.eq_ignore_ascii_case("content-length").then(|| value.trim().parse().ok())?
-                })
-                .unwrap_or(0);
-            while buffer.len() < end + 4 + length {
-                let read = stream.read(&mut chunk).await?;
-                if read == 0 {
-                    return Err(std::io::ErrorKind::UnexpectedEof.into());
-                }
-                buffer.extend_from_slice(&chunk[..read]);
-            }
-            return Ok((status, length));
-        }
-        let read = stream.read(&mut chunk).await?;
-        if read == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        buffer.extend_from_slice(&chunk[..read]);
-    }
-}
+use common::{BINARY, read_response, seed, start_server};
 
 struct RunResult {
     requests: u64,

@@ -9,7 +9,10 @@
 //! FUZZ_TARGETS=probe,range FUZZ_CASES=100000 cargo bench --bench fuzz
 //! ```
 //! `FUZZ_SEED` moves the case numbers (default 0), so runs can cover new
-//! ground; a finding reproduces from its case number and seed.
+//! ground; a finding reproduces from its case number and seed. `FUZZ_SECS`
+//! bounds the whole run's time: each target gets the time left divided by
+//! the targets left (a fast target's unused share goes to the next), stops
+//! early when its share is spent, and says so in the table.
 
 #[path = "../tests/fuzzing/mod.rs"]
 mod fuzzing;
@@ -33,6 +36,8 @@ struct Report {
     max_peak_heap: usize,
     max_peak_input: usize,
     slowest: Duration,
+    /// Stopped by `FUZZ_SECS` before `FUZZ_CASES`.
+    cut_short: bool,
     /// Findings by kind and message (first case, count).
     findings: BTreeMap<(String, String), (u64, u64)>,
 }
@@ -43,6 +48,8 @@ fn main() {
     let only: Option<Vec<String>> =
         std::env::var("FUZZ_TARGETS").ok().map(|list| list.split(',').map(|t| t.trim().to_owned()).collect());
     // The upload targets write and sync temp files: on a tmpfs that costs nothing.
+    let budget = std::env::var("FUZZ_SECS").ok().and_then(|s| s.parse::<u64>().ok()).map(Duration::from_secs);
+    let run_started = Instant::now();
     let scratch_root = if Path::new("/dev/shm").is_dir() { PathBuf::from("/dev/shm") } else { std::env::temp_dir() };
     let scratch = tempfile::tempdir_in(&scratch_root).expect("scratch dir");
     let findings_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fuzz-findings");
@@ -50,10 +57,13 @@ fn main() {
     std::panic::set_hook(Box::new(|_| {}));
     println!("parser fuzzing: {cases} cases per target, seed offset {first}, scratch {}", scratch_root.display());
     let mut reports = Vec::new();
-    for mut target in targets::all(scratch.path()) {
-        if only.as_ref().is_some_and(|only| !only.iter().any(|name| name == target.name())) {
-            continue;
-        }
+    let chosen: Vec<_> = targets::all(scratch.path())
+        .into_iter()
+        .filter(|target| only.as_ref().is_none_or(|only| only.iter().any(|name| name == target.name())))
+        .collect();
+    let total_targets = chosen.len() as u32;
+    for (done, mut target) in chosen.into_iter().enumerate() {
+        let share = budget.map(|budget| budget.saturating_sub(run_started.elapsed()) / (total_targets - done as u32));
         let seeds: Vec<Seed> =
             target.seeds().iter().map(|seed| Seed { bytes: seed.bytes.clone(), hot: seed.hot.clone() }).collect();
         for seed in &seeds {
@@ -68,6 +78,7 @@ fn main() {
             max_peak_heap: 0,
             max_peak_input: 0,
             slowest: Duration::ZERO,
+            cut_short: false,
             findings: BTreeMap::new(),
         };
         let started = Instant::now();
@@ -95,6 +106,11 @@ fn main() {
             }
             if last_progress.elapsed() > Duration::from_secs(30) {
                 last_progress = Instant::now();
+                if share.is_some_and(|share| started.elapsed() >= share) {
+                    report.cut_short = true;
+                    println!("  {:<14} stopped by FUZZ_SECS after {} cases", report.name, report.cases);
+                    break;
+                }
                 let rate = report.cases as f64 / started.elapsed().as_secs_f64();
                 println!("  {:<14} {:>12} cases  {:>9.0}/s", report.name, report.cases, rate);
                 let _ = std::io::stdout().flush();
@@ -112,7 +128,7 @@ fn main() {
         println!(
             "| {} | {} | {:.0} | {} KiB ({} B) | {:.1} ms | {} ({}) |",
             report.name,
-            report.cases,
+            if report.cut_short { format!("{} (time budget)", report.cases) } else { report.cases.to_string() },
             report.cases as f64 / report.elapsed.as_secs_f64(),
             report.max_peak_heap / 1024,
             report.max_peak_input,

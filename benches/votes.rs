@@ -31,7 +31,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 mod common;
-use common::{BINARY, seed, start_server};
+use common::{BINARY, read_response, seed, start_server};
 
 const CLIPS: u64 = 50;
 
@@ -91,38 +91,6 @@ fn request_bytes(target: Target, voter: u64, host: &str) -> Vec<u8> {
     }
 }
 
-/// Reads one HTTP/1.1 response with a Content-Length body; returns its status.
-async fn read_response(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> std::io::Result<u16> {
-    buffer.clear();
-    let mut chunk = [0u8; 4096];
-    loop {
-        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = std::str::from_utf8(&buffer[..end]).map_err(std::io::Error::other)?;
-            let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-            let length: usize = head
-                .lines()
-                .find_map(|line| {
-                    let (name, value) = line.split_once(':')?;
-                    name.eq_ignore_ascii_case("content-length").then(|| value.trim().parse().ok())?
-                })
-                .unwrap_or(0);
-            while buffer.len() < end + 4 + length {
-                let read = stream.read(&mut chunk).await?;
-                if read == 0 {
-                    return Err(std::io::ErrorKind::UnexpectedEof.into());
-                }
-                buffer.extend_from_slice(&chunk[..read]);
-            }
-            return Ok(status);
-        }
-        let read = stream.read(&mut chunk).await?;
-        if read == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        buffer.extend_from_slice(&chunk[..read]);
-    }
-}
-
 async fn run(
     address: SocketAddr,
     target: Target,
@@ -170,7 +138,7 @@ async fn run(
                     let request = request_bytes(target, voter, &host);
                     let result = async {
                         stream.write_all(&request).await?;
-                        read_response(&mut stream, &mut buffer).await
+                        read_response(&mut stream, &mut buffer).await.map(|(status, _)| status)
                     }
                     .await;
                     match result {

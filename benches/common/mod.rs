@@ -1,5 +1,8 @@
-//! What the load benches share: a data dir seeded with one voting slot, and
-//! the release server started on it. Each bench uses a subset.
+//! What the load benches share: a data dir seeded with one voting slot, the
+//! release server started on it, and the small keep-alive HTTP/1.1 reader
+//! the load generators use (cheaper per request than a full client, so the
+//! generator leaves more of the two cores to the server). Each bench uses a
+//! subset.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
@@ -10,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use aimoviez::store::Store;
 use aimoviez::store::writer::{self, DemoSeed, WriterSettings};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
 
 /// The server built for this bench run.
 pub const BINARY: &str = env!("CARGO_BIN_EXE_aimoviez");
@@ -93,4 +98,64 @@ impl SplitMix {
     pub fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
+}
+
+/// Reads one HTTP/1.1 response from a keep-alive connection (a
+/// `Content-Length` or chunked body); returns its status and body length.
+/// `buffer` is scratch space reused between calls.
+pub async fn read_response(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> std::io::Result<(u16, usize)> {
+    buffer.clear();
+    let end = loop {
+        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end;
+        }
+        fill(stream, buffer).await?;
+    };
+    let head = std::str::from_utf8(&buffer[..end]).map_err(std::io::Error::other)?;
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let header = |wanted: &str| {
+        head.lines().find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case(wanted).then(|| value.trim().to_ascii_lowercase())
+        })
+    };
+    if header("transfer-encoding").is_some_and(|value| value.contains("chunked")) {
+        let (mut at, mut length) = (end + 4, 0);
+        loop {
+            let line_end = loop {
+                if let Some(offset) = buffer[at..].windows(2).position(|w| w == b"\r\n") {
+                    break at + offset;
+                }
+                fill(stream, buffer).await?;
+            };
+            let size_text = std::str::from_utf8(&buffer[at..line_end]).map_err(std::io::Error::other)?;
+            let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+                .map_err(std::io::Error::other)?;
+            // The chunk, then its CRLF (the last chunk has no trailers here).
+            while buffer.len() < line_end + 2 + size + 2 {
+                fill(stream, buffer).await?;
+            }
+            at = line_end + 2 + size + 2;
+            length += size;
+            if size == 0 {
+                return Ok((status, length));
+            }
+        }
+    }
+    let length: usize = header("content-length").and_then(|value| value.parse().ok()).unwrap_or(0);
+    while buffer.len() < end + 4 + length {
+        fill(stream, buffer).await?;
+    }
+    Ok((status, length))
+}
+
+/// Appends what the connection has to `buffer`; end of stream is an error.
+async fn fill(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> std::io::Result<()> {
+    let mut chunk = [0u8; 16384];
+    let read = stream.read(&mut chunk).await?;
+    if read == 0 {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
+    buffer.extend_from_slice(&chunk[..read]);
+    Ok(())
 }
