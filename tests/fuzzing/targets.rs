@@ -403,9 +403,14 @@ impl UploadFields {
 fn field_rule(part: Part, value: &str, limits: &UploadLimits) -> bool {
     match part {
         Part::Title => {
+            // Since #14 a title of only invisible characters (zero-width
+            // space, bidi marks) is empty: `domain::text` is that rule.
             let title = value.trim();
             let chars = title.chars().count();
-            chars >= 1 && chars <= limits.max_title_chars && !title.chars().any(char::is_control)
+            chars >= 1
+                && chars <= limits.max_title_chars
+                && !title.chars().any(char::is_control)
+                && !aimoviez::domain::text::single_line(title).is_empty()
         }
         Part::Description => {
             let description = value.trim().replace("\r\n", "\n");
@@ -440,10 +445,12 @@ impl Target for UploadFields {
     fn max_len(&self) -> usize {
         16 << 10
     }
-    fn allocation_bound(&self, _len: usize) -> usize {
+    fn allocation_bound(&self, len: usize) -> usize {
         // Text parts are refused past 4 KiB (MAX_TEXT_FIELD_BYTES); the
         // value itself, its trimmed copy and a message stay within that.
-        4 * 4096 + (16 << 10)
+        // Besides, this harness splits the input into up to `len + 1`
+        // pieces (16 bytes each, in a vector that may double once).
+        4 * 4096 + (16 << 10) + 32 * (len + 1)
     }
     fn run(&mut self, input: &[u8]) -> Result<(), String> {
         let limits = UploadLimits::default();
