@@ -340,6 +340,14 @@ function arenaPlayer(arena, form, setCount, rerender, learnFrom) {
   return { next };
 }
 
+// Admin console: a destructive action (finish a season, advance or reset a
+// slot, ban, void) asks first. Without JavaScript the checkbox or typed
+// title on the riskiest forms is the confirmation.
+document.addEventListener("submit", (event) => {
+  const form = event.target.closest("form[data-confirm]");
+  if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+}, true);
+
 // Upload page: preview the chosen clip, show upload progress, and say on
 // the page (not in an alert) why an upload was refused.
 document.addEventListener("DOMContentLoaded", () => {

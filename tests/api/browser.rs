@@ -59,7 +59,8 @@ async fn in_browser(scenario: impl AsyncFnOnce(&Client, &TestApp) -> anyhow::Res
 
 /// Issue #13: at 320 px nothing on any page scrolls sideways; j/k and a
 /// vertical swipe move through the arena; the upload page says on the page,
-/// not in an alert, why an upload was refused.
+/// not in an alert, why an upload was refused; a destructive admin action
+/// asks for confirmation first.
 #[tokio::test]
 async fn narrow_screens_keys_swipes_and_upload_errors_in_a_real_browser() {
     in_browser(narrow_screens_keys_and_upload).await;
@@ -161,6 +162,23 @@ async fn narrow_screens_keys_and_upload(client: &Client, app: &TestApp) -> anyho
     .context("the upload page did not say why the upload was refused")?;
     ensure!(client.get_alert_text().await.is_err(), "the refusal opened an alert()");
     eprintln!("browser: refused upload says {said:?}");
+
+    // A destructive admin action asks first: dismissed, nothing happens.
+    let open_slot = || async { app.get_json("/api/story").await["slots"].clone() };
+    let before = open_slot().await;
+    client.goto(&app.url("/admin/seasons")).await?;
+    let advance = "document.querySelector('form[action=\"/admin/slots/advance\"] button').click()";
+    client.execute(advance, vec![]).await.context("click Advance now")?;
+    let asked = client.get_alert_text().await.context("Advance now did not ask for confirmation")?;
+    client.dismiss_alert().await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    ensure!(open_slot().await == before, "a dismissed confirmation still advanced the slot");
+    client.execute(advance, vec![]).await.context("click Advance now again")?;
+    client.accept_alert().await.context("accept the confirmation")?;
+    poll(Duration::from_secs(10), || async { Ok((open_slot().await != before).then_some(())) })
+        .await
+        .context("an accepted confirmation did not advance the slot")?;
+    eprintln!("browser: Advance now asked {asked:?}");
     Ok(())
 }
 
