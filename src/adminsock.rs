@@ -6,9 +6,12 @@
 //! runs the same operation.
 //!
 //! Protocol: one JSON request line, tagged by `operation`
-//! (`create_admin` / `reset_password` with `username` and `password`, or
-//! `backup` with an absolute `dest`). The server answers with one JSON reply
-//! line; a backup first sends any number of progress lines
+//! (`create_admin` / `reset_password` with `username` and `password` —
+//! `create_admin` also `promote_existing`, without which an existing account
+//! is refused with `needs_confirmation` — or `backup` with an absolute
+//! `dest`). The server answers with one JSON reply line (an account
+//! operation's carries `user_id` and `outcome`: created, promoted or
+//! password_reset); a backup first sends any number of progress lines
 //! (`{"progress": "…"}`), then the reply with the `backup` summary or the
 //! `error`. Passwords travel only over this socket, never in argv or logs.
 
@@ -19,7 +22,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use crate::service::accounts::{self, AdminOperation};
+use crate::service::accounts::{self, AdminOperation, AdminOutcome};
 use crate::store::Store;
 use crate::store::backup::{self, BackupSummary};
 use crate::store::writer::WriterHandle;
@@ -31,12 +34,17 @@ pub const SOCKET_NAME: &str = "admin.sock";
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "operation", rename_all = "snake_case")]
 pub enum AdminRequest {
-    /// Create an admin, or promote an existing user and set their password.
+    /// Create an admin, or promote an existing user, set their password and
+    /// sign out their sessions.
     CreateAdmin {
         /// For whom.
         username: String,
         /// The new password.
         password: String,
+        /// Whether an existing account may be promoted (the operator
+        /// confirmed, passed `--yes`, or is not at a terminal).
+        #[serde(default)]
+        promote_existing: bool,
     },
     /// Set a user's password and sign out all their sessions.
     ResetPassword {
@@ -53,22 +61,28 @@ pub enum AdminRequest {
 }
 
 impl AdminRequest {
-    /// An account operation.
-    pub fn account(operation: AdminOperation, username: String, password: String) -> AdminRequest {
+    /// An account operation; `promote_existing` matters only to `CreateAdmin`.
+    pub fn account(
+        operation: AdminOperation,
+        username: String,
+        password: String,
+        promote_existing: bool,
+    ) -> AdminRequest {
         match operation {
-            AdminOperation::CreateAdmin => AdminRequest::CreateAdmin { username, password },
+            AdminOperation::CreateAdmin => AdminRequest::CreateAdmin { username, password, promote_existing },
             AdminOperation::ResetPassword => AdminRequest::ResetPassword { username, password },
         }
     }
 
-    /// The account operation this request asks for, if it is one.
-    pub fn account_operation(&self) -> Option<(AdminOperation, &str, &str)> {
+    /// The account operation this request asks for, if it is one: the
+    /// operation, username, password and whether promotion is allowed.
+    pub fn account_operation(&self) -> Option<(AdminOperation, &str, &str, bool)> {
         match self {
-            AdminRequest::CreateAdmin { username, password } => {
-                Some((AdminOperation::CreateAdmin, username.as_str(), password.as_str()))
+            AdminRequest::CreateAdmin { username, password, promote_existing } => {
+                Some((AdminOperation::CreateAdmin, username.as_str(), password.as_str(), *promote_existing))
             }
             AdminRequest::ResetPassword { username, password } => {
-                Some((AdminOperation::ResetPassword, username.as_str(), password.as_str()))
+                Some((AdminOperation::ResetPassword, username.as_str(), password.as_str(), false))
             }
             AdminRequest::Backup { .. } => None,
         }
@@ -79,9 +93,11 @@ impl std::fmt::Debug for AdminRequest {
     /// Never prints a password.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            AdminRequest::CreateAdmin { username, .. } => {
-                f.debug_struct("CreateAdmin").field("username", username).finish()
-            }
+            AdminRequest::CreateAdmin { username, promote_existing, .. } => f
+                .debug_struct("CreateAdmin")
+                .field("username", username)
+                .field("promote_existing", promote_existing)
+                .finish(),
             AdminRequest::ResetPassword { username, .. } => {
                 f.debug_struct("ResetPassword").field("username", username).finish()
             }
@@ -97,6 +113,13 @@ pub struct AdminReply {
     pub user_id: Option<u64>,
     /// The error on failure.
     pub error: Option<String>,
+    /// What an account operation did, on success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<AdminOutcome>,
+    /// The refusal is only for want of confirmation: `create_admin` named an
+    /// existing account without `promote_existing`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub needs_confirmation: bool,
     /// Work done so far; a line with only this is not the final reply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<String>,
@@ -112,7 +135,11 @@ impl AdminReply {
 
     /// Whether this line only reports progress (more lines follow).
     pub fn is_progress(&self) -> bool {
-        self.progress.is_some() && self.user_id.is_none() && self.error.is_none() && self.backup.is_none()
+        self.progress.is_some()
+            && self.user_id.is_none()
+            && self.error.is_none()
+            && self.outcome.is_none()
+            && self.backup.is_none()
     }
 }
 
@@ -180,13 +207,19 @@ async fn handle(stream: tokio::net::UnixStream, context: &Context) -> std::io::R
     let reply = match serde_json::from_str::<AdminRequest>(&line) {
         Ok(AdminRequest::Backup { dest }) => run_backup(context, dest, &mut write).await?,
         Ok(request) => match request.account_operation() {
-            Some((operation, username, password)) => {
-                match accounts::run_admin_operation(&context.writer, operation, username, password).await {
-                    Ok(user) => {
-                        tracing::info!(user.id = %user.id, operation = ?operation, "admin operation via socket");
-                        AdminReply { user_id: Some(user.id.get()), ..AdminReply::default() }
+            Some((operation, username, password, promote_existing)) => {
+                let result =
+                    accounts::run_admin_operation(&context.writer, operation, username, password, promote_existing)
+                        .await;
+                match result {
+                    Ok((user, outcome)) => {
+                        tracing::info!(user.id = %user.id, outcome = ?outcome, "admin operation via socket");
+                        AdminReply { user_id: Some(user.id.get()), outcome: Some(outcome), ..AdminReply::default() }
                     }
-                    Err(error) => AdminReply::failed(error),
+                    Err(refusal) => AdminReply {
+                        needs_confirmation: refusal.needs_confirmation,
+                        ..AdminReply::failed(refusal.message)
+                    },
                 }
             }
             None => AdminReply::failed("unsupported request"),
@@ -300,16 +333,23 @@ mod tests {
 
     #[test]
     fn account_requests_keep_their_wire_format() {
-        let request = AdminRequest::account(AdminOperation::CreateAdmin, "ann".into(), "secret pass".into());
+        let request = AdminRequest::account(AdminOperation::CreateAdmin, "ann".into(), "secret pass".into(), true);
         let json: serde_json::Value = serde_json::to_value(&request).expect("json");
         assert_eq!(
             json,
-            serde_json::json!({"operation": "create_admin", "username": "ann", "password": "secret pass"})
+            serde_json::json!({
+                "operation": "create_admin", "username": "ann", "password": "secret pass", "promote_existing": true
+            })
         );
+        // Without the flag (an older CLI), an existing account is never promoted.
+        let older: AdminRequest =
+            serde_json::from_str(r#"{"operation":"create_admin","username":"ann","password":"secret pass"}"#)
+                .expect("parse");
+        assert_eq!(older.account_operation(), Some((AdminOperation::CreateAdmin, "ann", "secret pass", false)));
         let parsed: AdminRequest =
             serde_json::from_str(r#"{"operation":"reset_password","username":"bob","password":"long enough"}"#)
                 .expect("parse");
-        assert_eq!(parsed.account_operation(), Some((AdminOperation::ResetPassword, "bob", "long enough")));
+        assert_eq!(parsed.account_operation(), Some((AdminOperation::ResetPassword, "bob", "long enough", false)));
         assert!(!format!("{parsed:?}").contains("long enough"), "Debug never shows a password");
     }
 

@@ -16,7 +16,7 @@ use crate::adminsock::{self, AdminReply};
 use crate::app::{App, BuildOptions};
 use crate::config::{Config, LogFormat, Overrides};
 use crate::demo::DemoOptions;
-use crate::service::accounts::{self, AdminOperation};
+use crate::service::accounts::{self, AdminOperation, AdminOutcome, AdminRefusal};
 use crate::store::backup::{self, BackupError, BackupSummary};
 use crate::store::writer::{self, WriterSettings};
 use crate::store::{CheckReport, Store};
@@ -84,7 +84,8 @@ struct RestoreArgs {
 
 #[derive(Debug, Subcommand)]
 enum AdminCommand {
-    /// Create an admin account, or make an existing user an admin with a new password.
+    /// Create an admin account, or make an existing user an admin with a new
+    /// password (asks first on a terminal; signs that user out everywhere).
     Create(AdminArgs),
     /// Set a user's password and sign out all their sessions.
     ResetPassword(AdminArgs),
@@ -98,6 +99,9 @@ struct AdminArgs {
     /// Read the password from standard input (one line) instead of a prompt.
     #[arg(long)]
     password_stdin: bool,
+    /// `create`: promote an existing account without asking.
+    #[arg(long)]
+    yes: bool,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -217,6 +221,18 @@ fn read_password(from_stdin: bool) -> Result<String, String> {
     Ok(first)
 }
 
+/// Asks on the terminal whether to promote an existing account.
+fn confirm_promotion(username: &str) -> bool {
+    eprint!(
+        "An account named {username} exists. Make it an admin, set its password and sign out all its sessions? [y/N] "
+    );
+    let mut answer = String::new();
+    if std::io::stdin().read_line(&mut answer).is_err() {
+        return false;
+    }
+    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
 fn admin(args: AdminArgs, operation: AdminOperation) -> ExitCode {
     let config = match load_config(&args.common, None) {
         Ok(config) => config,
@@ -226,51 +242,95 @@ fn admin(args: AdminArgs, operation: AdminOperation) -> ExitCode {
         Ok(password) => password,
         Err(error) => return fail(error),
     };
-    let request = AdminRequest::account(operation, args.username.clone(), password);
-    #[cfg(unix)]
-    match adminsock::send(&config.data_dir, &request) {
-        Ok(Some(AdminReply { user_id: Some(id), .. })) => {
-            println!("done: user {} (id {id}), through the running server", args.username.to_ascii_lowercase());
-            return ExitCode::SUCCESS;
+    // Promoting hands an existing name admin rights: at a terminal the
+    // operator is asked first (unless `--yes`); a script proceeds and the
+    // printed line says what happened.
+    let ask_first = !args.yes && std::io::stdin().is_terminal();
+    let mut promote_existing = !ask_first;
+    loop {
+        let request = AdminRequest::account(operation, args.username.clone(), password.clone(), promote_existing);
+        match run_account_operation(&config, &request) {
+            Ok(done) => {
+                println!("{done}");
+                return ExitCode::SUCCESS;
+            }
+            Err(refusal) if refusal.needs_confirmation && !promote_existing => {
+                if !confirm_promotion(&args.username.to_ascii_lowercase()) {
+                    return fail("nothing changed");
+                }
+                promote_existing = true;
+            }
+            Err(refusal) => return fail(refusal.message),
         }
-        Ok(Some(AdminReply { error, .. })) => return fail(error.unwrap_or_else(|| "refused".into())),
+    }
+}
+
+/// What an account operation did, as the command prints it.
+struct AccountDone {
+    username: String,
+    user_id: u64,
+    outcome: AdminOutcome,
+    through_server: bool,
+}
+
+impl std::fmt::Display for AccountDone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (name, id) = (&self.username, self.user_id);
+        match self.outcome {
+            AdminOutcome::Created => write!(f, "created: admin {name} (id {id})")?,
+            AdminOutcome::Promoted => write!(
+                f,
+                "promoted: existing user {name} (id {id}) is now an admin; password set, every session signed out"
+            )?,
+            AdminOutcome::PasswordReset => {
+                write!(f, "password reset: user {name} (id {id}); every session signed out")?
+            }
+        }
+        if self.through_server { write!(f, ", through the running server") } else { Ok(()) }
+    }
+}
+
+/// Runs an account operation through the running server's admin socket, or,
+/// with no server running, by opening the data dir here.
+fn run_account_operation(config: &Config, request: &AdminRequest) -> Result<AccountDone, AdminRefusal> {
+    let Some((operation, username, password, promote_existing)) = request.account_operation() else {
+        return Err("not an account operation".into());
+    };
+    #[cfg(unix)]
+    match adminsock::send(&config.data_dir, request) {
+        Ok(Some(AdminReply { user_id: Some(id), outcome: Some(outcome), .. })) => {
+            let username = username.to_ascii_lowercase();
+            return Ok(AccountDone { username, user_id: id, outcome, through_server: true });
+        }
+        Ok(Some(AdminReply { error, needs_confirmation, .. })) => {
+            let message = error.unwrap_or_else(|| "refused".into());
+            return Err(AdminRefusal { message, needs_confirmation });
+        }
         Ok(None) => {}
-        Err(error) => return fail(format!("cannot talk to the running server: {error}")),
+        Err(error) => return Err(format!("cannot talk to the running server: {error}").into()),
     }
     // No server is running: open the data dir and run the same operation here.
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(error) => return fail(format!("cannot start the async runtime: {error}")),
-    };
-    if let Err(error) = std::fs::create_dir_all(&config.data_dir) {
-        return fail(format!("cannot create {}: {error}", config.data_dir.display()));
-    }
-    let store = match Store::open(&config.database_path(), config.storage.cache_mb * 1024 * 1024) {
-        Ok(store) => store,
-        Err(error) => return fail(format!("{error} (is a server running without its admin socket?)")),
-    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| format!("cannot start the async runtime: {error}"))?;
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|error| format!("cannot create {}: {error}", config.data_dir.display()))?;
+    let store = Store::open(&config.database_path(), config.storage.cache_mb * 1024 * 1024)
+        .map_err(|error| format!("{error} (is a server running without its admin socket?)"))?;
     let settings = WriterSettings {
         batch_max: 16,
         queue_capacity: 16,
         daily_budget: config.votes.daily_budget,
         clock: std::sync::Arc::new(crate::domain::clock::Timestamp::now),
     };
-    let (writer, thread) = match writer::start(&store, settings, Box::new(|_| {})) {
-        Ok(started) => started,
-        Err(error) => return fail(format!("cannot start the writer: {error}")),
-    };
-    let Some((operation, username, password)) = request.account_operation() else {
-        return fail("not an account operation");
-    };
-    let result = runtime.block_on(accounts::run_admin_operation(&writer, operation, username, password));
+    let (writer, thread) = writer::start(&store, settings, Box::new(|_| {}))
+        .map_err(|error| format!("cannot start the writer: {error}"))?;
+    let result =
+        runtime.block_on(accounts::run_admin_operation(&writer, operation, username, password, promote_existing));
     thread.stop();
-    match result {
-        Ok(user) => {
-            println!("done: user {} (id {})", user.username, user.id);
-            ExitCode::SUCCESS
-        }
-        Err(error) => fail(error),
-    }
+    let (user, outcome) = result?;
+    Ok(AccountDone { username: user.username, user_id: user.id.get(), outcome, through_server: false })
 }
 
 /// Loads the config and opens an existing data dir for an offline command.

@@ -61,6 +61,56 @@ async fn admin_create_works_with_the_server_stopped_and_running() {
     assert!(!missing.status.success());
 }
 
+/// A client that registered `username` and holds its session cookie.
+async fn registered(base: &str, username: &str) -> reqwest::Client {
+    let client = reqwest::Client::builder().cookie_store(true).build().expect("client");
+    let response = client
+        .post(format!("{base}/api/auth/register"))
+        .json(&json!({"username": username, "password": "the squatter's password"}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(response.status(), 201);
+    client
+}
+
+async fn me_status(client: &reqwest::Client, base: &str) -> u16 {
+    client.get(format!("{base}/api/me")).send().await.expect("me").status().as_u16()
+}
+
+#[tokio::test]
+async fn admin_create_on_an_existing_account_promotes_it_and_signs_it_out() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut server = start(data.path(), Serve::default(), &reqwest::Client::new()).await;
+    let squatter = registered(&server.base, "squatter").await;
+    let offline_one = registered(&server.base, "offline_one").await;
+    assert_eq!(me_status(&squatter, &server.base).await, 200);
+
+    // Not a terminal (stdin is a pipe): it proceeds and says what it did.
+    let promoted = admin(data.path(), &["create", "--username", "Squatter"], "the operator's password");
+    assert!(promoted.status.success(), "{}", String::from_utf8_lossy(&promoted.stderr));
+    let said = String::from_utf8_lossy(&promoted.stdout);
+    assert!(said.contains("promoted") && said.contains("squatter"), "{said}");
+    assert!(said.contains("through the running server"), "{said}");
+    assert_eq!(me_status(&squatter, &server.base).await, 401, "the session from before the promotion is gone");
+    assert_eq!(login_status(&server.base, "squatter", "the squatter's password").await, 401);
+    assert_eq!(login_status(&server.base, "squatter", "the operator's password").await, 200);
+
+    let created = admin(data.path(), &["create", "--username", "brand_new"], "another long password");
+    assert!(String::from_utf8_lossy(&created.stdout).contains("created"), "{created:?}");
+
+    // With the server stopped the CLI opens the data dir; the next start
+    // loads no session of the promoted account.
+    server.terminate();
+    let offline = admin(data.path(), &["create", "--username", "offline_one", "--yes"], "offline admin password");
+    assert!(offline.status.success(), "{}", String::from_utf8_lossy(&offline.stderr));
+    let said = String::from_utf8_lossy(&offline.stdout);
+    assert!(said.contains("promoted") && !said.contains("through the running server"), "{said}");
+    let server = start(data.path(), Serve::default(), &reqwest::Client::new()).await;
+    assert_eq!(me_status(&offline_one, &server.base).await, 401);
+    assert_eq!(login_status(&server.base, "offline_one", "offline admin password").await, 200);
+}
+
 #[tokio::test]
 async fn reindex_rebuilds_the_search_index_offline() {
     let data = tempfile::tempdir().expect("tempdir");

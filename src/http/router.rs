@@ -93,7 +93,8 @@ fn public_pages(state: &AppState) -> Router<AppState> {
     let votes = Router::new().route("/vote", post(arena::vote_form)).route("/vote/undo", post(arena::undo_form));
     let sign_in = Router::new()
         .route("/login", post(account_pages::login_form))
-        .route("/signup", post(account_pages::signup_form));
+        .route("/signup", post(account_pages::signup_form))
+        .route("/settings/password", post(account_pages::password_form));
     let comment_forms = Router::new()
         .route("/clip/{id}/comments", post(clip_page::comment_form))
         .route("/clip/{id}/like", post(clip_page::like_form))
@@ -155,6 +156,7 @@ fn api(state: &AppState) -> Router<AppState> {
         .route("/api/auth/register", post(auth::register))
         .route("/api/auth/login", post(auth::login))
         .route("/api/auth/logout", post(auth::logout))
+        .route("/api/account/password", post(auth::change_password))
         .route("/api/auth/{*rest}", any(unknown_route));
     let comment_writes = Router::new()
         .route("/api/comments", post(comments::post_comment))

@@ -15,11 +15,12 @@ use crate::domain::comment::Comment;
 use crate::domain::ids::UserId;
 use crate::domain::model::{User, Vote};
 use crate::password;
-use crate::service::{ServiceError, Services};
+use crate::service::{ErrorKind, ServiceError, Services};
+use crate::sessions::SessionUser;
 use crate::sessions::{self, SESSION_TTL_SECS};
 use crate::store::CountedClip;
 use crate::store::social::FollowEntry;
-use crate::store::writer::{AccountError, NewSession, WriterHandle};
+use crate::store::writer::{AccountError, AdminUpsert, NewSession, WriteError, WriterHandle};
 
 /// Failures allowed within [`FAILURE_WINDOW_MILLIS`] before an account is locked.
 pub const MAX_FAILURES: u32 = 5;
@@ -207,41 +208,139 @@ pub async fn export(services: &Services, user: UserId) -> Result<AccountExport, 
 /// The phrase a user types to confirm deleting their account.
 pub const DELETE_CONFIRMATION: &str = "delete my account";
 
-/// Deletes `user`'s account once they typed [`DELETE_CONFIRMATION`]:
-/// profile, username and sessions go; votes stay counted under a key that
-/// names no one.
-pub async fn delete_account(services: &Services, user: UserId, confirmation: &str) -> Result<(), ServiceError> {
+/// Checks the signed-in user's current password before a change only the
+/// account's owner may make, so a stolen session cookie alone cannot delete
+/// the account or lock its owner out. Wrong guesses count against the same
+/// per-account back-off as sign-in (`rate_limited` once locked); a wrong
+/// password is `wrong_password` (403), an empty one `invalid_request`.
+async fn confirm_current_password(
+    services: &Services,
+    session: &SessionUser,
+    password: &str,
+) -> Result<(), ServiceError> {
+    if password.is_empty() {
+        return Err(ServiceError::invalid("enter your current password"));
+    }
+    let now = Timestamp::now();
+    if let Some(wait) = services.login_throttle.locked_for(&session.username, now) {
+        return Err(ServiceError::rate_limited(wait, "too many wrong passwords for this account; try again later"));
+    }
+    let too_long = password.chars().count() > account::MAX_PASSWORD_CHARS;
+    let store = services.store.clone();
+    let user = session.user;
+    let candidate = password.to_owned();
+    let matches = tokio::task::spawn_blocking(move || -> Result<bool, ServiceError> {
+        let stored = store.user(user)?.map(|u| u.password_hash).filter(|hash| !hash.is_empty());
+        Ok(!too_long && stored.is_some_and(|hash| password::verify(&candidate, &hash)))
+    })
+    .await??;
+    if !matches {
+        services.login_throttle.failed(&session.username, now);
+        tracing::warn!(user.id = %session.user, "current password check failed");
+        return Err(ServiceError::new(ErrorKind::Forbidden, "wrong_password", "your current password is wrong"));
+    }
+    services.login_throttle.succeeded(&session.username);
+    Ok(())
+}
+
+/// Deletes the signed-in user's account once they typed
+/// [`DELETE_CONFIRMATION`] and their current password: profile, username
+/// and sessions go; votes stay counted under a key that names no one.
+pub async fn delete_account(
+    services: &Services,
+    session: &SessionUser,
+    confirmation: &str,
+    current_password: &str,
+) -> Result<(), ServiceError> {
     if confirmation.trim() != DELETE_CONFIRMATION {
         return Err(ServiceError::invalid(format!("type \"{DELETE_CONFIRMATION}\" to confirm")));
     }
-    Ok(services.writer.delete_user(user).await?)
+    confirm_current_password(services, session, current_password).await?;
+    Ok(services.writer.delete_user(session.user).await?)
+}
+
+/// Changes the signed-in user's password: the current one must be right,
+/// the new one follows the sign-up rules. Every other session of the
+/// account is signed out; the one that asked stays signed in.
+pub async fn change_password(
+    services: &Services,
+    session: &SessionUser,
+    current_password: &str,
+    new_password: &str,
+) -> Result<(), ServiceError> {
+    account::check_password(new_password).map_err(|e| ServiceError::invalid(e.to_string()))?;
+    confirm_current_password(services, session, current_password).await?;
+    let hash = hash_password(new_password.to_owned()).await?;
+    services.writer.change_password(session.user, hash, session.token_hash).await?;
+    tracing::info!(user.id = %session.user, "password changed; other sessions signed out");
+    Ok(())
 }
 
 /// An account operation an operator runs from the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AdminOperation {
-    /// Create an admin, or promote an existing user and set their password.
+    /// Create an admin, or (when confirmed) promote an existing user, set
+    /// their password and sign out every session of theirs.
     CreateAdmin,
     /// Set a user's password and sign out all their sessions.
     ResetPassword,
 }
 
+/// What an operator's account operation did, for the command to print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminOutcome {
+    /// A new admin account was created.
+    Created,
+    /// An existing account became admin; its sessions were signed out.
+    Promoted,
+    /// The password was set; the account's sessions were signed out.
+    PasswordReset,
+}
+
+/// Why an operator's account operation did nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminRefusal {
+    /// For the operator.
+    pub message: String,
+    /// `create` named an existing account without `promote_existing`: ask
+    /// the operator, then run it again with it.
+    pub needs_confirmation: bool,
+}
+
+impl<E: std::fmt::Display> From<E> for AdminRefusal {
+    fn from(error: E) -> Self {
+        AdminRefusal { message: error.to_string(), needs_confirmation: false }
+    }
+}
+
 /// Runs an operator's account operation through the writer (the same path
 /// whether the server is running — via the admin socket — or not).
+/// `promote_existing` lets `CreateAdmin` promote an account that exists.
 pub async fn run_admin_operation(
     writer: &WriterHandle,
     operation: AdminOperation,
     username: &str,
     password: &str,
-) -> Result<User, String> {
-    let username = Username::parse(username).map_err(|e| e.to_string())?;
-    account::check_password(password).map_err(|e| e.to_string())?;
+    promote_existing: bool,
+) -> Result<(User, AdminOutcome), AdminRefusal> {
+    let username = Username::parse(username)?;
+    account::check_password(password)?;
     let password = password.to_owned();
-    let hash = tokio::task::spawn_blocking(move || password::hash(&password)).await.map_err(|e| e.to_string())??;
-    let result = match operation {
-        AdminOperation::CreateAdmin => writer.upsert_admin(username, hash).await,
-        AdminOperation::ResetPassword => writer.reset_password(username, hash).await,
-    };
-    result.map_err(|e| e.to_string())
+    let hash = tokio::task::spawn_blocking(move || password::hash(&password)).await??;
+    match operation {
+        AdminOperation::CreateAdmin => match writer.upsert_admin(username, hash, promote_existing).await {
+            Ok((user, AdminUpsert::Created)) => Ok((user, AdminOutcome::Created)),
+            Ok((user, AdminUpsert::Promoted)) => Ok((user, AdminOutcome::Promoted)),
+            Err(WriteError::Account(AccountError::PromotionNotConfirmed)) => {
+                Err(AdminRefusal { message: AccountError::PromotionNotConfirmed.to_string(), needs_confirmation: true })
+            }
+            Err(error) => Err(error.into()),
+        },
+        AdminOperation::ResetPassword => {
+            let user = writer.reset_password(username, hash).await?;
+            Ok((user, AdminOutcome::PasswordReset))
+        }
+    }
 }

@@ -181,7 +181,7 @@ impl From<AccountError> for ServiceError {
             AccountError::UsernameTaken => Self::new(ErrorKind::Invalid, "username_taken", message),
             AccountError::UserNotFound => Self::not_found(message),
             AccountError::Banned => Self::new(ErrorKind::Forbidden, "banned", message),
-            AccountError::OwnAdminRights => Self::conflict(message),
+            AccountError::OwnAdminRights | AccountError::PromotionNotConfirmed => Self::conflict(message),
         }
     }
 }

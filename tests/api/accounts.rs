@@ -330,6 +330,8 @@ async fn every_route_counts_against_the_class_it_is_defined_with() {
         (reqwest::Method::POST, "/vote".into(), Some("30")),
         (reqwest::Method::POST, "/login".into(), Some("5")),
         (reqwest::Method::POST, "/api/auth/logout".into(), Some("5")),
+        (reqwest::Method::POST, "/api/account/password".into(), Some("5")),
+        (reqwest::Method::POST, "/settings/password".into(), Some("5")),
         (reqwest::Method::POST, format!("/clip/{clip}/like"), Some("15")),
         (reqwest::Method::DELETE, "/api/comments/1".into(), Some("15")),
         (reqwest::Method::POST, format!("/clip/{clip}/report"), Some("60")),
@@ -486,9 +488,14 @@ async fn export_holds_my_data_and_nobody_elses_and_deletion_keeps_counts_consist
     assert!(!export.to_string().contains("someone_else"));
     assert!(!export.to_string().contains("argon2"), "no password hash in the export");
 
-    let refused = me.post(app.url("/api/account/delete")).json(&json!({"confirm": "yes"})).send().await;
+    let refused =
+        me.post(app.url("/api/account/delete")).json(&json!({"confirm": "yes", "password": PASSWORD})).send().await;
     assert_error(refused.expect("delete"), 400, "invalid_request").await;
-    let deleted = me.post(app.url("/api/account/delete")).json(&json!({"confirm": "delete my account"})).send().await;
+    let deleted = me
+        .post(app.url("/api/account/delete"))
+        .json(&json!({"confirm": "delete my account", "password": PASSWORD}))
+        .send()
+        .await;
     assert_eq!(deleted.expect("delete").status(), 200);
     assert_error(me.get(app.url("/api/me")).send().await.expect("me"), 401, "auth_required").await;
     let relogin = app
@@ -508,4 +515,104 @@ async fn export_holds_my_data_and_nobody_elses_and_deletion_keeps_counts_consist
     assert!(!app.clip_ids().await.contains(&upload));
     assert_eq!(app.check_mismatches(), Vec::<String>::new());
     assert_eq!(app.signed_in("exporter").await.get(app.url("/api/me")).send().await.expect("me").status(), 200);
+}
+
+async fn me_status(client: &reqwest::Client, app: &crate::helpers::TestApp) -> u16 {
+    client.get(app.url("/api/me")).send().await.expect("me").status().as_u16()
+}
+
+#[tokio::test]
+async fn deleting_the_account_needs_the_current_password() {
+    let app = spawn_app().await;
+    let owner = app.signed_in("careful_owner").await;
+    let delete = |body: Value| owner.post(app.url("/api/account/delete")).json(&body).send();
+    let missing = delete(json!({"confirm": "delete my account"})).await.expect("delete");
+    assert_error(missing, 400, "invalid_request").await;
+    let empty = delete(json!({"confirm": "delete my account", "password": ""})).await.expect("delete");
+    assert_error(empty, 400, "invalid_request").await;
+    let wrong = delete(json!({"confirm": "delete my account", "password": "a stolen cookie"})).await.expect("delete");
+    assert_error(wrong, 403, "wrong_password").await;
+    assert_eq!(me_status(&owner, &app).await, 200, "nothing was deleted");
+    assert_eq!(
+        app.log_in("careful_owner", PASSWORD).await.get(app.url("/api/me")).send().await.expect("me").status(),
+        200
+    );
+    let deleted = delete(json!({"confirm": "delete my account", "password": PASSWORD})).await.expect("delete");
+    assert_eq!(deleted.status(), 200);
+    assert_eq!(me_status(&owner, &app).await, 401);
+}
+
+#[tokio::test]
+async fn changing_the_password_signs_out_every_other_session() {
+    let app = spawn_app().await;
+    let here = app.signed_in("changer").await;
+    let phone = app.log_in("changer", PASSWORD).await;
+    let someone_else = app.signed_in("bystander").await;
+    let change = |body: Value| here.post(app.url("/api/account/password")).json(&body).send();
+
+    let wrong = change(json!({"currentPassword": "not my password", "newPassword": "a fresh long password"}));
+    assert_error(wrong.await.expect("change"), 403, "wrong_password").await;
+    let short = change(json!({"currentPassword": PASSWORD, "newPassword": "short"}));
+    let body = assert_error(short.await.expect("change"), 400, "invalid_request").await;
+    assert!(body.to_string().contains("at least 8"), "{body}");
+    let missing = change(json!({"newPassword": "a fresh long password"}));
+    assert_error(missing.await.expect("change"), 400, "invalid_request").await;
+    let anonymous = app
+        .client
+        .post(app.url("/api/account/password"))
+        .json(&json!({"currentPassword": PASSWORD, "newPassword": "a fresh long password"}))
+        .send()
+        .await
+        .expect("change");
+    assert_error(anonymous, 401, "auth_required").await;
+    assert_eq!(me_status(&phone, &app).await, 200, "a refused change signs no one out");
+
+    let changed = change(json!({"currentPassword": PASSWORD, "newPassword": "a fresh long password"}));
+    let changed = changed.await.expect("change");
+    assert_eq!(changed.status(), 200);
+    assert_eq!(changed.json::<Value>().await.expect("json"), json!({"success": true}));
+    assert_eq!(me_status(&here, &app).await, 200, "the session that changed it stays");
+    assert_eq!(me_status(&phone, &app).await, 401, "every other session is signed out");
+    assert_eq!(me_status(&someone_else, &app).await, 200, "other accounts are untouched");
+    let old = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .json(&json!({"username": "changer", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("login");
+    assert_error(old, 401, "invalid_credentials").await;
+    app.log_in("changer", "a fresh long password").await;
+
+    // After a restart the sessions read back from disk agree.
+    let app = app.restart().await;
+    assert_eq!(me_status(&here, &app).await, 200);
+    assert_eq!(me_status(&phone, &app).await, 401);
+}
+
+#[tokio::test]
+async fn wrong_current_passwords_back_off_like_sign_in() {
+    let app = spawn_app().await;
+    let owner = app.signed_in("guessed_at").await;
+    let guess = |password: &'static str| {
+        owner
+            .post(app.url("/api/account/password"))
+            .json(&json!({"currentPassword": password, "newPassword": "the thief's password"}))
+            .send()
+    };
+    for _ in 0..5 {
+        assert_error(guess("guess guess").await.expect("change"), 403, "wrong_password").await;
+    }
+    let locked = guess(PASSWORD).await.expect("change");
+    assert_eq!(locked.status(), 429);
+    assert!(locked.headers().contains_key("retry-after"));
+    assert_error(locked, 429, "rate_limited").await;
+    let delete = owner
+        .post(app.url("/api/account/delete"))
+        .json(&json!({"confirm": "delete my account", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("delete");
+    assert_error(delete, 429, "rate_limited").await;
+    assert_eq!(me_status(&owner, &app).await, 200);
 }

@@ -159,7 +159,7 @@ impl TestApp {
         let state = self.state.as_ref().expect("running");
         let hash = aimoviez::password::hash(password).expect("hash");
         let username = aimoviez::domain::account::Username::parse(username).expect("username");
-        state.writer.upsert_admin(username, hash).await.expect("admin stored");
+        state.writer.upsert_admin(username, hash, true).await.expect("admin stored");
     }
 
     /// Recounts every counter and ledger from the stored votes.

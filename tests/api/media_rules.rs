@@ -125,7 +125,7 @@ async fn deleting_an_account_removes_its_media_unless_another_clip_uses_it() {
 
     let deleted = leaving
         .post(app.url("/api/account/delete"))
-        .json(&json!({"confirm": "delete my account"}))
+        .json(&json!({"confirm": "delete my account", "password": "correct horse battery"}))
         .send()
         .await
         .expect("delete");

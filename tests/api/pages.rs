@@ -230,16 +230,28 @@ async fn sign_up_sign_out_and_delete_with_plain_forms() {
     assert_eq!(voted.status(), 303);
     assert_eq!(app.vote_count(clip).await, 1);
 
+    // A refused deletion goes back to the settings with what was wrong.
     let wrong_phrase = browser
         .post(app.url("/settings/delete"))
-        .form(&[("csrf", token.as_str()), ("confirm", "nope")])
+        .form(&[("csrf", token.as_str()), ("confirm", "nope"), ("password", "form user password")])
         .send()
         .await
         .expect("delete");
-    assert_eq!(wrong_phrase.status(), 400);
+    assert_eq!(wrong_phrase.status(), 303);
+    assert_eq!(wrong_phrase.headers()["location"], "/settings?error=confirm");
+    let shown = browser.get(app.url("/settings?error=confirm")).send().await.expect("settings");
+    assert!(shown.text().await.expect("html").contains("to confirm. Nothing was deleted."));
+    let wrong_password = browser
+        .post(app.url("/settings/delete"))
+        .form(&[("csrf", token.as_str()), ("confirm", "delete my account"), ("password", "a stolen cookie")])
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(wrong_password.headers()["location"], "/settings?error=wrong_password");
+    assert_eq!(browser.get(app.url("/settings")).send().await.expect("settings").status(), 200, "still signed in");
     let deleted = browser
         .post(app.url("/settings/delete"))
-        .form(&[("csrf", token.as_str()), ("confirm", "delete my account")])
+        .form(&[("csrf", token.as_str()), ("confirm", "delete my account"), ("password", "form user password")])
         .send()
         .await
         .expect("delete");
@@ -310,4 +322,79 @@ async fn sign_in_returns_to_the_page_it_came_from_on_this_site_only() {
             post_form(&app, "/login", &[("username", "wanderer"), ("password", password), ("next", next)]).await;
         assert_eq!(location(&response), "/", "sign-in with next={next:?} stays on this site");
     }
+}
+
+#[tokio::test]
+async fn the_settings_change_the_password_without_javascript() {
+    let app = spawn_app().await;
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let signup = browser
+        .post(app.url("/signup"))
+        .form(&[("username", "form_changer"), ("password", "form user password")])
+        .send()
+        .await
+        .expect("signup");
+    assert_eq!(signup.status(), 303);
+    let elsewhere = app.log_in("form_changer", "form user password").await;
+    let settings = browser.get(app.url("/settings")).send().await.expect("settings").text().await.expect("html");
+    assert!(settings.contains("action=\"/settings/password\""), "{settings}");
+    // The confirmation's words sit in one span, so the column layout of a
+    // label keeps them on one line instead of three.
+    assert!(settings.contains("<label><span>Type <strong>delete my account</strong> to confirm</span>"), "{settings}");
+    let token = settings
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("form token")
+        .to_owned();
+
+    let fields = |current: &'static str, new: &'static str| {
+        vec![("csrf", token.clone()), ("current_password", current.to_owned()), ("new_password", new.to_owned())]
+    };
+    let forged = browser
+        .post(app.url("/settings/password"))
+        .form(&[("current_password", "form user password"), ("new_password", "a forged new password")])
+        .send()
+        .await
+        .expect("change");
+    assert_eq!(forged.status(), 403, "no form token");
+    let wrong = browser
+        .post(app.url("/settings/password"))
+        .form(&fields("not it at all", "a brand new password"))
+        .send()
+        .await
+        .expect("change");
+    assert_eq!(wrong.status(), 303);
+    assert_eq!(wrong.headers()["location"], "/settings?error=wrong_password");
+    let shown = browser.get(app.url("/settings?error=wrong_password")).send().await.expect("page");
+    assert!(shown.text().await.expect("html").contains("Your current password is wrong."));
+    let short = browser
+        .post(app.url("/settings/password"))
+        .form(&fields("form user password", "short"))
+        .send()
+        .await
+        .expect("change");
+    assert_eq!(short.headers()["location"], "/settings?error=new_password");
+    assert_eq!(elsewhere.get(app.url("/api/me")).send().await.expect("me").status(), 200);
+
+    let changed = browser
+        .post(app.url("/settings/password"))
+        .form(&fields("form user password", "a brand new password"))
+        .send()
+        .await
+        .expect("change");
+    assert_eq!(changed.status(), 303);
+    assert_eq!(changed.headers()["location"], "/settings?notice=password_changed");
+    let shown = browser.get(app.url("/settings?notice=password_changed")).send().await.expect("page");
+    assert_eq!(shown.status(), 200, "this browser stays signed in");
+    assert!(shown.text().await.expect("html").contains("Your password is changed."));
+    assert_eq!(elsewhere.get(app.url("/api/me")).send().await.expect("me").status(), 401);
+    app.log_in("form_changer", "a brand new password").await;
+    // A crafted link cannot put its own words on the page.
+    let crafted = browser.get(app.url("/settings?error=Call%20this%20number")).send().await.expect("page");
+    assert!(!crafted.text().await.expect("html").contains("Call this number"));
 }

@@ -834,7 +834,8 @@ const JSON_EXAMPLES: &[&str] = &[
     r#"{"voteIds":[1,2]}"#,
     r#"{"ids":[1,2,3]}"#,
     r#"{"token":"abc","solution":42}"#,
-    r#"{"confirm":"delete my account"}"#,
+    r#"{"confirm":"delete my account","password":"correct horse battery"}"#,
+    r#"{"currentPassword":"correct horse battery","newPassword":"staple battery horse"}"#,
 ];
 
 impl JsonBodies {
@@ -879,7 +880,8 @@ async fn extract_body(kind: u8, body: Vec<u8>) -> Result<(), String> {
         12 => extract::<api::admin::VoidRequest>(body).await,
         13 => extract::<api::profile::MarkReadBody>(body).await,
         14 => extract::<api::captcha::Solution>(body).await,
-        _ => extract::<api::auth::DeleteRequest>(body).await,
+        15 => extract::<api::auth::DeleteRequest>(body).await,
+        _ => extract::<api::auth::ChangePasswordRequest>(body).await,
     }
 }
 

@@ -1,4 +1,5 @@
-//! Accounts over JSON: register, login, logout, me, export and deletion.
+//! Accounts over JSON: register, login, logout, me, export, password
+//! change and deletion.
 
 use axum::Json;
 use axum::extract::State;
@@ -240,21 +241,55 @@ pub async fn export(State(services): State<Services>, AuthUser(session): AuthUse
 pub struct DeleteRequest {
     /// Must be the phrase `delete my account`.
     confirm: String,
+    /// The account's current password: a session alone cannot delete it.
+    password: String,
 }
 
-/// `POST /api/account/delete {"confirm": "delete my account"}`.
+/// `POST /api/account/delete {"confirm": "delete my account", "password": "…"}`.
 #[utoipa::path(post, path = "/api/account/delete", tag = "auth", security(("session" = [])),
     request_body = DeleteRequest,
-    responses((status = 200, description = "The account is deleted; clears the session cookie", body = SuccessDto)))]
+    responses(
+        (status = 200, description = "The account is deleted; clears the session cookie", body = SuccessDto),
+        (status = 400, description = "`invalid_request`: the phrase or the password is missing or wrong in form", body = ErrorBody),
+        (status = 403, description = "`wrong_password`: nothing was deleted", body = ErrorBody),
+    ))]
 pub async fn delete_account(
     State(services): State<Services>,
     AuthUser(session): AuthUser,
     ApiJson(body): ApiJson<DeleteRequest>,
 ) -> Result<Response, ServiceError> {
-    accounts::delete_account(&services, session.user, &body.confirm).await?;
+    accounts::delete_account(&services, &session, &body.confirm, &body.password).await?;
     let mut response = private(Json(SuccessDto { success: true }));
     if let Ok(value) = HeaderValue::from_str(&sessions::clear_session_cookie(services.config.secure_cookies())) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     Ok(response.into_response())
+}
+
+/// Body of `POST /api/account/password`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ChangePasswordRequest {
+    /// The account's current password.
+    current_password: String,
+    /// The new password; the sign-up rules apply.
+    new_password: String,
+}
+
+/// `POST /api/account/password {"currentPassword", "newPassword"}`: every
+/// other session of the account is signed out; this one stays.
+#[utoipa::path(post, path = "/api/account/password", tag = "auth", security(("session" = [])),
+    request_body = ChangePasswordRequest,
+    responses(
+        (status = 200, description = "The password is changed; every other session is signed out", body = SuccessDto),
+        (status = 400, description = "`invalid_request`: a field is missing or the new password breaks the rules", body = ErrorBody),
+        (status = 403, description = "`wrong_password`: nothing was changed", body = ErrorBody),
+    ))]
+pub async fn change_password(
+    State(services): State<Services>,
+    AuthUser(session): AuthUser,
+    ApiJson(body): ApiJson<ChangePasswordRequest>,
+) -> Result<Response, ServiceError> {
+    accounts::change_password(&services, &session, &body.current_password, &body.new_password).await?;
+    Ok(private(Json(SuccessDto { success: true })))
 }

@@ -72,6 +72,7 @@ use crate::sessions::SESSION_COOKIE;
         auth::me,
         auth::export,
         auth::delete_account,
+        auth::change_password,
         captcha::challenge,
         captcha::verify,
         admin::list_users,

@@ -9,12 +9,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::format::{local_path, url_component};
-use super::{Chrome, render, sentence};
+use super::{Chrome, render};
+use crate::domain::account;
 use crate::http::error::{csrf_failed, status};
 use crate::http::extract::{Caller, FormRefusal, PageForm, SignedForm};
 use crate::http::state::AppState;
+use crate::service::ServiceError;
 use crate::service::accounts::{self, DELETE_CONFIRMATION, SignedIn};
-use crate::service::{ErrorKind, ServiceError};
 use crate::sessions;
 
 fn with_cookie(mut response: Response, cookie: &str) -> Response {
@@ -141,14 +142,30 @@ pub async fn signup_form(
     }
 }
 
-/// Body of forms that only carry the session's form token (and, for the
-/// deletion, the typed confirmation).
+/// Body of the sign-out form, which only carries the session's form token.
 #[derive(Debug, Default, Deserialize)]
-pub struct TokenForm {
-    confirm: Option<String>,
-}
+pub struct TokenForm {}
 
 impl PageForm for TokenForm {}
+
+/// Body of the account deletion form: the typed confirmation and the
+/// current password.
+#[derive(Debug, Default, Deserialize)]
+pub struct DeleteForm {
+    confirm: Option<String>,
+    password: Option<String>,
+}
+
+impl PageForm for DeleteForm {}
+
+/// Body of the change-password form.
+#[derive(Debug, Default, Deserialize)]
+pub struct PasswordForm {
+    current_password: Option<String>,
+    new_password: Option<String>,
+}
+
+impl PageForm for PasswordForm {}
 
 /// `POST /logout`.
 pub async fn logout_form(
@@ -177,41 +194,115 @@ pub async fn logout_form(
 pub struct SettingsPage {
     chrome: Chrome,
     confirmation: &'static str,
+    min_password_chars: usize,
+    notice: Option<&'static str>,
     error: Option<String>,
 }
 
+/// Query of `/settings`: what the last form post did, as a code (the page
+/// words it, so a crafted link cannot put other text on it).
+#[derive(Debug, Default, Deserialize)]
+pub struct SettingsQuery {
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+fn settings_notice(code: &str) -> Option<&'static str> {
+    match code {
+        "password_changed" => Some("Your password is changed. Every other device was signed out."),
+        _ => None,
+    }
+}
+
+fn settings_error(code: &str) -> Option<String> {
+    let text = match code {
+        "wrong_password" => "Your current password is wrong. Nothing was changed.".to_owned(),
+        "password_missing" => "Enter your current password. Nothing was changed.".to_owned(),
+        "new_password" => format!(
+            "The new password must be {} to {} characters. Nothing was changed.",
+            account::MIN_PASSWORD_CHARS,
+            account::MAX_PASSWORD_CHARS
+        ),
+        "confirm" => format!("Type \u{201c}{DELETE_CONFIRMATION}\u{201d} to confirm. Nothing was deleted."),
+        "rate_limited" => "Too many wrong passwords for this account; try again later.".to_owned(),
+        "unavailable" => "The server is busy. Please try again.".to_owned(),
+        _ => "That did not work. Nothing was changed.".to_owned(),
+    };
+    Some(text)
+}
+
 /// `GET /settings` (signed-in only; others go to /login).
-pub async fn settings_page(State(state): State<AppState>, caller: Caller) -> Response {
+pub async fn settings_page(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<SettingsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
     if caller.user.is_none() {
         return Redirect::to("/login").into_response();
     }
-    let page = SettingsPage { chrome: Chrome::new(&state, &caller), confirmation: DELETE_CONFIRMATION, error: None };
+    let query = query.map(|Query(query)| query).unwrap_or_default();
+    let page = SettingsPage {
+        chrome: Chrome::new(&state, &caller),
+        confirmation: DELETE_CONFIRMATION,
+        min_password_chars: account::MIN_PASSWORD_CHARS,
+        notice: query.notice.as_deref().and_then(settings_notice),
+        error: query.error.as_deref().and_then(settings_error),
+    };
     render(&page, StatusCode::OK)
 }
 
-/// `POST /settings/delete`: deletes the account after the typed confirmation.
+/// The 303 back to `/settings` after a form, with the code of what went
+/// wrong. `invalid_field` names the field an `invalid_request` is about.
+fn back_to_settings_with(error: &ServiceError, invalid_field: &str) -> Response {
+    let code = match error.code() {
+        "wrong_password" | "rate_limited" | "unavailable" => error.code(),
+        "invalid_request" => invalid_field,
+        _ => "failed",
+    };
+    Redirect::to(&format!("/settings?error={code}")).into_response()
+}
+
+/// `POST /settings/password`: changes the password (current one required)
+/// and signs out every other session; this browser stays signed in.
+pub async fn password_form(
+    State(state): State<AppState>,
+    caller: Caller,
+    form: Result<SignedForm<PasswordForm>, FormRefusal<PasswordForm>>,
+) -> Response {
+    let Some(session) = caller.user.clone() else { return Redirect::to("/login").into_response() };
+    // Signed in, a form that cannot be read carries no token.
+    let Ok(SignedForm(form)) = form else { return csrf_failed().into_response() };
+    let current = form.current_password.unwrap_or_default();
+    if current.is_empty() {
+        return Redirect::to("/settings?error=password_missing").into_response();
+    }
+    let new = form.new_password.unwrap_or_default();
+    match accounts::change_password(&state.services, &session, &current, &new).await {
+        Ok(()) => Redirect::to("/settings?notice=password_changed").into_response(),
+        Err(error) => back_to_settings_with(&error, "new_password"),
+    }
+}
+
+/// `POST /settings/delete`: deletes the account after the typed
+/// confirmation and the current password.
 pub async fn delete_form(
     State(state): State<AppState>,
     caller: Caller,
-    form: Result<SignedForm<TokenForm>, FormRefusal<TokenForm>>,
+    form: Result<SignedForm<DeleteForm>, FormRefusal<DeleteForm>>,
 ) -> Response {
     let Some(session) = caller.user.clone() else { return Redirect::to("/login").into_response() };
     // Signed in, a form that cannot be read carries no token.
     let Ok(SignedForm(form)) = form else { return csrf_failed().into_response() };
     let confirm = form.confirm.unwrap_or_default();
-    match accounts::delete_account(&state.services, session.user, &confirm).await {
+    let password = form.password.unwrap_or_default();
+    if password.is_empty() {
+        return Redirect::to("/settings?error=password_missing").into_response();
+    }
+    match accounts::delete_account(&state.services, &session, &confirm, &password).await {
         Ok(()) => {
             let secure = state.services.config.secure_cookies();
             with_cookie(Redirect::to("/").into_response(), &sessions::clear_session_cookie(secure))
         }
-        Err(error) if error.kind() == ErrorKind::Invalid => {
-            let page = SettingsPage {
-                chrome: Chrome::new(&state, &caller),
-                confirmation: DELETE_CONFIRMATION,
-                error: Some(sentence(error.message())),
-            };
-            render(&page, status(error.kind()))
-        }
-        Err(error) => error.into_response(),
+        Err(error) => back_to_settings_with(&error, "confirm"),
     }
 }

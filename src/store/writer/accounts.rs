@@ -30,6 +30,22 @@ pub enum AccountError {
     /// CLI) may allow it.
     #[error("admins cannot ban or demote themselves")]
     OwnAdminRights,
+    /// `admin create` named an existing account and was not told to promote
+    /// it: promotion signs the account out everywhere and hands its name
+    /// admin rights, so it is never implied.
+    #[error("an account with that username exists; promoting it needs confirmation")]
+    PromotionNotConfirmed,
+}
+
+/// What `admin create` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminUpsert {
+    /// A new admin account.
+    Created,
+    /// An existing account made admin, its password set and every session
+    /// of it signed out.
+    Promoted,
 }
 
 /// A session to store for a user who just signed in.
@@ -47,10 +63,26 @@ impl WriterHandle {
         self.run(move |batch| Ok(batch.create_user(&username, password_hash, false)?.map_err(WriteError::from))).await
     }
 
-    /// Creates an admin, or makes an existing user admin with a new password.
+    /// Creates an admin, or — when `promote_existing` — makes an existing
+    /// user admin with a new password and signs out every session of it
+    /// (whoever registered the name first must not keep an admin cookie).
     /// Used by `aimoviez admin create`; audit-logged.
-    pub async fn upsert_admin(&self, username: Username, password_hash: String) -> Result<User, WriteError> {
-        self.run(move |batch| Ok(Ok(batch.upsert_admin(&username, password_hash)?))).await
+    pub async fn upsert_admin(
+        &self,
+        username: Username,
+        password_hash: String,
+        promote_existing: bool,
+    ) -> Result<(User, AdminUpsert), WriteError> {
+        self.run(move |batch| {
+            Ok(batch.upsert_admin(&username, password_hash, promote_existing)?.map_err(WriteError::from))
+        })
+        .await
+    }
+
+    /// Sets the signed-in user's own password and signs out every other
+    /// session of the account; `keep` (the session that asked) stays.
+    pub async fn change_password(&self, user: UserId, password_hash: String, keep: [u8; 32]) -> Result<(), WriteError> {
+        self.run(move |batch| Ok(batch.change_password(user, password_hash, keep)?.map_err(WriteError::from))).await
     }
 
     /// Sets a user's password (`aimoviez admin reset-password`); audit-logged.
@@ -139,23 +171,52 @@ impl Batch<'_> {
         Ok(Ok(user))
     }
 
-    fn upsert_admin(&mut self, username: &Username, password_hash: String) -> Result<User, StoreError> {
-        let user = match self.user_by_name(username)? {
+    fn upsert_admin(
+        &mut self,
+        username: &Username,
+        password_hash: String,
+        promote_existing: bool,
+    ) -> Result<Result<(User, AdminUpsert), AccountError>, StoreError> {
+        let (user, outcome) = match self.user_by_name(username)? {
+            Some(_) if !promote_existing => return Ok(Err(AccountError::PromotionNotConfirmed)),
             Some(mut user) => {
                 user.is_admin = true;
                 user.banned = false;
                 user.password_hash = password_hash;
                 self.put_user(&user)?;
-                user
+                // Sessions opened before the promotion belong to whoever
+                // knew the old password; none of them becomes an admin's.
+                self.remove_user_sessions(user.id)?;
+                (user, AdminUpsert::Promoted)
             }
             None => match self.create_user(username, password_hash, true)? {
-                Ok(user) => user,
+                Ok(user) => (user, AdminUpsert::Created),
                 Err(_) => return Err(StoreError::Corrupt { what: "user", reason: "username index disagrees".into() }),
             },
         };
-        self.audit(None, "create_admin", format!("user:{}", user.id), format!("username={}", user.username))?;
+        let action = match outcome {
+            AdminUpsert::Created => "create_admin",
+            AdminUpsert::Promoted => "promote_admin",
+        };
+        self.audit(None, action, format!("user:{}", user.id), format!("username={}", user.username))?;
         self.events.push(CommittedEvent::UserChanged { user: user.id, is_admin: true });
-        Ok(user)
+        Ok(Ok((user, outcome)))
+    }
+
+    fn change_password(
+        &mut self,
+        user: UserId,
+        password_hash: String,
+        keep: [u8; 32],
+    ) -> Result<Result<(), AccountError>, StoreError> {
+        let Some(mut account) = self.user(user)? else { return Ok(Err(AccountError::UserNotFound)) };
+        if account.banned {
+            return Ok(Err(AccountError::Banned));
+        }
+        account.password_hash = password_hash;
+        self.put_user(&account)?;
+        self.remove_user_sessions_except(user, Some(keep))?;
+        Ok(Ok(()))
     }
 
     fn reset_password(
@@ -216,11 +277,19 @@ impl Batch<'_> {
     }
 
     fn remove_user_sessions(&mut self, user: UserId) -> Result<(), StoreError> {
+        self.remove_user_sessions_except(user, None)
+    }
+
+    /// Removes every session of `user` but `keep`: a range over the user's
+    /// own sessions, never a scan of all of them.
+    fn remove_user_sessions_except(&mut self, user: UserId, keep: Option<[u8; 32]>) -> Result<(), StoreError> {
         let mut hashes = Vec::new();
         for entry in self.user_sessions.range((user.get(), [].as_slice())..=(user.get(), [0xffu8; 33].as_slice()))? {
             let (key, _) = entry?;
             let (_, hash) = key.value();
-            if let Ok(hash) = <[u8; 32]>::try_from(hash) {
+            if let Ok(hash) = <[u8; 32]>::try_from(hash)
+                && Some(hash) != keep
+            {
                 hashes.push(hash);
             }
         }

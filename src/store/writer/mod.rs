@@ -63,7 +63,7 @@ use parking_lot::Mutex;
 use redb::Durability;
 use tokio::sync::oneshot;
 
-pub use accounts::{AccountError, NewSession};
+pub use accounts::{AccountError, AdminUpsert, NewSession};
 pub use batch::{Batch, CommittedEvent, VoteTally};
 pub use comments::{LikeOutcome, NewComment, NewReport};
 pub use seed::{DemoSeed, SeedClip};
