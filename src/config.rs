@@ -188,21 +188,7 @@ impl Default for Config {
             max_header_bytes: 64 * 1024,
             max_connections_per_ip: 64,
             json_body_limit_bytes: 64 * 1024,
-            genres: [
-                "sci-fi",
-                "drama",
-                "comedy",
-                "horror",
-                "thriller",
-                "fantasy",
-                "mystery",
-                "romance",
-                "animation",
-                "documentary",
-            ]
-            .iter()
-            .map(|genre| (*genre).to_owned())
-            .collect(),
+            genres: crate::domain::genre::default_genres(),
             votes: VotesConfig::default(),
             writer: WriterConfig::default(),
             storage: StorageConfig::default(),

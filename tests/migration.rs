@@ -167,7 +167,7 @@ fn a_schema_2_data_dir_is_copied_then_migrated_with_every_vote_counter_and_ledge
     drop(store);
 
     // A second open migrates nothing and copies nothing.
-    assert_eq!(schema_version(&path), Some(3));
+    assert_eq!(schema_version(&path), Some(aimoviez::store::SCHEMA_VERSION));
     let store = Store::open(&path, 8 << 20).expect("reopens");
     assert!(store.check(|_, _| {}).expect("check").mismatches.is_empty());
     assert_eq!(std::fs::read_dir(dir.path().join("backups")).expect("backups").count(), 1);

@@ -4,6 +4,32 @@
 
 use std::fmt;
 
+/// The genres of a fresh install: the common film genres. The config's
+/// `genres` key replaces the whole list; every place that offers or checks a
+/// genre (upload form and API, season creation, the genre vote) reads that
+/// one configured list.
+pub const DEFAULT_GENRES: &[&str] = &[
+    "action",
+    "adventure",
+    "animation",
+    "comedy",
+    "documentary",
+    "drama",
+    "fantasy",
+    "horror",
+    "musical",
+    "mystery",
+    "romance",
+    "sci-fi",
+    "thriller",
+    "western",
+];
+
+/// [`DEFAULT_GENRES`], owned.
+pub fn default_genres() -> Vec<String> {
+    DEFAULT_GENRES.iter().map(|genre| (*genre).to_owned()).collect()
+}
+
 /// One of the configured genres, lowercase.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Genre(String);
@@ -40,9 +66,41 @@ impl fmt::Display for Genre {
     }
 }
 
+/// The winner of a genre round: the genre with the most votes; a tie goes
+/// to the name first in alphabetical order, so the stored tallies alone
+/// decide it. `None` when nobody voted.
+pub fn round_winner(tallies: &[(String, u64)]) -> Option<&str> {
+    tallies
+        .iter()
+        .filter(|(_, votes)| *votes > 0)
+        .min_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)))
+        .map(|(genre, _)| genre.as_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_list_has_the_common_film_genres_once_each() {
+        for common in ["action", "comedy", "drama", "horror", "sci-fi", "thriller", "romance", "animation"] {
+            assert!(DEFAULT_GENRES.contains(&common), "{common}");
+        }
+        let mut sorted = DEFAULT_GENRES.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted, DEFAULT_GENRES, "sorted, no duplicates");
+        assert!(DEFAULT_GENRES.iter().all(|genre| *genre == genre.to_ascii_lowercase()));
+    }
+
+    #[test]
+    fn a_round_is_won_by_most_votes_then_by_name() {
+        let tallies = |pairs: &[(&str, u64)]| pairs.iter().map(|(g, n)| ((*g).to_owned(), *n)).collect::<Vec<_>>();
+        assert_eq!(round_winner(&tallies(&[("comedy", 2), ("drama", 5), ("horror", 1)])), Some("drama"));
+        assert_eq!(round_winner(&tallies(&[("western", 3), ("action", 3)])), Some("action"));
+        assert_eq!(round_winner(&tallies(&[("drama", 0)])), None);
+        assert_eq!(round_winner(&[]), None);
+    }
 
     #[test]
     fn only_configured_genres_parse() {

@@ -1,10 +1,16 @@
-//! The community's vote on the next season's genre (open only between
-//! seasons; the writer refuses it while a season runs), and the tallies
-//! admins see when they create the next season.
+//! The community's vote on the next season's genre, in rounds: votes go to
+//! the open round, only between seasons (the writer refuses them while a
+//! season runs); each season's finish closes the round and opens the next,
+//! empty. The open round's winner is the genre offered by default when an
+//! admin creates the next season; closed rounds stay visible to admins.
 
-use crate::domain::genre::{Genre, UnknownGenre};
+use crate::domain::genre::{self, Genre, UnknownGenre};
 use crate::domain::ids::VoterKey;
 use crate::service::{ServiceError, Services};
+use crate::store::ClosedGenreRound;
+
+/// Most closed rounds the admin console and API list (newest first).
+pub const CLOSED_ROUNDS_SHOWN: usize = 10;
 
 /// The genre vote as one voter sees it.
 #[derive(Debug, Clone)]
@@ -49,9 +55,23 @@ pub async fn ballot(services: &Services, voter: &VoterKey) -> Result<Ballot, Ser
     Ok(Ballot { open, genres: services.config.genres.clone(), tallies, mine })
 }
 
-/// The tallies alone (what admins see).
+/// The open round's tallies alone (what admins see).
 pub async fn tallies(services: &Services) -> Result<Vec<(String, u64)>, ServiceError> {
     Ok(services.read(|store| store.genre_tallies("")).await?.0)
+}
+
+/// The genre a new season gets when the admin names none: the open round's
+/// winner among the configured genres (a genre dropped from the config
+/// since does not count). `None` when nobody voted for a configured genre.
+pub fn next_season_default(services: &Services, open_round: &[(String, u64)]) -> Option<Genre> {
+    let configured: Vec<(String, u64)> =
+        open_round.iter().filter(|(name, _)| services.config.genres.contains(name)).cloned().collect();
+    genre::round_winner(&configured).and_then(|winner| Genre::parse(winner, &services.config.genres).ok())
+}
+
+/// The newest closed rounds with their tallies, at most [`CLOSED_ROUNDS_SHOWN`].
+pub async fn closed_rounds(services: &Services) -> Result<Vec<ClosedGenreRound>, ServiceError> {
+    services.read(|store| store.closed_genre_rounds(CLOSED_ROUNDS_SHOWN)).await
 }
 
 /// Casts or changes `voter`'s genre vote.

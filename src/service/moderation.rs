@@ -9,14 +9,15 @@
 use std::collections::HashMap;
 
 use crate::domain::flags::{self, FlagKey, FlagSpec};
+use crate::domain::genre::Genre;
 use crate::domain::ids::{ClipId, SeasonId, SlotPosition, UserId, VoteId};
 use crate::domain::model::{AuditEntry, Clip, Season, Slot, User, Vote};
 use crate::domain::moderation::{SeasonAction, SlotAction, UserAction};
 use crate::domain::text;
 use crate::domain::tournament::{ClipStatus, SlotStatus};
 use crate::service::{Page, ServiceError, Services, genres};
-use crate::store::CountedClip;
 use crate::store::writer::{AdvanceOutcome, AdvanceTrigger, NewSeason};
+use crate::store::{ClosedGenreRound, CountedClip};
 
 // ---------------------------------------------------------------------------
 // Users
@@ -175,10 +176,26 @@ pub async fn waiting(
 // ---------------------------------------------------------------------------
 // Seasons and slots
 
+/// What an admin sees before creating a season.
+#[derive(Debug, Clone)]
+pub struct SeasonsOverview {
+    /// Every season, newest first.
+    pub seasons: Vec<Season>,
+    /// The open genre round's tallies.
+    pub genre_votes: Vec<(String, u64)>,
+    /// The genre a new season gets when none is named: the open round's winner.
+    pub next_genre: Option<Genre>,
+    /// The newest closed genre rounds with their results.
+    pub past_genre_rounds: Vec<ClosedGenreRound>,
+}
+
 /// Every season, newest first, with the genre vote to guide the next one.
-pub async fn seasons(services: &Services) -> Result<(Vec<Season>, Vec<(String, u64)>), ServiceError> {
+pub async fn seasons(services: &Services) -> Result<SeasonsOverview, ServiceError> {
     let seasons = services.read(|store| store.seasons()).await?;
-    Ok((seasons, genres::tallies(services).await?))
+    let genre_votes = genres::tallies(services).await?;
+    let next_genre = genres::next_season_default(services, &genre_votes);
+    let past_genre_rounds = genres::closed_rounds(services).await?;
+    Ok(SeasonsOverview { seasons, genre_votes, next_genre, past_genre_rounds })
 }
 
 /// A season as an admin asks for it, before checks.
@@ -186,7 +203,8 @@ pub async fn seasons(services: &Services) -> Result<(Vec<Season>, Vec<(String, u
 pub struct SeasonDraft {
     /// 1 to 80 characters.
     pub title: String,
-    /// One of the configured genres.
+    /// One of the configured genres; empty for the open genre round's
+    /// winner.
     pub genre: String,
     /// At most 1000 characters.
     pub description: String,
@@ -205,7 +223,13 @@ pub async fn create_season(services: &Services, admin: UserId, draft: SeasonDraf
     if title.is_empty() || title.chars().count() > 80 {
         return Err(ServiceError::invalid("the title must be 1 to 80 characters"));
     }
-    let genre = genres::parse(services, &draft.genre)?;
+    let genre = if draft.genre.trim().is_empty() {
+        let open_round = genres::tallies(services).await?;
+        genres::next_season_default(services, &open_round)
+            .ok_or_else(|| ServiceError::invalid("choose a genre: the genre vote has no votes yet"))?
+    } else {
+        genres::parse(services, &draft.genre)?
+    };
     let description = text::multi_line(&draft.description);
     if description.chars().count() > 1000 {
         return Err(ServiceError::invalid("the description must be at most 1000 characters"));

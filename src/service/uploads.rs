@@ -48,7 +48,7 @@ pub struct UploadLimits {
     pub max_title_chars: usize,
     /// Longest description, in characters after trimming.
     pub max_description_chars: usize,
-    /// Allowed genres, lowercase.
+    /// Allowed genres, lowercase: the configured list (`Config::genres`).
     pub genres: Vec<String>,
     /// The ffmpeg binary used for posters and faststart remuxes (see
     /// [`poster::detect_ffmpeg`]); `None` uses the placeholder poster and
@@ -66,20 +66,7 @@ impl Default for UploadLimits {
             max_duration_ms: 8500,
             max_title_chars: 80,
             max_description_chars: 500,
-            genres: [
-                "action",
-                "comedy",
-                "drama",
-                "horror",
-                "sci-fi",
-                "thriller",
-                "romance",
-                "animation",
-                "documentary",
-            ]
-            .into_iter()
-            .map(str::to_owned)
-            .collect(),
+            genres: crate::domain::genre::default_genres(),
             ffmpeg: None,
             max_pending: 10,
         }

@@ -584,7 +584,7 @@ mod tests {
                     .expect("sessions")
                     .insert((9, &[4u8, 5][..]), ())
                     .expect("insert");
-                txn.open_table(GENRE_VOTER_TO_GENRE).expect("genres").insert("v", "drama").expect("insert");
+                txn.open_table(GENRE_ROUND_VOTER_TO_GENRE).expect("genres").insert((2, "v"), "drama").expect("insert");
                 txn.open_table(FLAG_TO_ENABLED).expect("flags").insert("x", true).expect("insert");
             }
             txn.commit().expect("commit");
@@ -607,8 +607,8 @@ mod tests {
         assert_eq!(votes.get((1, 2, 3)).expect("get").map(|v| *v.value()), Some([9u8; 39]));
         let sessions = txn.open_table(USER_SESSION_TO_MEMBERSHIP).expect("sessions");
         assert!(sessions.get((9, &[4u8, 5][..])).expect("get").is_some());
-        let genres = txn.open_table(GENRE_VOTER_TO_GENRE).expect("genres");
-        assert_eq!(genres.get("v").expect("get").map(|v| v.value().to_owned()), Some("drama".to_owned()));
+        let genres = txn.open_table(GENRE_ROUND_VOTER_TO_GENRE).expect("genres");
+        assert_eq!(genres.get((2, "v")).expect("get").map(|v| v.value().to_owned()), Some("drama".to_owned()));
         let flags = txn.open_table(FLAG_TO_ENABLED).expect("flags");
         assert_eq!(flags.get("x").expect("get").map(|v| v.value()), Some(true));
     }

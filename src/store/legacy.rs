@@ -1,7 +1,8 @@
 //! Schema 2's vote storage, kept only so the migration to schema 3 can read
 //! an older file: the tables it had and the rkyv vote record. Nothing else
 //! names these; their ledgers are not read at all (schema 3 rebuilds every
-//! ledger from the votes).
+//! ledger from the votes). Also schema 3's genre vote, one round only, read
+//! by the migration to schema 4.
 
 use redb::TableDefinition;
 use rkyv::{Archive, Deserialize, Serialize};
@@ -22,6 +23,11 @@ pub const SLOT_VOTE_TO_MEMBERSHIP: TableDefinition<(u64, u32, u64), ()> =
 pub const VOTER_TO_LEDGER: TableDefinition<&str, &[u8]> = TableDefinition::new("voter_to_ledger");
 /// Voter key text → (counted votes, weight), every voter.
 pub const VOTER_TO_TALLY: TableDefinition<&str, (u64, u64)> = TableDefinition::new("voter_to_tally");
+
+/// Schema 3: voter key → the genre they voted for (one round, never reset).
+pub const GENRE_VOTER_TO_GENRE: TableDefinition<&str, &str> = TableDefinition::new("genre_voter_to_genre");
+/// Schema 3: genre → number of voters choosing it.
+pub const GENRE_TO_COUNT: TableDefinition<&str, u64> = TableDefinition::new("genre_to_count");
 
 fn corrupt(what: &'static str, reason: &str) -> StoreError {
     StoreError::Corrupt { what, reason: reason.to_owned() }

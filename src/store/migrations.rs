@@ -16,6 +16,9 @@
 //!   signed-in voters only (`USER_ID_TO_VOTE_TALLY`) and are recounted with
 //!   the creators'; the per-day leaderboard scores are recounted for the
 //!   window the boards restore. The tables of schema 2 are dropped.
+//! - 4: the genre vote in rounds (issue #14): each season's finish closes
+//!   the open round and opens the next, empty. Schema 3's one never-reset
+//!   vote becomes round 1, the open round; its tables are dropped.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -120,8 +123,31 @@ fn migrate_from(txn: &WriteTransaction, version: u64, today: UtcDay) -> Result<(
         // The tallies schema 2 added are recounted by the step to 3.
         1 => backfill_user_stats(txn),
         2 => compact_votes(txn, today),
+        3 => genre_vote_into_rounds(txn),
         _ => Ok(()),
     }
+}
+
+/// 3 → 4: schema 3's genre votes and tallies become round 1 (the open
+/// round: `meta_keys::GENRE_ROUND` stays unset until a season finishes).
+fn genre_vote_into_rounds(txn: &WriteTransaction) -> Result<(), StoreError> {
+    {
+        let old_votes = txn.open_table(legacy::GENRE_VOTER_TO_GENRE)?;
+        let old_counts = txn.open_table(legacy::GENRE_TO_COUNT)?;
+        let mut votes = txn.open_table(GENRE_ROUND_VOTER_TO_GENRE)?;
+        let mut counts = txn.open_table(GENRE_ROUND_GENRE_TO_COUNT)?;
+        for entry in old_votes.iter()? {
+            let (voter, genre) = entry?;
+            votes.insert((1, voter.value()), genre.value())?;
+        }
+        for entry in old_counts.iter()? {
+            let (genre, count) = entry?;
+            counts.insert((1, genre.value()), count.value())?;
+        }
+    }
+    txn.delete_table(legacy::GENRE_VOTER_TO_GENRE)?;
+    txn.delete_table(legacy::GENRE_TO_COUNT)?;
+    Ok(())
 }
 
 /// 1 → 2: each user's profile stats from their clips (uploaded, approved —
@@ -260,4 +286,48 @@ fn compact_votes(txn: &WriteTransaction, today: UtcDay) -> Result<(), StoreError
     }
     tracing::info!(votes = votes_moved, "moved votes to the compact layout and rebuilt every ledger per slot");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use redb::{Database, ReadableDatabase, TableHandle};
+
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn schema_3_genre_votes_become_the_open_round_1() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("aimoviez.redb");
+        {
+            // A schema-3 file as that build wrote it: every table, then its genre vote.
+            let db = Database::create(&path).expect("create");
+            run(&db).expect("current tables");
+            let txn = db.begin_write().expect("write");
+            txn.delete_table(GENRE_ROUND_VOTER_TO_GENRE).expect("drop");
+            txn.delete_table(GENRE_ROUND_GENRE_TO_COUNT).expect("drop");
+            txn.delete_table(GENRE_ROUND_TO_CLOSING).expect("drop");
+            txn.open_table(META).expect("meta").insert(meta_keys::SCHEMA_VERSION, 3).expect("version");
+            {
+                let mut votes = txn.open_table(legacy::GENRE_VOTER_TO_GENRE).expect("votes");
+                votes.insert("d:aa", "drama").expect("insert");
+                votes.insert("u:7", "drama").expect("insert");
+                votes.insert("u:8", "horror").expect("insert");
+                let mut counts = txn.open_table(legacy::GENRE_TO_COUNT).expect("counts");
+                counts.insert("drama", 2).expect("insert");
+                counts.insert("horror", 1).expect("insert");
+            }
+            txn.commit().expect("commit");
+        }
+        let store = Store::open(&path, 1 << 20).expect("migrates");
+        let (tallies, mine) = store.genre_tallies("u:8").expect("tallies");
+        assert_eq!(tallies, vec![("drama".to_owned(), 2), ("horror".to_owned(), 1)]);
+        assert_eq!(mine.as_deref(), Some("horror"));
+        assert!(store.closed_genre_rounds(10).expect("rounds").is_empty(), "round 1 is still open");
+        drop(store);
+        let db = Database::open(&path).expect("open");
+        let txn = db.begin_read().expect("read");
+        let names: Vec<String> = txn.list_tables().expect("tables").map(|t| t.name().to_owned()).collect();
+        assert!(!names.iter().any(|name| name == "genre_voter_to_genre" || name == "genre_to_count"), "{names:?}");
+    }
 }

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use parking_lot::RwLock;
 use redb::{Database, ReadableDatabase, ReadableTable};
 
-use crate::domain::clock::UtcDay;
+use crate::domain::clock::{Timestamp, UtcDay};
 use crate::domain::ids::{ClipId, SeasonId, SlotPosition, UserId, VoterKey};
 use crate::domain::ledger::SlotLedger;
 use crate::domain::model::{AuditEntry, Clip, Season, Session, Slot, User, Vote};
@@ -38,7 +38,7 @@ pub use comments::{CommentPage, CommentThread, CommentView, MAX_REPLIES_SHOWN};
 pub use leaderboard::{EntryName, LeaderboardSnapshot};
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 4;
 
 /// Errors from the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -156,6 +156,39 @@ pub struct ActiveSnapshot {
 
 /// Votes per genre, and one voter's choice.
 pub type GenreTallies = (Vec<(String, u64)>, Option<String>);
+
+/// A between-seasons genre vote that a season's finish closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClosedGenreRound {
+    /// The round's number (the first is 1).
+    pub round: u64,
+    /// The season whose finish closed it.
+    pub closed_by: Option<SeasonId>,
+    /// When.
+    pub closed_at: Timestamp,
+    /// Votes per genre that has any, by genre name.
+    pub tallies: Vec<(String, u64)>,
+}
+
+/// The open genre round: `meta_keys::GENRE_ROUND`, 1 before any finish.
+fn open_genre_round(meta: &impl ReadableTable<&'static str, u64>) -> Result<u64, StoreError> {
+    Ok(meta.get(meta_keys::GENRE_ROUND)?.map(|v| v.value()).unwrap_or(1).max(1))
+}
+
+/// One round's tallies: the rows `(round, *)`.
+fn round_tallies(
+    counts: &impl ReadableTable<(u64, &'static str), u64>,
+    round: u64,
+) -> Result<Vec<(String, u64)>, StoreError> {
+    let mut tallies = Vec::new();
+    for entry in counts.range((round, "")..(round + 1, ""))? {
+        let (key, count) = entry?;
+        if count.value() > 0 {
+            tallies.push((key.value().1.to_owned(), count.value()));
+        }
+    }
+    Ok(tallies)
+}
 
 /// A season with each slot and its locked winner, in order.
 pub type SeasonFilm = (Season, Vec<(Slot, Option<Clip>)>);
@@ -503,18 +536,34 @@ impl Store {
         Ok(Some((found, film)))
     }
 
-    /// Genre vote tallies and one voter's choice.
+    /// The open genre round's tallies and one voter's choice in it: one
+    /// range of at most as many rows as there are genres, and one key.
     pub fn genre_tallies(&self, voter: &str) -> Result<GenreTallies, StoreError> {
         let txn = self.read()?;
-        let counts = txn.open_table(GENRE_TO_COUNT)?;
-        let mut tallies = Vec::new();
-        for entry in counts.iter()? {
-            let (genre, count) = entry?;
-            tallies.push((genre.value().to_owned(), count.value()));
-        }
-        let votes = txn.open_table(GENRE_VOTER_TO_GENRE)?;
-        let mine = votes.get(voter)?.map(|v| v.value().to_owned());
+        let round = open_genre_round(&txn.open_table(META)?)?;
+        let tallies = round_tallies(&txn.open_table(GENRE_ROUND_GENRE_TO_COUNT)?, round)?;
+        let mine = txn.open_table(GENRE_ROUND_VOTER_TO_GENRE)?.get((round, voter))?.map(|v| v.value().to_owned());
         Ok((tallies, mine))
+    }
+
+    /// The closed genre rounds, newest first, at most `limit`, each with its
+    /// tallies.
+    pub fn closed_genre_rounds(&self, limit: usize) -> Result<Vec<ClosedGenreRound>, StoreError> {
+        let txn = self.read()?;
+        let closings = txn.open_table(GENRE_ROUND_TO_CLOSING)?;
+        let counts = txn.open_table(GENRE_ROUND_GENRE_TO_COUNT)?;
+        let mut rounds = Vec::new();
+        for entry in closings.iter()?.rev().take(limit) {
+            let (round, closing) = entry?;
+            let (round, (season, closed_at)) = (round.value(), closing.value());
+            rounds.push(ClosedGenreRound {
+                round,
+                closed_by: SeasonId::new(season),
+                closed_at: Timestamp::from_millis(closed_at),
+                tallies: round_tallies(&counts, round)?,
+            });
+        }
+        Ok(rounds)
     }
 
     /// Flagged votes awaiting review, newest first, one page.

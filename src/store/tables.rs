@@ -63,10 +63,19 @@ pub const FLAGGED_VOTE_TO_MEMBERSHIP: TableDefinition<u64, ()> = TableDefinition
 pub const AUDIT_ID_TO_ENTRY: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_id_to_entry");
 /// (clip status tag, clip id) → (), the moderation queues by status.
 pub const CLIP_STATUS_TO_MEMBERSHIP: TableDefinition<(u8, u64), ()> = TableDefinition::new("clip_status_to_membership");
-/// Voter key → the genre they voted for the next season.
-pub const GENRE_VOTER_TO_GENRE: TableDefinition<&str, &str> = TableDefinition::new("genre_voter_to_genre");
-/// Genre → number of voters choosing it.
-pub const GENRE_TO_COUNT: TableDefinition<&str, u64> = TableDefinition::new("genre_to_count");
+/// (genre round, voter key) → the genre they voted for in that round. A
+/// round is the between-seasons vote; each season's finish opens the next
+/// (`meta_keys::GENRE_ROUND`), so a new round starts empty and old rounds
+/// are kept without deleting anything.
+pub const GENRE_ROUND_VOTER_TO_GENRE: TableDefinition<(u64, &str), &str> =
+    TableDefinition::new("genre_round_voter_to_genre");
+/// (genre round, genre) → voters choosing it in that round: a round's
+/// result is one range of at most as many rows as there are genres.
+pub const GENRE_ROUND_GENRE_TO_COUNT: TableDefinition<(u64, &str), u64> =
+    TableDefinition::new("genre_round_genre_to_count");
+/// Closed genre round → (id of the season whose finish closed it, when, in
+/// milliseconds since the epoch).
+pub const GENRE_ROUND_TO_CLOSING: TableDefinition<u64, (u64, i64)> = TableDefinition::new("genre_round_to_closing");
 /// (creator user id, clip id) → (), a creator's uploads (for their profile).
 pub const USER_CLIP_TO_MEMBERSHIP: TableDefinition<(u64, u64), ()> = TableDefinition::new("user_clip_to_membership");
 /// Feature flag key → enabled.
@@ -184,8 +193,9 @@ pub fn visit_every_table<T: TableVisitor>(visitor: &mut T) -> Result<(), T::Erro
     visitor.visit(FLAGGED_VOTE_TO_MEMBERSHIP)?;
     visitor.visit(AUDIT_ID_TO_ENTRY)?;
     visitor.visit(CLIP_STATUS_TO_MEMBERSHIP)?;
-    visitor.visit(GENRE_VOTER_TO_GENRE)?;
-    visitor.visit(GENRE_TO_COUNT)?;
+    visitor.visit(GENRE_ROUND_VOTER_TO_GENRE)?;
+    visitor.visit(GENRE_ROUND_GENRE_TO_COUNT)?;
+    visitor.visit(GENRE_ROUND_TO_CLOSING)?;
     visitor.visit(USER_CLIP_TO_MEMBERSHIP)?;
     visitor.visit(FLAG_TO_ENABLED)?;
     visitor.visit(COMMENT_ID_TO_COMMENT)?;
@@ -267,6 +277,8 @@ pub mod meta_keys {
     pub const NEXT_NOTIFICATION_ID: &str = "next_notification_id";
     /// `DAY_ENTRY_TO_SCORE` holds no day before this one (pruned).
     pub const DAY_SCORES_KEPT_FROM: &str = "day_scores_kept_from";
+    /// The open genre round (absent: 1), raised by each season's finish.
+    pub const GENRE_ROUND: &str = "genre_round";
 }
 
 /// Boards in the keys of [`DAY_ENTRY_TO_SCORE`].

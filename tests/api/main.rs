@@ -9,6 +9,7 @@ mod creators;
 mod creators_extra;
 mod edges;
 mod engine;
+mod genres;
 mod hardening;
 mod helpers;
 mod leaderboard;

@@ -368,7 +368,7 @@ async fn a_version_1_data_dir_is_backed_up_then_migrated_and_checks_clean() {
     assert_eq!(schema_version(&copy), Some(1), "the copy is the untouched version 1 file");
     drop(copy);
     let db = redb::Database::open(data_dir.join("aimoviez.redb")).expect("reopen");
-    assert_eq!(schema_version(&db), Some(3));
+    assert_eq!(schema_version(&db), Some(aimoviez::store::SCHEMA_VERSION));
     let (users_after, creators_after) = read_schema_3_tallies(&db);
     assert_eq!(users_after, users_before, "the recount equals what the writer had kept");
     assert_eq!(creators_after, creators_before);

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::dto::{self, ClipDto, media_urls};
+use crate::domain::genre as domain_genre;
 use crate::domain::ids::{ClipId, SeasonId, SlotPosition};
 use crate::domain::model::Season;
 use crate::domain::moderation::{ClipDecision, SeasonAction, SlotAction};
@@ -223,7 +224,28 @@ pub fn season_json(season: &Season) -> AdminSeasonDto {
 #[serde(rename_all = "camelCase")]
 pub struct SeasonsResponse {
     seasons: Vec<AdminSeasonDto>,
+    /// The open genre round's tallies.
     genre_votes: Vec<GenreTally>,
+    /// The genre a season created without one gets: the open round's winner
+    /// (most votes; a tie goes to the name first alphabetically).
+    next_genre: Option<String>,
+    /// The newest closed genre rounds (each season's finish closes one).
+    past_genre_rounds: Vec<GenreRoundDto>,
+}
+
+/// A closed genre round and its result.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GenreRoundDto {
+    /// The round's number (the first is 1).
+    round: u64,
+    /// The season whose finish closed it.
+    closed_by_season_id: Option<u64>,
+    /// RFC 3339.
+    closed_at: String,
+    /// The genre with the most votes, if anyone voted.
+    winner: Option<String>,
+    tallies: Vec<GenreTally>,
 }
 
 /// `{"season": ...}`.
@@ -242,9 +264,24 @@ pub struct DeletedDto {
 #[utoipa::path(get, path = "/api/admin/seasons", tag = "tournament", security(("session" = [])),
     responses((status = 200, description = "Every season, and the genre vote", body = SeasonsResponse)))]
 pub async fn list_seasons(State(services): State<Services>, AdminUser(_): AdminUser) -> Result<Response, ServiceError> {
-    let (seasons, tallies) = moderation::seasons(&services).await?;
-    let seasons = seasons.iter().map(season_json).collect();
-    Ok(private(Json(SeasonsResponse { seasons, genre_votes: genre_json(&tallies) })))
+    let overview = moderation::seasons(&services).await?;
+    let past_genre_rounds = overview
+        .past_genre_rounds
+        .iter()
+        .map(|round| GenreRoundDto {
+            round: round.round,
+            closed_by_season_id: round.closed_by.map(|season| season.get()),
+            closed_at: round.closed_at.to_rfc3339(),
+            winner: domain_genre::round_winner(&round.tallies).map(str::to_owned),
+            tallies: genre_json(&round.tallies),
+        })
+        .collect();
+    Ok(private(Json(SeasonsResponse {
+        seasons: overview.seasons.iter().map(season_json).collect(),
+        genre_votes: genre_json(&overview.genre_votes),
+        next_genre: overview.next_genre.map(|genre| genre.into_string()),
+        past_genre_rounds,
+    })))
 }
 
 /// Body of `POST /api/admin/seasons`.
@@ -253,8 +290,10 @@ pub async fn list_seasons(State(services): State<Services>, AdminUser(_): AdminU
 pub struct CreateSeason {
     /// 1 to 80 characters.
     title: String,
-    /// One of the configured genres.
-    genre: String,
+    /// One of the configured genres. Omitted: the winner of the open genre
+    /// round (`nextGenre` of `GET /api/admin/seasons`); 400 when nobody voted.
+    #[serde(default)]
+    genre: Option<String>,
     /// At most 1000 characters.
     #[serde(default)]
     description: String,
@@ -275,7 +314,7 @@ pub async fn create_season(
 ) -> Result<Response, ServiceError> {
     let draft = SeasonDraft {
         title: body.title,
-        genre: body.genre,
+        genre: body.genre.unwrap_or_default(),
         description: body.description,
         total_slots: body.total_slots,
         slot_duration_secs: body.slot_duration_secs,

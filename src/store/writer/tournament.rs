@@ -13,7 +13,7 @@ use crate::domain::advance::{self, AdvanceFacts, AdvancePlan, AdvanceRefusal, Ne
 use crate::domain::ids::{ClipId, SeasonId, SlotPosition, UserId};
 use crate::domain::model::{Clip, Season, Slot, VoteState};
 use crate::domain::tournament::{ClipStatus, Contender, SeasonStatus, SlotStatus};
-use crate::store::tables::meta_keys;
+use crate::store::tables::{GENRE_ROUND_TO_CLOSING, meta_keys};
 
 /// Why a tournament operation was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -249,6 +249,7 @@ impl Batch<'_> {
             }
             SeasonStatus::Finished => {
                 self.meta.insert(meta_keys::ACTIVE_SEASON, 0)?;
+                self.close_genre_round(id)?;
             }
             _ => {}
         }
@@ -538,6 +539,7 @@ impl Batch<'_> {
                         finished.status = SeasonStatus::Finished;
                         self.put_season(&finished)?;
                         self.meta.insert(meta_keys::ACTIVE_SEASON, 0)?;
+                        self.close_genre_round(finished.id)?;
                     }
                 }
                 AdvanceOutcome::Locked { position: open.position, winner, season_finished }
@@ -656,17 +658,33 @@ impl Batch<'_> {
         if self.active_season()?.is_some() {
             return conflict("genre voting opens when no season is running");
         }
-        let previous = self.genre_votes.get(voter)?.map(|v| v.value().to_owned());
+        let round = self.open_genre_round()?;
+        let previous = self.genre_votes.get((round, voter))?.map(|v| v.value().to_owned());
         if previous.as_deref() == Some(genre) {
             return Ok(Ok(()));
         }
         if let Some(previous) = previous {
-            let count = self.genre_counts.get(previous.as_str())?.map(|v| v.value()).unwrap_or(0);
-            self.genre_counts.insert(previous.as_str(), count.saturating_sub(1))?;
+            let count = self.genre_counts.get((round, previous.as_str()))?.map(|v| v.value()).unwrap_or(0);
+            self.genre_counts.insert((round, previous.as_str()), count.saturating_sub(1))?;
         }
-        let count = self.genre_counts.get(genre)?.map(|v| v.value()).unwrap_or(0);
-        self.genre_counts.insert(genre, count + 1)?;
-        self.genre_votes.insert(voter, genre)?;
+        let count = self.genre_counts.get((round, genre))?.map(|v| v.value()).unwrap_or(0);
+        self.genre_counts.insert((round, genre), count + 1)?;
+        self.genre_votes.insert((round, voter), genre)?;
         Ok(Ok(()))
+    }
+
+    /// The genre round votes go to now (1 before any season finished).
+    fn open_genre_round(&self) -> Result<u64, StoreError> {
+        Ok(self.meta.get(meta_keys::GENRE_ROUND)?.map(|v| v.value()).unwrap_or(1).max(1))
+    }
+
+    /// A season finished: the open genre round is closed (its votes and
+    /// tallies stay, keyed by its number) and the next one opens empty.
+    /// Two writes, whatever the number of votes.
+    fn close_genre_round(&mut self, finished: SeasonId) -> Result<(), StoreError> {
+        let round = self.open_genre_round()?;
+        self.txn.open_table(GENRE_ROUND_TO_CLOSING)?.insert(round, (finished.get(), self.now.millis()))?;
+        self.meta.insert(meta_keys::GENRE_ROUND, round + 1)?;
+        Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! Admin console: seasons and slots.
 
 use super::*;
+use crate::domain::genre;
 
 /// A season in the list.
 struct SeasonRow {
@@ -47,8 +48,36 @@ struct SeasonsPage {
     open_status: &'static str,
     choices: Vec<ClipChoice>,
     unlockable: Option<u32>,
-    /// The community's genre vote, most votes first, as "genre: N% (votes)".
+    /// The community's genre vote (the open round), most votes first, as
+    /// "genre: N% (votes)".
     genre_votes: Vec<String>,
+    /// The open round's winner, pre-selected in the create form.
+    next_genre: Option<String>,
+    /// The newest closed genre rounds with their results.
+    past_rounds: Vec<GenreRoundRow>,
+}
+
+/// A closed genre round on the console.
+struct GenreRoundRow {
+    round: u64,
+    /// The season whose finish closed it.
+    closed_by: String,
+    closed_at: String,
+    /// The winning genre, or empty when nobody voted.
+    winner: String,
+    /// "genre: N% (votes)", most votes first.
+    lines: Vec<String>,
+}
+
+/// A round's tallies, most votes first, as "genre: N% (votes)".
+fn tally_lines(tallies: &[(String, u64)]) -> Vec<String> {
+    let mut tallies: Vec<&(String, u64)> = tallies.iter().filter(|(_, votes)| *votes > 0).collect();
+    tallies.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let total: u64 = tallies.iter().map(|(_, n)| n).sum();
+    tallies
+        .iter()
+        .map(|(genre, votes)| format!("{genre}: {}% ({votes})", genres::whole_percent(*votes, total)))
+        .collect()
 }
 
 fn slot_hours(secs: u64) -> String {
@@ -58,16 +87,29 @@ fn slot_hours(secs: u64) -> String {
 /// `GET /admin/seasons`: every season, the create form, and the active season's slots.
 pub async fn seasons_page(State(state): State<AppState>, caller: Caller, query: QueryResult) -> PageResult {
     let (_, query) = admin_page(&state, &caller, query)?;
-    let (seasons, mut tallies) =
+    let overview =
         moderation::seasons(&state.services).await.map_err(|error| server_problem(&state, &caller, &error))?;
-    tallies.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let total: u64 = tallies.iter().map(|(_, n)| n).sum();
-    let genre_votes = tallies
+    let genre_votes = tally_lines(&overview.genre_votes);
+    let past_rounds = overview
+        .past_genre_rounds
         .iter()
-        .filter(|(_, votes)| *votes > 0)
-        .map(|(genre, votes)| format!("{genre}: {}% ({votes})", genres::whole_percent(*votes, total)))
+        .map(|round| {
+            let season = round.closed_by.and_then(|id| overview.seasons.iter().find(|season| season.id == id));
+            GenreRoundRow {
+                round: round.round,
+                closed_by: match (season, round.closed_by) {
+                    (Some(season), _) => format!("\u{201c}{}\u{201d}", season.title),
+                    (None, Some(id)) => format!("season {id}"),
+                    (None, None) => "a season".to_owned(),
+                },
+                closed_at: when(round.closed_at),
+                winner: genre::round_winner(&round.tallies).unwrap_or_default().to_owned(),
+                lines: tally_lines(&round.tallies),
+            }
+        })
         .collect();
-    let seasons = seasons
+    let seasons = overview
+        .seasons
         .iter()
         .map(|season| SeasonRow {
             id: season.id.get(),
@@ -112,6 +154,8 @@ pub async fn seasons_page(State(state): State<AppState>, caller: Caller, query: 
         choices,
         unlockable: board.unlockable.map(|position| position.get()),
         genre_votes,
+        next_genre: overview.next_genre.map(|genre| genre.into_string()),
+        past_rounds,
     };
     Ok(render(&page, StatusCode::OK))
 }
