@@ -335,6 +335,9 @@ impl App {
         let view_flusher = tokio::spawn(flush_views(state.clone()));
         let coalescer = tokio::spawn(state.live.clone().run_coalescer(Duration::from_millis(250)));
         let scheduled_backups = tokio::spawn(crate::backup_schedule::run(state.clone()));
+        // Under systemd with `WatchdogSec=`: pings only while the writer commits.
+        let watchdog =
+            crate::watchdog::interval().map(|every| tokio::spawn(crate::watchdog::run(state.writer.clone(), every)));
         let config = &state.config;
         let limits = crate::http::serve::ConnectionLimits {
             header_read_timeout: Duration::from_secs(config.header_read_timeout_secs),
@@ -361,6 +364,9 @@ impl App {
         coalescer.abort();
         view_flusher.abort();
         scheduled_backups.abort();
+        if let Some(watchdog) = watchdog {
+            watchdog.abort();
+        }
         // Views counted since the last flush are written before the writer stops.
         write_views(&state).await;
         if let Some(task) = admin_socket {

@@ -28,3 +28,4 @@ pub mod store;
 pub mod telemetry;
 pub mod unread;
 pub mod views;
+pub mod watchdog;

@@ -277,6 +277,12 @@ impl WriterHandle {
         answer.await.unwrap_or(Err(WriteError::Unavailable))
     }
 
+    /// Runs an empty job through a batch: answers once the writer thread
+    /// took it and the batch committed (the watchdog's sign of life).
+    pub async fn ping(&self) -> Result<(), WriteError> {
+        self.run(|_batch| Ok(Ok(()))).await
+    }
+
     /// The writer's work so far.
     pub fn stats(&self) -> &WriterStats {
         &self.stats
