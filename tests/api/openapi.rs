@@ -525,3 +525,34 @@ async fn real_responses_match_their_described_schemas() {
     check(&spec, schema, &serde_json::json!({ "error": { "code": "x" }, "extra": 1 }), "$", &mut errors);
     assert_eq!(errors.len(), 2, "the checker must notice a missing and an unknown key: {errors:?}");
 }
+
+/// `GET /api/live` is a stream: its schema describes one event after SSE
+/// parsing. Schemathesis validates every event against it (ST108); a
+/// `string` schema failed on each one.
+#[tokio::test]
+async fn live_events_match_their_described_schema() {
+    let app = spawn_app().await;
+    let spec = app.get_json("/api/openapi.json").await;
+    let schema = &spec["paths"]["/api/live"]["get"]["responses"]["200"]["content"]["text/event-stream"]["schema"];
+    assert_eq!(schema["type"], "object", "{schema}");
+    let mut response = app.client.get(app.url("/api/live")).send().await.expect("live");
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), response.chunk())
+            .await
+            .expect("an event within 10 s")
+            .expect("chunk")
+            .expect("stream open");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let frame = text.split("\n\n").next().expect("frame");
+    let mut event = serde_json::Map::new();
+    for line in frame.lines() {
+        let (field, value) = line.split_once(": ").expect("field: value");
+        event.insert(field.to_owned(), Value::String(value.to_owned()));
+    }
+    let event = Value::Object(event);
+    assert_fits(&spec, schema, &event, "the first /api/live event");
+    assert_eq!(event["event"], "snapshot");
+    serde_json::from_str::<Value>(event["data"].as_str().expect("data")).expect("data is JSON");
+}

@@ -117,7 +117,7 @@ use crate::sessions::SESSION_COOKIE;
         profile::unread_count,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
-    modifiers(&Aliases, &CommonResponses),
+    modifiers(&Aliases, &CommonResponses, &LiveEvents),
     tags(
         (name = "meta", description = "Health and this description"),
         (name = "votes", description = "The voting feed, casting and revoking votes"),
@@ -153,6 +153,33 @@ pub async fn openapi_json() -> Response {
             response
         }
         Err(error) => ServiceError::internal(format!("openapi description: {error}")).into_response(),
+    }
+}
+
+/// The event names `GET /api/live` sends (see `crate::live`).
+pub const LIVE_EVENTS: [&str; 5] = ["snapshot", "counts", "top", "slot", "clip"];
+
+/// Describes one event of the `GET /api/live` stream, as clients (and
+/// Schemathesis) see it after SSE parsing: `{id, event, data}`, `data` being
+/// the event's JSON. utoipa can only say `string` for `text/event-stream`,
+/// and every real event is an object, so each one broke that schema.
+pub struct LiveEvents;
+
+impl Modify for LiveEvents {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(item) = openapi.paths.paths.get_mut("/api/live") else { return };
+        let Some(operation) = item.get.as_mut() else { return };
+        let Some(RefOr::T(response)) = operation.responses.responses.get_mut("200") else { return };
+        let Some(RefOr::T(content)) = response.content.get_mut("text/event-stream") else { return };
+        let text = || ObjectBuilder::new().schema_type(Type::String);
+        let event = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property("id", text().description(Some("Send it back as `Last-Event-ID` to resume")))
+            .property("event", text().enum_values(Some(LIVE_EVENTS)))
+            .property("data", text().description(Some("The event's payload, a JSON document")))
+            .required("event")
+            .required("data");
+        content.schema = Some(RefOr::T(event.into()));
     }
 }
 
