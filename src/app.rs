@@ -74,6 +74,9 @@ pub struct App {
 pub enum StartStep {
     /// Creating the data directory.
     DataDir,
+    /// Checking that the data directory takes writes (a read-only mount or
+    /// missing permissions would otherwise only show at the first write).
+    Writable,
     /// Reading or creating the server secret.
     Secret,
     /// Opening the database (schema check and migrations included).
@@ -99,6 +102,7 @@ impl std::fmt::Display for StartStep {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             StartStep::DataDir => "cannot create the data directory",
+            StartStep::Writable => "the data directory is not writable:",
             StartStep::Secret => "cannot load the server secret",
             StartStep::Database => "cannot open the database",
             StartStep::Memory => "cannot load the in-memory state from the database",
@@ -145,6 +149,7 @@ impl App {
     pub async fn build(config: Config, options: BuildOptions) -> Result<App, StartError> {
         let data_dir = config.data_dir.display().to_string();
         std::fs::create_dir_all(&config.data_dir).map_err(failed(StartStep::DataDir, &data_dir))?;
+        tempfile::tempfile_in(&config.data_dir).map_err(failed(StartStep::Writable, &data_dir))?;
         let secret = load_or_create_secret(&config.data_dir)?;
         let db_path = config.database_path();
         let db_name = db_path.display().to_string();

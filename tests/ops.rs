@@ -23,8 +23,12 @@ async fn json_log_lines_parse_carry_the_request_fields_and_never_a_password() {
     let log_path = dir.path().join("server.log");
     let log = Some(File::create(&log_path).expect("log"));
     let client = reqwest::Client::new();
-    let mut server =
-        start(&dir.path().join("data"), Serve { demo: true, args: vec!["--log-json"], log }, &client).await;
+    let mut server = start(
+        &dir.path().join("data"),
+        Serve { demo: true, args: vec!["--log-json"], log, ..Serve::default() },
+        &client,
+    )
+    .await;
     let client = reqwest::Client::builder().cookie_store(true).build().expect("client");
     let base = server.base.clone();
     let password = "Sekrit-Passw0rd-never-in-logs";

@@ -175,10 +175,7 @@ pub fn validate_video(
         return Ok(Validated { file: received.path, name, info });
     }
     let incoming = library.root().join(INCOMING_DIR);
-    let rewritten = faststart::rewrite(&received.path, &incoming, info.container, ffmpeg).map_err(|error| {
-        tracing::warn!(error = %error, "cannot move the moov box first");
-        UploadError::Invalid(format!("the video's index (moov) could not be moved to the front: {error}"))
-    })?;
+    let rewritten = faststart::rewrite(&received.path, &incoming, info.container, ffmpeg).map_err(faststart_error)?;
     drop(received);
     let moved = probe::probe_file(&rewritten.path, max_ms).map_err(probe_error)?;
     if moved.faststart != Some(true) || moved.container != info.container {
@@ -186,6 +183,20 @@ pub fn validate_video(
     }
     let name = MediaName::of_hash(&rewritten.hash, moved.container.media_kind());
     Ok(Validated { file: rewritten.path, name, info: moved })
+}
+
+/// A faststart rewrite that failed: the video's fault (400), unless the
+/// disk is full or read-only, which stays an I/O error (503) rather than a
+/// refusal blaming the file.
+fn faststart_error(error: io::Error) -> UploadError {
+    if matches!(
+        error.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded | io::ErrorKind::ReadOnlyFilesystem
+    ) {
+        return UploadError::Io(error);
+    }
+    tracing::warn!(error = %error, "cannot move the moov box first");
+    UploadError::Invalid(format!("the video's index (moov) could not be moved to the front: {error}"))
 }
 
 fn probe_error(error: ProbeError) -> UploadError {
@@ -241,6 +252,16 @@ fn format_bytes(bytes: u64) -> String {
 mod tests {
     use super::*;
     use crate::media::MediaKind;
+
+    #[test]
+    fn a_faststart_rewrite_on_a_full_disk_is_an_io_error_not_the_videos_fault() {
+        for kind in [io::ErrorKind::StorageFull, io::ErrorKind::QuotaExceeded, io::ErrorKind::ReadOnlyFilesystem] {
+            let refusal = faststart_error(io::Error::from(kind));
+            assert!(matches!(&refusal, UploadError::Io(error) if error.kind() == kind), "{kind:?}: {refusal:?}");
+        }
+        let refusal = faststart_error(io::Error::new(io::ErrorKind::InvalidData, "no moov"));
+        assert!(matches!(refusal, UploadError::Invalid(_)), "a broken index is the video's fault: {refusal:?}");
+    }
 
     #[test]
     fn clean_incoming_removes_leftovers() {

@@ -240,9 +240,19 @@ impl From<UploadError> for ServiceError {
             }
             UploadError::UnsupportedMedia(reason) => Self::unsupported_media_type(reason),
             UploadError::Invalid(reason) => Self::invalid(reason),
+            // A full or read-only disk is the same condition the writer
+            // answers 503 for: the client may retry later, nothing was kept.
+            UploadError::Io(error) if is_storage_exhausted(&error) => Self::unavailable(),
             UploadError::Io(error) => Self::internal(error),
         }
     }
+}
+
+/// Whether an I/O error means the disk cannot take more bytes right now
+/// (full, over quota, or mounted read-only), rather than a bug.
+fn is_storage_exhausted(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(error.kind(), ErrorKind::StorageFull | ErrorKind::QuotaExceeded | ErrorKind::ReadOnlyFilesystem)
 }
 
 impl From<SearchError> for ServiceError {
@@ -288,6 +298,21 @@ mod tests {
         }
         assert_eq!(ServiceError::from(WriteError::Unavailable).retry_after_secs(), Some(1));
         assert_eq!(ServiceError::rate_limited(0, "slow down").retry_after_secs(), Some(1));
+    }
+
+    #[test]
+    fn a_full_or_read_only_disk_refuses_an_upload_with_503_not_500() {
+        for kind in
+            [std::io::ErrorKind::StorageFull, std::io::ErrorKind::QuotaExceeded, std::io::ErrorKind::ReadOnlyFilesystem]
+        {
+            let error = ServiceError::from(UploadError::Io(std::io::Error::from(kind)));
+            assert_eq!(
+                (error.kind(), error.code(), error.retry_after_secs()),
+                (ErrorKind::Unavailable, "unavailable", Some(1))
+            );
+        }
+        let error = ServiceError::from(UploadError::Io(std::io::Error::other("bad sector")));
+        assert_eq!(error.code(), "internal", "other I/O errors stay internal");
     }
 
     #[test]

@@ -279,11 +279,17 @@ impl UploadDraft {
 
 /// Starts `creator`'s upload: refused before any byte of the body is read
 /// when no season is open (the writer checks again when it records the
-/// clip) or when the creator already has `max_pending` clips waiting, so a
+/// clip), while storage is failing, or when the creator already has `max_pending` clips waiting, so a
 /// refused upload stores nothing.
 pub fn begin(services: &Services, creator: UserId) -> Result<UploadDraft, ServiceError> {
     if services.read_model.read(|model| model.season.is_none()) {
         return Err(ServiceError::conflict("no season is open for uploads right now"));
+    }
+    // While storage fails the clip record would be refused after the video
+    // was written: refusing before the body is read keeps uploads from
+    // eating the space an operator frees before the database is back.
+    if services.writer.stats().storage_failing.load(std::sync::atomic::Ordering::Acquire) {
+        return Err(ServiceError::unavailable());
     }
     let cap = services.upload_limits.max_pending;
     let reservation = services.media.reserve_pending(creator, cap).ok_or_else(|| {

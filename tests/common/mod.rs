@@ -56,6 +56,8 @@ pub struct Serve {
     /// Where stdout and stderr go, logged at `info`; by default stdout is
     /// dropped, stderr inherited and only warnings logged.
     pub log: Option<File>,
+    /// Environment variables for the server (`AIMOVIEZ_*` config keys).
+    pub env: Vec<(String, String)>,
 }
 
 impl Serve {
@@ -86,6 +88,7 @@ pub async fn start(data: &Path, serve: Serve, client: &reqwest::Client) -> Serve
             command.env("RUST_LOG", "warn").stdout(Stdio::null()).stderr(Stdio::inherit());
         }
     }
+    command.envs(serve.env);
     let child = command.spawn().expect("spawn server");
     let server = Server { child, base: format!("http://127.0.0.1:{port}") };
     let deadline = Instant::now() + Duration::from_secs(20);
