@@ -14,8 +14,10 @@
 //!   JSON error shape for answers no handler made (405, the timeout's 503,
 //!   path rejections);
 //! - all but media: the request log;
-//! - pages, the API, the admin area and `/metrics`: the request timeout and
-//!   the JSON/form body limit; uploads instead get a video-sized body limit
+//! - pages, the API, the admin area and `/metrics`: gzip or brotli by
+//!   `Accept-Encoding` for bodies over 1 KiB ([`compression`]; not SSE,
+//!   images, or what is already encoded, such as the precompressed static
+//!   assets), the request timeout and the JSON/form body limit; uploads instead get a video-sized body limit
 //!   and body read deadlines, with no overall timeout;
 //! - per group: rate limit (its class) → cross-site refusal → session
 //!   renewal (uploads: rate limit → cross-site refusal);
@@ -25,7 +27,8 @@
 //!
 //! Media is only ever GET/HEAD with no body, is the bulk of the traffic and
 //! is covered by a reverse proxy's access log: it gets none of the
-//! per-request machinery.
+//! per-request machinery, and is never compressed (video is compressed
+//! already, and a compressed body breaks byte ranges).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +38,9 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{any, delete, get, post, put};
+use tower_http::CompressionLevel;
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::timeout::{RequestBodyDeadlineLayer, RequestBodyTimeoutLayer, TimeoutLayer};
 
 use crate::http::api::{admin as admin_api, auth, captcha, clips, comments, health, leaderboard, openapi};
@@ -61,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .merge(metrics_endpoint(&state))
         .layer(DefaultBodyLimit::max(config.json_body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .layer(compression())
         .merge(uploads(&state));
     let served =
         trace::request_log(requests).merge(media_files()).layer(from_fn_with_state(state.clone(), metrics::track));
@@ -251,6 +258,28 @@ fn uploads(state: &AppState) -> Router<AppState> {
 /// Clip and poster files: GET/HEAD only, immutable, never limited.
 fn media_files() -> Router<AppState> {
     Router::new().route("/media/{*path}", get(media::serve_media))
+}
+
+/// Dynamic compression of text answers (issue #16): brotli or gzip, the
+/// client's choice by `Accept-Encoding`, with `Vary: Accept-Encoding` on
+/// every answer it could compress.
+///
+/// - Level 4 for both: brotli 4 is about as fast as gzip 6 and smaller; the
+///   best levels (brotli 11) cost tens of milliseconds per page, fine for
+///   the static assets compressed once at build time, not per request.
+/// - Only bodies over 1 KiB: below that the saving is a few hundred bytes,
+///   inside one TCP segment either way.
+/// - Never `text/event-stream` (the live updates must reach the client
+///   event by event, not when a compressor's buffer fills), images (already
+///   compressed), nor a body that already has a `Content-Encoding`.
+/// - Media is not under this layer at all (see [`router`]).
+///
+/// The shared-cache `ETag`s of `public_cache` are weak, so one tag can
+/// stand for the identity and the compressed forms alike.
+fn compression() -> CompressionLayer<impl Predicate> {
+    let predicate =
+        SizeAbove::new(1024).and(NotForContentType::SSE).and(NotForContentType::IMAGES).and(NotForContentType::GRPC);
+    CompressionLayer::new().no_deflate().no_zstd().quality(CompressionLevel::Precise(4)).compress_when(predicate)
 }
 
 /// The stack of a group of page, API or admin routes: its rate limit (when

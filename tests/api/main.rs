@@ -5,6 +5,7 @@ mod admin_console;
 mod browser;
 mod caching;
 mod comments;
+mod compression;
 mod creators;
 mod creators_extra;
 mod edges;

@@ -34,6 +34,8 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
     // Headers the error made (`Allow`, `Retry-After`…) stay; the body's own go.
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.remove(header::CONTENT_TYPE);
+    // The new body is not the (perhaps compressed) one it replaces.
+    parts.headers.remove(header::CONTENT_ENCODING);
     for (name, value) in answer.headers() {
         parts.headers.insert(name.clone(), value.clone());
     }
