@@ -47,7 +47,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use parking_lot::Mutex;
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
@@ -404,6 +404,9 @@ impl LiveHub {
             };
             Some((Ok(frame), state))
         })
+        // A body may be polled once more after its end (trailers); a bare
+        // `unfold` would panic then.
+        .fuse()
     }
 }
 

@@ -175,3 +175,29 @@ async fn static_assets_are_precompressed_the_same_bytes_every_time() {
     let decoded = brotli_decode(&compressed.bytes().await.expect("body"));
     assert_eq!(serde_json::from_slice::<serde_json::Value>(&decoded).expect("JSON")["name"], "aimoviez");
 }
+
+/// Found by Schemathesis in CI: a locked slot's tally export is a stream
+/// that ends once; compressed, the encoder polled it again after its end and
+/// the server panicked mid-answer. Each encoding now comes back whole.
+#[tokio::test]
+async fn a_streamed_tally_export_is_compressed_whole() {
+    let app = spawn_app().await;
+    let clip = app.clip_ids().await[0];
+    for voter in 1..=12 {
+        assert_eq!(app.vote_as(clip, Some(&format!("203.0.113.{voter}")), "standard").await.status(), 200);
+    }
+    app.create_admin("boss", "correct horse battery").await;
+    let admin = app.log_in("boss", "correct horse battery").await;
+    assert_eq!(admin.post(app.url("/api/admin/slots/advance")).send().await.expect("advance").status(), 200);
+    let season = app.get_json("/api/story").await["season"]["id"].as_u64().expect("season id");
+    let path = format!("/api/tally/{season}/1");
+
+    let identity = get_encoded(&app, &path, None).await.bytes().await.expect("identity body").to_vec();
+    assert_eq!(String::from_utf8_lossy(&identity).lines().count(), 12, "one line per vote");
+    let brotli = get_encoded(&app, &path, Some("br")).await;
+    assert_eq!(encoding(&brotli), Some("br"));
+    assert_eq!(brotli_decode(&brotli.bytes().await.expect("whole brotli body")), identity);
+    let gzip = get_encoded(&app, &path, Some("gzip")).await;
+    assert_eq!(encoding(&gzip), Some("gzip"));
+    assert_eq!(gzip_decode(&gzip.bytes().await.expect("whole gzip body")), identity);
+}

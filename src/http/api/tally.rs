@@ -7,6 +7,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -80,10 +81,13 @@ pub async fn get_tally(
         return Ok(response);
     }
     let export = tally::export(&services, season, position).await?;
+    // Fused: the compression layer polls a body once more after its end
+    // (for trailers), and a bare `unfold` panics when polled after `None`.
     let pieces = futures_util::stream::unfold(export.pieces, |mut pieces| async move {
         let piece = pieces.recv().await?;
         Some((piece.map_err(|error| std::io::Error::other(error.message().to_owned())), pieces))
-    });
+    })
+    .fuse();
     let mut response = with_cache(Body::from_stream(pieces), IMMUTABLE);
     let response_headers = response.headers_mut();
     response_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
