@@ -23,9 +23,8 @@ use parking_lot::Mutex;
 use serde_json::{Value, json};
 
 mod common;
-use common::{BINARY, Serve, cli, start, text};
+use common::{BINARY, Serve, cli, start, text, unique_clip};
 
-const SHORT_MP4: &[u8] = include_bytes!("../data/demo/test-short.mp4");
 const ADMIN_PASSWORD: &str = "correct horse battery staple";
 
 /// Acknowledged writes of each kind a cycle waits for before its kill.
@@ -35,16 +34,6 @@ const BACKUPS_BEFORE_KILL: u64 = 1;
 /// A hang guard, not a timing assertion: the test waits on conditions and
 /// gives up only after this long.
 const PATIENCE: Duration = Duration::from_secs(300);
-
-/// The short MP4 with a `free` box of random bytes appended: a valid video
-/// whose content (and so whose stored name) is new each time.
-fn unique_clip() -> Vec<u8> {
-    let mut bytes = SHORT_MP4.to_vec();
-    bytes.extend_from_slice(&40u32.to_be_bytes());
-    bytes.extend_from_slice(b"free");
-    bytes.extend((0..32).map(|_| rand::random::<u8>()));
-    bytes
-}
 
 /// What the load saw acknowledged, and what it sent without hearing back.
 #[derive(Default)]

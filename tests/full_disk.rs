@@ -21,9 +21,7 @@ use parking_lot::Mutex;
 use serde_json::{Value, json};
 
 mod common;
-use common::{BINARY, Serve, cli, start, text};
-
-const SHORT_MP4: &[u8] = include_bytes!("../data/demo/test-short.mp4");
+use common::{BINARY, Serve, cli, start, text, unique_clip};
 
 fn is_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
@@ -72,16 +70,6 @@ impl Drop for Mount {
 fn free_bytes(path: &Path) -> u64 {
     let out = Command::new("df").args(["--output=avail", "-B1"]).arg(path).output().expect("df runs");
     String::from_utf8_lossy(&out.stdout).lines().last().and_then(|line| line.trim().parse().ok()).expect("df output")
-}
-
-/// The short MP4 with a `free` box of random bytes appended: a valid video
-/// whose content (and so whose stored name) is new each time.
-fn unique_clip() -> Vec<u8> {
-    let mut bytes = SHORT_MP4.to_vec();
-    bytes.extend_from_slice(&40u32.to_be_bytes());
-    bytes.extend_from_slice(b"free");
-    bytes.extend((0..32).map(|_| rand::random::<u8>()));
-    bytes
 }
 
 /// What the load saw.

@@ -14,6 +14,19 @@ use serde_json::Value;
 /// The binary under test, built by cargo for this test run.
 pub const BINARY: &str = env!("CARGO_BIN_EXE_aimoviez");
 
+/// The short test MP4 of `data/demo/`.
+pub const SHORT_MP4: &[u8] = include_bytes!("../../data/demo/test-short.mp4");
+
+/// The short MP4 with a `free` box of random bytes appended: a valid video
+/// whose content (and so whose stored name) is new each time.
+pub fn unique_clip() -> Vec<u8> {
+    let mut bytes = SHORT_MP4.to_vec();
+    bytes.extend_from_slice(&40u32.to_be_bytes());
+    bytes.extend_from_slice(b"free");
+    bytes.extend((0..32).map(|_| rand::random::<u8>()));
+    bytes
+}
+
 /// A running server process, killed when dropped.
 pub struct Server {
     /// The process (tests kill or signal it themselves).
