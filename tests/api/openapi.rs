@@ -556,3 +556,60 @@ async fn live_events_match_their_described_schema() {
     assert_eq!(event["event"], "snapshot");
     serde_json::from_str::<Value>(event["data"].as_str().expect("data")).expect("data is JSON");
 }
+
+/// The `/api/` paths of the router's `shared_reads` groups (`public_cache`).
+fn shared_cache_routes() -> BTreeSet<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let router = std::fs::read_to_string(root.join("src/http/router.rs")).expect("src/http/router.rs");
+    let mut paths = BTreeSet::new();
+    let mut rest = router.as_str();
+    while let Some(start) = rest.find("let shared_reads = Router::new()") {
+        let group = &rest[start..];
+        let end = group.find(';').expect("the shared_reads group ends");
+        for call in route_calls(&group[..end], "src/http/router.rs") {
+            if call.path.starts_with("/api/") {
+                assert_eq!(call.methods, ["get"], "{}: a shared read is a GET", call.path);
+                paths.insert(call.path);
+            }
+        }
+        rest = &group[end..];
+    }
+    paths
+}
+
+#[tokio::test]
+async fn the_shared_cache_routes_document_their_304_and_nothing_else_does() {
+    let app = spawn_app().await;
+    let spec: Value = app.get("/api/openapi.json").await.json().await.expect("the description is JSON");
+    let shared = shared_cache_routes();
+    assert!(shared.len() >= 5, "the router's shared reads: {shared:?}");
+    let documented: BTreeSet<String> = operations(&spec)
+        .into_iter()
+        .filter(|(_, methods)| methods.values().any(|operation| !operation["responses"]["304"].is_null()))
+        .map(|(path, _)| path)
+        .filter(|path| !path.starts_with("/api/tally/"))
+        .collect();
+    assert_eq!(documented, shared, "the routes documenting a 304 are the router's shared reads");
+    for path in &shared {
+        let operation = &spec["paths"][path]["get"];
+        let condition = operation["parameters"]
+            .as_array()
+            .and_then(|params| params.iter().find(|p| p["name"] == "If-None-Match"))
+            .unwrap_or_else(|| panic!("{path}: If-None-Match is not documented"));
+        assert_eq!(condition["in"], "header", "{path}");
+        assert_ne!(condition["required"], true, "{path}");
+        let not_modified = &operation["responses"]["304"];
+        assert!(not_modified["content"].is_null(), "{path}: a 304 has no body");
+        for header in ["ETag", "Cache-Control", "Vary"] {
+            assert!(!not_modified["headers"][header].is_null(), "{path}: 304 lacks {header}");
+            assert!(!operation["responses"]["200"]["headers"][header].is_null(), "{path}: 200 lacks {header}");
+        }
+    }
+
+    // The documented answer is the real one.
+    let first = app.get("/api/story").await;
+    assert_eq!(first.status(), 200);
+    let tag = first.headers().get("etag").expect("an anonymous story answer is tagged").clone();
+    let again = app.client.get(app.url("/api/story")).header("if-none-match", tag).send().await;
+    assert_eq!(again.expect("revalidate").status(), 304);
+}

@@ -39,9 +39,9 @@ use axum::response::{IntoResponse, Response};
 use utoipa::Modify;
 use utoipa::OpenApi;
 use utoipa::openapi::header::HeaderBuilder;
-use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn, PathItem};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, ResponseBuilder, Type};
+use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, Required, ResponseBuilder, Type};
 
 use super::{admin, auth, captcha, clips, comments, health, leaderboard, profile, story, tally, tournament, vote};
 use crate::http::error::{ErrorBody, ErrorDetail};
@@ -117,7 +117,7 @@ use crate::sessions::SESSION_COOKIE;
         profile::unread_count,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
-    modifiers(&Aliases, &CommonResponses, &LiveEvents),
+    modifiers(&Aliases, &SharedCacheAnswers, &CommonResponses, &LiveEvents),
     tags(
         (name = "meta", description = "Health and this description"),
         (name = "votes", description = "The voting feed, casting and revoking votes"),
@@ -208,6 +208,81 @@ impl Modify for Aliases {
                 });
             }
             openapi.paths.paths.insert(alias.to_owned(), item);
+        }
+    }
+}
+
+/// The JSON routes whose anonymous answer is shared-cacheable: the
+/// `shared_reads` group of `src/http/router.rs`, whose `public_cache` layer
+/// tags them and answers 304 (`tests/api/openapi.rs` checks the two lists
+/// agree). Aliases are listed too: they sit in the same group.
+pub const SHARED_CACHE_READS: [&str; 5] =
+    ["/api/story", "/api/seasons/active", "/api/clips/{id}", "/api/leaderboard/{board}", "/api/comments"];
+
+/// Documents what `public_cache` adds to the `GET` of each of
+/// [`SHARED_CACHE_READS`]: the optional `If-None-Match` request header, the
+/// `ETag`, `Cache-Control` and `Vary` of the 200, and the 304 an anonymous
+/// request naming the current tag gets (without it a client or fuzzer that
+/// revalidates sees an undocumented status).
+pub struct SharedCacheAnswers;
+
+impl SharedCacheAnswers {
+    fn header(description: &str) -> utoipa::openapi::header::Header {
+        HeaderBuilder::new()
+            .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+            .description(Some(description))
+            .build()
+    }
+
+    /// The headers of a shareable answer, as `public_cache::shared` sets them.
+    fn cache_headers() -> [(&'static str, utoipa::openapi::header::Header); 3] {
+        [
+            (
+                "ETag",
+                Self::header(
+                    "A weak tag of what anonymous visitors are shown now (absent on a signed-in request); send it \
+                     back as `If-None-Match`",
+                ),
+            ),
+            (
+                "Cache-Control",
+                Self::header(
+                    "`public, max-age=5, stale-while-revalidate=30` when anonymous, `private, no-store` when \
+                     signed in",
+                ),
+            ),
+            ("Vary", Self::header("`Cookie, Accept-Encoding`")),
+        ]
+    }
+}
+
+impl Modify for SharedCacheAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for path in SHARED_CACHE_READS {
+            let Some(operation) = openapi.paths.paths.get_mut(path).and_then(|item| item.get.as_mut()) else {
+                continue;
+            };
+            let condition = ParameterBuilder::new()
+                .name("If-None-Match")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some(
+                    "An `ETag` from an earlier answer: when it is still current, an anonymous request gets 304 \
+                     and no body",
+                ))
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                .build();
+            operation.parameters.get_or_insert_with(Vec::new).push(RefOr::T(condition));
+            let responses = &mut operation.responses.responses;
+            if let Some(RefOr::T(ok)) = responses.get_mut("200") {
+                ok.headers.extend(Self::cache_headers().map(|(name, header)| (name.to_owned(), RefOr::T(header))));
+            }
+            let mut not_modified = ResponseBuilder::new()
+                .description("Not modified: `If-None-Match` names the current `ETag` (anonymous requests only)");
+            for (name, header) in Self::cache_headers() {
+                not_modified = not_modified.header(name, header);
+            }
+            responses.insert("304".to_owned(), RefOr::T(not_modified.build()));
         }
     }
 }
