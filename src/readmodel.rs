@@ -4,11 +4,19 @@
 //! counts, the winners and the feature flags. It is built from redb at start
 //! and changed only by the writer after a batch commits, so a reader never
 //! sees a vote that could still be lost.
+//!
+//! Beside it, the feed's ranking of the open slot's clips
+//! ([`FeedOrder`]): rebuilt with the clip set, moved by every view the
+//! moment it is counted (views change with every feed request, so the order
+//! is kept up to date in place rather than copied per change), and walked by
+//! each request for its page.
 
 use std::collections::{BTreeMap, HashMap};
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 
+use crate::domain::clock::Timestamp;
+use crate::domain::feed::FeedOrder;
 use crate::domain::flags;
 use crate::domain::ids::ClipId;
 use crate::domain::model::{Season, Slot};
@@ -71,20 +79,31 @@ impl ReadState {
     pub fn voting_flags(&self) -> VotingFlags {
         flags::voting_flags(&self.stored_flags)
     }
+
+    /// The open slot's clips as the feed ranks them: id, upload time, views.
+    fn feed_clips(&self) -> impl Iterator<Item = (ClipId, Timestamp, u64)> + '_ {
+        self.open_clips.iter().map(|counted| (counted.clip.id, counted.clip.created_at, counted.view_count))
+    }
 }
 
 /// Shared, lock-protected read state. Writers hold the lock only to apply a
 /// committed batch; readers copy out what they need.
+///
+/// Lock order: `state` before `feed`; [`ReadModel::count_views`] takes
+/// `feed` alone.
 pub struct ReadModel {
     state: RwLock<ReadState>,
+    /// The feed's ranking of `state.open_clips`.
+    feed: Mutex<FeedOrder>,
     store: Store,
 }
 
 impl ReadModel {
     /// Builds the model from storage.
     pub fn load(store: Store) -> Result<ReadModel, StoreError> {
-        let snapshot = store.active_snapshot()?;
-        Ok(ReadModel { state: RwLock::new(ReadState::from_snapshot(snapshot)), store })
+        let state = ReadState::from_snapshot(store.active_snapshot()?);
+        let feed = Mutex::new(FeedOrder::new(state.feed_clips(), Timestamp::now()));
+        Ok(ReadModel { state: RwLock::new(state), feed, store })
     }
 
     /// Runs `read` against the current state.
@@ -92,11 +111,34 @@ impl ReadModel {
         read(&self.state.read())
     }
 
+    /// Runs `read` against the current state and the feed's ranking of its
+    /// open clips (the two always agree on the clip set).
+    pub fn read_with_feed<T>(&self, read: impl FnOnce(&ReadState, &mut FeedOrder) -> T) -> T {
+        let state = self.state.read();
+        read(&state, &mut self.feed.lock())
+    }
+
+    /// Counts one view of each of `clips` in the feed's ranking, the moment
+    /// they are shown (storage gets them with the next view flush).
+    pub fn count_views(&self, clips: &[u64]) {
+        if clips.is_empty() {
+            return;
+        }
+        let mut feed = self.feed.lock();
+        for clip in clips.iter().filter_map(|clip| ClipId::new(*clip)) {
+            feed.add_views(clip, 1);
+        }
+    }
+
     /// Applies a committed batch. Called on the writer thread only.
     pub fn apply(&self, events: &[CommittedEvent]) {
         if events.iter().any(|event| matches!(event, CommittedEvent::StructureChanged)) {
             match self.store.active_snapshot() {
-                Ok(snapshot) => *self.state.write() = ReadState::from_snapshot(snapshot),
+                Ok(snapshot) => {
+                    let mut state = self.state.write();
+                    *state = ReadState::from_snapshot(snapshot);
+                    self.feed.lock().replace(state.feed_clips(), Timestamp::now());
+                }
                 Err(error) => tracing::error!(error = %error, "cannot reload read model after commit"),
             }
             return;
@@ -116,7 +158,11 @@ impl ReadModel {
                     }
                 }
                 CommittedEvent::ViewsChanged { totals } => {
+                    // The ranking counted these views when they were shown;
+                    // a flushed total only catches it up, never lowers it.
+                    let mut feed = self.feed.lock();
                     for (clip, total) in totals {
+                        feed.raise_views(*clip, *total);
                         if let Some(index) = state.open_index.get(clip).copied()
                             && let Some(entry) = state.open_clips.get_mut(index)
                         {

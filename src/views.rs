@@ -141,17 +141,18 @@ impl ViewTracker {
 
     /// Records that `voter` (an opaque key) was shown `clips` in slot `slot`
     /// (an opaque slot id). Only the first showing of a clip to a voter in a
-    /// slot counts as a view; the new views are added to the pending counts.
-    /// Cheap enough for the feed path: two short lock holds, no I/O.
-    pub fn record_shown(&self, voter: &str, slot: u64, clips: &[u64]) {
+    /// slot counts as a view; the new views are added to the pending counts
+    /// and returned (the feed's ranking counts them too). Cheap enough for
+    /// the feed path: two short lock holds, no I/O.
+    pub fn record_shown(&self, voter: &str, slot: u64, clips: &[u64]) -> Vec<u64> {
         if clips.is_empty() {
-            return;
+            return Vec::new();
         }
         let mut fresh = Vec::with_capacity(clips.len());
         {
             let mut shard = self.seen_shard(voter).lock();
             let Some(set) = shard.touch(voter, self.generation_cap) else {
-                return;
+                return fresh;
             };
             if set.slot != slot {
                 set.slot = slot;
@@ -167,13 +168,14 @@ impl ViewTracker {
             }
         }
         if fresh.is_empty() {
-            return;
+            return fresh;
         }
         let index = thread_index() % self.pending.len();
         let mut counts = self.pending[index].lock();
-        for clip in fresh {
+        for &clip in &fresh {
             *counts.entry(clip).or_insert(0) += 1;
         }
+        fresh
     }
 
     /// Which of `clips` this voter has already been shown in `slot`, in the

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use crate::domain::clock::Timestamp;
-use crate::domain::feed::{self, FeedCandidate, MAX_FEED_LIMIT};
+use crate::domain::feed::{self, FeedOrder, MAX_FEED_LIMIT};
 use crate::domain::ids::{ClipId, VoterKey};
 use crate::domain::model::{Season, Slot};
 use crate::domain::vote::{self, RemainingVotes, VoteRefusal, VoteType, VotingFlags};
@@ -50,9 +50,10 @@ pub enum CountViews {
 
 /// Builds a voter's feed of `limit` clips (1 to [`MAX_FEED_LIMIT`]),
 /// skipping `exclude`. Reads the read model and this voter's own keys in
-/// storage; never scans all votes, and copies only the page's clips (the
-/// slot's clips are ranked where they lie). With [`CountViews::Returned`]
-/// the clips handed out count as viewed. The page's comment counts are one
+/// storage; never scans all votes or all clips: the page comes from the
+/// slot's kept ranking, and only the page's clips are copied. With
+/// [`CountViews::Returned`] the clips handed out count as viewed, in
+/// storage's pending counts and at once in the ranking. The page's comment counts are one
 /// more read of one counter per clip.
 pub async fn load_feed(
     services: &Services,
@@ -82,16 +83,17 @@ pub async fn load_feed(
         let slot_key = slot.as_ref().map(|slot| slot_key(slot.season.get(), slot.position.get())).unwrap_or(0);
         let seen = services.views.seen_clips(voter.as_str(), slot_key);
         let same_slot = |model: &ReadState| model.open_slot().map(slot_id) == slot.as_ref().map(slot_id);
-        let picked = services.read_model.read(|model| {
+        let picked = services.read_model.read_with_feed(|model, order| {
             (same_slot(model) || attempts >= 3)
-                .then(|| pick_page(services, model, &voter_state, &seen, exclude, limit, now))
+                .then(|| pick_page(model, order, &voter_state, &seen, exclude, limit, now))
         });
         let Some((season, flags, page, has_more, total_clips_in_slot)) = picked else { continue };
         if count_views == CountViews::Returned {
             // In memory, deduplicated per voter and clip, flushed to storage
             // every few seconds.
             let shown: Vec<u64> = page.iter().map(|counted| counted.clip.id.get()).collect();
-            services.views.record_shown(voter.as_str(), slot_key, &shown);
+            let viewed = services.views.record_shown(voter.as_str(), slot_key, &shown);
+            services.read_model.count_views(&viewed);
         }
         let comment_counts = if page.is_empty() {
             Vec::new()
@@ -128,40 +130,26 @@ fn slot_id(slot: &Slot) -> (u64, u32) {
 /// remain, and how many clips compete.
 type Picked = (Option<Season>, VotingFlags, Vec<CountedClip>, bool, usize);
 
-/// Picks one voter's page from the read model in place: the open slot's
-/// clips are ranked as small copyable candidates and only the page's clips
-/// are cloned, so a request copies `limit` clips whatever the slot holds.
+/// Picks one voter's page by walking the feed's ranking of the open slot
+/// (kept across requests, views counted the moment they are shown) and
+/// cloning only the page's clips, so a request costs the page, the jitter
+/// window and what this voter skips, whatever the slot holds.
 fn pick_page(
-    services: &Services,
     model: &ReadState,
+    order: &mut FeedOrder,
     voter_state: &VoterSlotState,
     seen: &HashSet<u64>,
     exclude: &[ClipId],
     limit: usize,
     now: Timestamp,
 ) -> Picked {
-    let clips = &model.open_clips;
-    let mut candidates: Vec<FeedCandidate> = clips
-        .iter()
-        .map(|counted| FeedCandidate {
-            clip: counted.clip.id,
-            voted: voter_state.voted_clips.contains(&counted.clip.id),
-            seen: seen.contains(&counted.clip.id.get()),
-            created_at: counted.clip.created_at,
-            view_count: counted.view_count,
-        })
-        .collect();
-    // Views not yet flushed: visited once per pending entry, not asked per clip.
-    services.views.visit_pending(|clip, views| {
-        if let Some(candidate) =
-            ClipId::new(clip).and_then(|id| model.open_index(id)).and_then(|i| candidates.get_mut(i))
-        {
-            candidate.view_count += views;
-        }
-    });
-    let page = feed::order_feed(&candidates, exclude, limit, now, || rand::random_range(0..=feed::VIEW_JITTER));
+    // A voter's ledger lists the clips they voted on in this slot, bounded
+    // by what their budget let them cast.
+    let voted: HashSet<ClipId> = voter_state.voted_clips.iter().copied().collect();
+    let status = |clip: ClipId| (voted.contains(&clip), seen.contains(&clip.get()));
+    let page = order.page(now, status, exclude, limit, |_| rand::random_range(0..=feed::VIEW_JITTER));
     let picked = page.clips.iter().filter_map(|id| model.open_clip(*id).cloned()).collect();
-    (model.season.clone(), model.voting_flags(), picked, page.has_more, clips.len())
+    (model.season.clone(), model.voting_flags(), picked, page.has_more, model.open_clips.len())
 }
 
 /// What `voter` holds in the open slot now: which clips they voted on,
@@ -204,7 +192,8 @@ pub fn record_view(services: &Services, voter: &VoterKey, clip: ClipId) -> bool 
         model.open_clip(clip).is_some().then(|| model.open_slot().map(|slot| (slot.season, slot.position))).flatten()
     });
     let Some((season, position)) = slot else { return false };
-    services.views.record_shown(voter.as_str(), slot_key(season.get(), position.get()), &[clip.get()]);
+    let viewed = services.views.record_shown(voter.as_str(), slot_key(season.get(), position.get()), &[clip.get()]);
+    services.read_model.count_views(&viewed);
     true
 }
 
