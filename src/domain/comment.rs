@@ -153,6 +153,39 @@ pub enum CommentError {
     /// The caller may not do this to this comment.
     #[error("only the author or an admin can delete this comment")]
     Forbidden,
+    /// The report or its target is not in a state that allows this (already
+    /// resolved, a winning clip).
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// What an admin does with an open report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportAction {
+    /// Nothing wrong: close the report, leave its target.
+    Dismiss,
+    /// Delete the reported comment or reject the reported clip, then close
+    /// the report.
+    Remove,
+}
+
+impl ReportAction {
+    /// From the wire name (`dismiss`, `remove`).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "dismiss" => Some(ReportAction::Dismiss),
+            "remove" => Some(ReportAction::Remove),
+            _ => None,
+        }
+    }
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportAction::Dismiss => "dismiss",
+            ReportAction::Remove => "remove",
+        }
+    }
 }
 
 /// Multi-line user text as stored ([`super::text::multi_line`]: controls
@@ -174,9 +207,62 @@ pub fn clean_comment_body(raw: &str) -> Result<String, CommentError> {
     Ok(body)
 }
 
+/// Most people one comment can notify by `@mention`; further names are
+/// still linked on the page, but a comment cannot page a crowd.
+pub const MAX_MENTIONS_NOTIFIED: usize = 5;
+
+/// Whether `c` can be part of a user name after `@`.
+pub fn is_mention_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// The length of the user name mentioned at `chars[index]`, when an `@`
+/// there starts one: not inside a word (so an e-mail address is not a
+/// mention), followed by 3 to 20 name characters. The page's links
+/// (`http::pages::format::linked_text`) and the mention notifications use
+/// this one rule, so whoever is linked is who gets told.
+pub fn mention_at(chars: &[char], index: usize) -> Option<usize> {
+    if chars.get(index) != Some(&'@') || (index > 0 && is_mention_name_char(chars[index - 1])) {
+        return None;
+    }
+    let length = chars[index + 1..].iter().take_while(|c| is_mention_name_char(**c)).count();
+    (3..=20).contains(&length).then_some(length)
+}
+
+/// The distinct user names `@mentioned` in `text`, lowercase as accounts are
+/// stored, in order of first mention, at most [`MAX_MENTIONS_NOTIFIED`].
+pub fn mentioned_names(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut names: Vec<String> = Vec::new();
+    let mut index = 0;
+    while index < chars.len() && names.len() < MAX_MENTIONS_NOTIFIED {
+        match mention_at(&chars, index) {
+            Some(length) => {
+                let name: String = chars[index + 1..=index + length].iter().collect::<String>().to_ascii_lowercase();
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+                index += 1 + length;
+            }
+            None => index += 1,
+        }
+    }
+    names
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mentions_are_names_after_an_at_outside_words() {
+        assert_eq!(mentioned_names("hi @Ana_1 and @bob, mail a@bcd.de, @xy short, @ana_1 again"), ["ana_1", "bob"]);
+        assert_eq!(mentioned_names("@abc"), ["abc"]);
+        assert_eq!(mentioned_names(&"@".repeat(3)), Vec::<String>::new());
+        assert_eq!(mentioned_names(&format!("@{}", "a".repeat(21))), Vec::<String>::new());
+        let crowd: String = (0..9).map(|i| format!("@user{i} ")).collect();
+        assert_eq!(mentioned_names(&crowd).len(), MAX_MENTIONS_NOTIFIED);
+    }
 
     #[test]
     fn bodies_are_cleaned_and_bounded() {

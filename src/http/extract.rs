@@ -20,7 +20,7 @@ use crate::auth;
 use crate::domain::account::Username;
 use crate::domain::clock::Timestamp;
 use crate::domain::flags::FlagKey;
-use crate::domain::ids::{ClipId, CommentId, SeasonId, SlotPosition, UserId, VoteId, VoterKey};
+use crate::domain::ids::{ClipId, CommentId, ReportId, SeasonId, SlotPosition, UserId, VoteId, VoterKey};
 use crate::domain::leaderboard::Board;
 use crate::domain::moderation::{SeasonAction, SlotAction, UserAction};
 use crate::http::error::csrf_failed;
@@ -301,6 +301,7 @@ path_segment!(FlagKey, "no such feature flag", FlagKey::parse);
 
 path_segment!(CommentId, "no such comment", |raw| raw.parse().ok());
 path_segment!(VoteId, "no such vote", |raw| raw.parse().ok());
+path_segment!(ReportId, "no such report", |raw| raw.parse().ok());
 
 /// One typed path segment.
 pub struct Segment<T>(pub T);

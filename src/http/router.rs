@@ -49,7 +49,7 @@ use crate::http::middleware::rate_limit::{Limit, RateLimitLayerState};
 use crate::http::middleware::{
     api_errors, cross_site, headers, metrics, public_cache, rate_limit, request_id, session, trace,
 };
-use crate::http::pages::admin::{self as console, audit, dashboard, feature_flags, flagged, seasons, users};
+use crate::http::pages::admin::{self as console, audit, dashboard, feature_flags, flagged, reports, seasons, users};
 use crate::http::pages::{account_pages, arena, assets, clip_page, creator_pages, film_pages};
 use crate::http::pages::{leaderboard_page, not_found_fallback, profile_pages, story_page};
 use crate::http::state::AppState;
@@ -86,7 +86,8 @@ fn public_pages(state: &AppState) -> Router<AppState> {
         .route("/upload", get(creator_pages::upload_page))
         .route("/profile", get(creator_pages::profile_page))
         .route("/search", get(creator_pages::search_page))
-        .route("/notifications", get(profile_pages::notifications_page));
+        .route("/notifications", get(profile_pages::notifications_page))
+        .route("/notifications/{id}", get(profile_pages::open_notification));
     // What every anonymous visitor sees alike (`public_cache`). Not the
     // arena: it is the visitor's own feed.
     let shared_reads = Router::new()
@@ -202,6 +203,7 @@ fn admin(state: &AppState) -> Router<AppState> {
         .route("/api/admin/feature-flags/{key}", put(admin_api::set_flag))
         .route("/api/admin/audit-logs", get(admin_api::audit_logs))
         .route("/api/admin/reports", get(comments::list_reports))
+        .route("/api/admin/reports/{id}/resolve", post(comments::resolve_report))
         .route("/api/admin/clips", get(tournament::list_clips))
         .route("/api/admin/clips/bulk", post(tournament::bulk_clips))
         .route("/api/admin/clips/{id}/approve", post(tournament::approve_clip))
@@ -228,6 +230,8 @@ fn admin(state: &AppState) -> Router<AppState> {
         .route("/admin/audit", get(audit::audit_page))
         .route("/admin/flagged", get(flagged::flagged_page))
         .route("/admin/flagged/void", post(flagged::void_votes))
+        .route("/admin/reports", get(reports::reports_page))
+        .route("/admin/reports/{id}/resolve", post(reports::resolve_report))
         .route("/admin/{*rest}", any(console::unknown_page));
     limited(state, Some(Limit::Class(Admin)), routes)
 }

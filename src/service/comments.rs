@@ -1,13 +1,14 @@
 //! Comments on clips (one reply level, likes, newest or top first, soft
-//! delete) and reports into the moderation queue. The rules run in the
+//! delete), reports into the moderation queue and their resolution. The rules run in the
 //! writer (`store::writer::comments`); this is the one way in for the JSON
 //! API and the clip page's forms.
 
-use crate::domain::comment::{Comment, CommentSort, Report, ReportReason, ReportTarget};
-use crate::domain::ids::{ClipId, CommentId, UserId};
+use crate::domain::comment::{Comment, CommentSort, Report, ReportAction, ReportReason, ReportTarget};
+use crate::domain::ids::{ClipId, CommentId, ReportId, UserId};
 use crate::service::{Page, ServiceError, Services};
 use crate::store::CommentPage;
-use crate::store::writer::{LikeOutcome, NewComment, NewReport};
+use crate::store::ReportSubject;
+use crate::store::writer::{LikeOutcome, NewComment, NewReport, ReportResolution};
 
 /// A page of `clip`'s top-level comments (with their first replies), as
 /// `viewer` sees them (their own likes marked). Not found when the clip
@@ -61,6 +62,27 @@ pub async fn report(
     details: String,
 ) -> Result<Report, ServiceError> {
     Ok(services.writer.file_report(NewReport { reporter, target_type, target_id, reason, details }).await?)
+}
+
+/// The open reports with what each points at, newest first.
+pub async fn reports_with_subjects(
+    services: &Services,
+    page: Page,
+) -> Result<(Vec<(Report, ReportSubject)>, bool), ServiceError> {
+    services.read(move |store| store.reports_with_subjects(page.limit, page.offset)).await
+}
+
+/// Resolves an open report as `admin`: `dismiss` closes it, `remove` also
+/// deletes the reported comment or rejects the reported clip. Audit-logged;
+/// an unknown or already resolved report, or a removal the target does not
+/// allow, changes nothing.
+pub async fn resolve_report(
+    services: &Services,
+    admin: UserId,
+    report: ReportId,
+    action: ReportAction,
+) -> Result<ReportResolution, ServiceError> {
+    Ok(services.writer.resolve_report(admin, report, action).await?)
 }
 
 /// The moderation queue of reports, newest first.

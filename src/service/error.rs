@@ -205,6 +205,7 @@ impl From<CommentError> for ServiceError {
             CommentError::NotFound(_) => Self::not_found(message),
             CommentError::ReplyTooDeep => Self::new(ErrorKind::Unprocessable, "reply_too_deep", message),
             CommentError::Forbidden => Self::forbidden(message),
+            CommentError::Conflict(_) => Self::conflict(message),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The signed-in user's notifications: pages newest first (with the unread
-//! count), marking read, and the unread badge from memory.
+//! count), opening one (which marks it read), marking read, and the unread
+//! badge from memory.
 
 use crate::domain::ids::UserId;
 use crate::service::{ServiceError, Services};
@@ -66,6 +67,20 @@ pub async fn mark_read(services: &Services, user: UserId, which: MarkReadRequest
     };
     services.writer.mark_notifications_read(user, which).await?;
     services.read(move |store| store.unread_count(user)).await
+}
+
+/// Opens one of `user`'s notifications: marks it read if it was not, and
+/// returns it (to send the reader where it points). Someone else's or an
+/// unknown id is `not_found`.
+pub async fn open(services: &Services, user: UserId, id: u64) -> Result<Notification, ServiceError> {
+    let notification = services
+        .read(move |store| store.notification(user, id))
+        .await?
+        .ok_or_else(|| ServiceError::not_found("no such notification"))?;
+    if !notification.read {
+        services.writer.mark_notifications_read(user, MarkRead::Ids(vec![id])).await?;
+    }
+    Ok(notification)
 }
 
 /// Unread notifications of `user`, from memory (no storage read).

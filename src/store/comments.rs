@@ -9,11 +9,36 @@ use redb::{ReadTransaction, ReadableTable};
 use super::tables::{
     CLIP_COMMENT_TO_MEMBERSHIP, CLIP_ID_TO_CLIP, CLIP_TO_COMMENT_COUNT, CLIP_TOP_TO_MEMBERSHIP, COMMENT_ID_TO_COMMENT,
     COMMENT_LIKE_TO_MEMBERSHIP, PARENT_REPLY_TO_MEMBERSHIP, REPORT_ID_TO_REPORT, USER_COMMENT_TO_MEMBERSHIP,
+    USER_ID_TO_USER,
 };
 use super::{Store, StoreError, records};
-use crate::domain::comment::{Comment, CommentSort, Report};
+use crate::domain::comment::{Comment, CommentSort, Report, ReportTarget};
 use crate::domain::ids::{ClipId, UserId};
+use crate::domain::model::Clip;
 use crate::domain::tournament::ClipStatus;
+
+/// What an open report points at, as the moderation page shows it.
+#[derive(Debug, Clone)]
+pub enum ReportSubject {
+    /// A clip.
+    Clip(Clip),
+    /// A comment, and the title of the clip it is on.
+    Comment {
+        /// The comment (its body is empty once deleted).
+        comment: Comment,
+        /// Its clip's title.
+        clip_title: String,
+    },
+    /// An account.
+    User {
+        /// Its username.
+        username: String,
+        /// Whether it is banned.
+        banned: bool,
+    },
+    /// Nothing any more (a deleted account).
+    Gone,
+}
 
 /// A comment as one reader sees it.
 #[derive(Debug, Clone)]
@@ -141,6 +166,46 @@ impl Store {
             threads.push(CommentThread { comment, replies: shown, more_replies: iter.next().is_some() });
         }
         Ok(Some(CommentPage { threads, has_more, comment_count }))
+    }
+
+    /// Open reports with what each points at, newest first, one page: one
+    /// point read per report for its clip, comment (and that comment's clip)
+    /// or user.
+    pub fn reports_with_subjects(
+        &self,
+        limit: usize,
+        offset: usize,
+    ) -> Result<(Vec<(Report, ReportSubject)>, bool), StoreError> {
+        let (reports, more) = self.reports(limit, offset)?;
+        let txn = self.read()?;
+        let clips = txn.open_table(CLIP_ID_TO_CLIP)?;
+        let comments = txn.open_table(COMMENT_ID_TO_COMMENT)?;
+        let users = txn.open_table(USER_ID_TO_USER)?;
+        let clip = |id: u64| -> Result<Option<Clip>, StoreError> {
+            clips.get(id)?.map(|bytes| records::clip_from_bytes(bytes.value())).transpose()
+        };
+        let mut page = Vec::with_capacity(reports.len());
+        for report in reports {
+            let subject = match report.target_type {
+                ReportTarget::Clip => clip(report.target_id)?.map(ReportSubject::Clip),
+                ReportTarget::Comment => {
+                    match comments.get(report.target_id)?.map(|b| records::comment_from_bytes(b.value())).transpose()? {
+                        Some(comment) => {
+                            let clip_title = clip(comment.clip.get())?.map(|clip| clip.title).unwrap_or_default();
+                            Some(ReportSubject::Comment { comment, clip_title })
+                        }
+                        None => None,
+                    }
+                }
+                ReportTarget::User => users
+                    .get(report.target_id)?
+                    .map(|bytes| records::user_from_bytes(bytes.value()))
+                    .transpose()?
+                    .map(|user| ReportSubject::User { username: user.username, banned: user.banned }),
+            };
+            page.push((report, subject.unwrap_or(ReportSubject::Gone)));
+        }
+        Ok((page, more))
     }
 
     /// Reports in the moderation queue, newest first, one page.

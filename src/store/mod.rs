@@ -34,7 +34,7 @@ use crate::domain::vote::SpecialsUsed;
 use tables::*;
 
 pub use check::CheckReport;
-pub use comments::{CommentPage, CommentThread, CommentView, MAX_REPLIES_SHOWN};
+pub use comments::{CommentPage, CommentThread, CommentView, MAX_REPLIES_SHOWN, ReportSubject};
 pub use leaderboard::{EntryName, LeaderboardSnapshot};
 
 /// The schema version this build reads and writes.

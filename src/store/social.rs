@@ -8,8 +8,12 @@
 //! and the notification markers.
 //!
 //! Notifications come in two kinds of storage. Personal ones (clip approved,
-//! rejected, won; a comment; a new follower) are rows under the recipient,
-//! `(user, id)`. "A new voting round" concerns everyone, so it is stored ONCE
+//! rejected, won; a comment, a reply, a mention; a new follower; a followed
+//! creator's clip approved or winning) are rows under the recipient,
+//! `(user, id)`. A followed creator's news is written to each follower's
+//! rows, at most `writer::social::MAX_FOLLOWERS_NOTIFIED` of them per event
+//! (fan-out on write with a cap: reads stay one range over the reader's own
+//! rows, and the cap bounds the batch however many followers there are). "A new voting round" concerns everyone, so it is stored ONCE
 //! in `BROADCAST_ID_TO_NOTIFICATION` and merged into each user's list by id
 //! at read time — opening a round costs one write however many users there
 //! are. Ids come from one sequence, so merging two reverse range reads gives
@@ -98,6 +102,14 @@ pub enum NotificationKind {
     NewFollower,
     /// A new slot opened for voting (broadcast).
     RoundOpened,
+    /// A creator you follow has a clip approved into the vote.
+    FollowedClipApproved,
+    /// A creator you follow won a slot.
+    FollowedClipWon,
+    /// Someone replied to your comment.
+    Reply,
+    /// Someone mentioned you (`@name`) in a comment.
+    Mention,
 }
 
 impl NotificationKind {
@@ -110,6 +122,10 @@ impl NotificationKind {
             NotificationKind::Comment => 4,
             NotificationKind::NewFollower => 5,
             NotificationKind::RoundOpened => 6,
+            NotificationKind::FollowedClipApproved => 7,
+            NotificationKind::FollowedClipWon => 8,
+            NotificationKind::Reply => 9,
+            NotificationKind::Mention => 10,
         }
     }
 
@@ -122,6 +138,10 @@ impl NotificationKind {
             4 => NotificationKind::Comment,
             5 => NotificationKind::NewFollower,
             6 => NotificationKind::RoundOpened,
+            7 => NotificationKind::FollowedClipApproved,
+            8 => NotificationKind::FollowedClipWon,
+            9 => NotificationKind::Reply,
+            10 => NotificationKind::Mention,
             _ => return None,
         })
     }
@@ -135,6 +155,10 @@ impl NotificationKind {
             NotificationKind::Comment => "comment",
             NotificationKind::NewFollower => "new_follower",
             NotificationKind::RoundOpened => "new_round",
+            NotificationKind::FollowedClipApproved => "followed_clip_approved",
+            NotificationKind::FollowedClipWon => "followed_clip_won",
+            NotificationKind::Reply => "reply",
+            NotificationKind::Mention => "mention",
         }
     }
 }
@@ -179,6 +203,18 @@ impl Notification {
             NotificationKind::Comment => format!("@{} commented on “{}”: {}", self.actor_name, self.title, self.detail),
             NotificationKind::NewFollower => format!("@{} started following you", self.actor_name),
             NotificationKind::RoundOpened => format!("Voting opened for slot {} of “{}”", self.position, self.title),
+            NotificationKind::FollowedClipApproved => {
+                format!("@{} has a new clip in the vote: “{}”", self.actor_name, self.title)
+            }
+            NotificationKind::FollowedClipWon => {
+                format!("“{}” by @{} won slot {}", self.title, self.actor_name, self.position)
+            }
+            NotificationKind::Reply => {
+                format!("@{} replied to your comment on “{}”: {}", self.actor_name, self.title, self.detail)
+            }
+            NotificationKind::Mention => {
+                format!("@{} mentioned you on “{}”: {}", self.actor_name, self.title, self.detail)
+            }
         }
     }
 }
@@ -346,6 +382,25 @@ impl Store {
         Ok((merged, more))
     }
 
+    /// One notification `user` can see (their own, or a broadcast sent after
+    /// they signed up), with its read state; `None` for anything else.
+    pub fn notification(&self, user: UserId, id: u64) -> Result<Option<Notification>, StoreError> {
+        let txn = self.read()?;
+        let stats = read_stats(&txn.open_table(USER_ID_TO_STATS)?, user)?;
+        if let Some(bytes) = txn.open_table(USER_NOTIFICATION_TO_NOTIFICATION)?.get((user.get(), id))? {
+            let mut notification = notification_from_bytes(bytes.value(), false)?;
+            notification.read |= notification.id <= stats.read_through;
+            return Ok(Some(notification));
+        }
+        if id <= stats.broadcast_floor {
+            return Ok(None);
+        }
+        let Some(bytes) = txn.open_table(BROADCAST_ID_TO_NOTIFICATION)?.get(id)? else { return Ok(None) };
+        let mut notification = notification_from_bytes(bytes.value(), true)?;
+        notification.read = notification.id <= stats.broadcast_marker();
+        Ok(Some(notification))
+    }
+
     /// Unread notifications: the personal counter plus broadcasts above the
     /// marker (counted up to [`MAX_COUNTED_BROADCASTS`]).
     pub fn unread_count(&self, user: UserId) -> Result<u64, StoreError> {
@@ -428,5 +483,35 @@ impl Store {
             report.mismatches.push(format!("user {user}: no stats stored, recount {counts:?}"));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NotificationKind;
+
+    /// Stored notifications carry their kind as a one-byte tag: a tag must
+    /// never be renumbered or reused, or old files would read as another kind.
+    #[test]
+    fn notification_tags_and_wire_names_are_pinned() {
+        let pinned = [
+            (NotificationKind::ClipApproved, 1, "clip_approved"),
+            (NotificationKind::ClipRejected, 2, "clip_rejected"),
+            (NotificationKind::ClipWon, 3, "clip_won"),
+            (NotificationKind::Comment, 4, "comment"),
+            (NotificationKind::NewFollower, 5, "new_follower"),
+            (NotificationKind::RoundOpened, 6, "new_round"),
+            (NotificationKind::FollowedClipApproved, 7, "followed_clip_approved"),
+            (NotificationKind::FollowedClipWon, 8, "followed_clip_won"),
+            (NotificationKind::Reply, 9, "reply"),
+            (NotificationKind::Mention, 10, "mention"),
+        ];
+        for (kind, tag, name) in pinned {
+            assert_eq!(kind.tag(), tag, "{kind:?}");
+            assert_eq!(NotificationKind::from_tag(tag), Some(kind));
+            assert_eq!(kind.as_str(), name);
+        }
+        assert_eq!(NotificationKind::from_tag(0), None);
+        assert_eq!(NotificationKind::from_tag(11), None);
     }
 }

@@ -96,8 +96,13 @@ pub const COMMENT_LIKE_TO_MEMBERSHIP: TableDefinition<(u64, u64), ()> =
     TableDefinition::new("comment_like_to_membership");
 /// Clip id → number of comments and replies not deleted.
 pub const CLIP_TO_COMMENT_COUNT: TableDefinition<u64, u64> = TableDefinition::new("clip_to_comment_count");
-/// Report id (increasing) → report record (the moderation queue).
+/// Report id (increasing) → report record: the open reports, the moderation queue.
 pub const REPORT_ID_TO_REPORT: TableDefinition<u64, &[u8]> = TableDefinition::new("report_id_to_report");
+/// Reports an admin resolved, moved out of `REPORT_ID_TO_REPORT` unchanged
+/// (what was done is in the audit log), so the open queue is the whole of
+/// that table and listing it never skips over closed reports.
+pub const RESOLVED_REPORT_ID_TO_REPORT: TableDefinition<u64, &[u8]> =
+    TableDefinition::new("resolved_report_id_to_report");
 /// (author user id, comment id) → (), so deleting an account deletes its comments.
 pub const USER_COMMENT_TO_MEMBERSHIP: TableDefinition<(u64, u64), ()> =
     TableDefinition::new("user_comment_to_membership");
@@ -205,6 +210,7 @@ pub fn visit_every_table<T: TableVisitor>(visitor: &mut T) -> Result<(), T::Erro
     visitor.visit(COMMENT_LIKE_TO_MEMBERSHIP)?;
     visitor.visit(CLIP_TO_COMMENT_COUNT)?;
     visitor.visit(REPORT_ID_TO_REPORT)?;
+    visitor.visit(RESOLVED_REPORT_ID_TO_REPORT)?;
     visitor.visit(USER_COMMENT_TO_MEMBERSHIP)?;
     visitor.visit(USER_ID_TO_VOTE_TALLY)?;
     visitor.visit(DAY_ENTRY_TO_SCORE)?;

@@ -3,15 +3,23 @@
 
 use reqwest::redirect::Policy;
 use reqwest::{Client, Response};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app};
 
 const ADMIN: &str = "boss";
 const PASSWORD: &str = "correct horse battery";
 
-const SECTIONS: [&str; 7] =
-    ["/admin", "/admin/clips", "/admin/seasons", "/admin/flags", "/admin/users", "/admin/audit", "/admin/flagged"];
+const SECTIONS: [&str; 8] = [
+    "/admin",
+    "/admin/clips",
+    "/admin/seasons",
+    "/admin/flags",
+    "/admin/users",
+    "/admin/audit",
+    "/admin/flagged",
+    "/admin/reports",
+];
 
 /// A browser that keeps cookies and shows redirects instead of following them.
 fn browser() -> Client {
@@ -117,7 +125,7 @@ async fn anonymous_visitors_go_to_login_and_members_get_403() {
 async fn an_admin_sees_every_section() {
     let app = spawn_app().await;
     let admin = admin_browser(&app).await;
-    let markers: [(&str, &[&str]); 8] = [
+    let markers: [(&str, &[&str]); 9] = [
         ("/admin", &["Votes per clip in the open slot", "<svg", "<rect", "1 of 75", "The Signal", "pending"]),
         ("/admin/clips", &["Moderation queue", "No pending clips."]),
         (
@@ -132,6 +140,7 @@ async fn an_admin_sees_every_section() {
         ("/admin/users", &["@boss", "<span class=\"meta\">you</span>"]),
         ("/admin/audit", &["Audit log"]),
         ("/admin/flagged", &["Flagged votes"]),
+        ("/admin/reports", &["Reports", "No open reports.", "href=\"/admin/reports\" aria-current=\"page\""]),
     ];
     for (path, expected) in markers {
         let response = admin.get(app.url(path)).send().await.expect("get");
@@ -463,4 +472,60 @@ async fn the_audit_log_lists_the_actions() {
     let advance = html.find("advance_slot").expect("advance");
     let flag = html.find("set_feature_flag").expect("flag");
     assert!(advance < flag);
+}
+
+#[tokio::test]
+async fn reports_are_listed_with_what_they_point_at_and_resolved_by_forms() {
+    let app = spawn_app().await;
+    let admin = admin_browser(&app).await;
+    let clip = *app.clip_ids().await.first().expect("demo clips");
+    let ann = app.signed_in("ann_writes").await;
+    let bob = app.signed_in("bob_reports").await;
+    let posted = ann.post(app.url("/api/comments")).json(&json!({ "clipId": clip, "body": "<i>spam</i> link" })).send();
+    let comment = posted.await.expect("comment").json::<Value>().await.expect("json")["id"].as_u64().expect("id");
+    for (target_type, target_id, reason) in [("comment", comment, "spam"), ("clip", clip, "copyright")] {
+        let body =
+            json!({ "targetType": target_type, "targetId": target_id, "reason": reason, "details": "seen twice" });
+        let filed = bob.post(app.url("/api/reports")).json(&body).send().await.expect("report");
+        assert_eq!(filed.status(), 201);
+    }
+
+    // The page shows each report's target, reporter, reason and details,
+    // with a dismiss and a confirmed remove form.
+    let html = get_html(&admin, &app, "/admin/reports").await;
+    for marker in [
+        &escaped("<i>spam</i> link") as &str,
+        "by <a href=\"/u/ann_writes\">@ann_writes</a>",
+        "Reported by <a href=\"/u/bob_reports\">@bob_reports</a> for <strong>copyright</strong>: seen twice",
+        "data-confirm=\"Delete this comment?\"",
+        "data-confirm=\"Reject this clip? Its creator is told why.\"",
+        "name=\"action\" value=\"dismiss\"",
+    ] {
+        assert!(html.contains(marker), "the reports page should contain {marker}:\n{html}");
+    }
+    let report_ids: Vec<String> =
+        html.split("/admin/reports/").skip(1).filter_map(|rest| rest.split('/').next()).map(str::to_owned).collect();
+    let (clip_report, comment_report) = (report_ids[0].clone(), report_ids[report_ids.len() - 1].clone());
+
+    // A bad action or an unknown report is said on the page; nothing changes.
+    let target =
+        post_form(&admin, &app, &format!("/admin/reports/{comment_report}/resolve"), &[("action", "ban")]).await;
+    assert!(follow(&admin, &app, &target).await.contains("Choose dismiss or remove"), "{target}");
+    let target = post_form(&admin, &app, "/admin/reports/999999/resolve", &[("action", "dismiss")]).await;
+    assert!(follow(&admin, &app, &target).await.contains("No such report"), "{target}");
+    assert_eq!(get_html(&admin, &app, "/admin/reports").await.matches("class=\"admin-report\"").count(), 2);
+
+    // Remove deletes the comment; dismiss keeps the clip; then the queue is empty.
+    let path = format!("/admin/reports/{comment_report}/resolve");
+    let target = post_form(&admin, &app, &path, &[("action", "remove")]).await;
+    assert!(follow(&admin, &app, &target).await.contains("Removed the comment"), "{target}");
+    let comments = app.get_json(&format!("/api/comments?clipId={clip}")).await;
+    assert_eq!(comments["comments"][0]["deleted"], true);
+    let target =
+        post_form(&admin, &app, &format!("/admin/reports/{clip_report}/resolve"), &[("action", "dismiss")]).await;
+    let html = follow(&admin, &app, &target).await;
+    assert!(html.contains("Dismissed report") && html.contains("No open reports."), "{html}");
+    assert!(app.clip_ids().await.contains(&clip), "a dismissed report leaves the clip in the vote");
+    let target = post_form(&admin, &app, &path, &[("action", "dismiss")]).await;
+    assert!(follow(&admin, &app, &target).await.contains("already resolved"), "{target}");
 }

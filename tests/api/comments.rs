@@ -480,6 +480,96 @@ async fn reports_reach_the_moderation_queue() {
     assert_error(response, 400, "invalid_request").await;
 }
 
+/// The open reports as an admin sees them, newest first: (id, target type).
+async fn open_reports(admin: &Client, app: &TestApp) -> Vec<(u64, String)> {
+    let queue: Value = admin.get(app.url("/api/admin/reports")).send().await.expect("list").json().await.expect("json");
+    let reports = queue["reports"].as_array().expect("reports");
+    reports
+        .iter()
+        .map(|r| (r["id"].as_u64().expect("id"), r["targetType"].as_str().expect("type").to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn admins_resolve_reports_by_dismissing_or_removing_and_bad_input_changes_nothing() {
+    let app = spawn_app().await;
+    let clip = first_clip(&app).await;
+    let ann = app.signed_in("ann").await;
+    let bob = app.signed_in("bob").await;
+    let comment_id = comment(&ann, &app, clip, "buy cheap likes", None).await["id"].as_u64().expect("id");
+    let file = |target_type: &str, target_id: u64| {
+        let body = json!({ "targetType": target_type, "targetId": target_id, "reason": "spam" });
+        let request = bob.post(app.url("/api/reports")).json(&body);
+        async move {
+            let response = request.send().await.expect("report");
+            assert_eq!(response.status(), 201);
+            response.json::<Value>().await.expect("json")["id"].as_u64().expect("report id")
+        }
+    };
+    let on_comment = file("comment", comment_id).await;
+    let on_clip = file("clip", clip).await;
+    let ann_id = app.get_json("/api/users/ann").await["profile"]["id"].as_u64().expect("ann's id");
+    let on_user = file("user", ann_id).await;
+    app.create_admin("boss", PASSWORD).await;
+    let admin = app.log_in("boss", PASSWORD).await;
+    let everything = open_reports(&admin, &app).await;
+    assert_eq!(everything.len(), 3);
+
+    let resolve = |client: &Client, id: String, body: Value| {
+        let request = client.post(app.url(&format!("/api/admin/reports/{id}/resolve"))).json(&body);
+        async move { request.send().await.expect("resolve") }
+    };
+    let dismiss = json!({ "action": "dismiss" });
+    let remove = json!({ "action": "remove" });
+    // Not signed in, not an admin, bad actions, unknown ids and a removal a
+    // user report does not allow: the error shape, and nothing changes.
+    assert_error(resolve(&app.client, on_comment.to_string(), dismiss.clone()).await, 401, "auth_required").await;
+    assert_error(resolve(&bob, on_comment.to_string(), dismiss.clone()).await, 403, "forbidden").await;
+    for bad in [json!({ "action": "ban" }), json!({}), json!({ "action": 1 }), json!({ "action": "remove", "x": 1 })] {
+        assert_error(resolve(&admin, on_comment.to_string(), bad).await, 400, "invalid_request").await;
+    }
+    assert_error(resolve(&admin, "999999".into(), dismiss.clone()).await, 404, "not_found").await;
+    assert_error(resolve(&admin, "abc".into(), dismiss.clone()).await, 404, "not_found").await;
+    assert_error(resolve(&admin, on_user.to_string(), remove.clone()).await, 400, "invalid_request").await;
+    assert_eq!(open_reports(&admin, &app).await, everything, "refusals changed nothing");
+    assert_eq!(list(&app.client, &app, &format!("clipId={clip}")).await["comments"][0]["body"], "buy cheap likes");
+
+    // Remove on a comment deletes it and closes the report, audit-logged.
+    let response = resolve(&admin, on_comment.to_string(), remove.clone()).await;
+    assert_eq!(response.status(), 200);
+    let resolved: Value = response.json().await.expect("json");
+    assert_eq!((resolved["action"].clone(), resolved["removed"].clone()), (json!("remove"), json!(true)));
+    assert_eq!(resolved["report"]["id"], on_comment);
+    let shown = list(&app.client, &app, &format!("clipId={clip}")).await;
+    assert_eq!((shown["comments"][0]["deleted"].clone(), shown["commentCount"].clone()), (json!(true), json!(0)));
+    let logs: Value =
+        admin.get(app.url("/api/admin/audit-logs")).send().await.expect("logs").json().await.expect("json");
+    let entry = &logs["entries"][0];
+    assert_eq!(entry["action"], "resolve_report");
+    assert_eq!(entry["resource"], format!("report:{on_comment}"));
+    assert!(entry["details"].as_str().is_some_and(|d| d.contains("action=remove")), "{entry}");
+    assert_eq!(logs["entries"][1]["action"], "remove_comment");
+    // Resolving it again is a conflict and writes nothing.
+    assert_error(resolve(&admin, on_comment.to_string(), dismiss.clone()).await, 409, "conflict").await;
+    let again: Value =
+        admin.get(app.url("/api/admin/audit-logs")).send().await.expect("logs").json().await.expect("json");
+    assert_eq!(again["entries"][0]["id"], logs["entries"][0]["id"], "no audit entry for a refusal");
+
+    // Remove on a clip rejects it, so it leaves the vote.
+    let response = resolve(&admin, on_clip.to_string(), remove).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.json::<Value>().await.expect("json")["removed"], true);
+    assert!(!app.clip_ids().await.contains(&clip), "the rejected clip left the arena's feed");
+
+    // Dismiss leaves the account alone and empties the queue.
+    let response = resolve(&admin, on_user.to_string(), dismiss).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.json::<Value>().await.expect("json")["removed"], false);
+    assert!(open_reports(&admin, &app).await.is_empty());
+    assert_eq!(app.get_json("/api/users/ann").await["profile"]["username"], "ann");
+    assert_eq!(app.check_mismatches(), Vec::<String>::new());
+}
+
 #[tokio::test]
 async fn comments_survive_a_restart() {
     let app = spawn_app().await;

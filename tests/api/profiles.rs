@@ -391,3 +391,92 @@ async fn a_refused_bulk_approval_changes_nothing_and_notifies_no_one() {
     assert_eq!(unread(&creator, &app).await, 2);
     assert_eq!(app.check_mismatches(), Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn followers_replies_and_mentions_are_told_and_opening_one_marks_it_read() {
+    let app = spawn_app().await;
+    let admin = admin(&app).await;
+    let director = app.signed_in("director").await;
+    let fan = app.signed_in("big_fan").await;
+    let stranger = app.signed_in("stranger").await;
+    let follow = fan.post(app.url("/api/users/director/follow")).send().await.expect("follow");
+    assert_eq!(follow.status(), 200);
+
+    // The followed creator's clip is approved: the follower is told, with the
+    // creator as the actor; someone who does not follow is not.
+    let clip = approved_clip(&app, &admin, &director, "Paper moon").await;
+    let inbox = notifications(&fan, &app).await;
+    assert_eq!(inbox.len(), 1, "{inbox:?}");
+    assert_eq!(inbox[0]["kind"], "followed_clip_approved");
+    assert_eq!(inbox[0]["actor"], "director");
+    assert_eq!(inbox[0]["clipId"], clip);
+    assert!(notifications(&stranger, &app).await.is_empty());
+
+    // A comment mentioning the creator, a stranger and a name nobody has:
+    // the creator hears once (as the creator), the stranger by mention.
+    let comment = |client: &Client, body: &str, parent: Option<u64>| {
+        let request = json!({ "clipId": clip, "body": body, "parentId": parent });
+        client.post(app.url("/api/comments")).json(&request).send()
+    };
+    let posted = comment(&fan, "@director look, @Stranger and @nobody_here", None).await.expect("comment");
+    assert_eq!(posted.status(), 201);
+    let parent = posted.json::<Value>().await.expect("json")["id"].as_u64().expect("comment id");
+    let kinds =
+        |inbox: Vec<Value>| inbox.iter().map(|n| n["kind"].as_str().unwrap_or("").to_owned()).collect::<Vec<_>>();
+    let director_kinds = kinds(notifications(&director, &app).await);
+    assert_eq!(director_kinds, ["comment", "clip_approved", "new_follower"]);
+    let mentioned = notifications(&stranger, &app).await;
+    assert_eq!(kinds(mentioned.clone()), ["mention"]);
+    assert_eq!(mentioned[0]["actor"], "big_fan");
+    assert!(mentioned[0]["message"].as_str().is_some_and(|m| m.contains("mentioned you")), "{mentioned:?}");
+    assert_eq!(unread(&fan, &app).await, 1, "mentioning yourself or posting tells you nothing");
+
+    // Replies: the comment's author is told once even when also mentioned;
+    // the creator replying to their own clip's comment hears nothing.
+    let reply = comment(&director, "thanks @big_fan!", Some(parent)).await.expect("reply");
+    assert_eq!(reply.status(), 201);
+    let inbox = notifications(&fan, &app).await;
+    assert_eq!(kinds(inbox.clone()), ["reply", "followed_clip_approved"]);
+    assert!(inbox[0]["message"].as_str().is_some_and(|m| m.contains("@director replied")), "{inbox:?}");
+    assert_eq!(kinds(notifications(&director, &app).await), director_kinds, "nothing for your own reply");
+
+    // The followed creator's clip wins its slot.
+    vote(&fan, &app, clip).await;
+    let advance = admin.post(app.url("/api/admin/slots/advance")).send().await.expect("advance");
+    assert_eq!(advance.status(), 200);
+    let inbox = notifications(&fan, &app).await;
+    let won = inbox.iter().find(|n| n["kind"] == "followed_clip_won").expect("told of the win");
+    assert_eq!(won["slotPosition"], 1);
+    assert!(won["message"].as_str().is_some_and(|m| m.contains("by @director won slot 1")), "{won}");
+
+    // The page lists them, each a link that opens it: opening marks it read
+    // and leads to the comments of the clip.
+    let html = fan.get(app.url("/notifications")).send().await.expect("page").text().await.expect("html");
+    let reply_id = inbox.iter().find(|n| n["kind"] == "reply").expect("reply")["id"].as_u64().expect("id");
+    assert!(html.contains(&format!(r#"href="/notifications/{reply_id}""#)), "{html}");
+    assert!(html.contains("replied to your comment") && html.contains("won slot 1"), "{html}");
+    let before = unread(&fan, &app).await;
+    let opened = fan.get(app.url(&format!("/notifications/{reply_id}"))).send().await.expect("open");
+    assert_eq!(opened.status(), 200);
+    assert_eq!(opened.url().path(), format!("/clip/{clip}"));
+    assert_eq!(unread(&fan, &app).await, before - 1);
+    let inbox = notifications(&fan, &app).await;
+    assert_eq!(inbox.iter().find(|n| n["id"] == reply_id).expect("still listed")["read"], true);
+    let again = fan.get(app.url(&format!("/notifications/{reply_id}"))).send().await.expect("open again");
+    assert_eq!(again.status(), 200, "opening a read one still leads there");
+    assert_eq!(unread(&fan, &app).await, before - 1);
+
+    // Someone else's notification, an unknown id or a word open nothing and
+    // change nothing; signed out, the link asks to sign in.
+    let stranger_unread = unread(&stranger, &app).await;
+    for path in [format!("/notifications/{reply_id}"), "/notifications/999999".into(), "/notifications/abc".into()] {
+        let client = if path.ends_with(&reply_id.to_string()) { &stranger } else { &fan };
+        let refused = client.get(app.url(&path)).send().await.expect("open");
+        assert_eq!(refused.status(), 404, "{path}");
+    }
+    assert_eq!(unread(&fan, &app).await, before - 1);
+    assert_eq!(unread(&stranger, &app).await, stranger_unread);
+    let anonymous = Client::new().get(app.url(&format!("/notifications/{reply_id}"))).send().await.expect("open");
+    assert_eq!(anonymous.url().path(), "/login");
+    assert_eq!(app.check_mismatches(), Vec::<String>::new(), "counters agree with a recount");
+}

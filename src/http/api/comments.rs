@@ -1,5 +1,5 @@
-//! Comments on clips (one reply level, likes, sort new/top, soft delete) and
-//! reports into the moderation queue. The rules run in the writer
+//! Comments on clips (one reply level, likes, sort new/top, soft delete),
+//! reports into the moderation queue and their resolution by admins. The rules run in the writer
 //! (`store::writer::comments`) behind `service::comments`; handlers parse,
 //! call and shape the JSON.
 
@@ -11,8 +11,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::dto::UserRef;
-use crate::domain::comment::{Comment, CommentSort, Report, ReportReason, ReportTarget};
-use crate::domain::ids::{ClipId, CommentId};
+use crate::domain::comment::{Comment, CommentSort, Report, ReportAction, ReportReason, ReportTarget};
+use crate::domain::ids::{ClipId, CommentId, ReportId};
 use crate::http::error::ErrorBody;
 use crate::http::extract::{AdminUser, ApiJson, ApiQuery, AuthUser, Caller, Segment};
 use crate::http::paging::PageQuery;
@@ -336,4 +336,52 @@ pub async fn list_reports(
     let (reports, has_more) = comments::reports(&services, query.page()?).await?;
     let reports = reports.iter().map(report_json).collect();
     Ok(private(Json(ReportsPage { reports, has_more })))
+}
+
+/// Body of `POST /api/admin/reports/{id}/resolve`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveReportRequest {
+    /// `dismiss` (close it, keep the target) or `remove` (delete the comment
+    /// or reject the clip, then close it; not for a report on a user).
+    action: String,
+}
+
+/// What resolving a report did.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolveReportResponse {
+    /// The report, now closed.
+    report: ReportDto,
+    /// `dismiss` or `remove`.
+    action: &'static str,
+    /// Whether the comment was deleted or the clip rejected now (false for a
+    /// dismissal, or when it was already gone).
+    removed: bool,
+}
+
+/// `POST /api/admin/reports/{id}/resolve {"action":"dismiss"|"remove"}`:
+/// closes an open report, audit-logged.
+#[utoipa::path(post, path = "/api/admin/reports/{id}/resolve", tag = "admin", security(("session" = [])),
+    params(("id" = u64, Path, description = "Report id")),
+    request_body = ResolveReportRequest,
+    responses(
+        (status = 200, description = "The report is closed", body = ResolveReportResponse),
+        (status = 404, description = "`not_found`: no such report", body = ErrorBody),
+        (status = 409, description = "`conflict`: already resolved, or the clip won its slot", body = ErrorBody),
+    ))]
+pub async fn resolve_report(
+    State(services): State<Services>,
+    AdminUser(admin): AdminUser,
+    Segment(report): Segment<ReportId>,
+    ApiJson(request): ApiJson<ResolveReportRequest>,
+) -> Result<Response, ServiceError> {
+    let action = ReportAction::parse(&request.action)
+        .ok_or_else(|| ServiceError::invalid("action must be `dismiss` or `remove`"))?;
+    let resolution = comments::resolve_report(&services, admin.user, report, action).await?;
+    Ok(private(Json(ResolveReportResponse {
+        report: report_json(&resolution.report),
+        action: resolution.action.as_str(),
+        removed: resolution.removed,
+    })))
 }

@@ -106,6 +106,7 @@ use crate::sessions::SESSION_COOKIE;
         comments::unlike_comment,
         comments::file_report,
         comments::list_reports,
+        comments::resolve_report,
         profile::my_profile,
         profile::my_history,
         profile::public_profile,

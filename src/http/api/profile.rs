@@ -302,12 +302,13 @@ pub async fn follow_list(
 #[serde(rename_all = "camelCase")]
 pub struct NotificationDto {
     pub id: u64,
-    /// `clip_approved`, `clip_rejected`, `clip_won`, `comment`, `new_follower` or `new_round`.
+    /// `clip_approved`, `clip_rejected`, `clip_won`, `comment`, `new_follower`, `new_round`,
+    /// `followed_clip_approved`, `followed_clip_won`, `reply` or `mention`.
     pub kind: &'static str,
     /// Plain text.
     pub message: String,
     pub clip_id: Option<u64>,
-    /// The username of who caused it (a follower, a commenter).
+    /// The username of who caused it (a follower, a commenter, the followed creator).
     pub actor: Option<String>,
     pub slot_position: Option<u32>,
     /// RFC 3339.

@@ -4,6 +4,7 @@
 //! sign-in may send a person back to.
 
 use crate::domain::clock::Timestamp;
+use crate::domain::comment::mention_at;
 
 /// A moment as a page shows it: words relative to now, and the exact time
 /// for the `title` (in UTC here; `static/app.js` swaps in the reader's local
@@ -103,25 +104,16 @@ pub fn linked_text(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut index = 0;
     while index < chars.len() {
-        let c = chars[index];
-        let starts_word = index == 0 || !is_name_char(chars[index - 1]);
-        if c == '@' && starts_word {
-            let name_len = chars[index + 1..].iter().take_while(|c| is_name_char(**c)).count();
-            if (3..=20).contains(&name_len) {
-                let name: String = chars[index + 1..index + 1 + name_len].iter().collect();
-                out.push_str(&format!(r#"<a class="mention" href="/u/{}">@{name}</a>"#, name.to_ascii_lowercase()));
-                index += 1 + name_len;
-                continue;
-            }
+        if let Some(name_len) = mention_at(&chars, index) {
+            let name: String = chars[index + 1..index + 1 + name_len].iter().collect();
+            out.push_str(&format!(r#"<a class="mention" href="/u/{}">@{name}</a>"#, name.to_ascii_lowercase()));
+            index += 1 + name_len;
+            continue;
         }
-        push_escaped(&mut out, c);
+        push_escaped(&mut out, chars[index]);
         index += 1;
     }
     out
-}
-
-fn is_name_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '_'
 }
 
 /// `text` percent-encoded for a query value: everything but RFC 3986's

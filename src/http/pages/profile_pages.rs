@@ -18,7 +18,7 @@ use crate::http::state::AppState;
 use crate::service::notifications::{self, MarkReadRequest};
 use crate::service::profiles::{self, Profile};
 use crate::service::{ErrorKind, Page, ServiceError, Services};
-use crate::store::social::Notification;
+use crate::store::social::{Notification, NotificationKind};
 
 /// An identicon for a user: a 5×5 mirrored grid and a hue taken from a hash
 /// of the user id, as inline SVG. Built only from hash bits (no user text),
@@ -163,22 +163,13 @@ pub struct NotificationsPage {
 pub struct NotificationRow {
     id: u64,
     message: String,
-    clip_id: Option<u64>,
-    actor: Option<String>,
     created_at: Timestamp,
     read: bool,
 }
 
 impl From<&Notification> for NotificationRow {
     fn from(n: &Notification) -> Self {
-        NotificationRow {
-            id: n.id,
-            message: n.message(),
-            clip_id: n.clip.map(|clip| clip.get()),
-            actor: n.actor.map(|_| n.actor_name.clone()),
-            created_at: n.created_at,
-            read: n.read,
-        }
+        NotificationRow { id: n.id, message: n.message(), created_at: n.created_at, read: n.read }
     }
 }
 
@@ -205,6 +196,33 @@ pub async fn notifications_page(
         next_before: inbox.next_before,
     };
     Ok(render(&page, StatusCode::OK))
+}
+
+/// Where a notification leads: the clip it is about (its comments for a
+/// comment, reply or mention), else the person who caused it, else the arena
+/// (a new voting round).
+fn notification_target(notification: &Notification) -> String {
+    match (notification.kind, notification.clip, notification.actor) {
+        (NotificationKind::Comment | NotificationKind::Reply | NotificationKind::Mention, Some(clip), _) => {
+            format!("/clip/{clip}#comments")
+        }
+        (_, Some(clip), _) => format!("/clip/{clip}"),
+        (_, None, Some(_)) => format!("/u/{}", notification.actor_name),
+        (_, None, None) => "/".to_owned(),
+    }
+}
+
+/// `GET /notifications/{id}`: opening a notification marks it read and
+/// leads to what it is about (a plain link, so it works without JavaScript).
+pub async fn open_notification(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(raw): Path<String>,
+) -> Result<Response, ServiceError> {
+    let Some(user) = caller.user.clone() else { return Ok(Redirect::to("/login?next=/notifications").into_response()) };
+    let id = raw.parse::<u64>().map_err(|_| ServiceError::not_found("no such notification"))?;
+    let notification = notifications::open(&state.services, user.user, id).await?;
+    Ok(Redirect::to(&notification_target(&notification)).into_response())
 }
 
 /// Body of the mark-read forms: one id, or everything when absent.

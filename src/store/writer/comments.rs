@@ -102,6 +102,7 @@ impl Batch<'_> {
         }
         let Some(author) = self.user(new.author)? else { return Ok(Err(CommentError::NotFound("no such user"))) };
         let mut comments = self.txn.open_table(COMMENT_ID_TO_COMMENT)?;
+        let mut replied_to = None;
         if let Some(parent_id) = new.parent {
             let Some(parent) = load_comment(&comments, parent_id)? else {
                 return Ok(Err(CommentError::NotFound("no such comment to reply to")));
@@ -115,6 +116,7 @@ impl Batch<'_> {
             if parent.deleted {
                 return Ok(Err(CommentError::NotFound("that comment was deleted")));
             }
+            replied_to = Some(parent.author);
         }
         let id = CommentId::new(self.next_id(meta_keys::NEXT_COMMENT_ID)?)
             .ok_or(StoreError::Corrupt { what: "meta", reason: "zero comment id".into() })?;
@@ -147,7 +149,7 @@ impl Batch<'_> {
         let count = counts.get(clip)?.map(|v| v.value()).unwrap_or(0);
         counts.insert(clip, count + 1)?;
         drop(counts);
-        self.comment_posted(&comment)?;
+        self.comment_posted(&comment, replied_to)?;
         Ok(Ok(comment))
     }
 
@@ -188,7 +190,11 @@ impl Batch<'_> {
         Ok(Ok(LikeOutcome { comment: comment_id, like_count: comment.like_count, liked: like }))
     }
 
-    fn delete_comment(&mut self, actor: UserId, id: CommentId) -> Result<Result<Comment, CommentError>, StoreError> {
+    pub(super) fn delete_comment(
+        &mut self,
+        actor: UserId,
+        id: CommentId,
+    ) -> Result<Result<Comment, CommentError>, StoreError> {
         let mut comments = self.txn.open_table(COMMENT_ID_TO_COMMENT)?;
         let Some(mut comment) = load_comment(&comments, id)? else {
             return Ok(Err(CommentError::NotFound("no such comment")));

@@ -5,7 +5,7 @@
 //! The hooks other jobs call are small: `clip_status_changed` from
 //! `Batch::put_clip` (upload, approval, rejection, win, unlock),
 //! `round_opened` from `Batch::put_slot`, `comment_posted` from the comment
-//! job, `init_social`/`forget_social` from account creation and deletion,
+//! job (replies, the creator, `@mentions`), `init_social`/`forget_social` from account creation and deletion,
 //! and `flush_profiles` once per batch next to `flush_tallies`.
 
 use std::collections::HashMap;
@@ -18,7 +18,7 @@ use super::super::social::{Notification, NotificationKind, UserStats};
 use super::super::tables::*;
 use super::{Batch, CommittedEvent, WriteError, WriterHandle};
 use crate::domain::clock::UtcDay;
-use crate::domain::comment::Comment;
+use crate::domain::comment::{Comment, mentioned_names};
 use crate::domain::ids::UserId;
 use crate::domain::model::{Clip, Slot};
 use crate::domain::tournament::ClipStatus;
@@ -27,6 +27,14 @@ use crate::domain::tournament::ClipStatus;
 pub const MAX_MARK_READ_IDS: usize = 100;
 /// Characters of a comment quoted in its notification.
 const COMMENT_EXCERPT_CHARS: usize = 80;
+/// Most followers told, in one transaction, that a creator's clip was
+/// approved or won. Fan-out on write keeps reads as they are (a page reads
+/// its own rows, the badge stays in memory) and costs two row writes per
+/// follower, so it is capped: a creator with 10,000 followers adds at most
+/// this many notifications to the batch, not 10,000. The followers told are
+/// the earliest accounts among them (the followers index is keyed by user
+/// id); everyone else still sees the clip on the creator's profile.
+pub const MAX_FOLLOWERS_NOTIFIED: usize = 500;
 
 /// Why a social operation was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -196,6 +204,7 @@ impl Batch<'_> {
             (Some(ClipStatus::Pending), ClipStatus::Active) => {
                 self.update_stats(creator, |s| s.approved_clips += 1)?;
                 self.notify(creator, about(NotificationKind::ClipApproved, ""))?;
+                self.notify_followers(clip, about(NotificationKind::FollowedClipApproved, ""))?;
             }
             (Some(previous), ClipStatus::Rejected) => {
                 if previous == ClipStatus::Active {
@@ -206,6 +215,7 @@ impl Batch<'_> {
             (Some(ClipStatus::Active), ClipStatus::Locked) => {
                 self.update_stats(creator, |s| s.wins += 1)?;
                 self.notify(creator, about(NotificationKind::ClipWon, ""))?;
+                self.notify_followers(clip, about(NotificationKind::FollowedClipWon, ""))?;
             }
             (Some(ClipStatus::Locked), ClipStatus::Active) => {
                 // An admin unlocked the slot: the win is taken back.
@@ -248,26 +258,69 @@ impl Batch<'_> {
         Ok(())
     }
 
-    /// Tells a clip's creator about a comment on it (not their own).
-    pub(super) fn comment_posted(&mut self, comment: &Comment) -> Result<(), StoreError> {
-        let Some(clip) = self.clip(comment.clip)? else { return Ok(()) };
-        if clip.creator == comment.author {
-            return Ok(());
+    /// Tells up to [`MAX_FOLLOWERS_NOTIFIED`] of the creator's followers
+    /// about their clip (see the constant for why there is a cap).
+    fn notify_followers(&mut self, clip: &Clip, notification: Notification) -> Result<(), StoreError> {
+        let creator = clip.creator.get();
+        let followers: Vec<UserId> = {
+            let table = self.txn.open_table(FOLLOWEE_FOLLOWER_TO_MEMBERSHIP)?;
+            table
+                .range((creator, 0)..=(creator, u64::MAX))?
+                .take(MAX_FOLLOWERS_NOTIFIED)
+                .map(|entry| entry.map(|(key, _)| UserId::new(key.value().1)))
+                .filter_map(Result::transpose)
+                .collect::<Result<_, _>>()?
+        };
+        let notification =
+            Notification { actor: Some(clip.creator), actor_name: clip.creator_username.clone(), ..notification };
+        for follower in followers {
+            self.notify(follower, notification.clone())?;
         }
-        let notification = Notification {
+        Ok(())
+    }
+
+    /// Tells the people a comment concerns, each once and never its author:
+    /// the author of the comment it replies to (`reply`), the clip's creator
+    /// (`comment`), and up to [`crate::domain::comment::MAX_MENTIONS_NOTIFIED`]
+    /// `@mentioned` users
+    /// (`mention`).
+    pub(super) fn comment_posted(&mut self, comment: &Comment, replied_to: Option<UserId>) -> Result<(), StoreError> {
+        let Some(clip) = self.clip(comment.clip)? else { return Ok(()) };
+        let now = self.now;
+        let about = |kind| Notification {
             id: 0,
-            kind: NotificationKind::Comment,
+            kind,
             clip: Some(clip.id),
             actor: Some(comment.author),
             actor_name: comment.author_username.clone(),
-            title: clip.title,
+            title: clip.title.clone(),
             detail: comment.body.chars().take(COMMENT_EXCERPT_CHARS).collect(),
             position: clip.slot_position.get(),
-            created_at: self.now,
+            created_at: now,
             read: false,
             broadcast: false,
         };
-        self.notify(clip.creator, notification)
+        let mut told = vec![comment.author];
+        if let Some(parent_author) = replied_to
+            && !told.contains(&parent_author)
+        {
+            self.notify(parent_author, about(NotificationKind::Reply))?;
+            told.push(parent_author);
+        }
+        if !told.contains(&clip.creator) {
+            self.notify(clip.creator, about(NotificationKind::Comment))?;
+            told.push(clip.creator);
+        }
+        for name in mentioned_names(&comment.body) {
+            let Some(user) = self.usernames.get(name.as_str())?.map(|v| v.value()).and_then(UserId::new) else {
+                continue;
+            };
+            if !told.contains(&user) {
+                self.notify(user, about(NotificationKind::Mention))?;
+                told.push(user);
+            }
+        }
+        Ok(())
     }
 
     /// Applies this batch's tallied votes by signed-in users to their streaks

@@ -379,7 +379,7 @@ impl Batch<'_> {
         Ok(Ok(approved))
     }
 
-    fn reject_clips(
+    pub(super) fn reject_clips(
         &mut self,
         actor: UserId,
         ids: &[ClipId],

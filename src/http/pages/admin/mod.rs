@@ -59,6 +59,7 @@ pub mod clips;
 pub mod dashboard;
 pub mod feature_flags;
 pub mod flagged;
+pub mod reports;
 pub mod seasons;
 pub mod users;
 
