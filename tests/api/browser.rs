@@ -3,11 +3,18 @@
 //! the Vote control is on screen without scrolling (390×664 and 1366×768),
 //! the video loads its metadata from `/media/` (Range requests), and
 //! `static/app.js` casts a super vote, takes it back, votes and moves on to
-//! another clip without reloading the page, and the card opens the clip page; once the slot
+//! another clip without reloading the page, and the card opens the clip
+//! page; there the person signs in (and comes back), comments, opens the
+//! creator's profile and follows, and plays the story so far once a slot has
+//! a winner (the whole loop of issue #13). Once the slot
 //! locks, `/story` checks that browser's vote receipts against the published
 //! tally with SubtleCrypto (`static/tally.js`, issue #15). At 320 px no page
 //! scrolls sideways, keys and swipes move through the arena, and a refused
 //! upload is explained on the page (issue #13).
+//!
+//! With `SCREENSHOT_DIR` set, the scenarios save PNGs of the arena, clip
+//! page, profile, story and the signed-in pages (notifications, settings,
+//! admin reports) there, at 390×664 and 1366×768.
 //!
 //! Needs `chromium` and `chromium-driver` (Debian). Without them the test
 //! prints why and passes, unless `REQUIRE_BROWSER_TESTS` is set (CI sets
@@ -127,6 +134,7 @@ async fn narrow_screens_keys_and_upload(client: &Client, app: &TestApp) -> anyho
         "/admin/flags".to_owned(),
         "/admin/flagged".to_owned(),
         "/admin/audit".to_owned(),
+        "/admin/reports".to_owned(),
     ];
     let mut too_wide = Vec::new();
     for page in &pages {
@@ -138,6 +146,24 @@ async fn narrow_screens_keys_and_upload(client: &Client, app: &TestApp) -> anyho
         }
     }
     ensure!(too_wide.is_empty(), "pages wider than a 320 px screen: {too_wide:?}");
+
+    // Signed-in pages with something on them, for the screenshots: a
+    // follower, a mention and a reply for the admin, and an open report.
+    let fan = app.signed_in("shot_fan").await;
+    fan.post(app.url("/api/users/boss/follow")).send().await?;
+    let body = json!({ "clipId": clip, "body": "@boss this one should win, right?" });
+    let posted: Value = fan.post(app.url("/api/comments")).json(&body).send().await?.json().await?;
+    let report =
+        json!({ "targetType": "comment", "targetId": posted["id"], "reason": "spam", "details": "tagging admins" });
+    fan.post(app.url("/api/reports")).json(&report).send().await?;
+    for (width, height) in [(390, 664), (1366, 768)] {
+        set_viewport(client, width, height).await?;
+        for page in ["/notifications", "/settings", "/admin/reports"] {
+            client.goto(&app.url(page)).await?;
+            shot(client, &format!("{}-{width}x{height}", page.trim_start_matches('/').replace('/', "-"))).await?;
+        }
+    }
+    set_viewport(client, 320, 640).await?;
 
     // A refused upload is explained on the page.
     let not_a_video = tempfile::Builder::new().suffix(".mp4").tempfile()?;
@@ -264,6 +290,7 @@ async fn arena_loop(client: &Client, app: &TestApp) -> anyhow::Result<()> {
     set_viewport(client, 390, 664).await?;
     client.goto(&app.url("/")).await.context("open the arena")?;
     controls_on_screen(client, "390×664").await?;
+    shot(client, "arena-390x664").await?;
 
     // The <video> has preload="metadata": readyState >= 1 (HAVE_METADATA)
     // means Chromium fetched and parsed the clip from /media/ with Range.
@@ -333,10 +360,94 @@ async fn arena_loop(client: &Client, app: &TestApp) -> anyhow::Result<()> {
     .context("the card's link did not open the clip page of the clip shown")?;
     let heading = client.find(Locator::Css("h1")).await?.text().await?;
     eprintln!("browser: super on {first}, undone; vote on {second}; clip page of {third}: {heading:?}");
+    shot(client, "clip-390x664").await?;
+
+    // Comment: signed out, the clip page offers sign-in, which comes back
+    // to the clip page; then the comment form posts and the comment shows.
+    app.signed_in("browser_fan").await;
+    client
+        .find(Locator::Css("#comments a[href^='/login']"))
+        .await
+        .context("no sign-in link to comment")?
+        .click()
+        .await?;
+    client.find(Locator::Css("input[name=username]")).await?.send_keys("browser_fan").await?;
+    client.find(Locator::Css("input[name=password]")).await?.send_keys("correct horse battery").await?;
+    client.find(Locator::Css("form button[type=submit]")).await?.click().await.context("sign in")?;
+    poll(Duration::from_secs(10), || async {
+        Ok((client.current_url().await?.path() == format!("/clip/{third}")).then_some(()))
+    })
+    .await
+    .context("signing in did not return to the clip page")?;
+    client.find(Locator::Css("#comment-body")).await?.send_keys("Loved the last shot, browser here").await?;
+    client.execute("document.querySelector('.comment-form').requestSubmit()", vec![]).await.context("post")?;
+    poll(Duration::from_secs(10), || async {
+        let text = client.find(Locator::Css("#comments")).await?.text().await?;
+        Ok(text.contains("Loved the last shot, browser here").then_some(()))
+    })
+    .await
+    .context("the comment did not appear on the clip page")?;
+
+    // The creator's profile, from the clip page, and follow.
+    client.find(Locator::Css("a.person")).await?.click().await.context("open the creator")?;
+    let creator = poll(Duration::from_secs(10), || async {
+        let url = client.current_url().await?;
+        Ok(url.path().strip_prefix("/u/").map(str::to_owned))
+    })
+    .await
+    .context("the creator link did not open a profile")?;
+    shot(client, "profile-390x664").await?;
+    client.execute("document.querySelector('form[action$=\"/follow\"]').requestSubmit()", vec![]).await?;
+    poll(Duration::from_secs(10), || async {
+        let followers = app.get_json(&format!("/api/users/{creator}")).await["profile"]["followers"].as_u64();
+        let button = client.find(Locator::Css("form[action$='/follow'] button")).await?.text().await?;
+        Ok((followers == Some(1) && button.contains("Unfollow")).then_some(()))
+    })
+    .await
+    .context("following the creator did not count or show Unfollow")?;
+
+    // Play the story so far: once a slot has a winner, /story links the
+    // film player, which plays the locked winners in order.
+    app.create_admin("story_admin", "correct horse battery").await;
+    let admin = app.log_in("story_admin", "correct horse battery").await;
+    let advanced = admin.post(app.url("/api/admin/slots/advance")).send().await?;
+    ensure!(advanced.status() == 200, "advance: {}", advanced.status());
+    client.goto(&app.url("/story")).await?;
+    shot(client, "story-390x664").await?;
+    client.find(Locator::Css("#play-story")).await.context("no Play the story so far")?.click().await?;
+    poll(Duration::from_secs(10), || async {
+        Ok(client.current_url().await?.path().starts_with("/watch/").then_some(()))
+    })
+    .await
+    .context("Play the story so far did not open the film player")?;
+    let played = poll(Duration::from_secs(15), || async {
+        let time = client
+            .execute(
+                "const v = document.getElementById('film-player'); v.muted = true; v.play(); return v.currentTime",
+                vec![],
+            )
+            .await?;
+        Ok(time.as_f64().filter(|&time| time > 0.0))
+    })
+    .await
+    .context("the film player did not play")?;
+    eprintln!("browser: commented, followed @{creator}, the story so far played to {played:.2} s");
 
     set_viewport(client, 1366, 768).await?;
     client.goto(&app.url("/")).await?;
     controls_on_screen(client, "1366×768").await?;
+    shot(client, "arena-1366x768").await?;
+    Ok(())
+}
+
+/// Saves a PNG of the viewport as `$SCREENSHOT_DIR/<name>.png` when that
+/// variable is set (the screenshots a person looks at; the tool that takes
+/// them from outside cannot sign in), and does nothing otherwise.
+async fn shot(client: &Client, name: &str) -> anyhow::Result<()> {
+    let Some(dir) = std::env::var_os("SCREENSHOT_DIR") else { return Ok(()) };
+    let png = client.screenshot().await.with_context(|| format!("screenshot {name}"))?;
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(Path::new(&dir).join(format!("{name}.png")), png)?;
     Ok(())
 }
 
