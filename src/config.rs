@@ -12,8 +12,11 @@ use serde::Deserialize;
 /// Prefix of environment variables that set configuration keys.
 pub const ENV_PREFIX: &str = "AIMOVIEZ_";
 
-/// Sections of the file; `AIMOVIEZ_VOTES_DAILY_BUDGET` sets `votes.daily_budget`.
-const SECTIONS: [&str; 8] = ["votes", "writer", "storage", "media", "rate_limits", "captcha", "metrics", "backup"];
+/// Sections of the file; `AIMOVIEZ_VOTES_DAILY_BUDGET` sets `votes.daily_budget`
+/// and `AIMOVIEZ_MEDIA_S3_BUCKET` sets `media.s3.bucket`. A nested section
+/// comes before its parent, so the longest prefix wins.
+const SECTIONS: [&str; 9] =
+    ["media.s3", "votes", "writer", "storage", "media", "rate_limits", "captcha", "metrics", "backup"];
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -109,6 +112,17 @@ impl SecretString {
     fn len(&self) -> usize {
         self.0.chars().count()
     }
+
+    /// The secret itself, for the one place that must send it on.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for SecretString {
+    fn from(secret: &str) -> Self {
+        SecretString(secret.to_owned())
+    }
 }
 
 impl std::fmt::Debug for SecretString {
@@ -173,6 +187,55 @@ pub struct MediaConfig {
     /// Where clients fetch public media from (`{base_url}/media/{name}`),
     /// e.g. a CDN pull zone whose origin is this server; "" = this server.
     pub base_url: String,
+    /// Where the files are kept: the data dir's `media/` or a bucket.
+    pub store: MediaStore,
+    /// The bucket, when `store = "s3"` (and for `backup s3://…`).
+    pub s3: S3Config,
+}
+
+/// Where media files are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaStore {
+    /// `<data_dir>/media/`.
+    #[default]
+    Disk,
+    /// An S3-compatible bucket (`[media.s3]`).
+    S3,
+}
+
+/// An S3-compatible bucket. Empty settings fall back to the standard `AWS_*`
+/// environment variables (see `objstore::connect`), so credentials can stay
+/// out of the config file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct S3Config {
+    /// Base URL of the S3 API, e.g. `https://s3.eu-central-1.amazonaws.com`
+    /// or `http://127.0.0.1:9000`; "" = `AWS_ENDPOINT`, else AWS itself.
+    pub endpoint: String,
+    /// The bucket; it must exist.
+    pub bucket: String,
+    /// Region used to sign requests; "" = `AWS_DEFAULT_REGION`/`AWS_REGION`, else `us-east-1`.
+    pub region: String,
+    /// `{endpoint}/{bucket}/{key}` URLs (true) instead of `{bucket}.{endpoint host}`.
+    pub path_style: bool,
+    /// "" = `AWS_ACCESS_KEY_ID`.
+    pub access_key_id: String,
+    /// "" = `AWS_SECRET_ACCESS_KEY`.
+    pub secret_access_key: SecretString,
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        S3Config {
+            endpoint: String::new(),
+            bucket: String::new(),
+            region: String::new(),
+            path_style: true,
+            access_key_id: String::new(),
+            secret_access_key: SecretString::default(),
+        }
+    }
 }
 
 impl Default for Config {
@@ -229,6 +292,8 @@ impl Default for MediaConfig {
             ffmpeg: String::new(),
             max_pending_uploads: 10,
             base_url: String::new(),
+            store: MediaStore::Disk,
+            s3: S3Config::default(),
         }
     }
 }
@@ -349,6 +414,13 @@ impl Config {
                 "must be empty or an http:// or https:// URL without a query, fragment, quotes or spaces",
             );
         }
+        if self.media.store == MediaStore::S3 && self.media.s3.bucket.trim().is_empty() {
+            return invalid("media.s3.bucket", "must be set when `media.store` is \"s3\"");
+        }
+        let endpoint = &self.media.s3.endpoint;
+        if !endpoint.is_empty() && !is_base_url(endpoint) {
+            return invalid("media.s3.endpoint", "must be empty or an http:// or https:// URL without a query");
+        }
         if !self.metrics.token.is_empty() && self.metrics.token.len() < 16 {
             return invalid("metrics.token", "must be empty or at least 16 characters");
         }
@@ -410,26 +482,25 @@ fn set_env_key(table: &mut toml::Table, name: &str, key: &str, raw: &str) -> Res
         .ok()
         .and_then(|mut parsed| parsed.remove("v"))
         .unwrap_or_else(|| toml::Value::String(raw.to_owned()));
-    let section = SECTIONS.iter().find(|section| key.strip_prefix(*section).is_some_and(|rest| rest.starts_with('_')));
-    match section {
-        Some(section) => {
-            let field = &key[section.len() + 1..];
-            let entry = table.entry(section.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
-            match entry {
-                toml::Value::Table(inner) => {
-                    inner.insert(field.to_owned(), value);
-                }
-                _ => {
-                    return Err(ConfigError::Invalid(format!(
-                        "{name}: `{section}` is not a section in the config file"
-                    )));
-                }
+    let section = SECTIONS
+        .iter()
+        .find(|section| key.strip_prefix(section.replace('.', "_").as_str()).is_some_and(|rest| rest.starts_with('_')));
+    let Some(section) = section else {
+        table.insert(key.to_owned(), value);
+        return Ok(());
+    };
+    let field = &key[section.len() + 1..];
+    let mut inner = table;
+    for part in section.split('.') {
+        let entry = inner.entry(part.to_owned()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        inner = match entry {
+            toml::Value::Table(next) => next,
+            _ => {
+                return Err(ConfigError::Invalid(format!("{name}: `{section}` is not a section in the config file")));
             }
-        }
-        None => {
-            table.insert(key.to_owned(), value);
-        }
+        };
     }
+    inner.insert(field.to_owned(), value);
     Ok(())
 }
 
@@ -541,6 +612,34 @@ mod ops_keys {
             let error = load(&format!("[media]\nbase_url = {bad:?}\n"), &[]).expect_err(bad);
             assert!(error.to_string().contains("media.base_url"), "{bad}: {error}");
         }
+    }
+
+    #[test]
+    fn s3_media_needs_a_bucket_and_reads_its_nested_section_from_the_environment() {
+        assert_eq!(Config::default().media.store, MediaStore::Disk);
+        let error = load("[media]\nstore = \"s3\"\n", &[]).expect_err("no bucket");
+        assert!(error.to_string().contains("media.s3.bucket"), "{error}");
+        let config = load(
+            "[media]\nstore = \"s3\"\n[media.s3]\nbucket = \"film\"\n",
+            &[
+                ("AIMOVIEZ_MEDIA_S3_ENDPOINT", "http://127.0.0.1:9000"),
+                ("AIMOVIEZ_MEDIA_S3_PATH_STYLE", "false"),
+                ("AIMOVIEZ_MEDIA_S3_SECRET_ACCESS_KEY", "shh"),
+            ],
+        )
+        .expect("valid");
+        assert_eq!(config.media.store, MediaStore::S3);
+        assert_eq!(
+            (config.media.s3.bucket.as_str(), config.media.s3.endpoint.as_str()),
+            ("film", "http://127.0.0.1:9000")
+        );
+        assert!(!config.media.s3.path_style);
+        assert_eq!(config.media.s3.secret_access_key.expose(), "shh");
+        assert!(!format!("{config:?}").contains("shh"), "the secret is never printed");
+        let error = load("", &[("AIMOVIEZ_MEDIA_S3_BUCKIT", "x")]).expect_err("unknown nested key");
+        assert!(error.to_string().contains("buckit"), "{error}");
+        let error = load("[media.s3]\nendpoint = \"s3.example.net\"\n", &[]).expect_err("not a URL");
+        assert!(error.to_string().contains("media.s3.endpoint"), "{error}");
     }
 }
 

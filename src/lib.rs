@@ -17,6 +17,7 @@ pub mod leaderboard;
 pub mod live;
 pub mod media;
 pub mod metrics;
+pub mod objstore;
 pub mod password;
 pub mod ratelimit;
 pub mod readmodel;

@@ -2,6 +2,8 @@
 //! a free port and talking to it. Each test file uses a different subset.
 #![allow(dead_code)]
 
+pub mod moto;
+
 use std::ffi::OsStr;
 use std::fs::File;
 use std::net::TcpListener;
