@@ -8,7 +8,9 @@
 //! tally in the locking transaction, and unlocked again (which drops it),
 //! visiting the stores in turn `BENCH_TALLY_LOCKS` times (default 3): the
 //! difference of the median lock times against the slot with no vote is what
-//! the freeze adds at that size.
+//! the freeze adds at that size. Each lock's CPU time (the process's, from
+//! `/proc/self/stat`) is printed beside its wall time: on a loaded machine
+//! the wall time also counts the time other processes held the cores.
 //! Then, on the locked slots: the whole export streamed through a sink that
 //! keeps nothing (time and the heap's peak above its level before, counted
 //! by an instrumented allocator), and `BENCH_TALLY_PROOFS` proofs (default
@@ -141,12 +143,15 @@ const FIRST: SlotPosition = SlotPosition::FIRST;
 impl Slot {
     /// Locks slot 1 as the scheduler does (its window ended), timing the
     /// writer's answer: the transaction, the freeze in it and its commit.
-    fn lock(&self, runtime: &tokio::runtime::Runtime) -> Duration {
+    /// Returns the wall time and the CPU time the process spent meanwhile
+    /// (the writer thread's work; on a loaded machine the wall time also
+    /// counts the time other processes held the cores).
+    fn lock(&self, runtime: &tokio::runtime::Runtime) -> (Duration, Duration) {
         self.clock.fetch_add((WINDOW_SECS + DAY_SECS) as i64 * 1_000, Ordering::Relaxed);
         let trigger = AdvanceTrigger::WindowEnded { season: self.season, position: FIRST };
-        let started = Instant::now();
+        let (started, cpu) = (Instant::now(), process_cpu());
         let outcome = runtime.block_on(self.handle.advance(trigger)).expect("advance");
-        let took = started.elapsed();
+        let took = (started.elapsed(), process_cpu().saturating_sub(cpu));
         assert!(matches!(outcome, AdvanceOutcome::Locked { .. }), "slot 1 locks: {outcome:?}");
         took
     }
@@ -221,6 +226,17 @@ fn vote_id_of(line: &[u8]) -> VoteId {
     VoteId::new(digits.parse().expect("a vote id")).expect("nonzero")
 }
 
+/// CPU time (user + system) this process has used, from `/proc/self/stat`
+/// (10 ms resolution); zero where there is no `/proc`.
+fn process_cpu() -> Duration {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return Duration::ZERO };
+    // Fields after the parenthesised command name: utime and stime are the
+    // 12th and 13th (fields 14 and 15 of the whole line), in clock ticks.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
+    let ticks: u64 = fields.get(11..13).map_or(0, |both| both.iter().filter_map(|t| t.parse::<u64>().ok()).sum());
+    Duration::from_millis(ticks * 10)
+}
+
 fn median(values: &[Duration]) -> Duration {
     let mut sorted = values.to_vec();
     sorted.sort();
@@ -243,40 +259,50 @@ fn main() {
 
     // Rounds visit every slot in turn, so all sizes see the same machine load.
     let mut lock_times = vec![Vec::new(); slots.len()];
+    let mut lock_cpu = vec![Vec::new(); slots.len()];
     let mut unlock_times = vec![Vec::new(); slots.len()];
     for round in 0..locks {
         for (n, slot) in slots.iter().enumerate() {
             if round > 0 {
                 unlock_times[n].push(slot.unlock(&runtime));
             }
-            lock_times[n].push(slot.lock(&runtime));
+            let (wall, cpu) = slot.lock(&runtime);
+            lock_times[n].push(wall);
+            lock_cpu[n].push(cpu);
         }
     }
     let list = |values: &[Duration]| values.iter().map(|d| format!("{:.1}", ms(*d))).collect::<Vec<_>>().join(", ");
     let medians: Vec<Duration> = lock_times.iter().map(|times| median(times)).collect();
+    let cpu_medians: Vec<Duration> = lock_cpu.iter().map(|times| median(times)).collect();
     println!();
     println!(
-        "| slot votes | lock runs (ms) | median lock ms | added by the freeze (ms, vs 0 votes) | unlock runs (ms) |"
+        "| slot votes | lock runs (ms) | median lock ms | added by the freeze (ms, vs 0 votes) | lock CPU runs (ms) | \
+         median lock CPU ms | unlock runs (ms) |"
     );
-    println!("|---:|---|---:|---:|---|");
+    println!("|---:|---|---:|---:|---|---:|---|");
     for (n, slot) in slots.iter().enumerate() {
         println!(
-            "| {} | {} | {:.1} | {:+.1} | {} |",
+            "| {} | {} | {:.1} | {:+.1} | {} | {:.0} | {} |",
             slot.votes,
             list(&lock_times[n]),
             ms(medians[n]),
             ms(medians[n]) - ms(medians[0]),
+            list(&lock_cpu[n]),
+            ms(cpu_medians[n]),
             list(&unlock_times[n])
         );
     }
     let last = slots.len() - 1;
     println!();
     println!(
-        "freezing {} votes adds {:.3} s to the locking transaction (median {:.1} ms vs {:.1} ms with no votes)",
+        "freezing {} votes adds {:.3} s to the locking transaction (median {:.1} ms vs {:.1} ms with no votes; \
+         CPU {:.0} ms vs {:.0} ms)",
         slots[last].votes,
         (ms(medians[last]) - ms(medians[0])) / 1000.0,
         ms(medians[last]),
         ms(medians[0]),
+        ms(cpu_medians[last]),
+        ms(cpu_medians[0]),
     );
 
     println!();

@@ -111,12 +111,12 @@ pub struct VoterKey(String);
 impl VoterKey {
     /// The voter key of a signed-in user.
     pub fn user(user: UserId) -> Self {
-        Self(format!("u:{user}"))
+        Self(VoterKeyText::user(user).as_str().to_owned())
     }
 
     /// The voter key of an anonymous device, from its 128-bit fingerprint.
     pub fn device(fingerprint: [u8; 16]) -> Self {
-        Self(format!("d:{}", hex::encode(fingerprint)))
+        Self(VoterKeyText::device(&fingerprint).as_str().to_owned())
     }
 
     /// Reads back a stored key, accepting only the two shapes above.
@@ -151,6 +151,63 @@ impl fmt::Display for VoterKey {
     }
 }
 
+/// The text of a voter key (`u:<id>` or `d:<32 hex digits>`) in a fixed
+/// buffer: the one place both spellings are written, by [`VoterKey`] and
+/// by a tally freeze, which hashes the text of every vote of a slot (a
+/// million) and so must not allocate for each.
+#[derive(Clone, Copy)]
+pub struct VoterKeyText {
+    bytes: [u8; VoterKeyText::MAX_BYTES],
+    len: u8,
+}
+
+impl VoterKeyText {
+    /// The longest text: `d:` and 32 hex digits (`u:` and a u64 is 22).
+    pub const MAX_BYTES: usize = 34;
+
+    /// `u:<id>`.
+    pub fn user(user: UserId) -> Self {
+        let mut text = VoterKeyText { bytes: [0; Self::MAX_BYTES], len: 2 };
+        text.bytes[..2].copy_from_slice(b"u:");
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
+        let mut rest = user.get();
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        let count = digits.len() - start;
+        text.bytes[2..2 + count].copy_from_slice(&digits[start..]);
+        text.len = (2 + count) as u8;
+        text
+    }
+
+    /// `d:<fingerprint in lowercase hex>`.
+    pub fn device(fingerprint: &[u8; 16]) -> Self {
+        let mut text = VoterKeyText { bytes: [0; Self::MAX_BYTES], len: Self::MAX_BYTES as u8 };
+        text.bytes[..2].copy_from_slice(b"d:");
+        // 16 bytes always fit the 32 digits left.
+        let _ = hex::encode_to_slice(fingerprint, &mut text.bytes[2..]);
+        text
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII is ever written.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for VoterKeyText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "VoterKeyText({})", self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,6 +230,13 @@ mod tests {
         assert_eq!(user.as_str(), "u:7");
         assert!(user.is_user());
         assert!(VoterKey::parse("x:1").is_err());
+        for id in [1, 7, 10, 999, u64::MAX] {
+            let user = UserId::new(id).expect("nonzero");
+            assert_eq!(VoterKeyText::user(user).as_str(), format!("u:{id}"));
+        }
+        let fingerprint = [0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0, 0xff, 2, 3, 4, 5, 6, 0x70];
+        assert_eq!(VoterKeyText::device(&fingerprint).as_str(), "d:0123456789abcdef00ff020304050670");
+        assert_eq!(VoterKey::device(fingerprint).as_str(), VoterKeyText::device(&fingerprint).as_str());
         assert!(VoterKey::parse("d:zz").is_err());
         assert!(VoterKey::parse("u:0").is_err());
     }

@@ -24,15 +24,15 @@ use redb::{ReadOnlyTable, ReadableTable, WriteTransaction};
 
 use super::records::{self, TallyHeadRecord};
 use super::tables::*;
-use super::vote_layout::{self, VoteBytes};
+use super::vote_layout::{self, TallyVote, VoteBytes};
 use super::{Store, StoreError};
 use crate::domain::clock::Timestamp;
 use crate::domain::ids::{ClipId, SeasonId, SlotPosition, VoteId};
-use crate::domain::model::Vote;
+use crate::domain::model::VoteState;
 use crate::domain::tally::merkle::{self, FrozenTree, PathError};
 use crate::domain::tally::{
-    CHUNK_LEVEL, CHUNK_LINES, ChunkLines, ChunkedSubtrees, FrozenTally, MerkleHash, RootBuilder, SlotSalt, TallyProof,
-    TallyRules, counted_bit, line_of_vote,
+    CHUNK_LEVEL, CHUNK_LINES, ChunkLines, ChunkedSubtrees, FrozenTally, LineError, MerkleHash, Pseudonym, RootBuilder,
+    SlotSalt, TallyLine, TallyProof, TallyRules, counted_bit,
 };
 use crate::domain::tournament::SlotStatus;
 
@@ -41,21 +41,37 @@ fn corrupt(reason: impl Into<String>) -> StoreError {
 }
 
 /// Calls `each` with the slot's votes in increasing id order, starting at
-/// vote id `from`, until it returns `false`.
+/// vote id `from`, until it returns `false`. Reads one range and decodes
+/// each vote without allocating (a freeze reads a million).
 pub(crate) fn for_each_slot_vote(
     votes: &impl ReadableTable<(u64, u32, u64), &'static VoteBytes>,
     (season, position): (SeasonId, SlotPosition),
     from: u64,
-    mut each: impl FnMut(Vote) -> Result<bool, StoreError>,
+    mut each: impl FnMut(&TallyVote) -> Result<bool, StoreError>,
 ) -> Result<(), StoreError> {
     let range = (season.get(), position.get(), from)..=(season.get(), position.get(), u64::MAX);
     for entry in votes.range(range)? {
         let (key, bytes) = entry?;
-        if !each(vote_layout::decode_vote(key.value(), bytes.value())?)? {
+        if !each(&vote_layout::decode_tally_vote(key.value().2, bytes.value())?)? {
             break;
         }
     }
     Ok(())
+}
+
+/// The published line of a stored vote under the slot's salt and the
+/// `counted` bit frozen at the lock (what `domain::tally::line_of_vote`
+/// makes of a decoded [`Vote`](crate::domain::model::Vote)).
+fn line_of(vote: &TallyVote, salt: &SlotSalt, counted: bool) -> Result<TallyLine, LineError> {
+    TallyLine::new(
+        vote.id,
+        Pseudonym::of_text(salt, vote.voter.as_str()),
+        vote.clip,
+        vote.vote_type,
+        vote.weight,
+        vote.cast_at,
+        counted,
+    )
 }
 
 /// What the locking transaction knows when it freezes a slot.
@@ -82,7 +98,10 @@ pub(crate) struct FreezeRequest {
 
 /// Freezes a slot's tally in the caller's write transaction: one pass over
 /// its votes in id order, hashing each line once, writing a chunk row per
-/// 64 lines and a node row per perfect subtree of 64 lines or more.
+/// 64 lines and a node row per perfect subtree of 64 lines or more. The
+/// lines of each batch of [`FREEZE_BATCH`] votes are made and hashed
+/// together, on several threads when the batch is large ([`leaves_of`]):
+/// this is most of the cost of locking a slot of a million votes (#15).
 pub(crate) fn freeze(
     txn: &WriteTransaction,
     votes: &impl ReadableTable<(u64, u32, u64), &'static VoteBytes>,
@@ -97,49 +116,65 @@ pub(crate) fn freeze(
     // old rows; this guards a file where it did not).
     remove_rows(&mut heads, &mut chunks, &mut nodes, s, p)?;
     let mut builder = RootBuilder::new();
-    let mut chunk = ChunkLines::new();
+    // The open chunk's leaves: a full one is a stored level-6 node, the
+    // last (partial) one is hashed into the head.
+    let mut chunk: Vec<MerkleHash> = Vec::with_capacity(CHUNK_LINES as usize);
     let (mut mask, mut first_vote, mut counted_votes) = (0u64, 0u64, 0u64);
     let (mut last_first_vote, mut last_hash) = (0u64, merkle::empty_root());
     let mut completed = Vec::with_capacity(8);
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_HASHING_THREADS);
+    let mut pending: Vec<(TallyVote, bool)> = Vec::with_capacity(FREEZE_BATCH);
+    // The lines of a batch are made and hashed apart (in parallel), then
+    // their leaves go into the tree, the node rows and the chunk rows in
+    // vote order, here.
+    let mut flush = |pending: &mut Vec<(TallyVote, bool)>| -> Result<(), StoreError> {
+        let leaves = leaves_of(pending, &request.salt, workers)?;
+        for ((vote, counted), leaf) in pending.iter().zip(leaves) {
+            if chunk.is_empty() {
+                first_vote = vote.id.get();
+            }
+            if *counted {
+                mask |= 1 << chunk.len();
+                counted_votes += 1;
+            }
+            chunk.push(leaf);
+            builder.push_reporting(leaf, |subtree| {
+                if subtree.level >= CHUNK_LEVEL {
+                    completed.push(subtree);
+                }
+            });
+            for subtree in completed.drain(..) {
+                let level = u8::try_from(subtree.level).map_err(|_| corrupt("tree too tall"))?;
+                nodes.insert((s, p, level, subtree.index), subtree.hash.as_bytes())?;
+                if subtree.level == CHUNK_LEVEL {
+                    last_hash = subtree.hash;
+                }
+            }
+            if chunk.len() as u64 == CHUNK_LINES {
+                let index = (builder.size() - 1) / CHUNK_LINES;
+                chunks.insert((s, p, first_vote), (index, mask))?;
+                last_first_vote = first_vote;
+                chunk.clear();
+                mask = 0;
+            }
+        }
+        pending.clear();
+        Ok(())
+    };
     for_each_slot_vote(votes, request.slot, 0, |vote| {
-        let counted = vote.counts() && request.competing.contains(&vote.clip);
-        let line = line_of_vote(&vote, &request.salt, counted)
-            .map_err(|error| corrupt(format!("vote {}: {error}", vote.id)))?;
-        if chunk.is_empty() {
-            first_vote = vote.id.get();
-        }
-        if counted {
-            mask |= 1 << chunk.len();
-            counted_votes += 1;
-        }
-        chunk.push(&line);
-        let leaf = chunk.leaves[chunk.len() - 1];
-        builder.push_reporting(leaf, |subtree| {
-            if subtree.level >= CHUNK_LEVEL {
-                completed.push(subtree);
-            }
-        });
-        for subtree in completed.drain(..) {
-            let level = u8::try_from(subtree.level).map_err(|_| corrupt("tree too tall"))?;
-            nodes.insert((s, p, level, subtree.index), subtree.hash.as_bytes())?;
-            if subtree.level == CHUNK_LEVEL {
-                last_hash = subtree.hash;
-            }
-        }
-        if chunk.len() as u64 == CHUNK_LINES {
-            let index = (builder.size() - 1) / CHUNK_LINES;
-            chunks.insert((s, p, first_vote), (index, mask))?;
-            last_first_vote = first_vote;
-            chunk.clear();
-            mask = 0;
+        let counted = vote.state == VoteState::Counted && request.competing.contains(&vote.clip);
+        pending.push((*vote, counted));
+        if pending.len() == FREEZE_BATCH {
+            flush(&mut pending)?;
         }
         Ok(true)
     })?;
+    flush(&mut pending)?;
     if !chunk.is_empty() {
         let index = builder.size() / CHUNK_LINES;
         chunks.insert((s, p, first_vote), (index, mask))?;
         last_first_vote = first_vote;
-        last_hash = chunk.hash();
+        last_hash = merkle::root_of(&chunk);
     }
     let record = TallyHeadRecord {
         root: *builder.root().as_bytes(),
@@ -156,6 +191,66 @@ pub(crate) fn freeze(
     };
     heads.insert((s, p), records::encode(&record).as_slice())?;
     frozen_of(season, position, &record)
+}
+
+/// Votes a freeze reads before making and hashing their lines together.
+const FREEZE_BATCH: usize = 16_384;
+
+/// Fewest lines worth a thread of their own (a small slot is hashed on
+/// the writer's thread alone).
+const MIN_LINES_PER_THREAD: usize = 2_048;
+
+/// Most threads hashing one freeze's lines.
+const MAX_HASHING_THREADS: usize = 4;
+
+/// The leaf hash of each vote's line, in order. A slot's freeze is mostly
+/// this (a keyed BLAKE3 pseudonym and a SHA-256 per line, each line
+/// independent of the others), so a large batch is split over up to
+/// `workers` threads, the writer's own among them; if a thread cannot be
+/// started its share is hashed on the writer's.
+fn leaves_of(batch: &[(TallyVote, bool)], salt: &SlotSalt, workers: usize) -> Result<Vec<MerkleHash>, StoreError> {
+    let per_thread = batch.len().div_ceil(workers.max(1)).max(MIN_LINES_PER_THREAD);
+    let mut parts = batch.chunks(per_thread);
+    let Some(own) = parts.next() else { return Ok(Vec::new()) };
+    let hashed = std::thread::scope(|scope| {
+        let others: Vec<_> = parts
+            .map(|part| {
+                let thread = std::thread::Builder::new()
+                    .name("tally-hash".to_owned())
+                    .spawn_scoped(scope, move || hash_lines(part, salt))
+                    .ok();
+                (part, thread)
+            })
+            .collect();
+        let mut leaves = hash_lines(own, salt);
+        for (part, thread) in others {
+            let part = match thread {
+                Some(thread) => thread.join().unwrap_or_else(|_| Err("a hashing thread panicked".to_owned())),
+                None => hash_lines(part, salt),
+            };
+            leaves = match (leaves, part) {
+                (Ok(mut leaves), Ok(part)) => {
+                    leaves.extend(part);
+                    Ok(leaves)
+                }
+                (Err(error), _) | (_, Err(error)) => Err(error),
+            };
+        }
+        leaves
+    });
+    hashed.map_err(corrupt)
+}
+
+/// Each vote's line written into one reused buffer and hashed as a leaf.
+fn hash_lines(votes: &[(TallyVote, bool)], salt: &SlotSalt) -> Result<Vec<MerkleHash>, String> {
+    let mut line = Vec::with_capacity(256);
+    let mut leaves = Vec::with_capacity(votes.len());
+    for (vote, counted) in votes {
+        line.clear();
+        line_of(vote, salt, *counted).map_err(|error| format!("vote {}: {error}", vote.id))?.write_to(&mut line);
+        leaves.push(merkle::leaf_hash(&line));
+    }
+    Ok(leaves)
 }
 
 /// Removes a slot's frozen tally (an unlock) and returns what it had
@@ -276,8 +371,7 @@ where
         out.clear();
         let len = self.chunk_len(index) as usize;
         for_each_slot_vote(&self.votes, self.slot, first, |vote| {
-            let counted = counted_bit(mask, out.len());
-            let line = line_of_vote(&vote, &self.salt, counted)
+            let line = line_of(vote, &self.salt, counted_bit(mask, out.len()))
                 .map_err(|error| corrupt(format!("vote {}: {error}", vote.id)))?;
             out.push(&line);
             Ok(out.len() < len)
@@ -509,7 +603,7 @@ pub(crate) fn tally_heads_in(
 mod tests {
     use super::*;
     use crate::domain::ids::VoterKey;
-    use crate::domain::model::VoteState;
+    use crate::domain::model::Vote;
     use crate::domain::tally::merkle::{leaf_hash, verify_inclusion};
     use crate::domain::tally::{Expected, TallyChecker};
     use crate::domain::vote::VoteType;
@@ -551,6 +645,10 @@ mod tests {
     }
 
     fn freeze_in(store: &Store, position: u32, votes: &[Vote], competing: &[u64]) -> FrozenTally {
+        freeze_salted(store, position, votes, competing, SlotSalt::from_bytes(rand::random()))
+    }
+
+    fn freeze_salted(store: &Store, position: u32, votes: &[Vote], competing: &[u64], salt: SlotSalt) -> FrozenTally {
         let txn = store.database().expect("db").begin_write().expect("txn");
         insert_votes(&txn, votes);
         let frozen = {
@@ -562,7 +660,7 @@ mod tests {
                 winner_assigned: false,
                 rules: TallyRules::default(),
                 locked_at: Timestamp::from_millis(1_800_000_000_000),
-                salt: SlotSalt::from_bytes(rand::random()),
+                salt,
             };
             freeze(&txn, &records, &request).expect("freeze")
         };
@@ -625,6 +723,39 @@ mod tests {
             let absent = VoteId::new(99_999_999).expect("id");
             assert_eq!(store.tally_proof(season, at, absent).expect("lookup"), ProofLookup::NoSuchVote);
         }
+    }
+
+    /// The freeze and the export decode votes without allocating, and the
+    /// freeze hashes batches of lines on several threads; the lines must be
+    /// byte for byte what `line_of_vote` makes of the decoded vote, in
+    /// order, for both shapes of voter key and every state, across batches.
+    #[test]
+    fn lines_are_those_of_the_decoded_votes() {
+        let (_dir, store) = open_store();
+        let salt = SlotSalt::from_bytes([7; 32]);
+        let states = [VoteState::Counted, VoteState::Revoked { refunded: true }, VoteState::Voided];
+        let size = FREEZE_BATCH as u64 + 2 * MIN_LINES_PER_THREAD as u64 + 3;
+        let votes: Vec<Vote> = (1..=size)
+            .map(|n| {
+                let mut vote = vote(n, 9, n % 11 + 1, n % 4 + 1, VoteType::Standard, states[n as usize % 3]);
+                if n % 2 == 0 {
+                    vote.voter = VoterKey::device((n as u128).to_le_bytes());
+                }
+                vote
+            })
+            .collect();
+        let frozen = freeze_salted(&store, 9, &votes, &[1, 2, 3], salt.clone());
+        let text = export(&store, 9, &frozen.root);
+        let lines: Vec<&[u8]> = text.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
+        assert_eq!(lines.len(), votes.len());
+        let mut leaves = Vec::with_capacity(votes.len());
+        for (vote, line) in votes.iter().zip(lines) {
+            let counted = vote.counts() && vote.clip.get() <= 3;
+            let expected = crate::domain::tally::line_of_vote(vote, &salt, counted).expect("in range").to_bytes();
+            assert_eq!(line, expected.as_slice(), "vote {}", vote.id);
+            leaves.push(leaf_hash(&expected));
+        }
+        assert_eq!(frozen.root, merkle::root_of(&leaves));
     }
 
     #[test]

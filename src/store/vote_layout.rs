@@ -16,7 +16,7 @@
 
 use super::StoreError;
 use crate::domain::clock::{Timestamp, UtcDay};
-use crate::domain::ids::{ClipId, SeasonId, SlotPosition, UserId, VoteId, VoterKey};
+use crate::domain::ids::{ClipId, SeasonId, SlotPosition, UserId, VoteId, VoterKey, VoterKeyText};
 use crate::domain::ledger::{DayBudget, LedgerVote, SlotLedger};
 use crate::domain::model::{Vote, VoteState};
 use crate::domain::vote::{SpecialsUsed, VoteType};
@@ -79,6 +79,25 @@ pub fn voter_from_bytes(bytes: &VoterBytes) -> Result<VoterKey, StoreError> {
     }
 }
 
+/// The text of a stored voter key, without allocating; refuses what
+/// [`voter_from_bytes`] refuses.
+pub fn voter_text(bytes: &VoterBytes) -> Result<VoterKeyText, StoreError> {
+    match bytes[0] {
+        TAG_USER => {
+            let mut id = [0u8; 8];
+            id.copy_from_slice(&bytes[1..9]);
+            let user = UserId::new(u64::from_be_bytes(id)).ok_or_else(|| corrupt("voter key", "zero user id"))?;
+            Ok(VoterKeyText::user(user))
+        }
+        TAG_DEVICE => {
+            let mut fingerprint = [0u8; 16];
+            fingerprint.copy_from_slice(&bytes[1..]);
+            Ok(VoterKeyText::device(&fingerprint))
+        }
+        tag => Err(corrupt("voter key", format!("unknown tag {tag}"))),
+    }
+}
+
 /// The key of a voter's stored user id, when signed in.
 pub fn user_of(bytes: &VoterBytes) -> Option<UserId> {
     if bytes[0] != TAG_USER {
@@ -130,32 +149,89 @@ pub fn encode_vote(vote: &Vote) -> Result<VoteBytes, StoreError> {
 
 /// Reads a stored vote back from its key and bytes.
 pub fn decode_vote(key: (u64, u32, u64), bytes: &VoteBytes) -> Result<Vote, StoreError> {
+    let (season, position, id) = key;
+    let fields = fields(bytes)?;
+    Ok(Vote {
+        id: VoteId::new(id).ok_or_else(|| corrupt("vote", "zero id"))?,
+        voter: voter_from_bytes(&fields.voter)?,
+        season: SeasonId::new(season).ok_or_else(|| corrupt("vote", "zero season"))?,
+        position: SlotPosition::new(position).ok_or_else(|| corrupt("vote", "zero slot"))?,
+        clip: fields.clip,
+        vote_type: fields.vote_type,
+        weight: fields.weight,
+        day: fields.cast_at.utc_day(),
+        cast_at: fields.cast_at,
+        state: fields.state,
+        risk_score: bytes[36],
+        risk_reasons: u16::from_le_bytes([bytes[37], bytes[38]]),
+        flagged: bytes[34] & (1 << 5) != 0,
+    })
+}
+
+/// What a published tally line needs of a stored vote, read without
+/// allocating: a freeze and an export read every vote of a slot (a
+/// million), and [`decode_vote`] allocates the voter key's text.
+#[derive(Debug, Clone, Copy)]
+pub struct TallyVote {
+    /// The vote's id.
+    pub id: VoteId,
+    /// The voter key's text, as [`VoterKey::as_str`] spells it.
+    pub voter: VoterKeyText,
+    /// The clip voted for.
+    pub clip: ClipId,
+    /// Standard, super or mega.
+    pub vote_type: VoteType,
+    /// Its weight.
+    pub weight: u32,
+    /// When it was cast.
+    pub cast_at: Timestamp,
+    /// Counted, revoked or voided.
+    pub state: VoteState,
+}
+
+/// Reads what a tally line needs of the stored vote `id`, with the same
+/// checks as [`decode_vote`].
+pub fn decode_tally_vote(id: u64, bytes: &VoteBytes) -> Result<TallyVote, StoreError> {
+    let fields = fields(bytes)?;
+    Ok(TallyVote {
+        id: VoteId::new(id).ok_or_else(|| corrupt("vote", "zero id"))?,
+        voter: voter_text(&fields.voter)?,
+        clip: fields.clip,
+        vote_type: fields.vote_type,
+        weight: fields.weight,
+        cast_at: fields.cast_at,
+        state: fields.state,
+    })
+}
+
+/// The checked fields of a stored vote's bytes that both readers share.
+struct Fields {
+    voter: VoterBytes,
+    clip: ClipId,
+    cast_at: Timestamp,
+    vote_type: VoteType,
+    weight: u32,
+    state: VoteState,
+}
+
+fn fields(bytes: &VoteBytes) -> Result<Fields, StoreError> {
     if bytes[0] != VOTE_VERSION {
         return Err(corrupt("vote", format!("unknown record version {}", bytes[0])));
     }
-    let (season, position, id) = key;
     let mut voter = [0u8; VOTER_BYTES];
     voter.copy_from_slice(&bytes[1..18]);
     let mut clip = [0u8; 8];
     clip.copy_from_slice(&bytes[18..26]);
     let mut cast_at = [0u8; 8];
     cast_at.copy_from_slice(&bytes[26..34]);
-    let cast_at = Timestamp::from_millis(i64::from_le_bytes(cast_at));
     let bits = bytes[34];
-    Ok(Vote {
-        id: VoteId::new(id).ok_or_else(|| corrupt("vote", "zero id"))?,
-        voter: voter_from_bytes(&voter)?,
-        season: SeasonId::new(season).ok_or_else(|| corrupt("vote", "zero season"))?,
-        position: SlotPosition::new(position).ok_or_else(|| corrupt("vote", "zero slot"))?,
+    Ok(Fields {
+        voter,
         clip: ClipId::new(u64::from_le_bytes(clip)).ok_or_else(|| corrupt("vote", "zero clip"))?,
+        cast_at: Timestamp::from_millis(i64::from_le_bytes(cast_at)),
         vote_type: VoteType::from_tag(bits & 0b11).ok_or_else(|| corrupt("vote", "bad type"))?,
         weight: u32::from(bytes[35]),
-        day: cast_at.utc_day(),
-        cast_at,
         state: state_of((bits >> 2) & 0b111).ok_or_else(|| corrupt("vote", "bad state"))?,
-        risk_score: bytes[36],
-        risk_reasons: u16::from_le_bytes([bytes[37], bytes[38]]),
-        flagged: bits & (1 << 5) != 0,
     })
 }
 
@@ -342,9 +418,25 @@ mod tests {
             let bytes = encode_vote(&original).expect("encodes");
             assert_eq!(decode_vote(vote_key(&original), &bytes).expect("decodes"), original);
         }
+        for voter in [VoterKey::device([7; 16]), VoterKey::user(UserId::new(1234).expect("nonzero"))] {
+            for state in states {
+                let original = vote(voter.clone(), state);
+                let bytes = encode_vote(&original).expect("encodes");
+                let read = decode_tally_vote(original.id.get(), &bytes).expect("decodes");
+                assert_eq!(read.voter.as_str(), original.voter.as_str());
+                assert_eq!(
+                    (read.id, read.clip, read.vote_type, read.weight, read.cast_at, read.state),
+                    (original.id, original.clip, original.vote_type, original.weight, original.cast_at, original.state)
+                );
+            }
+        }
+        let mut bad_voter = encode_vote(&vote(VoterKey::device([7; 16]), VoteState::Counted)).expect("encodes");
+        bad_voter[1] = 9;
+        assert!(decode_tally_vote(1, &bad_voter).is_err() && decode_vote((1, 1, 1), &bad_voter).is_err());
         let mut wrong_version = encode_vote(&vote(VoterKey::device([7; 16]), VoteState::Counted)).expect("encodes");
         wrong_version[0] = 2;
         assert!(decode_vote((1, 1, 1), &wrong_version).is_err());
+        assert!(decode_tally_vote(1, &wrong_version).is_err());
     }
 
     /// Existing files must keep reading: the bytes of a vote and a ledger are

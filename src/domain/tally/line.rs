@@ -56,7 +56,14 @@ pub struct Pseudonym([u8; 32]);
 impl Pseudonym {
     /// The pseudonym of `voter` in the slot salted with `salt`.
     pub fn of(salt: &SlotSalt, voter: &VoterKey) -> Self {
-        Self(*blake3::keyed_hash(&salt.0, voter.as_str().as_bytes()).as_bytes())
+        Self::of_text(salt, voter.as_str())
+    }
+
+    /// The pseudonym of the voter key spelled `voter` (the text of a
+    /// [`VoterKey`], e.g. from a
+    /// [`VoterKeyText`](crate::domain::ids::VoterKeyText) without allocating).
+    pub fn of_text(salt: &SlotSalt, voter: &str) -> Self {
+        Self(*blake3::keyed_hash(&salt.0, voter.as_bytes()).as_bytes())
     }
 
     /// Wraps 32 raw bytes.
