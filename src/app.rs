@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::ServerSecret;
 use crate::captcha::Captcha;
-use crate::config::Config;
+use crate::config::{Config, MediaStore};
 use crate::demo;
 use crate::domain::clock::Timestamp;
 use crate::domain::ids::ClipId;
@@ -25,6 +25,7 @@ use crate::live::{CountChange, LiveHub, SlotView};
 use crate::media::MediaLibrary;
 use crate::media::access::MediaAccess;
 use crate::media::{poster, upload};
+use crate::objstore;
 use crate::ratelimit::RateLimiter;
 use crate::readmodel::ReadModel;
 use crate::service::accounts::LoginThrottle;
@@ -92,6 +93,8 @@ pub enum StartStep {
     Writer,
     /// Opening the media directory.
     Media,
+    /// Reaching the media bucket (`[media] store = "s3"`).
+    MediaBucket,
     /// Seeding the demo season.
     Demo,
     /// Binding the listening socket.
@@ -110,6 +113,7 @@ impl std::fmt::Display for StartStep {
             StartStep::Leaderboards => "cannot rebuild the leaderboards",
             StartStep::Writer => "cannot start the writer thread",
             StartStep::Media => "cannot open the media directory",
+            StartStep::MediaBucket => "cannot use the media bucket (`[media.s3]`)",
             StartStep::Demo => "cannot seed the demo season",
             StartStep::Listener => "cannot listen on",
         })
@@ -204,6 +208,19 @@ impl App {
         let clip_sequence = store.clip_change_sequence().map_err(failed(StartStep::Memory, &db_name))?;
         let metrics = Arc::new(crate::metrics::Metrics::new(clip_sequence));
         live.load(read_model.read(SlotView::from_read_state));
+        // A bucket that cannot be listed stops the start here, not at the first upload.
+        let bucket = match config.media.store {
+            MediaStore::Disk => None,
+            MediaStore::S3 => {
+                let s3 = &config.media.s3;
+                let bucket = objstore::connect(s3).map_err(failed(StartStep::MediaBucket, ""))?;
+                objstore::check_bucket(bucket.as_ref(), s3, &s3.bucket)
+                    .await
+                    .map_err(failed(StartStep::MediaBucket, ""))?;
+                tracing::info!(bucket = %s3.bucket, endpoint = %objstore::describe_endpoint(s3, &s3.bucket), "media in a bucket");
+                Some(bucket)
+            }
+        };
         // Which clips use which media files, loaded before the writer starts
         // so no committed clip falls between the load and the listener.
         let media = {
@@ -214,7 +231,11 @@ impl App {
             tokio::task::spawn_blocking(move || -> Result<MediaLibrary, Box<dyn std::error::Error + Send + Sync>> {
                 let mut clips = Vec::new();
                 store.unrejected_clips(|clip| clips.push(clip))?;
-                Ok(MediaLibrary::open_with(root, cache_bytes, max_cached, MediaAccess::load(clips))?)
+                let library = MediaLibrary::open_with(root, cache_bytes, max_cached, MediaAccess::load(clips))?;
+                Ok(match bucket {
+                    Some(bucket) => library.with_bucket(bucket),
+                    None => library,
+                })
             })
             .await
             .map_err(failed(StartStep::Media, config.media_dir().display().to_string()))?

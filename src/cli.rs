@@ -1,6 +1,8 @@
 //! The command line: `serve`, `check`, `admin`, `backup`, `restore`,
-//! `reindex` and `tally verify` (in `cli/tally.rs`).
+//! `reindex`, `tally verify` (in `cli/tally.rs`) and `media migrate` (in
+//! `cli/media.rs`).
 
+mod media;
 mod tally;
 
 use std::io::IsTerminal;
@@ -54,6 +56,10 @@ enum Command {
     /// Check a locked slot's published tally (see docs/verify.md).
     #[command(subcommand)]
     Tally(tally::TallyCommand),
+    /// Media files: `migrate --to s3|disk` moves them between the data dir
+    /// and the bucket of `[media.s3]`.
+    #[command(subcommand)]
+    Media(media::MediaCommand),
 }
 
 #[derive(Debug, Args)]
@@ -147,6 +153,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Backup(args) => backup(args),
         Command::Restore(args) => restore(args),
         Command::Tally(command) => tally::run(command),
+        Command::Media(command) => media::run(command),
     }
 }
 

@@ -2,6 +2,8 @@
 //! the media root under their content addresses and seeded (once) as an
 //! active season, so `serve --demo` shows a working vote arena at once.
 
+use bytes::Bytes;
+
 use crate::media::{MediaKind, MediaLibrary};
 use crate::store::writer::{DemoSeed, SeedClip, WriterHandle};
 
@@ -71,9 +73,14 @@ const CLIPS: [DemoClip; 4] = [
 pub async fn seed(media: &MediaLibrary, writer: &WriterHandle, options: &DemoOptions) -> Result<bool, String> {
     let mut clips = Vec::with_capacity(CLIPS.len());
     for clip in &CLIPS {
-        let video = media.store_bytes(clip.video, MediaKind::Mp4).map_err(|e| format!("writing demo video: {e}"))?;
-        let poster =
-            media.store_bytes(clip.poster, MediaKind::Jpeg).map_err(|e| format!("writing demo poster: {e}"))?;
+        let video = media
+            .store(Bytes::from_static(clip.video), MediaKind::Mp4)
+            .await
+            .map_err(|e| format!("writing demo video: {e}"))?;
+        let poster = media
+            .store(Bytes::from_static(clip.poster), MediaKind::Jpeg)
+            .await
+            .map_err(|e| format!("writing demo poster: {e}"))?;
         clips.push(SeedClip {
             title: clip.title.to_owned(),
             description: clip.description.to_owned(),

@@ -1,6 +1,6 @@
 //! `GET`/`HEAD /media/{*path}`: clip and poster files with validators,
 //! conditional requests and single byte ranges, identical for files served
-//! from memory and from disk (`media::load` finds them).
+//! from memory, from disk and from an S3 bucket (`media::load` finds them).
 //!
 //! Who gets a file is `media::access`: a file of an approved clip goes to
 //! anyone, `public, max-age=31536000, immutable`; a file used only by
@@ -25,6 +25,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::TryStreamExt;
 use http_range_header::{RangeUnsatisfiableError, StartPosition};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
@@ -49,6 +50,16 @@ async fn body(file: &MediaFile, range: RangeInclusive<u64>) -> std::io::Result<B
             file.seek(SeekFrom::Start(*range.start())).await?;
             let reader = file.take(range.end() - range.start() + 1);
             Ok(Body::from_stream(tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024)))
+        }
+        MediaFile::Bucket { store, path, .. } => {
+            // One ranged GET, passed through as it arrives: never the whole
+            // object in memory.
+            let options = object_store::GetOptions {
+                range: Some(object_store::GetRange::Bounded(*range.start()..range.end() + 1)),
+                ..object_store::GetOptions::default()
+            };
+            let stream = store.get_opts(path, options).await?.into_stream();
+            Ok(Body::from_stream(stream.map_err(std::io::Error::from)))
         }
     }
 }

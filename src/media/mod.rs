@@ -7,9 +7,18 @@
 //! meaning: responses are immutable and the ETag is the hash itself. Hot
 //! files are kept in memory (a byte-weighted cache), so a range is a slice of
 //! the cached bytes; files larger than the per-file cap are read from disk.
+//!
+//! With `[media] store = "s3"` the files live in a bucket instead, at the
+//! same names (see [`MediaLibrary::with_bucket`]): uploads are still
+//! received and checked under the local root's `.incoming/`, then written
+//! to the bucket; a large file is streamed from the bucket range by range,
+//! a small hot one is kept in the same memory cache. Object sizes and dates
+//! are remembered (names never change meaning), so a cached name costs no
+//! request to the bucket, and an uncached large one costs one ranged GET.
 
 pub mod access;
 pub mod faststart;
+pub mod migrate;
 pub mod poster;
 pub mod probe;
 pub mod upload;
@@ -22,9 +31,12 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
+use tokio::io::AsyncWriteExt;
 use tokio::sync::{Notify, mpsc};
 
 use access::MediaAccess;
+
+use crate::objstore::{ObjectPath, ObjectStore, ObjectStoreExt};
 
 /// File types the server stores and serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,6 +181,17 @@ pub enum MediaFile {
         /// Its validators.
         validators: Box<Validators>,
     },
+    /// Too large to cache: streamed from the bucket.
+    Bucket {
+        /// The bucket.
+        store: Arc<dyn ObjectStore>,
+        /// The object (the media name).
+        path: ObjectPath,
+        /// Its length in bytes.
+        len: u64,
+        /// Its validators.
+        validators: Box<Validators>,
+    },
 }
 
 impl MediaFile {
@@ -176,7 +199,7 @@ impl MediaFile {
     pub fn len(&self) -> u64 {
         match self {
             MediaFile::Memory(file) => file.bytes.len() as u64,
-            MediaFile::Disk { len, .. } => *len,
+            MediaFile::Disk { len, .. } | MediaFile::Bucket { len, .. } => *len,
         }
     }
 
@@ -189,7 +212,7 @@ impl MediaFile {
     pub fn validators(&self) -> &Validators {
         match self {
             MediaFile::Memory(file) => &file.validators,
-            MediaFile::Disk { validators, .. } => validators,
+            MediaFile::Disk { validators, .. } | MediaFile::Bucket { validators, .. } => validators,
         }
     }
 
@@ -197,7 +220,7 @@ impl MediaFile {
     pub fn bytes(&self) -> Option<&Bytes> {
         match self {
             MediaFile::Memory(file) => Some(&file.bytes),
-            MediaFile::Disk { .. } => None,
+            MediaFile::Disk { .. } | MediaFile::Bucket { .. } => None,
         }
     }
 }
@@ -223,7 +246,20 @@ pub struct MediaLibrary {
     removals_inbox: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
     /// Woken after each removal, for claims waiting on one.
     removed: Notify,
+    /// The bucket holding the files, when they are not under `root`.
+    bucket: Option<Bucket>,
 }
+
+/// Files in an S3-compatible bucket.
+struct Bucket {
+    store: Arc<dyn ObjectStore>,
+    /// Length and date of objects seen, by name: a name never changes
+    /// meaning, so only a removal makes an entry stale.
+    meta: quick_cache::sync::Cache<String, (u64, SystemTime)>,
+}
+
+/// Objects whose length and date are remembered.
+const BUCKET_META_ENTRIES: usize = 100_000;
 
 impl MediaLibrary {
     /// Opens (creating if needed) the media root, with no clip using any file.
@@ -250,7 +286,21 @@ impl MediaLibrary {
             removals,
             removals_inbox: Mutex::new(Some(inbox)),
             removed: Notify::new(),
+            bucket: None,
         })
+    }
+
+    /// Keeps the files in `store` (at their media names) instead of under
+    /// the root, which then only holds uploads being checked (`.incoming/`).
+    pub fn with_bucket(mut self, store: Arc<dyn ObjectStore>) -> Self {
+        let meta = quick_cache::sync::Cache::new(BUCKET_META_ENTRIES);
+        self.bucket = Some(Bucket { store, meta });
+        self
+    }
+
+    /// The bucket, when the files are kept in one.
+    pub fn bucket(&self) -> Option<&Arc<dyn ObjectStore>> {
+        self.bucket.as_ref().map(|bucket| &bucket.store)
     }
 
     /// The media root.
@@ -301,13 +351,24 @@ impl MediaLibrary {
             return;
         }
         self.cache.remove(name);
-        let path = self.root.join(name);
-        let removed = tokio::task::spawn_blocking(move || match std::fs::remove_file(&path) {
-            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
-            _ => Ok(()),
-        })
-        .await
-        .unwrap_or_else(|join| Err(std::io::Error::other(join)));
+        let removed = match &self.bucket {
+            Some(bucket) => {
+                bucket.meta.remove(name);
+                match bucket.store.delete(&ObjectPath::from(name)).await {
+                    Err(object_store::Error::NotFound { .. }) | Ok(()) => Ok(()),
+                    Err(error) => Err(std::io::Error::from(error)),
+                }
+            }
+            None => {
+                let path = self.root.join(name);
+                tokio::task::spawn_blocking(move || match std::fs::remove_file(&path) {
+                    Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
+                    _ => Ok(()),
+                })
+                .await
+                .unwrap_or_else(|join| Err(std::io::Error::other(join)))
+            }
+        };
         match removed {
             Ok(()) => tracing::info!(media.path = name, "removed a media file no clip uses"),
             Err(error) => tracing::warn!(media.path = name, error = %error, "cannot remove an unused media file"),
@@ -346,6 +407,9 @@ impl MediaLibrary {
     /// when the same bytes were already stored (the file is dropped). Hold
     /// a [`Claim`] on `name` while placing.
     pub async fn place_file(&self, name: &MediaName, file: tempfile::TempPath) -> std::io::Result<bool> {
+        if let Some(bucket) = &self.bucket {
+            return bucket.put_file(name, file).await;
+        }
         let target = self.path_of(name);
         let root = self.root.clone();
         tokio::task::spawn_blocking(move || place_file_on_disk(&root, &target, file))
@@ -356,6 +420,9 @@ impl MediaLibrary {
     /// Stores bytes under their content address; `Ok(true)` when they were
     /// already there. Hold a [`Claim`] on the name while placing.
     pub async fn place_bytes(&self, name: &MediaName, bytes: Bytes) -> std::io::Result<bool> {
+        if let Some(bucket) = &self.bucket {
+            return bucket.put_bytes(name, bytes).await;
+        }
         let target = self.path_of(name);
         let root = self.root.clone();
         tokio::task::spawn_blocking(move || write_file_on_disk(&root, &target, &bytes))
@@ -363,7 +430,16 @@ impl MediaLibrary {
             .unwrap_or_else(|join| Err(std::io::Error::other(join)))
     }
 
-    /// Stores bytes under their content address; storing the same bytes twice
+    /// Stores bytes under their content address, on disk or in the bucket;
+    /// storing the same bytes twice is a no-op. (The demo's files: no upload
+    /// claims them, and clips using them are committed after.)
+    pub async fn store(&self, bytes: Bytes, kind: MediaKind) -> std::io::Result<MediaName> {
+        let name = MediaName::of_hash(&blake3::hash(&bytes), kind);
+        self.place_bytes(&name, bytes).await?;
+        Ok(name)
+    }
+
+    /// Stores bytes under their content address on disk; storing the same bytes twice
     /// is a no-op. The file is written beside its final name and renamed, so
     /// a crash never leaves a half-written file under a served name. Blocking.
     pub fn store_bytes(&self, bytes: &[u8], kind: MediaKind) -> std::io::Result<MediaName> {
@@ -387,6 +463,64 @@ impl MediaLibrary {
         let file = Arc::new(CachedFile { bytes: Bytes::from(std::fs::read(&path)?), validators });
         self.cache.insert(name.relative_path(), file.clone());
         Ok(Some(file))
+    }
+}
+
+impl Bucket {
+    /// Whether `path` is already stored (and remembers its length and date).
+    async fn exists(&self, name: &MediaName, path: &ObjectPath) -> std::io::Result<bool> {
+        match self.store.head(path).await {
+            Ok(meta) => {
+                self.meta.insert(name.relative_path(), (meta.size, SystemTime::from(meta.last_modified)));
+                Ok(true)
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Streams a checked upload into the bucket (one PUT when small, a
+    /// multipart upload otherwise, never the whole file in memory);
+    /// `Ok(true)` when the object was already there. The temp file goes on
+    /// drop either way. The PUT's success is the bucket's durability promise.
+    async fn put_file(&self, name: &MediaName, file: tempfile::TempPath) -> std::io::Result<bool> {
+        let path = ObjectPath::from(name.as_str());
+        if self.exists(name, &path).await? {
+            return Ok(true);
+        }
+        let mut source = tokio::fs::File::open(&file).await?;
+        let mut writer = object_store::buffered::BufWriter::new(self.store.clone(), path);
+        let written = async {
+            tokio::io::copy(&mut source, &mut writer).await?;
+            writer.shutdown().await
+        }
+        .await;
+        if let Err(error) = written {
+            // No half-written multipart upload left behind in the bucket.
+            let _ = writer.abort().await;
+            return Err(error);
+        }
+        Ok(false)
+    }
+
+    /// Writes bytes (a poster) to the bucket; `Ok(true)` when already there.
+    async fn put_bytes(&self, name: &MediaName, bytes: Bytes) -> std::io::Result<bool> {
+        let path = ObjectPath::from(name.as_str());
+        if self.exists(name, &path).await? {
+            return Ok(true);
+        }
+        self.store.put(&path, bytes.into()).await?;
+        Ok(false)
+    }
+
+    /// The length and date of `name`, remembered or asked for; `None` when
+    /// there is no such object.
+    async fn meta(&self, name: &MediaName) -> std::io::Result<Option<(u64, SystemTime)>> {
+        if let Some(meta) = self.meta.get(name.as_str()) {
+            return Ok(Some(meta));
+        }
+        let path = ObjectPath::from(name.as_str());
+        Ok(self.exists(name, &path).await?.then(|| self.meta.get(name.as_str())).flatten())
     }
 }
 
@@ -491,6 +625,9 @@ pub async fn load(library: Arc<MediaLibrary>, name: &MediaName) -> std::io::Resu
     if let Some(file) = library.cache.get(name.as_str()) {
         return Ok(Some(MediaFile::Memory(file)));
     }
+    if library.bucket.is_some() {
+        return load_from_bucket(&library, name).await;
+    }
     let name = name.clone();
     let loaded = tokio::task::spawn_blocking(move || -> std::io::Result<Option<MediaFile>> {
         match library.cached(&name) {
@@ -507,6 +644,39 @@ pub async fn load(library: Arc<MediaLibrary>, name: &MediaName) -> std::io::Resu
     })
     .await;
     loaded.unwrap_or_else(|join| Err(std::io::Error::other(join)))
+}
+
+/// [`load`] for files kept in a bucket: a small file is fetched whole
+/// (once, by the first of concurrent requests) into the memory cache, a
+/// large one is described for [`MediaFile::Bucket`] streaming.
+async fn load_from_bucket(library: &MediaLibrary, name: &MediaName) -> std::io::Result<Option<MediaFile>> {
+    let Some(bucket) = &library.bucket else { return Ok(None) };
+    let Some((len, modified)) = bucket.meta(name).await? else { return Ok(None) };
+    let validators = Validators::new(name, modified);
+    let path = ObjectPath::from(name.as_str());
+    if len > library.max_cached_file_bytes {
+        return Ok(Some(MediaFile::Bucket {
+            store: bucket.store.clone(),
+            path,
+            len,
+            validators: Box::new(validators),
+        }));
+    }
+    let file = library
+        .cache
+        .get_or_insert_async(name.as_str(), async {
+            let bytes = bucket.store.get(&path).await?.bytes().await?;
+            Ok::<_, std::io::Error>(Arc::new(CachedFile { bytes, validators }))
+        })
+        .await;
+    match file {
+        Ok(file) => Ok(Some(MediaFile::Memory(file))),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            bucket.meta.remove(name.as_str());
+            Ok(None)
+        }
+        Err(error) => Err(error),
+    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,9 @@ mod live;
 mod media;
 mod media_base_url;
 mod media_rules;
+mod media_s3;
+#[path = "../common/moto.rs"]
+mod moto;
 mod nginx;
 mod openapi;
 mod ops;
