@@ -93,7 +93,7 @@ impl Chrome {
             is_admin: caller.user.as_ref().is_some_and(|u| u.is_admin),
             csrf: form_token(state, caller).unwrap_or_default(),
             unread: caller.user.as_ref().map(|u| notifications::unread_count(&state.services, u.user)).unwrap_or(0),
-            tab: tab_of(&caller.path),
+            tab: tab_of(&caller.path, caller.user.as_ref().map(|u| u.username.as_str())),
             here: caller.path.clone(),
         }
     }
@@ -122,16 +122,18 @@ impl Chrome {
     }
 }
 
-/// The bottom-bar tab a path belongs to.
-fn tab_of(path_and_query: &str) -> &'static str {
+/// The bottom-bar tab a path belongs to. Someone else's profile is no tab:
+/// marking "Me" there (as it once did) told a visitor they were on their own.
+fn tab_of(path_and_query: &str, me: Option<&str>) -> &'static str {
     let path = path_and_query.split(['?', '#']).next().unwrap_or("/");
-    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
-    match first {
+    let mut segments = path.trim_start_matches('/').split('/');
+    match segments.next().unwrap_or("") {
         "" | "clip" => "vote",
         "story" | "watch" | "genres" => "story",
         "upload" => "upload",
         "leaderboard" | "search" => "top",
-        "profile" | "u" | "notifications" | "settings" | "login" | "signup" | "admin" => "me",
+        "u" if me.is_some_and(|me| segments.next().is_some_and(|name| name.eq_ignore_ascii_case(me))) => "me",
+        "profile" | "notifications" | "settings" | "login" | "signup" | "admin" => "me",
         _ => "",
     }
 }
@@ -164,4 +166,20 @@ pub(crate) fn sentence(text: &str) -> String {
         out.push('.');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tab_of;
+
+    #[test]
+    fn the_me_tab_is_marked_on_my_pages_only() {
+        assert_eq!(tab_of("/u/ana?x=1", Some("ana")), "me");
+        assert_eq!(tab_of("/u/Ana", Some("ana")), "me");
+        assert_eq!(tab_of("/u/bob", Some("ana")), "");
+        assert_eq!(tab_of("/u/bob", None), "");
+        assert_eq!(tab_of("/notifications", Some("ana")), "me");
+        assert_eq!(tab_of("/clip/3#comments", None), "vote");
+        assert_eq!(tab_of("/watch/1", None), "story");
+    }
 }
