@@ -8,36 +8,22 @@
 //! naming pattern beyond the newest `backup.keep` finished ones are deleted,
 //! as are unfinished ones left by a crash (no manifest). Nothing else in the
 //! backup directory is touched: manual backups and pre-migration copies stay.
+//!
+//! When `backup.dir` is an `s3://bucket/prefix` URL, the backup is staged in
+//! the data dir, uploaded to `prefix/aimoviez-<UTC>/` (see `backup_s3`) and
+//! the staged copy removed; the same retention rule then applies to the
+//! prefixes under `prefix/` named like ours. The upload runs on a runtime of
+//! its own on the blocking thread, never on the request workers.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use time::OffsetDateTime;
-use time::macros::format_description;
 
+use crate::backup_s3;
+use crate::config::{BackupTarget, S3Config, S3Url};
 use crate::service::Services;
-use crate::store::backup::{self, MANIFEST_FILE};
-
-/// Name prefix of scheduled backup directories.
-const PREFIX: &str = "aimoviez-";
-
-/// The directory name of a backup taken at `when`: `aimoviez-20260102T030405Z`.
-pub fn backup_name(when: OffsetDateTime) -> String {
-    let format = format_description!("[year][month][day]T[hour][minute][second]Z");
-    let stamp = when.to_offset(time::UtcOffset::UTC).format(format).unwrap_or_else(|_| "00000000T000000Z".to_owned());
-    format!("{PREFIX}{stamp}")
-}
-
-/// Whether `name` is one of ours: `aimoviez-` + `YYYYMMDDTHHMMSSZ`.
-fn is_backup_name(name: &str) -> bool {
-    let Some(stamp) = name.strip_prefix(PREFIX) else { return false };
-    let bytes = stamp.as_bytes();
-    bytes.len() == 16
-        && bytes[..8].iter().all(u8::is_ascii_digit)
-        && bytes[8] == b'T'
-        && bytes[9..15].iter().all(u8::is_ascii_digit)
-        && bytes[15] == b'Z'
-}
+use crate::store::backup::{self, MANIFEST_FILE, backup_name, is_backup_name};
 
 /// Deletes scheduled backups beyond the newest `keep` finished ones, and
 /// unfinished ones (no manifest). Only directories named like ours are
@@ -90,6 +76,43 @@ pub fn take_and_prune(
     Ok((dest, removed))
 }
 
+/// Takes one scheduled backup to `target` (bucket and prefix; endpoint and
+/// credentials from `s3`) and prunes old ones there. Blocking: it runs its
+/// own single-threaded runtime. Returns the backup's URL and the pruned names.
+pub fn take_and_prune_s3(
+    store: &crate::store::Store,
+    data_dir: &Path,
+    s3: &S3Config,
+    target: &S3Url,
+    keep: usize,
+    now: OffsetDateTime,
+) -> Result<(String, Vec<String>), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| format!("cannot start a runtime for the upload: {error}"))?;
+    runtime.block_on(async {
+        let objects = crate::objstore::connect_to(s3, &target.bucket).map_err(|error| error.to_string())?;
+        backup_s3::check_reachable(objects.as_ref(), target).await.map_err(|error| error.to_string())?;
+        let name = backup_name(now);
+        let staged = backup_s3::staging_dir(data_dir, &name);
+        // A staging copy left by a crash is stale: start afresh.
+        backup_s3::remove_staging(data_dir, &name);
+        let uploaded = match backup::backup_data_dir(store, data_dir, &staged, |_| {}) {
+            Ok(summary) => backup_s3::upload(objects.as_ref(), &staged, &summary, target, &name, None, |_| {})
+                .await
+                .map_err(|error| error.to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        backup_s3::remove_staging(data_dir, &name);
+        let report = uploaded?;
+        let removed = backup_s3::prune(objects.as_ref(), target, keep)
+            .await
+            .map_err(|error| format!("backup taken but pruning failed: {error}"))?;
+        Ok((report.url.to_string(), removed))
+    })
+}
+
 /// The scheduled-backup task: does nothing when `backup.every_hours` is 0.
 pub async fn run(state: Services) {
     let hours = state.config.backup.every_hours;
@@ -97,26 +120,37 @@ pub async fn run(state: Services) {
         return;
     }
     let period = Duration::from_secs(hours * 3600);
-    let root = state.config.backup_dir();
-    tracing::info!(every_hours = hours, keep = state.config.backup.keep, dir = %root.display(), "scheduled backups on");
+    let target = state.config.backup_target();
+    let shown = match &target {
+        BackupTarget::Dir(root) => root.display().to_string(),
+        BackupTarget::S3(url) => url.to_string(),
+    };
+    tracing::info!(every_hours = hours, keep = state.config.backup.keep, dir = %shown, "scheduled backups on");
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let (store, data_dir, root, keep) =
-            (state.store.clone(), state.config.data_dir.clone(), root.clone(), state.config.backup.keep);
+        let (store, data_dir, target, keep) =
+            (state.store.clone(), state.config.data_dir.clone(), target.clone(), state.config.backup.keep);
+        let s3 = state.config.media.s3.clone();
         let started = std::time::Instant::now();
         let outcome = tokio::task::spawn_blocking(move || {
-            take_and_prune(&store, &data_dir, &root, keep, OffsetDateTime::now_utc())
+            let now = OffsetDateTime::now_utc();
+            match &target {
+                BackupTarget::Dir(root) => take_and_prune(&store, &data_dir, root, keep, now)
+                    .map(|(dest, removed)| (dest.display().to_string(), removed.len())),
+                BackupTarget::S3(url) => take_and_prune_s3(&store, &data_dir, &s3, url, keep, now)
+                    .map(|(dest, removed)| (dest, removed.len())),
+            }
         })
         .await;
         match outcome {
             Ok(Ok((dest, removed))) => {
                 state.metrics.scheduled_backup("ok");
                 tracing::info!(
-                    path = %dest.display(),
+                    path = %dest,
                     duration_ms = started.elapsed().as_millis() as u64,
-                    pruned = removed.len(),
+                    pruned = removed,
                     "scheduled backup taken"
                 );
             }

@@ -1,8 +1,9 @@
 //! The command line: `serve`, `check`, `admin`, `backup`, `restore`,
 //! `reindex`, `tally verify` (in `cli/tally.rs`) and `media migrate` (in
-//! `cli/media.rs`).
+//! `cli/media.rs`); `backup`/`restore` to and from `s3://` in `cli/s3.rs`.
 
 mod media;
+mod s3;
 mod tally;
 
 use std::io::IsTerminal;
@@ -16,6 +17,7 @@ use crate::adminsock::AdminRequest;
 #[cfg(unix)]
 use crate::adminsock::{self, AdminReply};
 use crate::app::{App, BuildOptions};
+use crate::config::S3Url;
 use crate::config::{Config, LogFormat, Overrides};
 use crate::demo::DemoOptions;
 use crate::service::accounts::{self, AdminOperation, AdminOutcome, AdminRefusal};
@@ -449,6 +451,9 @@ fn backup(args: BackupArgs) -> ExitCode {
         Err(error) => return fail(error),
     };
     telemetry::init(config.log_format == LogFormat::Json);
+    if let Some(url) = args.dest.to_str().filter(|text| S3Url::looks_like(text)) {
+        return s3::backup(&config, url);
+    }
     // The server resolves paths against its own working directory: send it an absolute one.
     let dest = match std::path::absolute(&args.dest) {
         Ok(dest) => dest,
@@ -460,9 +465,25 @@ fn backup(args: BackupArgs) -> ExitCode {
         return fail(format!("refusing to back up: {error}"));
     }
     let mut progress = Progress::new();
+    match take_backup(&config, &dest, &mut progress) {
+        Ok((summary, how)) => {
+            print_backup_summary(&summary, how);
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            note_unfinished(&dest);
+            fail(error)
+        }
+    }
+}
+
+/// Takes a backup of the data dir into `dest` (absolute; absent or empty)
+/// through the running server's admin socket, or, with no server running,
+/// by opening the data dir here. Returns the summary and how it was taken.
+fn take_backup(config: &Config, dest: &Path, progress: &mut Progress) -> Result<(BackupSummary, &'static str), String> {
     #[cfg(unix)]
     {
-        let request = AdminRequest::Backup { dest: dest.clone() };
+        let request = AdminRequest::Backup { dest: dest.to_owned() };
         let sent = adminsock::send_with_progress(&config.data_dir, &request, |text| progress.show(text));
         progress.finish();
         match sent {
@@ -470,7 +491,7 @@ fn backup(args: BackupArgs) -> ExitCode {
                 // The server writes in its own view of the file system (a
                 // systemd unit may have a private /tmp): check this one sees it.
                 if !dest.join(backup::MANIFEST_FILE).is_file() {
-                    return fail(format!(
+                    return Err(format!(
                         "the server reports a backup in {}, but {} is not visible from here; the server may run \
                          in its own mount namespace (systemd PrivateTmp=, ProtectSystem=): choose a directory the \
                          unit may write (its StateDirectory or ReadWritePaths=)",
@@ -478,8 +499,7 @@ fn backup(args: BackupArgs) -> ExitCode {
                         dest.join(backup::MANIFEST_FILE).display()
                     ));
                 }
-                print_backup_summary(&summary, "through the running server");
-                return ExitCode::SUCCESS;
+                return Ok((summary, "through the running server"));
             }
             Ok(Some(AdminReply { error, .. })) => {
                 let error = error.unwrap_or_else(|| "the server refused the backup".into());
@@ -490,34 +510,22 @@ fn backup(args: BackupArgs) -> ExitCode {
                          ReadWritePaths=)"
                     );
                 }
-                note_unfinished(&dest);
-                return fail(error);
+                return Err(error);
             }
             Ok(None) => {}
-            Err(error) => return fail(format!("cannot talk to the running server: {error}")),
+            Err(error) => return Err(format!("cannot talk to the running server: {error}")),
         }
     }
     // No server is running: open the data dir and take the backup here.
     let path = config.database_path();
     if !path.exists() {
-        return fail(format!("no database at {}", path.display()));
+        return Err(format!("no database at {}", path.display()));
     }
-    let store = match Store::open(&path, config.storage.cache_mb * 1024 * 1024) {
-        Ok(store) => store,
-        Err(error) => return fail(format!("{error} (is a server running without its admin socket?)")),
-    };
-    let result = backup::backup_data_dir(&store, &config.data_dir, &dest, |update| progress.show(&update.to_string()));
+    let store = Store::open(&path, config.storage.cache_mb * 1024 * 1024)
+        .map_err(|error| format!("{error} (is a server running without its admin socket?)"))?;
+    let result = backup::backup_data_dir(&store, &config.data_dir, dest, |update| progress.show(&update.to_string()));
     progress.finish();
-    match result {
-        Ok(summary) => {
-            print_backup_summary(&summary, "offline (no server running)");
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            note_unfinished(&dest);
-            fail(error)
-        }
-    }
+    result.map(|summary| (summary, "offline (no server running)")).map_err(|error| error.to_string())
 }
 
 /// Tells the operator a failed backup left files behind (`dest` was absent
@@ -561,6 +569,12 @@ fn restore(args: RestoreArgs) -> ExitCode {
     };
     telemetry::init(config.log_format == LogFormat::Json);
     let mut progress = Progress::new();
+    if let Some(url) = args.src.to_str().filter(|text| S3Url::looks_like(text)) {
+        return match s3::restore(&config, url, &mut progress) {
+            Ok(()) => check_restored(&config, &mut progress),
+            Err(exit) => exit,
+        };
+    }
     let restored = backup::restore_data_dir(&args.src, &config.data_dir, |update| progress.show(&update.to_string()));
     progress.finish();
     let summary = match restored {
@@ -581,6 +595,12 @@ fn restore(args: RestoreArgs) -> ExitCode {
         summary.media.files,
         if summary.secret_key { "restored" } else { "absent in the backup (a new one is generated at start)" }
     );
+    check_restored(&config, &mut progress)
+}
+
+/// Opens a restored data dir (which checks the schema version and migrates
+/// an older one) and checks every counter.
+fn check_restored(config: &Config, progress: &mut Progress) -> ExitCode {
     // Opening checks the schema version (and migrates an older one).
     let store = match Store::open(&config.database_path(), config.storage.cache_mb * 1024 * 1024) {
         Ok(store) => store,

@@ -82,8 +82,19 @@ pub struct BackupConfig {
     pub every_hours: u64,
     /// Scheduled backups kept; older ones are deleted after a new one completes.
     pub keep: usize,
-    /// Where scheduled backups go, relative to `data_dir` unless absolute.
+    /// Where scheduled backups go: a directory, relative to `data_dir`
+    /// unless absolute, or `s3://bucket/prefix` (endpoint and credentials
+    /// from `[media.s3]` and `AWS_*`).
     pub dir: PathBuf,
+}
+
+/// Where scheduled backups go (`backup.dir`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackupTarget {
+    /// A directory.
+    Dir(PathBuf),
+    /// A bucket and prefix.
+    S3(S3Url),
 }
 
 impl Default for BackupConfig {
@@ -433,12 +444,26 @@ impl Config {
         if self.backup.dir.as_os_str().is_empty() {
             return invalid("backup.dir", "must not be empty");
         }
+        if let Some(url) = self.backup.dir.to_str().filter(|dir| S3Url::looks_like(dir))
+            && let Err(why) = S3Url::parse(url)
+        {
+            return invalid("backup.dir", &format!("is not a usable s3:// URL: {why}"));
+        }
         Ok(())
     }
 
     /// Directory of scheduled backups (`backup.dir`, relative to the data dir).
     pub fn backup_dir(&self) -> PathBuf {
         self.data_dir.join(&self.backup.dir)
+    }
+
+    /// Where scheduled backups go: [`Config::backup_dir`], or the bucket
+    /// and prefix when `backup.dir` is an `s3://` URL (checked at load).
+    pub fn backup_target(&self) -> BackupTarget {
+        match self.backup.dir.to_str().filter(|dir| S3Url::looks_like(dir)).map(S3Url::parse) {
+            Some(Ok(url)) => BackupTarget::S3(url),
+            _ => BackupTarget::Dir(self.backup_dir()),
+        }
     }
 
     /// Path of the database file.
@@ -502,6 +527,75 @@ fn set_env_key(table: &mut toml::Table, name: &str, key: &str, raw: &str) -> Res
     }
     inner.insert(field.to_owned(), value);
     Ok(())
+}
+
+/// `s3://bucket/prefix`, parsed and checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Url {
+    /// The bucket.
+    pub bucket: String,
+    /// The key prefix without leading or trailing `/` ("" = the bucket's root).
+    pub prefix: String,
+}
+
+impl S3Url {
+    /// Whether `text` is meant as an S3 URL (`s3:` at the start), so a
+    /// malformed one is refused instead of taken for a local directory.
+    pub fn looks_like(text: &str) -> bool {
+        text.get(..3).is_some_and(|scheme| scheme.eq_ignore_ascii_case("s3:"))
+    }
+
+    /// Parses `s3://bucket[/prefix]`. The bucket follows S3's naming rules
+    /// (3–63 lowercase letters, digits, `.` and `-`); the prefix is
+    /// `/`-separated segments of printable ASCII without `.`/`..` segments.
+    pub fn parse(text: &str) -> Result<S3Url, String> {
+        let Some(rest) = text.strip_prefix("s3://") else {
+            return Err(format!("`{text}` is not an s3:// URL (write s3://bucket/prefix)"));
+        };
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let bucket_ok = (3..=63).contains(&bucket.len())
+            && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+            && bucket.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+            && bucket.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric());
+        if !bucket_ok {
+            return Err(format!(
+                "`{text}`: `{bucket}` is not a bucket name (3 to 63 lowercase letters, digits, `.` and `-`)"
+            ));
+        }
+        let prefix = prefix.trim_end_matches('/');
+        if !prefix.is_empty() {
+            for segment in prefix.split('/') {
+                let printable = segment.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'\\' | b'*' | b'?'));
+                if segment.is_empty() || segment == "." || segment == ".." || !printable {
+                    return Err(format!(
+                        "`{text}`: the key prefix `{prefix}` has an empty, `.`, `..` or unprintable part"
+                    ));
+                }
+            }
+        }
+        Ok(S3Url { bucket: bucket.to_owned(), prefix: prefix.to_owned() })
+    }
+
+    /// This URL with `name` appended to the prefix.
+    pub fn child(&self, name: &str) -> S3Url {
+        let prefix = if self.prefix.is_empty() { name.to_owned() } else { format!("{}/{name}", self.prefix) };
+        S3Url { bucket: self.bucket.clone(), prefix }
+    }
+
+    /// The last segment of the prefix (a backup's name).
+    pub fn name(&self) -> &str {
+        self.prefix.rsplit('/').next().unwrap_or("")
+    }
+}
+
+impl std::fmt::Display for S3Url {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.prefix.is_empty() {
+            write!(f, "s3://{}", self.bucket)
+        } else {
+            write!(f, "s3://{}/{}", self.bucket, self.prefix)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -653,5 +747,49 @@ mod example_file {
         let from_file = Config::load(Some(&path), Vec::new(), &Overrides::default()).expect("example parses");
         let defaults = Config::default();
         assert_eq!(format!("{from_file:?}"), format!("{defaults:?}"));
+    }
+
+    #[test]
+    fn a_backup_dir_may_be_an_s3_url() {
+        let config = Config::load(
+            None,
+            [("AIMOVIEZ_BACKUP_DIR".to_owned(), "s3://film-backups/nightly/".to_owned())],
+            &Overrides::default(),
+        )
+        .expect("an s3:// backup dir");
+        let url = S3Url { bucket: "film-backups".into(), prefix: "nightly".into() };
+        assert_eq!(config.backup_target(), BackupTarget::S3(url));
+        assert_eq!(Config::default().backup_target(), BackupTarget::Dir(PathBuf::from("./data/backups")));
+        let error = Config::load(
+            None,
+            [("AIMOVIEZ_BACKUP_DIR".to_owned(), "s3:/film-backups".to_owned())],
+            &Overrides::default(),
+        )
+        .expect_err("malformed");
+        assert!(error.to_string().contains("backup.dir"), "{error}");
+    }
+
+    #[test]
+    fn s3_urls_parse_strictly() {
+        let url = S3Url::parse("s3://my-bucket.example/backups/nightly/").expect("url");
+        assert_eq!(url, S3Url { bucket: "my-bucket.example".into(), prefix: "backups/nightly".into() });
+        assert_eq!(url.to_string(), "s3://my-bucket.example/backups/nightly");
+        assert_eq!(url.child("aimoviez-20260102T030405Z").name(), "aimoviez-20260102T030405Z");
+        assert_eq!(S3Url::parse("s3://bkt").expect("root").prefix, "");
+        assert_eq!(S3Url::parse("s3://bkt").expect("root").child("x").prefix, "x");
+        for bad in [
+            "s3:/bkt/x",
+            "s3://",
+            "s3://B/x",
+            "s3://ab",
+            "s3://-bkt",
+            "s3://bkt/a//b",
+            "s3://bkt/../x",
+            "s3://bkt/a b",
+            "http://bkt/x",
+        ] {
+            assert!(S3Url::parse(bad).is_err(), "{bad}");
+        }
+        assert!(S3Url::looks_like("S3:/oops") && S3Url::looks_like("s3://b/x") && !S3Url::looks_like("/srv/s3"));
     }
 }

@@ -5,6 +5,7 @@
 pub mod adminsock;
 pub mod app;
 pub mod auth;
+pub mod backup_s3;
 pub mod backup_schedule;
 pub mod captcha;
 pub mod cli;

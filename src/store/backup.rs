@@ -35,6 +35,29 @@ pub const SECRET_FILE: &str = "secret.key";
 /// The manifest, written last into a backup.
 pub const MANIFEST_FILE: &str = "BACKUP.txt";
 
+/// Name prefix of scheduled backups (directories, or `s3://` prefixes).
+const BACKUP_NAME_PREFIX: &str = "aimoviez-";
+
+/// The name of a backup taken at `when`: `aimoviez-20260102T030405Z`. Names
+/// sort by time as text.
+pub fn backup_name(when: time::OffsetDateTime) -> String {
+    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    let stamp = when.to_offset(time::UtcOffset::UTC).format(format).unwrap_or_else(|_| "00000000T000000Z".to_owned());
+    format!("{BACKUP_NAME_PREFIX}{stamp}")
+}
+
+/// Whether `name` is one of [`backup_name`]'s: `aimoviez-` +
+/// `YYYYMMDDTHHMMSSZ`. Retention only ever deletes backups named so.
+pub fn is_backup_name(name: &str) -> bool {
+    let Some(stamp) = name.strip_prefix(BACKUP_NAME_PREFIX) else { return false };
+    let bytes = stamp.as_bytes();
+    bytes.len() == 16
+        && bytes[..8].iter().all(u8::is_ascii_digit)
+        && bytes[8] == b'T'
+        && bytes[9..15].iter().all(u8::is_ascii_digit)
+        && bytes[15] == b'Z'
+}
+
 /// Rows inserted into the destination per (non-durable) write transaction,
 /// so a large table never builds one huge transaction in memory.
 const ROWS_PER_CHUNK: u64 = 50_000;
