@@ -36,6 +36,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use serde::{Deserialize, Serialize};
 
 use crate::config::S3Url;
+use crate::media::MediaName;
 use crate::store::backup::{
     BackupError, BackupSummary, DATABASE_FILE, MANIFEST_FILE, MEDIA_DIR, RestoreSummary, SECRET_FILE, TableRows,
     ensure_absent_or_empty, is_backup_name,
@@ -292,6 +293,36 @@ pub async fn upload(
     objects.put(&location, PutPayload::from(manifest)).await.map_err(remote(format!("cannot write {location}")))?;
     progress(format!("uploaded {} files, {} copied in the bucket, manifest written", report.uploaded, report.reused));
     Ok(report)
+}
+
+/// The media objects of a media bucket (`[media] store = "s3"`): every key
+/// ending in a content-addressed media name (`ab/ab….mp4`), with its size
+/// and the hash its name carries. Keys inside a backup (a segment named
+/// `aimoviez-<UTC>`) are not media, even in the same bucket.
+pub async fn list_media(objects: &dyn ObjectStore) -> Result<Vec<FileEntry>, S3BackupError> {
+    let mut listing = objects.list(None);
+    let mut media = Vec::new();
+    while let Some(meta) = listing.next().await {
+        let meta = meta.map_err(remote("cannot list the media bucket"))?;
+        let key = meta.location.to_string();
+        let parts: Vec<&str> = key.split('/').collect();
+        if parts.len() < 2 || parts.iter().any(|part| is_backup_name(part)) {
+            continue;
+        }
+        let name = parts[parts.len() - 2..].join("/");
+        if let Some(name) = MediaName::parse(&name) {
+            media.push(FileEntry { path: key, bytes: meta.size, blake3: name.hash().to_owned() });
+        }
+    }
+    media.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(media)
+}
+
+/// The media objects `manifest` names that `objects` (the media bucket) lacks.
+pub async fn missing_media(objects: &dyn ObjectStore, manifest: &Manifest) -> Result<Vec<String>, S3BackupError> {
+    let present: std::collections::BTreeSet<String> =
+        list_media(objects).await?.into_iter().map(|entry| entry.path).collect();
+    Ok(manifest.remote_media.iter().filter(|entry| !present.contains(&entry.path)).map(|e| e.path.clone()).collect())
 }
 
 /// The manifest's header, before any file is listed.
@@ -691,5 +722,36 @@ mod tests {
         let error = download(&objects, &report.url, &empty, |_| {}).await.expect_err("damaged");
         assert!(error.to_string().contains("does not match the manifest"), "{error}");
         assert_eq!(fs::read_dir(&empty).expect("read").count(), 0, "the target is left empty");
+    }
+
+    #[tokio::test]
+    async fn media_in_a_bucket_are_listed_by_name_and_backups_are_not_media() {
+        let objects = InMemory::new();
+        let hash = blake3::hash(b"clip").to_hex().to_string();
+        let name = format!("{}/{hash}.mp4", &hash[..2]);
+        for key in [
+            format!("media/{name}"),
+            format!("backups/aimoviez-20260102T030405Z/media/{name}"),
+            "media/notes.txt".to_owned(),
+        ] {
+            objects.put(&ObjectPath::from(key.as_str()), PutPayload::from_static(b"clip")).await.expect("put");
+        }
+        let media = list_media(&objects).await.expect("list");
+        assert_eq!(media, [FileEntry { path: format!("media/{name}"), bytes: 4, blake3: hash }]);
+        let manifest = Manifest {
+            format: MANIFEST_FORMAT,
+            name: "aimoviez-20260102T030405Z".into(),
+            created: String::new(),
+            aimoviez_version: String::new(),
+            schema_version: 0,
+            tables: Vec::new(),
+            media_store: "s3".into(),
+            files: Vec::new(),
+            remote_media: vec![
+                media[0].clone(),
+                FileEntry { path: "media/gone".into(), bytes: 1, blake3: "00".into() },
+            ],
+        };
+        assert_eq!(missing_media(&objects, &manifest).await.expect("missing"), ["media/gone"]);
     }
 }

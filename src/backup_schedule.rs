@@ -21,7 +21,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::backup_s3;
-use crate::config::{BackupTarget, S3Config, S3Url};
+use crate::config::{BackupTarget, MediaStore, S3Config, S3Url};
 use crate::service::Services;
 use crate::store::backup::{self, MANIFEST_FILE, backup_name, is_backup_name};
 
@@ -83,6 +83,7 @@ pub fn take_and_prune_s3(
     store: &crate::store::Store,
     data_dir: &Path,
     s3: &S3Config,
+    media_in_bucket: bool,
     target: &S3Url,
     keep: usize,
     now: OffsetDateTime,
@@ -94,12 +95,19 @@ pub fn take_and_prune_s3(
     runtime.block_on(async {
         let objects = crate::objstore::connect_to(s3, &target.bucket).map_err(|error| error.to_string())?;
         backup_s3::check_reachable(objects.as_ref(), target).await.map_err(|error| error.to_string())?;
+        let remote_media = match media_in_bucket {
+            true => {
+                let media = crate::objstore::connect(s3).map_err(|error| error.to_string())?;
+                Some(backup_s3::list_media(media.as_ref()).await.map_err(|error| error.to_string())?)
+            }
+            false => None,
+        };
         let name = backup_name(now);
         let staged = backup_s3::staging_dir(data_dir, &name);
         // A staging copy left by a crash is stale: start afresh.
         backup_s3::remove_staging(data_dir, &name);
         let uploaded = match backup::backup_data_dir(store, data_dir, &staged, |_| {}) {
-            Ok(summary) => backup_s3::upload(objects.as_ref(), &staged, &summary, target, &name, None, |_| {})
+            Ok(summary) => backup_s3::upload(objects.as_ref(), &staged, &summary, target, &name, remote_media, |_| {})
                 .await
                 .map_err(|error| error.to_string()),
             Err(error) => Err(error.to_string()),
@@ -133,13 +141,14 @@ pub async fn run(state: Services) {
         let (store, data_dir, target, keep) =
             (state.store.clone(), state.config.data_dir.clone(), target.clone(), state.config.backup.keep);
         let s3 = state.config.media.s3.clone();
+        let media_in_bucket = state.config.media.store == MediaStore::S3;
         let started = std::time::Instant::now();
         let outcome = tokio::task::spawn_blocking(move || {
             let now = OffsetDateTime::now_utc();
             match &target {
                 BackupTarget::Dir(root) => take_and_prune(&store, &data_dir, root, keep, now)
                     .map(|(dest, removed)| (dest.display().to_string(), removed.len())),
-                BackupTarget::S3(url) => take_and_prune_s3(&store, &data_dir, &s3, url, keep, now)
+                BackupTarget::S3(url) => take_and_prune_s3(&store, &data_dir, &s3, media_in_bucket, url, keep, now)
                     .map(|(dest, removed)| (dest, removed.len())),
             }
         })

@@ -246,7 +246,7 @@ fn scheduled_backups_to_s3_keep_the_newest_and_touch_nothing_else() {
     for hour in 0..3 {
         let now = start + time::Duration::hours(hour);
         let (url, removed) =
-            aimoviez::backup_schedule::take_and_prune_s3(&store, &data, &moto.s3_config(), &target, 2, now)
+            aimoviez::backup_schedule::take_and_prune_s3(&store, &data, &moto.s3_config(), false, &target, 2, now)
                 .unwrap_or_else(|error| panic!("scheduled backup: {error}\n{}", moto.log()));
         assert_nothing_staged(&data);
         if hour == 0 {
@@ -272,4 +272,65 @@ fn scheduled_backups_to_s3_keep_the_newest_and_touch_nothing_else() {
         assert_eq!(summary.media.files, 1);
         assert_eq!(std::fs::read(restored.join("media/ab/ab01.mp4")).expect("media"), b"video");
     });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_media_in_a_bucket_the_backup_lists_them_instead_of_copying() {
+    let Some(moto) = Moto::start("film-backups") else { return };
+    let objects = objstore::connect(&moto.s3_config()).expect("client");
+    let data = tempfile::tempdir().expect("tempdir");
+    let client = reqwest::Client::builder().user_agent("s3-media-backup-test").build().expect("client");
+    drop(start(data.path(), Serve::demo(), &client).await);
+    // The demo's files, as a media bucket would hold them.
+    let mut names = Vec::new();
+    for shard in std::fs::read_dir(data.path().join("media")).expect("media").flatten() {
+        for file in std::fs::read_dir(shard.path()).expect("shard").flatten() {
+            let name = format!("{}/{}", shard.file_name().to_string_lossy(), file.file_name().to_string_lossy());
+            if name.starts_with('.') || name.contains("/.") {
+                continue;
+            }
+            let bytes = std::fs::read(file.path()).expect("file");
+            objects.put(&ObjectPath::from(format!("media/{name}")), bytes.into()).await.expect("put");
+            names.push(format!("media/{name}"));
+        }
+    }
+    names.sort();
+    assert!(!names.is_empty());
+    std::fs::remove_dir_all(data.path().join("media")).expect("no local media");
+
+    let mut env = moto.env();
+    env.push(("AIMOVIEZ_MEDIA_STORE".to_owned(), "s3".to_owned()));
+    let run = |args: Vec<std::ffi::OsString>, env: Vec<(String, String)>| {
+        tokio::task::spawn_blocking(move || {
+            Command::new(BINARY).args(&args).envs(env).env("RUST_LOG", "warn").output().expect("the CLI runs")
+        })
+    };
+    let backup = run(
+        vec!["backup".into(), "s3://film-backups/nightly".into(), "--data".into(), data.path().into()],
+        env.clone(),
+    )
+    .await
+    .expect("join");
+    let output = text(&backup);
+    assert!(backup.status.success(), "backup failed: {output}");
+    let url = S3Url::parse(&uploaded_url(&output)).expect("url");
+    let manifest = backup_s3::list_backups(objects.as_ref(), &S3Url::parse("s3://film-backups/nightly").expect("url"))
+        .await
+        .expect("list")
+        .remove(0)
+        .1
+        .expect("finished");
+    assert_eq!(manifest.media_store, "s3");
+    let listed: Vec<&str> = manifest.remote_media.iter().map(|entry| entry.path.as_str()).collect();
+    assert_eq!(listed, names.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(manifest.files.iter().all(|file| !file.path.starts_with("media/")), "no media copied");
+
+    let restored = data.path().join("restored");
+    let restore = run(vec!["restore".into(), url.to_string().into(), "--data".into(), restored.clone().into()], env)
+        .await
+        .expect("join");
+    let output = text(&restore);
+    assert!(restore.status.success(), "restore failed: {output}");
+    assert!(output.contains(&format!("media: {} objects in the bucket", names.len())), "{output}");
+    assert!(output.contains("0 missing") && output.contains("0 mismatches"), "{output}");
 }

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use super::{Progress, fail, print_backup_summary, take_backup};
 use crate::backup_s3::{self, S3BackupError};
 use crate::config::Config;
-use crate::config::S3Url;
+use crate::config::{MediaStore, S3Url};
 use crate::objstore::{self, ObjectStore};
 use crate::store::backup::{BackupError, backup_name};
 
@@ -26,6 +26,12 @@ async fn reach(config: &Config, url: &S3Url) -> Result<std::sync::Arc<dyn Object
     let objects = objstore::connect_to(&config.media.s3, &url.bucket).map_err(|error| error.to_string())?;
     backup_s3::check_reachable(objects.as_ref(), url).await.map_err(|error| error.to_string())?;
     Ok(objects)
+}
+
+/// The media objects of the `[media.s3]` bucket.
+async fn media_objects(config: &Config) -> Result<Vec<backup_s3::FileEntry>, String> {
+    let media = objstore::connect(&config.media.s3).map_err(|error| error.to_string())?;
+    backup_s3::list_media(media.as_ref()).await.map_err(|error| error.to_string())
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
@@ -56,15 +62,25 @@ pub(super) fn backup(config: &Config, text: &str) -> ExitCode {
             Ok(staged) => staged,
             Err(error) => return fail(format!("cannot resolve {}: {error}", staged.display())),
         };
+        // With media in a bucket the manifest lists them (no copy): listed
+        // before the snapshot, so every file it can name is already there.
+        let remote_media = match config.media.store {
+            MediaStore::S3 => match media_objects(config).await {
+                Ok(media) => Some(media),
+                Err(error) => return fail(format!("refusing to back up: {error}")),
+            },
+            MediaStore::Disk => None,
+        };
         let mut progress = Progress::new();
         let taken = take_backup(config, &staged, &mut progress);
         let uploading = taken.is_ok();
         let outcome = match taken {
             Ok((summary, how)) => {
-                let uploaded = backup_s3::upload(objects.as_ref(), &staged, &summary, &target, &name, None, |text| {
-                    progress.show(&text)
-                })
-                .await;
+                let uploaded =
+                    backup_s3::upload(objects.as_ref(), &staged, &summary, &target, &name, remote_media, |text| {
+                        progress.show(&text)
+                    })
+                    .await;
                 progress.finish();
                 uploaded.map(|report| (summary, how, report))
             }
@@ -107,10 +123,22 @@ pub(super) fn restore(config: &Config, text: &str, progress: &mut Progress) -> R
     let runtime = runtime()?;
     let restored = runtime.block_on(async {
         let objects = reach(config, &source).await.map_err(S3BackupError::Refused)?;
-        backup_s3::download(objects.as_ref(), &source, &config.data_dir, |text| progress.show(&text)).await
+        let (manifest, summary) =
+            backup_s3::download(objects.as_ref(), &source, &config.data_dir, |text| progress.show(&text)).await?;
+        // Media kept in a bucket are not in the backup: say if any is gone.
+        let missing = match manifest.remote_media.is_empty() {
+            true => Vec::new(),
+            false => match objstore::connect(&config.media.s3) {
+                Ok(media) => backup_s3::missing_media(media.as_ref(), &manifest)
+                    .await
+                    .unwrap_or_else(|error| vec![format!("(cannot list the media bucket: {error})")]),
+                Err(error) => vec![format!("(cannot reach the media bucket: {error})")],
+            },
+        };
+        Ok((manifest, summary, missing))
     });
     progress.finish();
-    let (manifest, summary) = match restored {
+    let (manifest, summary, missing) = match restored {
         Ok(restored) => restored,
         Err(S3BackupError::Refused(reason) | S3BackupError::Local(BackupError::Refused(reason))) => {
             return Err(fail(format!("refusing to restore: {reason}")));
@@ -126,5 +154,15 @@ pub(super) fn restore(config: &Config, text: &str, progress: &mut Progress) -> R
         summary.media.files,
         if summary.secret_key { "restored" } else { "absent in the backup (a new one is generated at start)" }
     );
+    if !manifest.remote_media.is_empty() {
+        println!(
+            "media: {} objects in the bucket of [media.s3] (store = \"s3\"), not in the backup; {} missing",
+            manifest.remote_media.len(),
+            missing.len()
+        );
+        for name in missing.iter().take(20) {
+            eprintln!("warning: media object missing from the bucket: {name}");
+        }
+    }
     Ok(())
 }
