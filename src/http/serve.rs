@@ -19,23 +19,43 @@
 //! in-flight requests finish), the peer address for `ConnectInfo`, and
 //! riding out EMFILE (log, wait a second, accept again). No route upgrades
 //! a connection (the live stream is plain SSE), so upgrades are not served.
+//!
+//! A live stream leaves hyper. hyper keeps an 8 KiB read buffer and an
+//! 8 KiB header write buffer per connection for the connection's life (its
+//! builder cannot make them smaller), which was most of a live client's
+//! memory (19.7 KiB per client, `benches/RESULTS.md`). So when a `GET
+//! /api/live` is answered with an event stream, the service hands the
+//! response to the connection's task instead of to hyper; the task stops
+//! driving hyper once hyper has flushed everything it had to write, takes
+//! the socket back (`into_parts`, dropping hyper's buffers) and writes the
+//! response itself: the head from the response's parts, then each shared
+//! frame as one chunk, straight from the hub's `Bytes`. It watches the
+//! socket for the client hanging up, ends with the last chunk when the hub
+//! closes the stream (at shutdown) and keeps the drain waiting until then,
+//! as a connection in hyper's hands did.
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::IpAddr;
+use std::io::IoSlice;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::Request;
+use axum::http::{Method, Request, Response, Version, header};
+use bytes::Bytes;
+use futures_util::StreamExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use ipnet::IpNet;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tower::ServiceExt;
 
 /// The limits every connection is served under.
@@ -73,7 +93,9 @@ pub async fn serve(
         .max_header_size(limits.max_header_bytes)
         .keep_alive(true);
     let counts = ConnectionCounts::default();
-    let graceful = GracefulShutdown::new();
+    // Every connection's task holds a receiver: `changed()` tells it to
+    // finish, and the drain below ends when the last one is dropped.
+    let (drain, watcher) = watch::channel(());
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -99,28 +121,87 @@ pub async fn serve(
                 }
             }
         };
-        let router = router.clone();
-        let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-            if let Some(slot) = &slot
-                && is_live_stream(request.uri().path())
-            {
-                slot.release();
-            }
-            let mut request = request.map(Body::new);
-            request.extensions_mut().insert(ConnectInfo(peer));
-            router.clone().oneshot(request)
-        });
-        let connection = http.serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(error = %error, client.ip = %peer.ip(), "connection ended with an error");
-            }
-        });
+        tokio::spawn(serve_connection(&http, stream, peer, router.clone(), slot, watcher.clone()));
     }
     drop(listener);
-    graceful.shutdown().await;
+    drop(watcher);
+    let _ = drain.send(());
+    drain.closed().await;
     Ok(())
+}
+
+/// Serves one connection with hyper until it closes, or until a request on
+/// it turns into a live stream, which then goes on in a task of its own.
+fn serve_connection(
+    http: &hyper::server::conn::http1::Builder,
+    stream: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    slot: Option<Arc<ConnectionSlot>>,
+    mut shutdown: watch::Receiver<()>,
+) -> impl Future<Output = ()> + Send + 'static + use<> {
+    let handoff = Arc::new(Handoff::default());
+    let service = {
+        let handoff = Arc::clone(&handoff);
+        hyper::service::service_fn(move |request: Request<Incoming>| {
+            let live = is_live_stream(request.uri().path());
+            if live && let Some(slot) = &slot {
+                slot.release();
+            }
+            let takes_over = (live && request.method() == Method::GET).then(|| Arc::clone(&handoff));
+            let version = request.version();
+            let mut request = request.map(Body::new);
+            request.extensions_mut().insert(ConnectInfo(peer));
+            let answer = router.clone().oneshot(request);
+            async move {
+                let response = answer.await?;
+                match takes_over {
+                    Some(handoff) if is_event_stream(&response) => {
+                        handoff.put(version, response);
+                        // hyper never gets an answer: the task takes the
+                        // socket back and answers itself.
+                        std::future::pending::<Result<Response<Body>, std::convert::Infallible>>().await
+                    }
+                    _ => Ok(response),
+                }
+            }
+        })
+    };
+    let io = TokioIo::new(TrackedIo { stream, handoff: Arc::clone(&handoff) });
+    let mut connection = http.serve_connection(io, service);
+    async move {
+        let mut draining = false;
+        let ended = loop {
+            let driven = std::future::poll_fn(|cx| match Pin::new(&mut connection).poll(cx) {
+                Poll::Ready(result) => Poll::Ready(Some(result)),
+                // Taken back only once hyper has nothing left to write (the
+                // end of an earlier answer on this connection).
+                Poll::Pending if handoff.is_ready() => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            });
+            tokio::select! {
+                ended = driven => break ended,
+                _ = shutdown.changed(), if !draining => {
+                    draining = true;
+                    Pin::new(&mut connection).graceful_shutdown();
+                }
+            }
+        };
+        match ended {
+            Some(Ok(())) => {}
+            Some(Err(error)) => {
+                tracing::debug!(error = %error, client.ip = %peer.ip(), "connection ended with an error");
+            }
+            None => {
+                let stream = connection.into_parts().io.into_inner().stream;
+                if let Some((version, response)) = handoff.take() {
+                    // A task of its own, so the memory of this one (hyper's
+                    // connection state lives in it) is given back.
+                    tokio::spawn(stream_live(stream, version, response, shutdown));
+                }
+            }
+        }
+    }
 }
 
 /// Accept errors: a client that gave up before we accepted is nothing; out
@@ -133,6 +214,191 @@ async fn handle_accept_error(error: std::io::Error) {
     }
     tracing::error!(error = %error, "accept error; accepting again in 1 s");
     tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+/// Whether `response` is a live event stream (not a refusal of one).
+fn is_event_stream(response: &Response<Body>) -> bool {
+    response.status().is_success()
+        && response.headers().get(header::CONTENT_TYPE).is_some_and(|value| value.as_bytes() == b"text/event-stream")
+}
+
+/// A live stream's response on its way from the service to the
+/// connection's task, and whether hyper is waiting to write (then it still
+/// holds bytes of an earlier answer, and the socket is not taken yet).
+#[derive(Default)]
+struct Handoff {
+    response: Mutex<Option<(Version, Response<Body>)>>,
+    write_blocked: AtomicBool,
+}
+
+impl Handoff {
+    fn put(&self, version: Version, response: Response<Body>) {
+        *self.response.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((version, response));
+    }
+
+    fn take(&self) -> Option<(Version, Response<Body>)> {
+        self.response.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+    }
+
+    fn is_ready(&self) -> bool {
+        !self.write_blocked.load(Ordering::Acquire)
+            && self.response.lock().unwrap_or_else(std::sync::PoisonError::into_inner).is_some()
+    }
+}
+
+/// The connection's socket as hyper sees it, noting whether the last write
+/// had to wait (hyper writes all it buffered unless a write waits).
+struct TrackedIo {
+    stream: TcpStream,
+    handoff: Arc<Handoff>,
+}
+
+impl TrackedIo {
+    fn note<T>(&self, poll: Poll<T>) -> Poll<T> {
+        self.handoff.write_blocked.store(poll.is_pending(), Ordering::Release);
+        poll
+    }
+}
+
+impl AsyncRead for TrackedIo {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for TrackedIo {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        let poll = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.note(poll)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let poll = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.note(poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+/// Writes a live stream's `response` on `stream` until the stream ends or
+/// the client hangs up: chunked for HTTP/1.1, delimited by the close for
+/// HTTP/1.0. `_drain` keeps a graceful shutdown waiting until it ends.
+async fn stream_live(mut stream: TcpStream, version: Version, response: Response<Body>, _drain: watch::Receiver<()>) {
+    let chunked = version != Version::HTTP_10 && version != Version::HTTP_09;
+    let (parts, body) = response.into_parts();
+    let head = response_head(&parts, chunked);
+    drop(parts);
+    if stream.write_all(&head).await.is_err() {
+        return;
+    }
+    drop(head);
+    let mut frames = body.into_data_stream();
+    loop {
+        let next = tokio::select! {
+            next = frames.next() => next,
+            () = hung_up(&stream) => return,
+        };
+        let written = match next {
+            // An empty chunk would end a chunked body.
+            Some(Ok(data)) if data.is_empty() => Ok(()),
+            Some(Ok(data)) => write_frame(&mut stream, &data, chunked).await,
+            // As hyper does: a body that fails is cut off, not ended.
+            Some(Err(_)) => return,
+            None => {
+                if chunked {
+                    let _ = stream.write_all(b"0\r\n\r\n").await;
+                }
+                return;
+            }
+        };
+        if written.is_err() {
+            return;
+        }
+    }
+}
+
+/// The status line and headers of a live stream's response, with the
+/// framing and `Date` hyper would have added and `Connection: close` (the
+/// connection ends with the stream).
+fn response_head(parts: &axum::http::response::Parts, chunked: bool) -> Vec<u8> {
+    let mut head = Vec::with_capacity(512);
+    head.extend_from_slice(b"HTTP/1.1 ");
+    head.extend_from_slice(parts.status.as_str().as_bytes());
+    head.push(b' ');
+    head.extend_from_slice(parts.status.canonical_reason().unwrap_or("").as_bytes());
+    head.extend_from_slice(b"\r\n");
+    for (name, value) in &parts.headers {
+        if [header::CONTENT_LENGTH, header::TRANSFER_ENCODING, header::CONNECTION, header::DATE].contains(name) {
+            continue;
+        }
+        head.extend_from_slice(name.as_str().as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value.as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
+    head.extend_from_slice(b"date: ");
+    head.extend_from_slice(httpdate::fmt_http_date(SystemTime::now()).as_bytes());
+    head.extend_from_slice(b"\r\nconnection: close\r\n");
+    if chunked {
+        head.extend_from_slice(b"transfer-encoding: chunked\r\n");
+    }
+    head.extend_from_slice(b"\r\n");
+    head
+}
+
+/// Writes one frame (one chunk when `chunked`), usually in one system call.
+async fn write_frame(stream: &mut TcpStream, data: &Bytes, chunked: bool) -> std::io::Result<()> {
+    if !chunked {
+        return stream.write_all(data).await;
+    }
+    let size = format!("{:x}\r\n", data.len());
+    let parts: [&[u8]; 3] = [size.as_bytes(), data, b"\r\n"];
+    let mut written =
+        stream.write_vectored(&[IoSlice::new(parts[0]), IoSlice::new(parts[1]), IoSlice::new(parts[2])]).await?;
+    if written == 0 {
+        return Err(std::io::ErrorKind::WriteZero.into());
+    }
+    // A full socket took part of it: the rest, piece by piece.
+    for part in parts {
+        if written >= part.len() {
+            written -= part.len();
+            continue;
+        }
+        stream.write_all(&part[written..]).await?;
+        written = 0;
+    }
+    Ok(())
+}
+
+/// Resolves when the client closes its end (or the socket fails). A live
+/// client has nothing to send; whatever it sends is read and dropped.
+async fn hung_up(stream: &TcpStream) {
+    loop {
+        if stream.readable().await.is_err() {
+            return;
+        }
+        let mut sink = [0u8; 64];
+        match stream.try_read(&mut sink) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => return,
+        }
+    }
 }
 
 /// Open connections per client address.
