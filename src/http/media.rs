@@ -31,6 +31,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::domain::clock::Timestamp;
 use crate::http::response::{IMMUTABLE, PRIVATE};
+use crate::http::serve::FileBody;
 use crate::media::access::Visibility;
 use crate::media::{self, MediaFile, MediaLibrary, MediaName};
 use crate::service::Services;
@@ -107,7 +108,7 @@ async fn respond(
     method: &Method,
     headers: &HeaderMap,
 ) -> Response {
-    let source = match media::load(library, name).await {
+    let source = match media::load(Arc::clone(&library), name).await {
         Ok(Some(source)) => source,
         Ok(None) => return not_found(),
         Err(error) => {
@@ -145,8 +146,14 @@ async fn respond(
     if method == Method::HEAD || body_len == 0 {
         return (status, common).into_response();
     }
+    let file = FileBody { path: library.path_of(name), offset: *range.start(), len: body_len };
     match body(&source, range).await {
-        Ok(body) => (status, common, body).into_response(),
+        Ok(body) => {
+            let mut response = (status, common, body).into_response();
+            // `http::serve` sends these bytes from the file, without copying.
+            response.extensions_mut().insert(file);
+            response
+        }
         Err(error) => {
             tracing::error!(error = %error, media.path = %name.relative_path(), "cannot stream media file");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()

@@ -165,3 +165,70 @@ async fn no_path_outside_the_media_root_is_reachable() {
     }
     assert_eq!(raw_status(&app, &url).await, 200);
 }
+
+/// The offset of the first `\r\n\r\n` in `bytes` at or after `from`.
+fn head_end(bytes: &[u8], from: usize) -> Option<usize> {
+    bytes[from..].windows(4).position(|window| window == b"\r\n\r\n").map(|at| from + at + 4)
+}
+
+#[tokio::test]
+async fn pipelined_requests_around_file_answers_are_all_answered_in_order() {
+    // A media answer's body is sent from the file outside hyper
+    // (`http::serve`); hyper then goes on with what it had read ahead.
+    let app = spawn_app().await;
+    let (url, bytes) = first_video(&app).await;
+    let mut stream = tokio::net::TcpStream::connect(app.address).await.expect("connect");
+    let requests = format!(
+        "GET {url} HTTP/1.1\r\nHost: localhost\r\n\r\n\
+         GET {url} HTTP/1.1\r\nHost: localhost\r\nRange: bytes=10-19\r\n\r\n\
+         GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n\
+         GET {url} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(requests.as_bytes()).await.expect("write");
+    let mut response = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut response))
+        .await
+        .expect("the last answer closes the connection")
+        .expect("read");
+
+    let mut at = 0;
+    let mut answers = Vec::new();
+    while at < response.len() {
+        let end = head_end(&response, at).expect("a complete head");
+        let head = String::from_utf8_lossy(&response[at..end]).to_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length: "))
+            .and_then(|value| value.trim().parse().ok())
+            .expect("content-length");
+        answers.push((head, response[end..end + length].to_vec()));
+        at = end + length;
+    }
+    assert_eq!(answers.len(), 4, "four answers, nothing more");
+    assert!(answers[0].0.starts_with("http/1.1 200"), "{}", answers[0].0);
+    assert_eq!(answers[0].1, bytes, "the whole file");
+    assert!(!answers[0].0.contains("connection: close"), "{}", answers[0].0);
+    assert!(answers[1].0.starts_with("http/1.1 206"), "{}", answers[1].0);
+    assert!(answers[1].0.contains(&format!("content-range: bytes 10-19/{}", bytes.len())), "{}", answers[1].0);
+    assert_eq!(answers[1].1, bytes[10..20]);
+    assert!(answers[2].0.starts_with("http/1.1 200"), "{}", answers[2].0);
+    assert!(String::from_utf8_lossy(&answers[2].1).contains("\"status\""), "health answered in between");
+    assert!(answers[3].0.contains("connection: close"), "{}", answers[3].0);
+    assert_eq!(answers[3].1, bytes);
+}
+
+#[tokio::test]
+async fn an_http_1_0_client_gets_the_file_and_the_close() {
+    let app = spawn_app().await;
+    let (url, bytes) = first_video(&app).await;
+    let mut stream = tokio::net::TcpStream::connect(app.address).await.expect("connect");
+    stream.write_all(format!("GET {url} HTTP/1.0\r\n\r\n").as_bytes()).await.expect("write");
+    let mut response = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut response))
+        .await
+        .expect("closed after the answer")
+        .expect("read");
+    let end = head_end(&response, 0).expect("a head");
+    assert!(response.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&response[..end]));
+    assert_eq!(&response[end..], bytes.as_slice());
+}
