@@ -146,12 +146,16 @@ async fn respond(
     if method == Method::HEAD || body_len == 0 {
         return (status, common).into_response();
     }
-    let file = FileBody { path: library.path_of(name), offset: *range.start(), len: body_len };
+    // A file on this disk (cached or not) can be sent from it by
+    // `http::serve` without copying; with a bucket, nothing is on this disk.
+    let local = library.bucket().is_none() && matches!(source, MediaFile::Memory(_) | MediaFile::Disk { .. });
+    let file = local.then(|| FileBody { path: library.path_of(name), offset: *range.start(), len: body_len });
     match body(&source, range).await {
         Ok(body) => {
             let mut response = (status, common, body).into_response();
-            // `http::serve` sends these bytes from the file, without copying.
-            response.extensions_mut().insert(file);
+            if let Some(file) = file {
+                response.extensions_mut().insert(file);
+            }
             response
         }
         Err(error) => {
