@@ -89,3 +89,34 @@ async fn without_a_base_url_media_stays_on_the_origin() {
     let policy = page.headers()["content-security-policy"].to_str().expect("csp").to_owned();
     assert!(policy.contains("media-src 'self' blob:;"), "{policy}");
 }
+
+/// Sharing tags need absolute URLs: with `public_url` set and media on a CDN,
+/// the clip page's and the film page's `og:image`/`og:video` are the CDN's
+/// URLs as they are, and the page's own URL is under `public_url`.
+#[tokio::test]
+async fn sharing_tags_carry_cdn_urls_whole_on_clip_and_film_pages() {
+    let app = spawn_with(SpawnOptions {
+        demo: Some(aimoviez::demo::DemoOptions { total_slots: 2, slot_duration_secs: 1 }),
+        env: vec![
+            ("AIMOVIEZ_MEDIA_BASE_URL".to_owned(), CDN.to_owned()),
+            ("AIMOVIEZ_PUBLIC_URL".to_owned(), "https://film.example.org".to_owned()),
+        ],
+        ..SpawnOptions::default()
+    })
+    .await;
+    app.eventually(10, "the two-slot film to finish", || async {
+        app.get_json("/api/story").await["season"].is_null()
+    })
+    .await;
+    let pages = [("/clip/1", "https://film.example.org/clip/1"), ("/watch/1", "https://film.example.org/watch/1")];
+    for (page, own_url) in pages {
+        let html = app.get(page).await.text().await.expect("html");
+        assert!(html.contains(&format!("<meta property=\"og:url\" content=\"{own_url}\">")), "{page}: {html}");
+        for tag in ["property=\"og:image\"", "property=\"og:video\"", "name=\"twitter:image\""] {
+            let whole = format!("<meta {tag} content=\"{CDN}/media/");
+            assert!(html.contains(&whole), "{page}: {tag} is not the CDN's URL whole: {html}");
+        }
+        assert!(html.contains("<meta property=\"og:title\""), "{page}");
+        assert!(!html.contains("https://film.example.orghttps://"), "{page}: an origin glued to a CDN URL");
+    }
+}

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::arena::TallyCard;
+use super::format::plural;
 use super::{Chrome, media_urls, render};
 use crate::domain::ids::SeasonId;
 use crate::http::extract::{ApiQuery, Caller, PageForm, SignedForm};
@@ -70,9 +71,12 @@ pub struct Scene {
 #[template(path = "film.html")]
 pub struct FilmPage {
     chrome: Chrome,
+    season_id: u64,
     title: String,
     genre: String,
     description: String,
+    /// The sharing tags' one-line description.
+    summary: String,
     scenes: Vec<Scene>,
     current: usize,
     runtime: String,
@@ -109,14 +113,27 @@ pub async fn film_page(
         .collect();
     let current = query.scene.unwrap_or(0).min(scenes.len().saturating_sub(1));
     let season = film.season;
+    let runtime = runtime(total);
+    let summary = if season.description.is_empty() {
+        format!(
+            "{} · {} · {}, made one 8-second clip at a time.",
+            season.genre,
+            runtime,
+            plural(scenes.len() as u64, "scene", "scenes")
+        )
+    } else {
+        season.description.clone()
+    };
     let page = FilmPage {
         chrome: Chrome::new(&state, &caller),
+        season_id: id.get(),
         title: season.title,
         genre: season.genre,
         description: season.description,
+        summary,
         scenes,
         current,
-        runtime: runtime(total),
+        runtime,
     };
     Ok(render(&page, StatusCode::OK))
 }

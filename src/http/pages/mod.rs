@@ -77,6 +77,16 @@ pub struct Chrome {
 }
 
 impl Chrome {
+    /// `url` as sharing tags need it: a media URL already absolute (under
+    /// `[media] base_url`) stays as it is, a path gets the site's origin.
+    pub fn absolute(&self, url: &str) -> String {
+        if url.starts_with("https://") || url.starts_with("http://") {
+            url.to_owned()
+        } else {
+            format!("{}{url}", self.site_url)
+        }
+    }
+
     /// The frame for this caller.
     pub fn new(state: &AppState, caller: &Caller) -> Chrome {
         let assets = &state.assets;
