@@ -31,7 +31,6 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::domain::clock::Timestamp;
 use crate::http::response::{IMMUTABLE, PRIVATE};
-use crate::http::serve::FileBody;
 use crate::media::access::Visibility;
 use crate::media::{self, MediaFile, MediaLibrary, MediaName};
 use crate::service::Services;
@@ -108,7 +107,7 @@ async fn respond(
     method: &Method,
     headers: &HeaderMap,
 ) -> Response {
-    let source = match media::load(Arc::clone(&library), name).await {
+    let source = match media::load(library, name).await {
         Ok(Some(source)) => source,
         Ok(None) => return not_found(),
         Err(error) => {
@@ -146,18 +145,8 @@ async fn respond(
     if method == Method::HEAD || body_len == 0 {
         return (status, common).into_response();
     }
-    // A file on this disk (cached or not) can be sent from it by
-    // `http::serve` without copying; with a bucket, nothing is on this disk.
-    let local = library.bucket().is_none() && matches!(source, MediaFile::Memory(_) | MediaFile::Disk { .. });
-    let file = local.then(|| FileBody { path: library.path_of(name), offset: *range.start(), len: body_len });
     match body(&source, range).await {
-        Ok(body) => {
-            let mut response = (status, common, body).into_response();
-            if let Some(file) = file {
-                response.extensions_mut().insert(file);
-            }
-            response
-        }
+        Ok(body) => (status, common, body).into_response(),
         Err(error) => {
             tracing::error!(error = %error, media.path = %name.relative_path(), "cannot stream media file");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
