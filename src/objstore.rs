@@ -9,12 +9,14 @@
 //! that fails for a missing bucket, bad credentials or an unreachable
 //! endpoint, so `serve` refuses to start instead of failing on the first upload.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::{BackoffConfig, ClientOptions, RetryConfig};
+use tokio::io::AsyncWriteExt;
 
 pub use object_store::path::Path as ObjectPath;
 pub use object_store::{ObjectStore, ObjectStoreExt};
@@ -77,6 +79,26 @@ pub async fn check_bucket(store: &dyn ObjectStore, s3: &S3Config, bucket: &str) 
         Err(_) => format!("no answer within {} s", CHECK_TIMEOUT.as_secs()),
     };
     Err(ObjStoreError::Unusable { bucket: bucket.to_owned(), endpoint: describe_endpoint(s3, bucket), reason })
+}
+
+/// Streams the local file `source` into the object at `path` (one PUT when
+/// small, a multipart upload otherwise, never the whole file in memory).
+/// On failure the upload is aborted, so no half-written multipart upload is
+/// left behind in the bucket. Media uploads and `media migrate` both store
+/// files this way.
+pub async fn put_local_file(store: &Arc<dyn ObjectStore>, path: ObjectPath, source: &Path) -> std::io::Result<()> {
+    let mut source = tokio::fs::File::open(source).await?;
+    let mut writer = object_store::buffered::BufWriter::new(store.clone(), path);
+    let written = async {
+        tokio::io::copy(&mut source, &mut writer).await?;
+        writer.shutdown().await
+    }
+    .await;
+    if let Err(error) = written {
+        let _ = writer.abort().await;
+        return Err(error);
+    }
+    Ok(())
 }
 
 fn builder_for(s3: &S3Config, bucket: &str) -> AmazonS3Builder {

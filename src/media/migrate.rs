@@ -18,7 +18,7 @@ use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
 use super::MediaName;
-use crate::objstore::{ObjectPath, ObjectStore, ObjectStoreExt};
+use crate::objstore::{self, ObjectPath, ObjectStore, ObjectStoreExt};
 
 /// Where the files go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,17 +192,7 @@ async fn to_bucket(root: &Path, store: &Arc<dyn ObjectStore>, name: &MediaName) 
             Some(found) => return Err(mismatch(&found, "on disk")),
             None => return Err(std::io::Error::new(std::io::ErrorKind::NotFound, "the file went away")),
         }
-        let mut source = tokio::fs::File::open(&local).await?;
-        let mut writer = object_store::buffered::BufWriter::new(store.clone(), path.clone());
-        let written = async {
-            tokio::io::copy(&mut source, &mut writer).await?;
-            writer.shutdown().await
-        }
-        .await;
-        if let Err(error) = written {
-            let _ = writer.abort().await;
-            return Err(error);
-        }
+        objstore::put_local_file(store, path.clone(), &local).await?;
         // Read back: only a copy the bucket really holds lets the local one go.
         match object_hash(store, &path).await? {
             Some(found) if found == want => {}

@@ -31,7 +31,6 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use tokio::io::AsyncWriteExt;
 use tokio::sync::{Notify, mpsc};
 
 use access::MediaAccess;
@@ -488,18 +487,7 @@ impl Bucket {
         if self.exists(name, &path).await? {
             return Ok(true);
         }
-        let mut source = tokio::fs::File::open(&file).await?;
-        let mut writer = object_store::buffered::BufWriter::new(self.store.clone(), path);
-        let written = async {
-            tokio::io::copy(&mut source, &mut writer).await?;
-            writer.shutdown().await
-        }
-        .await;
-        if let Err(error) = written {
-            // No half-written multipart upload left behind in the bucket.
-            let _ = writer.abort().await;
-            return Err(error);
-        }
+        crate::objstore::put_local_file(&self.store, path, &file).await?;
         Ok(false)
     }
 
