@@ -178,16 +178,6 @@ impl ViewTracker {
         fresh
     }
 
-    /// Which of `clips` this voter has already been shown in `slot`, in the
-    /// same order (for the feed's "seen" priority).
-    pub fn seen(&self, voter: &str, slot: u64, clips: &[u64]) -> Vec<bool> {
-        let shard = self.seen_shard(voter).lock();
-        match shard.get(voter) {
-            Some(set) if set.slot == slot => clips.iter().map(|clip| set.clips.contains(clip)).collect(),
-            _ => vec![false; clips.len()],
-        }
-    }
-
     /// The clips `voter` was shown in slot `slot` (at most [`SEEN_CAP`]): the
     /// feed checks each candidate against this copy instead of asking per
     /// clip under the shard's lock.
@@ -197,35 +187,6 @@ impl ViewTracker {
             Some(set) if set.slot == slot => set.clips.clone(),
             _ => HashSet::new(),
         }
-    }
-
-    /// Calls `add(clip, views)` for every view counted since the last drain,
-    /// shard by shard. The work follows the clips viewed since the last flush
-    /// (one lookup each), not every clip of the slot times every shard.
-    pub fn visit_pending(&self, mut add: impl FnMut(u64, u64)) {
-        for shard in &self.pending {
-            for (clip, views) in shard.lock().iter() {
-                add(*clip, *views);
-            }
-        }
-    }
-
-    /// Views of `clips` counted since the last drain, so the feed can rank by
-    /// up-to-date counts between flushes. Without this, every request in a
-    /// flush interval sees the same stale counts and piles onto the same
-    /// "least viewed" clip.
-    pub fn pending(&self, clips: &[u64]) -> Vec<u64> {
-        let mut totals = vec![0u64; clips.len()];
-        for shard in &self.pending {
-            let shard = shard.lock();
-            if shard.is_empty() {
-                continue;
-            }
-            for (total, clip) in totals.iter_mut().zip(clips) {
-                *total += shard.get(clip).copied().unwrap_or(0);
-            }
-        }
-        totals
     }
 
     /// Takes and resets all pending counts, merged across shards, as
@@ -278,16 +239,6 @@ mod tests {
     }
 
     #[test]
-    fn pending_counts_are_visible_until_drained() {
-        let tracker = ViewTracker::new(100);
-        tracker.record_shown("alice", 1, &[10, 11]);
-        tracker.record_shown("bob", 1, &[10]);
-        assert_eq!(tracker.pending(&[10, 11, 12]), vec![2, 1, 0]);
-        tracker.drain();
-        assert_eq!(tracker.pending(&[10, 11, 12]), vec![0, 0, 0]);
-    }
-
-    #[test]
     fn two_voters_make_two_views() {
         let tracker = ViewTracker::new(100);
         tracker.record_shown("alice", 1, &[10, 11]);
@@ -304,40 +255,31 @@ mod tests {
     }
 
     #[test]
-    fn seen_reflects_record_shown() {
+    fn seen_clips_reflect_record_shown_and_the_counts_wait_for_the_drain() {
         let tracker = ViewTracker::new(100);
-        assert_eq!(tracker.seen("alice", 1, &[10, 11]), vec![false, false]);
-        tracker.record_shown("alice", 1, &[10, 12]);
-        assert_eq!(tracker.seen("alice", 1, &[10, 11, 12]), vec![true, false, true]);
-        assert_eq!(tracker.seen("bob", 1, &[10]), vec![false]);
-        assert!(tracker.seen("alice", 1, &[]).is_empty());
-    }
-
-    #[test]
-    fn the_feed_reads_the_same_facts_in_one_go() {
-        let tracker = ViewTracker::new(100);
-        tracker.record_shown("alice", 1, &[10, 12]);
-        tracker.record_shown("bob", 1, &[10]);
+        assert!(tracker.seen_clips("alice", 1).is_empty());
+        assert_eq!(tracker.record_shown("alice", 1, &[10, 12]), vec![10, 12], "first showings are views");
+        assert_eq!(tracker.record_shown("bob", 1, &[10]), vec![10]);
+        assert_eq!(tracker.record_shown("alice", 1, &[12]), Vec::<u64>::new(), "a repeat is not");
         assert_eq!(tracker.seen_clips("alice", 1), HashSet::from([10, 12]));
+        assert_eq!(tracker.seen_clips("bob", 1), HashSet::from([10]));
         assert!(tracker.seen_clips("alice", 2).is_empty(), "another slot");
         assert!(tracker.seen_clips("carol", 1).is_empty());
-        let mut pending = Vec::new();
-        tracker.visit_pending(|clip, views| pending.push((clip, views)));
-        pending.sort_unstable();
-        assert_eq!(pending, vec![(10, 2), (12, 1)]);
-        tracker.drain();
-        tracker.visit_pending(|clip, views| panic!("drained, yet {clip} has {views}"));
+        assert!(tracker.record_shown("alice", 1, &[]).is_empty());
+        assert_eq!(tracker.drain(), vec![(10, 2), (12, 1)]);
+        assert!(tracker.drain().is_empty(), "a drain takes the counts");
+        assert_eq!(tracker.seen_clips("alice", 1), HashSet::from([10, 12]), "seen-sets survive a drain");
     }
 
     #[test]
     fn a_new_slot_resets_seen() {
         let tracker = ViewTracker::new(100);
         tracker.record_shown("alice", 1, &[10]);
-        assert_eq!(tracker.seen("alice", 2, &[10]), vec![false]);
+        assert!(tracker.seen_clips("alice", 2).is_empty());
 
         tracker.record_shown("alice", 2, &[10]);
-        assert_eq!(tracker.seen("alice", 2, &[10]), vec![true]);
-        assert_eq!(tracker.seen("alice", 1, &[10]), vec![false], "only the latest slot is remembered");
+        assert_eq!(tracker.seen_clips("alice", 2), HashSet::from([10]));
+        assert!(tracker.seen_clips("alice", 1).is_empty(), "only the latest slot is remembered");
         assert_eq!(tracker.drain(), vec![(10, 2)], "a new slot counts a new view");
     }
 
@@ -396,7 +338,7 @@ mod tests {
         }
         assert!(tracker.tracked_voters() >= max_voters / 4, "eviction is not wholesale");
         let last = format!("voter-{}", 10 * max_voters - 1);
-        assert_eq!(tracker.seen(&last, 1, &[1, 2]), vec![true, true]);
+        assert_eq!(tracker.seen_clips(&last, 1), HashSet::from([1, 2]));
         assert_eq!(total(&tracker.drain()), (10 * max_voters * 2) as u64);
     }
 
@@ -409,7 +351,7 @@ mod tests {
             // The regular keeps coming back, so stays in a recent generation.
             tracker.record_shown("regular", 1, &[1]);
         }
-        assert_eq!(tracker.seen("regular", 1, &[1]), vec![true]);
+        assert_eq!(tracker.seen_clips("regular", 1), HashSet::from([1]));
         assert_eq!(tracker.drain(), vec![(1, 1), (2, 640)]);
     }
 
