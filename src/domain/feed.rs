@@ -300,15 +300,21 @@ mod tests {
         page.clips.iter().map(|c| c.get()).collect()
     }
 
-    #[test]
-    fn unvoted_before_voted_then_fresh_then_least_viewed() {
-        let now = Timestamp::from_millis(10 * FRESH_FOR_MILLIS);
-        let candidates = [
+    /// A voted clip, a fresh one, and two stale ones with different view
+    /// counts: ranked 4, 3, 2, 1 by both [`order_feed`] and [`FeedOrder`].
+    fn one_of_each_rank() -> [FeedCandidate; 4] {
+        [
             candidate(1, true, 0, 0),
             candidate(2, false, 3 * FRESH_FOR_MILLIS, 500),
             candidate(3, false, 3 * FRESH_FOR_MILLIS, 10),
             candidate(4, false, 60_000, 900),
-        ];
+        ]
+    }
+
+    #[test]
+    fn unvoted_before_voted_then_fresh_then_least_viewed() {
+        let now = Timestamp::from_millis(10 * FRESH_FOR_MILLIS);
+        let candidates = one_of_each_rank();
         let page = order_feed(&candidates, &[], 8, now, || 0);
         assert_eq!(ids(&page), vec![4, 3, 2, 1]);
         assert!(!page.has_more);
@@ -346,12 +352,7 @@ mod tests {
     #[test]
     fn the_kept_order_gives_the_same_pages_as_ranking_everything() {
         let now = Timestamp::from_millis(10 * FRESH_FOR_MILLIS);
-        let candidates = [
-            candidate(1, true, 0, 0),
-            candidate(2, false, 3 * FRESH_FOR_MILLIS, 500),
-            candidate(3, false, 3 * FRESH_FOR_MILLIS, 10),
-            candidate(4, false, 60_000, 900),
-        ];
+        let candidates = one_of_each_rank();
         let mut order = order_of(&candidates, now);
         let page = order.page(now, status_of(&candidates), &[], 8, |_| 0);
         assert_eq!(ids(&page), vec![4, 3, 2, 1]);
