@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{SpawnOptions, assert_error, spawn_app, spawn_with};
+use crate::helpers::{SpawnOptions, assert_error, form_token, spawn_app, spawn_with};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -275,25 +275,9 @@ fn limit_of(response: &reqwest::Response) -> Option<String> {
 async fn the_no_javascript_comment_form_counts_as_commenting() {
     let app = spawn_with(SpawnOptions { rate_limits: true, ..SpawnOptions::default() }).await;
     let clip = app.clip_ids().await[0];
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let signup = browser
-        .post(app.url("/signup"))
-        .form(&[("username", "form_writer"), ("password", PASSWORD)])
-        .send()
-        .await
-        .expect("signup");
-    assert_eq!(signup.status(), 303);
+    let browser = app.signed_up_with_form("form_writer", PASSWORD).await;
     let page = browser.get(app.url(&format!("/clip/{clip}"))).send().await.expect("page").text().await.expect("html");
-    let token = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("form token")
-        .to_owned();
+    let token = form_token(&page);
     let posted = browser
         .post(app.url(&format!("/clip/{clip}/comments")))
         .form(&[("body", "seen without scripts"), ("csrf", token.as_str())])

@@ -5,7 +5,7 @@ use reqwest::redirect::Policy;
 use reqwest::{Client, Response};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, form_token, spawn_app};
 
 const ADMIN: &str = "boss";
 const PASSWORD: &str = "correct horse battery";
@@ -48,13 +48,7 @@ async fn get_html(client: &Client, app: &TestApp, path: &str) -> String {
 
 /// The session's form token, read from a page's hidden field.
 async fn csrf(client: &Client, app: &TestApp) -> String {
-    let html = get_html(client, app, "/admin/flags").await;
-    html.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .filter(|token| !token.is_empty())
-        .expect("form token on the page")
-        .to_owned()
+    form_token(&get_html(client, app, "/admin/flags").await)
 }
 
 /// Posts a form with the session's token; expects the 303 back and returns its target.

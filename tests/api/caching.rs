@@ -5,7 +5,7 @@
 
 use reqwest::header::{CACHE_CONTROL, ETAG, IF_NONE_MATCH, VARY};
 
-use crate::helpers::{SpawnOptions, TestApp, spawn_app, spawn_with};
+use crate::helpers::{SpawnOptions, TestApp, form_token, spawn_app, spawn_with};
 
 /// Every route the issue lists as the same for all anonymous visitors, with
 /// real ids: a finished film (`/watch/1`), a clip, a user.
@@ -146,10 +146,10 @@ async fn the_genre_page_marks_only_a_signed_in_pick() {
     // A signed-in page is private, so it marks the member's own pick.
     let member = app.signed_in("picker").await;
     let form = member.get(app.url("/genres")).send().await.expect("page").text().await.expect("html");
-    let token = form.split("name=\"csrf\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("token");
+    let token = form_token(&form);
     let cast = member
         .post(app.url("/genres"))
-        .form(&[("csrf", token), ("genre", "comedy")])
+        .form(&[("csrf", token.as_str()), ("genre", "comedy")])
         .send()
         .await
         .expect("vote")

@@ -5,7 +5,7 @@ use reqwest::Client;
 use reqwest::redirect::Policy;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_error, spawn_app};
+use crate::helpers::{TestApp, assert_error, form_token, spawn_app};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -282,15 +282,6 @@ async fn form_browser(app: &TestApp, username: &str) -> Client {
         .expect("register");
     assert_eq!(response.status(), 201);
     client
-}
-
-fn form_token(html: &str) -> String {
-    html.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .filter(|token| !token.is_empty())
-        .expect("form token on the page")
-        .to_owned()
 }
 
 fn location(response: &reqwest::Response) -> String {

@@ -3,14 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{SHORT_MP4, SpawnOptions, TestApp, assert_error, spawn_with, upload_form};
-
-const PASSWORD: &str = "correct horse battery";
-
-async fn admin_of(app: &TestApp) -> reqwest::Client {
-    app.create_admin("boss", PASSWORD).await;
-    app.log_in("boss", PASSWORD).await
-}
+use crate::helpers::{PASSWORD, SHORT_MP4, SpawnOptions, TestApp, assert_error, spawn_with, upload_form};
 
 /// The values of the `<option>`s of the `<select name="{name}">` in `html`.
 fn options(html: &str, name: &str) -> Vec<String> {
@@ -38,7 +31,7 @@ async fn every_place_offers_and_accepts_exactly_the_configured_genres() {
         ..SpawnOptions::default()
     })
     .await;
-    let admin = admin_of(&app).await;
+    let admin = app.admin().await;
     let creator = app.signed_in("genre_creator").await;
 
     // Offered: the upload form, the admin's season form, the genre vote.
@@ -108,7 +101,7 @@ async fn vote_genre(client: &reqwest::Client, app: &TestApp, genre: &str) -> req
 #[tokio::test]
 async fn each_finish_opens_an_empty_genre_round_and_the_winner_seeds_the_next_season() {
     let app = spawn_with(SpawnOptions::default()).await;
-    let admin = admin_of(&app).await;
+    let admin = app.admin().await;
     let voters = [app.signed_in("genre_a").await, app.signed_in("genre_b").await, app.signed_in("genre_c").await];
 
     // While the demo season runs the vote is closed, and the page says so.

@@ -177,17 +177,59 @@ impl TestApp {
         reqwest::Client::builder().user_agent("aimoviez-tests").cookie_store(true).build().expect("client")
     }
 
-    /// Registers `username` in a fresh cookie-jar client and returns it signed in.
+    /// Registers `username` (password [`PASSWORD`]) in a fresh cookie-jar
+    /// client and returns it signed in.
     pub async fn signed_in(&self, username: &str) -> reqwest::Client {
         let client = self.browser();
         let response = client
             .post(self.url("/api/auth/register"))
-            .json(&json!({ "username": username, "password": "correct horse battery" }))
+            .json(&json!({ "username": username, "password": PASSWORD }))
             .send()
             .await
             .expect("register");
         assert_eq!(response.status(), 201, "register {username}");
         client
+    }
+
+    /// Signs `username` up through the HTML form, as a browser without
+    /// JavaScript does, in a fresh cookie-jar client that does not follow
+    /// redirects; expects the redirect and an `HttpOnly` session cookie.
+    pub async fn signed_up_with_form(&self, username: &str, password: &str) -> reqwest::Client {
+        let client = reqwest::Client::builder()
+            .user_agent("aimoviez-tests")
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let response = client
+            .post(self.url("/signup"))
+            .form(&[("username", username), ("password", password)])
+            .send()
+            .await
+            .expect("signup");
+        assert_eq!(response.status(), 303, "sign up {username}");
+        let cookie = response.headers().get("set-cookie").expect("a session cookie").to_str().expect("ascii");
+        assert!(cookie.contains("HttpOnly"), "{cookie}");
+        client
+    }
+
+    /// Creates the admin `boss` (password [`PASSWORD`]) and returns a client
+    /// signed in as it.
+    pub async fn admin(&self) -> reqwest::Client {
+        self.create_admin("boss", PASSWORD).await;
+        self.log_in("boss", PASSWORD).await
+    }
+
+    /// Has `admin` approve or reject (`action`) `clip` through the API, with
+    /// a reason; expects 200.
+    pub async fn moderate(&self, admin: &reqwest::Client, clip: u64, action: &str) {
+        let response = admin
+            .post(self.url(&format!("/api/admin/clips/{clip}/{action}")))
+            .json(&json!({"reason": "not for this film"}))
+            .send()
+            .await
+            .expect("moderate");
+        assert_eq!(response.status(), 200, "{action} {clip}");
     }
 
     /// Signs in an existing account in a fresh cookie-jar client.
@@ -269,6 +311,21 @@ pub async fn assert_error(response: Response, status: u16, code: &str) -> Value 
     assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
     body
 }
+
+/// The session's form token, read from the first hidden `csrf` field of a
+/// page; expects one that is not empty.
+pub fn form_token(html: &str) -> String {
+    html.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .filter(|token| !token.is_empty())
+        .expect("form token on the page")
+        .to_owned()
+}
+
+/// The password [`TestApp::signed_in`] and [`TestApp::admin`] give their
+/// accounts.
+pub const PASSWORD: &str = "correct horse battery";
 
 /// A multipart upload body for `/api/upload`.
 pub fn upload_form(file: &'static [u8], file_name: &str, title: &str, genre: &str) -> reqwest::multipart::Form {

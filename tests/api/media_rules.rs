@@ -9,9 +9,11 @@ use std::path::{Path, PathBuf};
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
-use crate::helpers::{SHORT_MP4, SHORT_WEBM, SpawnOptions, TestApp, assert_error, spawn_app, spawn_with, upload_form};
+use crate::helpers::{
+    PASSWORD, SHORT_MP4, SHORT_WEBM, SpawnOptions, TestApp, assert_error, form_token, spawn_app, spawn_with,
+    upload_form,
+};
 
-const PASSWORD: &str = "correct horse battery";
 const TWENTY_SECONDS_MP4: &[u8] = include_bytes!("../../data/demo/test-twenty-seconds.mp4");
 const MOOV_AT_END_MP4: &[u8] = include_bytes!("../../data/demo/test-moov-at-end.mp4");
 
@@ -44,27 +46,12 @@ async fn wait_gone(app: &TestApp, path: &Path) {
     app.eventually(5, &format!("{} to be removed", path.display()), || async { !path.exists() }).await;
 }
 
-async fn admin(app: &TestApp) -> reqwest::Client {
-    app.create_admin("boss", PASSWORD).await;
-    app.log_in("boss", PASSWORD).await
-}
-
-async fn moderate(app: &TestApp, admin: &reqwest::Client, clip: u64, action: &str) {
-    let response = admin
-        .post(app.url(&format!("/api/admin/clips/{clip}/{action}")))
-        .json(&json!({"reason": "not for this film"}))
-        .send()
-        .await
-        .expect("moderate");
-    assert_eq!(response.status(), 200, "{action} {clip}");
-}
-
 #[tokio::test]
 async fn pending_media_goes_to_its_creator_and_admins_only_until_approval() {
     let app = spawn_app().await;
     let creator = app.signed_in("maker").await;
     let stranger = app.signed_in("stranger").await;
-    let admin = admin(&app).await;
+    let admin = app.admin().await;
     let clip = app.upload(&creator, SHORT_MP4, "Harbour lights").await;
     let (video, poster) = urls_of(&app, &creator, clip).await;
 
@@ -74,7 +61,7 @@ async fn pending_media_goes_to_its_creator_and_admins_only_until_approval() {
         assert_eq!(status_and_cache(&creator, app.url(url)).await, (200, "private, no-store".into()), "its creator");
         assert_eq!(status_and_cache(&admin, app.url(url)).await, (200, "private, no-store".into()), "an admin");
     }
-    moderate(&app, &admin, clip, "approve").await;
+    app.moderate(&admin, clip, "approve").await;
     for url in [&video, &poster] {
         let (status, cache) = status_and_cache(&app.client, app.url(url)).await;
         assert_eq!(status, 200, "approved media is public");
@@ -83,7 +70,7 @@ async fn pending_media_goes_to_its_creator_and_admins_only_until_approval() {
     // Rejected after approval: refused to everyone and removed from disk.
     let path = file_of(&app, &video);
     assert!(path.exists());
-    moderate(&app, &admin, clip, "reject").await;
+    app.moderate(&admin, clip, "reject").await;
     assert_eq!(status_and_cache(&app.client, app.url(&video)).await.0, 404);
     assert_eq!(status_and_cache(&admin, app.url(&video)).await.0, 404);
     wait_gone(&app, &path).await;
@@ -95,19 +82,19 @@ async fn a_rejected_clips_file_stays_while_another_clip_uses_the_same_bytes() {
     let app = spawn_app().await;
     let first = app.signed_in("first_maker").await;
     let second = app.signed_in("second_maker").await;
-    let admin = admin(&app).await;
+    let admin = app.admin().await;
     let one = app.upload(&first, SHORT_WEBM, "Static bloom").await;
     let two = app.upload(&second, SHORT_WEBM, "Static bloom again").await;
     let (video, _) = urls_of(&app, &first, one).await;
     assert_eq!(urls_of(&app, &second, two).await.0, video, "the same bytes have one content address");
     // The other creator's pending clip uses the file: each creator sees it.
     assert_eq!(status_and_cache(&second, app.url(&video)).await.0, 200);
-    moderate(&app, &admin, one, "reject").await;
+    app.moderate(&admin, one, "reject").await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(file_of(&app, &video).exists(), "the second clip still uses the bytes");
     assert_eq!(status_and_cache(&second, app.url(&video)).await.0, 200);
     assert_eq!(status_and_cache(&first, app.url(&video)).await.0, 404, "the rejected clip's creator no longer gets it");
-    moderate(&app, &admin, two, "reject").await;
+    app.moderate(&admin, two, "reject").await;
     wait_gone(&app, &file_of(&app, &video)).await;
 }
 
@@ -142,7 +129,7 @@ async fn the_html_upload_form_needs_the_sessions_form_token() {
     let app = spawn_app().await;
     let creator = app.signed_in("form_maker").await;
     let page = creator.get(app.url("/upload")).send().await.expect("page").text().await.expect("html");
-    let token = page.split("name=\"csrf\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("token");
+    let token = form_token(&page);
     let form = |token: Option<&str>| {
         let form = Form::new();
         let form = match token {
@@ -161,7 +148,7 @@ async fn the_html_upload_form_needs_the_sessions_form_token() {
         assert_eq!(response.status(), 403, "token {forged:?}");
     }
     assert_eq!(count_files(&media), before, "a forged form stores nothing");
-    let signed = creator.post(app.url("/upload")).multipart(form(Some(token))).send().await.expect("post");
+    let signed = creator.post(app.url("/upload")).multipart(form(Some(&token))).send().await.expect("post");
     assert!(signed.status().is_success(), "{}", signed.status());
     let mine: Value =
         creator.get(app.url("/api/profile/clips")).send().await.expect("mine").json().await.expect("json");
@@ -196,7 +183,7 @@ async fn pending_uploads_are_capped_per_account() {
     // Another account is not affected; a reviewed clip frees a place.
     let other = app.signed_in("other_maker").await;
     app.upload(&other, SHORT_MP4, "Elsewhere").await;
-    moderate(&app, &admin(&app).await, first, "approve").await;
+    app.moderate(&app.admin().await, first, "approve").await;
     app.upload(&creator, SHORT_MP4, "Three at last").await;
 }
 
@@ -222,7 +209,7 @@ async fn an_upload_refused_after_its_file_was_stored_leaves_nothing() {
     let mut file = draft.file().await.expect("incoming");
     file.push(SHORT_MP4).await.expect("chunk");
     draft.set_file(file.finish().await.expect("received"));
-    let admin = admin(&app).await;
+    let admin = app.admin().await;
     let finished = admin.post(app.url("/api/admin/seasons/1/finish")).send().await.expect("finish");
     assert_eq!(finished.status(), 200);
 

@@ -12,12 +12,10 @@ use aimoviez::app::{App, BuildOptions, StartStep};
 use aimoviez::config::{Config, Overrides};
 use aimoviez::objstore::{self, ObjectPath, ObjectStore, ObjectStoreExt};
 use futures_util::TryStreamExt;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::helpers::{LONG_MP4, SHORT_MP4, SpawnOptions, TestApp, spawn_with, upload_form};
 use crate::moto::Moto;
-
-const PASSWORD: &str = "correct horse battery";
 
 /// The server with its media in `moto`'s bucket, plus `extra` settings.
 async fn spawn_on(moto: &Moto, extra: &[(&str, &str)]) -> TestApp {
@@ -48,21 +46,6 @@ fn local_files(app: &TestApp) -> Vec<String> {
     found
 }
 
-async fn admin(app: &TestApp) -> reqwest::Client {
-    app.create_admin("boss", PASSWORD).await;
-    app.log_in("boss", PASSWORD).await
-}
-
-async fn moderate(app: &TestApp, admin: &reqwest::Client, clip: u64, action: &str) {
-    let response = admin
-        .post(app.url(&format!("/api/admin/clips/{clip}/{action}")))
-        .json(&json!({"reason": "not for this film"}))
-        .send()
-        .await
-        .expect("moderate");
-    assert_eq!(response.status(), 200, "{action} {clip}");
-}
-
 /// The video and poster names (`ab/….mp4`) of `clip` in its creator's list.
 async fn names_of(app: &TestApp, creator: &reqwest::Client, clip: u64) -> (String, String) {
     let mine: Value =
@@ -83,7 +66,7 @@ async fn uploads_go_to_the_bucket_stream_with_ranges_and_leave_it_when_rejected(
     assert!(local_files(&app).is_empty(), "nothing on disk: {:?}", local_files(&app));
 
     let creator = app.signed_in("maker").await;
-    let admin = admin(&app).await;
+    let admin = app.admin().await;
     let clip = app.upload(&creator, SHORT_MP4, "Harbour lights").await;
     let (video, poster) = names_of(&app, &creator, clip).await;
     let stored = objects(&store).await;
@@ -94,7 +77,7 @@ async fn uploads_go_to_the_bucket_stream_with_ranges_and_leave_it_when_rejected(
 
     // Pending: still private, from the bucket.
     assert_eq!(app.client.get(app.url(&format!("/media/{video}"))).send().await.expect("get").status(), 404);
-    moderate(&app, &admin, clip, "approve").await;
+    app.moderate(&admin, clip, "approve").await;
 
     let url = app.url(&format!("/media/{video}"));
     let whole = app.client.get(&url).send().await.expect("whole");
@@ -123,7 +106,7 @@ async fn uploads_go_to_the_bucket_stream_with_ranges_and_leave_it_when_rejected(
     let head = app.client.head(&url).send().await.expect("head");
     assert_eq!(head.headers()["content-length"], object.len().to_string().as_str());
 
-    moderate(&app, &admin, clip, "reject").await;
+    app.moderate(&admin, clip, "reject").await;
     assert_eq!(app.client.get(&url).send().await.expect("get").status(), 404);
     app.eventually(10, "the rejected clip's objects to leave the bucket", || {
         let store = store.clone();

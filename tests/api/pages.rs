@@ -1,6 +1,6 @@
 //! The HTML pages, fetched as a browser without JavaScript would.
 
-use crate::helpers::spawn_app;
+use crate::helpers::{TestApp, form_token, spawn_app};
 
 #[tokio::test]
 async fn the_arena_shows_a_playable_clip_with_a_vote_form() {
@@ -32,7 +32,7 @@ fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
 }
 
-async fn post_form(app: &crate::helpers::TestApp, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+async fn post_form(app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
     no_redirects().post(app.url(path)).header("user-agent", "aimoviez-tests").form(form).send().await.expect("post")
 }
 
@@ -123,7 +123,7 @@ async fn after_a_vote_the_arena_offers_clips_not_yet_voted_on() {
 
 /// Every clip's view count (flushed and pending), read by a voter whose
 /// reads count nothing.
-async fn view_counts(app: &crate::helpers::TestApp) -> std::collections::BTreeMap<u64, u64> {
+async fn view_counts(app: &TestApp) -> std::collections::BTreeMap<u64, u64> {
     let observer = reqwest::Client::builder().user_agent("view-observer").build().expect("client");
     let response = observer.get(app.url("/api/vote?limit=20&countViews=false")).send().await.expect("feed");
     let feed: serde_json::Value = response.json().await.expect("json");
@@ -190,30 +190,12 @@ async fn static_assets_are_immutable_and_unknown_pages_are_404() {
 #[tokio::test]
 async fn sign_up_sign_out_and_delete_with_plain_forms() {
     let app = spawn_app().await;
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent("form-browser")
-        .build()
-        .expect("client");
-    let page = browser.get(app.url("/login")).send().await.expect("login page").text().await.expect("html");
+    let page = app.get("/login").await.text().await.expect("html");
     assert!(page.contains("action=\"/login\""));
-    let signup = browser
-        .post(app.url("/signup"))
-        .form(&[("username", "Form_User"), ("password", "form user password")])
-        .send()
-        .await
-        .expect("signup");
-    assert_eq!(signup.status(), 303);
-    assert!(signup.headers()["set-cookie"].to_str().expect("ascii").contains("HttpOnly"));
+    let browser = app.signed_up_with_form("Form_User", "form user password").await;
     let settings = browser.get(app.url("/settings")).send().await.expect("settings").text().await.expect("html");
     assert!(settings.contains("@form_user"));
-    let token = settings
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("form token")
-        .to_owned();
+    let token = form_token(&settings);
     assert_eq!(token.len(), 32);
 
     // A signed-in form post without the session's token is refused.
@@ -327,30 +309,14 @@ async fn sign_in_returns_to_the_page_it_came_from_on_this_site_only() {
 #[tokio::test]
 async fn the_settings_change_the_password_without_javascript() {
     let app = spawn_app().await;
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let signup = browser
-        .post(app.url("/signup"))
-        .form(&[("username", "form_changer"), ("password", "form user password")])
-        .send()
-        .await
-        .expect("signup");
-    assert_eq!(signup.status(), 303);
+    let browser = app.signed_up_with_form("form_changer", "form user password").await;
     let elsewhere = app.log_in("form_changer", "form user password").await;
     let settings = browser.get(app.url("/settings")).send().await.expect("settings").text().await.expect("html");
     assert!(settings.contains("action=\"/settings/password\""), "{settings}");
     // The confirmation's words sit in one span, so the column layout of a
     // label keeps them on one line instead of three.
     assert!(settings.contains("<label><span>Type <strong>delete my account</strong> to confirm</span>"), "{settings}");
-    let token = settings
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("form token")
-        .to_owned();
+    let token = form_token(&settings);
 
     let fields = |current: &'static str, new: &'static str| {
         vec![("csrf", token.clone()), ("current_password", current.to_owned()), ("new_password", new.to_owned())]

@@ -7,8 +7,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::{SHORT_MP4, TestApp, assert_error, spawn_app};
 
-const PASSWORD: &str = "correct horse battery";
-
 async fn json_of(client: &Client, app: &TestApp, path: &str) -> Value {
     let response = client.get(app.url(path)).send().await.expect("request");
     assert_eq!(response.status(), 200, "GET {path}");
@@ -21,11 +19,6 @@ async fn unread(client: &Client, app: &TestApp) -> u64 {
 
 async fn notifications(client: &Client, app: &TestApp) -> Vec<Value> {
     json_of(client, app, "/api/notifications").await["notifications"].as_array().expect("list").clone()
-}
-
-async fn admin(app: &TestApp) -> Client {
-    app.create_admin("boss", PASSWORD).await;
-    app.log_in("boss", PASSWORD).await
 }
 
 /// Uploads a clip as `creator` and has `admin` approve it into the open slot.
@@ -48,8 +41,7 @@ fn badge<'a>(profile: &'a Value, key: &str) -> &'a Value {
 /// The form token on a page (signed-in pages carry it in every form).
 async fn form_token(client: &Client, app: &TestApp, path: &str) -> String {
     let html = client.get(app.url(path)).send().await.expect("page").text().await.expect("html");
-    let start = html.find(r#"name="csrf" value=""#).expect("csrf field") + r#"name="csrf" value=""#.len();
-    html[start..].split('"').next().expect("token").to_owned()
+    crate::helpers::form_token(&html)
 }
 
 #[tokio::test]
@@ -181,7 +173,7 @@ async fn follows_are_idempotent_counted_and_never_of_yourself() {
 #[tokio::test]
 async fn approval_rejection_win_and_new_round_notify_the_right_people() {
     let app = spawn_app().await;
-    let admin = admin(&app).await;
+    let admin = app.admin().await;
     let creator = app.signed_in("maker_one").await;
     let watcher = app.signed_in("watcher").await;
     assert_eq!(unread(&creator, &app).await, 0);
@@ -277,7 +269,7 @@ async fn approval_rejection_win_and_new_round_notify_the_right_people() {
 #[tokio::test]
 async fn comments_notify_the_clip_creator_but_not_for_their_own() {
     let app = spawn_app().await;
-    let admin = admin(&app).await;
+    let admin = app.admin().await;
     let creator = app.signed_in("filmmaker").await;
     let fan = app.signed_in("fan_club").await;
     let clip = approved_clip(&app, &admin, &creator, "Night swim").await;
@@ -371,7 +363,7 @@ async fn notification_pages_are_newest_first_and_bounded() {
 #[tokio::test]
 async fn a_refused_bulk_approval_changes_nothing_and_notifies_no_one() {
     let app = spawn_app().await;
-    let admin = admin(&app).await;
+    let admin = app.admin().await;
     let creator = app.signed_in("bulk_maker").await;
     let live = approved_clip(&app, &admin, &creator, "Already live").await;
     let pending = app.upload(&creator, SHORT_MP4, "Still waiting").await;
@@ -395,7 +387,7 @@ async fn a_refused_bulk_approval_changes_nothing_and_notifies_no_one() {
 #[tokio::test]
 async fn followers_replies_and_mentions_are_told_and_opening_one_marks_it_read() {
     let app = spawn_app().await;
-    let admin = admin(&app).await;
+    let admin = app.admin().await;
     let director = app.signed_in("director").await;
     let fan = app.signed_in("big_fan").await;
     let stranger = app.signed_in("stranger").await;

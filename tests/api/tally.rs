@@ -17,8 +17,6 @@ use serde_json::{Value, json};
 use super::helpers::{SpawnOptions, TestApp, assert_error, spawn_app, spawn_with};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_aimoviez");
-const PASSWORD: &str = "correct horse battery";
-
 fn verify(args: &[&str]) -> Output {
     Command::new(BINARY).args(["tally", "verify"]).args(args).output().expect("aimoviez runs")
 }
@@ -33,11 +31,6 @@ async fn cast(app: &TestApp, clip: u64, ip: Option<&str>, kind: &str) -> Value {
     let body: Value = response.json().await.expect("json");
     assert!(body["receipt"]["voteId"].as_u64().is_some(), "a vote answer carries a receipt: {body}");
     body["receipt"].clone()
-}
-
-async fn admin(app: &TestApp) -> reqwest::Client {
-    app.create_admin("boss", PASSWORD).await;
-    app.log_in("boss", PASSWORD).await
 }
 
 async fn advance(app: &TestApp, admin: &reqwest::Client) {
@@ -112,7 +105,7 @@ async fn a_locked_slot_publishes_a_tally_that_verifies_and_every_tampering_fails
     for _ in 0..20 {
         receipts.push(cast(&app, ids[1], Some("198.51.100.9"), "standard").await);
     }
-    let admin = admin(&app).await;
+    let admin = app.admin().await;
     let flagged: Value = admin
         .get(app.url("/api/admin/flagged-votes?limit=100"))
         .send()
@@ -272,7 +265,7 @@ async fn pseudonyms_differ_between_slots_and_an_unlock_drops_the_tally() {
     let app = spawn_app().await;
     let season = app.get_json("/api/story").await["season"]["id"].as_u64().expect("season");
     let ids = app.clip_ids().await;
-    let admin = admin(&app).await;
+    let admin = app.admin().await;
     let first = cast(&app, ids[0], Some("203.0.113.7"), "standard").await;
     let other = cast(&app, ids[1], Some("203.0.113.8"), "mega").await;
     // The admin assigns the winner: the lines need not agree, and say so.
@@ -373,7 +366,7 @@ async fn a_slot_the_scheduler_locks_publishes_a_tally_that_verifies() {
 
     // The lock was the scheduler's: the audit entry names no admin, and
     // carries the root it published.
-    let admin = admin(&app).await;
+    let admin = app.admin().await;
     let logs: Value =
         admin.get(app.url("/api/admin/audit-logs?limit=100")).send().await.expect("logs").json().await.expect("json");
     let locks: Vec<&Value> = logs["entries"]

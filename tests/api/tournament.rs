@@ -5,13 +5,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::{SHORT_MP4, SpawnOptions, TestApp, assert_error, spawn_with};
 
-const PASSWORD: &str = "correct horse battery";
-
-async fn admin_of(app: &TestApp) -> reqwest::Client {
-    app.create_admin("boss", PASSWORD).await;
-    app.log_in("boss", PASSWORD).await
-}
-
 fn short_demo(total_slots: u32, slot_duration_secs: u64) -> SpawnOptions {
     SpawnOptions {
         demo: Some(aimoviez::demo::DemoOptions { total_slots, slot_duration_secs }),
@@ -48,7 +41,7 @@ async fn a_two_second_window_closes_on_its_own_and_carries_the_rest_over() {
 #[tokio::test]
 async fn a_manual_advance_racing_the_scheduler_advances_once() {
     let app = spawn_with(short_demo(5, 1)).await;
-    let admin = admin_of(&app).await;
+    let admin = app.admin().await;
     tokio::time::sleep(std::time::Duration::from_millis(950)).await;
     let requests = (0..5).map(|_| admin.post(app.url("/api/admin/slots/advance")).json(&json!({"position": 1})).send());
     let responses = futures_util::future::join_all(requests).await;
@@ -100,7 +93,7 @@ async fn a_window_that_ended_while_stopped_is_advanced_at_start() {
 #[tokio::test]
 async fn seasons_move_through_their_lifecycle_and_a_waiting_slot_opens_on_approval() {
     let app = spawn_with(short_demo(75, 3600)).await;
-    let admin = admin_of(&app).await;
+    let admin = app.admin().await;
     let create = admin
         .post(app.url("/api/admin/seasons"))
         .json(&json!({"title": "Second Film", "genre": "comedy", "description": "", "totalSlots": 3, "slotDurationSecs": 600}))
@@ -192,7 +185,7 @@ async fn seasons_move_through_their_lifecycle_and_a_waiting_slot_opens_on_approv
 #[tokio::test]
 async fn resetting_the_open_slot_voids_its_votes() {
     let app = spawn_with(short_demo(3, 3600)).await;
-    let admin = admin_of(&app).await;
+    let admin = app.admin().await;
     let ids = app.clip_ids().await;
     for id in &ids {
         assert_eq!(app.vote_as(*id, Some("198.51.100.40"), "standard").await.status(), 200);
@@ -238,7 +231,7 @@ async fn every_admin_route_refuses_others_and_is_audited_when_it_succeeds() {
         let forbidden = user.request(method.clone(), app.url(path)).json(body).send().await.expect("request");
         assert_error(forbidden, 403, "forbidden").await;
     }
-    let admin = admin_of(&app).await;
+    let admin = app.admin().await;
     let flag = admin
         .put(app.url("/api/admin/feature-flags/multi_vote_mode"))
         .json(&json!({"enabled": true}))
