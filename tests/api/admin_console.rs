@@ -1,7 +1,6 @@
 //! The admin console (`/admin/...`): plain HTML forms, as a browser without
 //! JavaScript would use them.
 
-use reqwest::redirect::Policy;
 use reqwest::{Client, Response};
 use serde_json::{Value, json};
 
@@ -22,14 +21,10 @@ const SECTIONS: [&str; 8] = [
 ];
 
 /// A browser that keeps cookies and shows redirects instead of following them.
-fn browser() -> Client {
-    Client::builder().user_agent("aimoviez-tests").cookie_store(true).redirect(Policy::none()).build().expect("client")
-}
-
 /// Creates the admin and signs in through the `/login` form.
 async fn admin_browser(app: &TestApp) -> Client {
     app.create_admin(ADMIN, PASSWORD).await;
-    let client = browser();
+    let client = app.form_browser();
     let response = client
         .post(app.url("/login"))
         .form(&[("username", ADMIN), ("password", PASSWORD)])
@@ -86,7 +81,7 @@ fn slot_status(story: &Value, position: usize) -> String {
 #[tokio::test]
 async fn anonymous_visitors_go_to_login_and_members_get_403() {
     let app = spawn_app().await;
-    let anonymous = browser();
+    let anonymous = app.form_browser();
     let member = app.signed_in("viewer").await;
     for path in SECTIONS.iter().copied().chain(["/admin/clips?status=active", "/admin/no-such-section"]) {
         let response = anonymous.get(app.url(path)).send().await.expect("get");

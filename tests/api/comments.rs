@@ -266,14 +266,10 @@ async fn authors_soft_delete_and_admins_remove() {
     assert_eq!(actions.iter().filter(|a| **a == "remove_comment").count(), 1, "the author's own delete is not audited");
 }
 
-/// A browser that keeps cookies and shows redirects instead of following them.
+/// `username` registered and signed in, in a browser that keeps cookies
+/// and shows redirects instead of following them.
 async fn form_browser(app: &TestApp, username: &str) -> Client {
-    let client = Client::builder()
-        .user_agent("aimoviez-tests")
-        .cookie_store(true)
-        .redirect(Policy::none())
-        .build()
-        .expect("client");
+    let client = app.form_browser();
     let response = client
         .post(app.url("/api/auth/register"))
         .json(&json!({ "username": username, "password": PASSWORD }))

@@ -177,6 +177,17 @@ impl TestApp {
         reqwest::Client::builder().user_agent("aimoviez-tests").cookie_store(true).build().expect("client")
     }
 
+    /// Like [`TestApp::browser`], but redirects are returned instead of
+    /// followed, as the no-JavaScript form tests need to see them.
+    pub fn form_browser(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .user_agent("aimoviez-tests")
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+
     /// Registers `username` (password [`PASSWORD`]) in a fresh cookie-jar
     /// client and returns it signed in.
     pub async fn signed_in(&self, username: &str) -> reqwest::Client {
@@ -195,12 +206,7 @@ impl TestApp {
     /// JavaScript does, in a fresh cookie-jar client that does not follow
     /// redirects; expects the redirect and an `HttpOnly` session cookie.
     pub async fn signed_up_with_form(&self, username: &str, password: &str) -> reqwest::Client {
-        let client = reqwest::Client::builder()
-            .user_agent("aimoviez-tests")
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client");
+        let client = self.form_browser();
         let response = client
             .post(self.url("/signup"))
             .form(&[("username", username), ("password", password)])
