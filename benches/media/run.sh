@@ -3,6 +3,16 @@
 # on the same files, over loopback, with wrk. Prints ratios; never fails on
 # timing. See benches/media/README.md.
 #
+# Two shapes: a whole demo clip, and random RANGE_BYTES ranges of a ~BIG_BYTES
+# clip. Media access follows the clips (src/media/access.rs: a file no
+# approved clip uses answers 404), so the big clip is a real one: ffmpeg
+# makes an 8-second H.264 MP4 of about BIG_BYTES, a user signs up and uploads
+# it through POST /api/upload, an admin made with `aimoviez admin create`
+# approves it, and both servers serve the file the upload stored.
+# Our server runs with its default config, except that the upload cap
+# (media.max_upload_mb, 50 MiB by default) is raised through
+# AIMOVIEZ_MEDIA_MAX_UPLOAD_MB when BIG_BYTES needs more.
+#
 # Knobs (environment):
 #   DURATION=10s     wrk duration of each measured run
 #   CONNECTIONS=64   wrk connections
@@ -10,13 +20,17 @@
 #   ROUNDS=2         measured runs per server per shape (alternating ours/nginx); best req/s is reported
 #   WARMUP=2s        unmeasured wrk run per server per shape before the rounds (0 to skip)
 #   RANGE_BYTES=1048576   size of each random range in the range shape
-#   BIG_BYTES=5242880     size of the generated file the ranges are taken from
-#   RANGES=1         0 skips the range shape (see "The big file" below)
+#   BIG_BYTES=5242880     about the size of the uploaded clip the ranges are taken from
+#   RANGES=1         0 skips the range shape (and ffmpeg, the upload and the approval)
 #   SMALL_TARGET=153600   the whole-file shape uses the demo clip closest to this size
 #   NGINX_WORKERS=auto    nginx worker_processes
 #   BUILD=1          run `cargo build --release` first (0 to use the existing binary)
-#   INSTALL=1        apt-get install wrk/nginx when missing (0 to never install)
+#   INSTALL=1        apt-get install wrk/nginx/ffmpeg when missing (0 to never install)
 #   KEEP_TMP=0       1 keeps the temp dir (logs, configs) for inspection
+#   AIMOVIEZ_BIN=target/release/aimoviez   the binary to benchmark
+# Other AIMOVIEZ_* variables reach our server as configuration (e.g.
+# AIMOVIEZ_MEDIA_CACHE_MB=0 serves media from disk); AIMOVIEZ_BIN does not
+# (the server refuses configuration keys it does not know).
 set -euo pipefail
 
 DURATION="${DURATION:-10s}"
@@ -35,6 +49,10 @@ KEEP_TMP="${KEEP_TMP:-0}"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BIN="${AIMOVIEZ_BIN:-$ROOT/target/release/aimoviez}"
+# The server reads every AIMOVIEZ_* variable as a configuration key and
+# refuses unknown ones, so an exported AIMOVIEZ_BIN would stop it at start
+# ("unknown field `bin`"): it is the script's knob, not the server's.
+unset AIMOVIEZ_BIN
 
 log() { printf '[media-bench] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -44,6 +62,7 @@ need_install=()
 command -v wrk >/dev/null 2>&1 || need_install+=(wrk)
 if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then need_install+=(nginx); fi
 command -v curl >/dev/null 2>&1 || need_install+=(curl)
+[ "$RANGES" = 0 ] || command -v ffmpeg >/dev/null 2>&1 || need_install+=(ffmpeg)
 if [ "${#need_install[@]}" -gt 0 ]; then
     [ "$INSTALL" = 1 ] || die "missing: ${need_install[*]} (INSTALL=0)"
     [ "$(id -u)" = 0 ] || die "missing: ${need_install[*]}; run as root or install them"
@@ -105,11 +124,38 @@ free_port() {
 wait_http() { # url pid name
     for _ in $(seq 150); do
         if curl -s -o /dev/null "$1"; then return 0; fi
-        kill -0 "$2" 2>/dev/null || die "$3 exited during start (see $TMP/$3.log)"
+        if ! kill -0 "$2" 2>/dev/null; then
+            # The temp dir goes on exit (unless KEEP_TMP=1): show why here.
+            log "$3 exited during start; the end of its log:"
+            tail -n 20 "$TMP/$3.log" >&2
+            die "$3 exited during start"
+        fi
         sleep 0.2
     done
     die "$3 did not answer $1 within 30 s"
 }
+
+# ---------------------------------------------------------------- 2a. the big clip's video
+# An 8-second H.264 MP4 (the default media.max_duration_ms is 8.5 s) at the
+# bitrate that makes it about BIG_BYTES; per-frame noise keeps x264 from
+# coming in under the bitrate. Faststart, so the upload stores it as made.
+if [ "$RANGES" != 0 ]; then
+    big_kbps=$((BIG_BYTES / 1000))
+    log "ffmpeg: 8 s 1280x720 H.264 clip at $big_kbps kbit/s (~$BIG_BYTES bytes)"
+    ffmpeg -hide_banner -loglevel error -nostdin -y \
+        -f lavfi -i "testsrc2=size=1280x720:rate=25" -t 8 -vf "noise=alls=60:allf=t+u" \
+        -c:v libx264 -preset ultrafast -pix_fmt yuv420p \
+        -b:v "${big_kbps}k" -maxrate "${big_kbps}k" -bufsize "$((big_kbps / 2))k" \
+        -movflags +faststart "$TMP/big.mp4" >"$TMP/ffmpeg.log" 2>&1 \
+        || { tail -n 20 "$TMP/ffmpeg.log" >&2; die "ffmpeg could not make the big clip"; }
+    # The upload cap (media.max_upload_mb) is 50 MiB by default; raise it only
+    # when the clip (plus the multipart framing) needs more.
+    upload_mb=$(($(stat -c %s "$TMP/big.mp4") / 1048576 + 2))
+    if [ "$upload_mb" -gt 50 ]; then
+        export AIMOVIEZ_MEDIA_MAX_UPLOAD_MB="$upload_mb"
+        log "raising the upload cap to $upload_mb MiB for the big clip"
+    fi
+fi
 
 # ---------------------------------------------------------------- 2b. our server + files
 DATA="$TMP/data"
@@ -138,19 +184,49 @@ SMALL_FILE="$DATA$SMALL_URL"
 SMALL_SIZE=$(stat -c %s "$SMALL_FILE")
 log "demo clips: ${#clip_urls[@]}; whole-file shape uses $SMALL_URL ($SMALL_SIZE bytes)"
 
-# The big file: random bytes under a name of the media grammar
-# (<2 hex>/<64 hex>.mp4). Since media access follows the clips
-# (src/media/access.rs), our server answers 404 for a file no public clip
-# references, so this shape fails until the script uploads the big file as
-# a clip; RANGES=0 measures the whole-clip shape alone meanwhile.
-head -c "$BIG_BYTES" /dev/urandom >"$TMP/big.bin"
-big_hash=$(sha256sum "$TMP/big.bin" | cut -d' ' -f1)
-mkdir -p "$DATA/media/${big_hash:0:2}"
-mv "$TMP/big.bin" "$DATA/media/${big_hash:0:2}/$big_hash.mp4"
-BIG_URL="/media/${big_hash:0:2}/$big_hash.mp4"
-BIG_FILE="$DATA$BIG_URL"
-[ "$RANGE_BYTES" -le "$BIG_BYTES" ] || die "RANGE_BYTES ($RANGE_BYTES) > BIG_BYTES ($BIG_BYTES)"
-log "big file: $BIG_URL ($BIG_BYTES bytes)"
+# The big clip, uploaded and approved through the real API (media access
+# follows the clips: our server answers 404 for a file no approved clip uses).
+# A user signs up (no captcha on sign-up; curl sends no Origin, so the
+# cross-site check lets it through) and uploads; an admin made with
+# `aimoviez admin create` (through the running server's local socket) logs
+# in and approves; the clip's videoUrl names the file the upload stored.
+# api JAR METHOD PATH [curl args] -> the body; dies on anything but 2xx.
+api() {
+    local jar="$1" method="$2" path="$3" out="$TMP/api.body" code
+    shift 3
+    code=$(curl -s -o "$out" -w '%{http_code}' -b "$jar" -c "$jar" -X "$method" "$@" "$OURS$path") \
+        || die "$method $path: curl failed"
+    case "$code" in
+        2??) cat "$out" ;;
+        *) die "$method $path answered $code: $(head -c 300 "$out")" ;;
+    esac
+}
+BIG_URL=""
+BIG_FILE=""
+BIG_SIZE=0
+if [ "$RANGES" != 0 ]; then
+    password="media bench password"
+    json=(-H "Content-Type: application/json")
+    api "$TMP/creator.jar" POST /api/auth/register "${json[@]}" \
+        --data "{\"username\":\"bench_creator\",\"password\":\"$password\"}" >/dev/null
+    upload=$(api "$TMP/creator.jar" POST /api/upload -F "title=Range bench" -F "description=media bench clip" \
+        -F "genre=sci-fi" -F "file=@$TMP/big.mp4;type=video/mp4")
+    clip_id=$(grep -o '"clipId":[0-9]*' <<<"$upload" | cut -d: -f2 || true)
+    [ -n "$clip_id" ] || die "the upload answered no clipId: $upload"
+    printf '%s\n' "$password" | "$BIN" admin create --username bench_admin --password-stdin --data "$DATA" \
+        >"$TMP/admin.log" 2>&1 || { cat "$TMP/admin.log" >&2; die "aimoviez admin create failed"; }
+    api "$TMP/admin.jar" POST /api/auth/login "${json[@]}" \
+        --data "{\"username\":\"bench_admin\",\"password\":\"$password\"}" >/dev/null
+    api "$TMP/admin.jar" POST "/api/admin/clips/$clip_id/approve" --data "" >/dev/null
+    clip=$(api "$TMP/anonymous.jar" GET "/api/clips/$clip_id")
+    BIG_URL=$(grep -o '"videoUrl":"[^"]*"' <<<"$clip" | cut -d'"' -f4 || true)
+    case "$BIG_URL" in /media/*) ;; *) die "clip $clip_id has no /media/ videoUrl: $clip" ;; esac
+    BIG_FILE="$DATA$BIG_URL"
+    [ -f "$BIG_FILE" ] || die "clip $BIG_URL is not at $BIG_FILE"
+    BIG_SIZE=$(stat -c %s "$BIG_FILE")
+    [ "$RANGE_BYTES" -le "$BIG_SIZE" ] || die "RANGE_BYTES ($RANGE_BYTES) > the big clip's $BIG_SIZE bytes"
+    log "big clip: #$clip_id approved, $BIG_URL ($BIG_SIZE bytes)"
+fi
 
 # ---------------------------------------------------------------- 3. nginx
 NGINX_PORT="$(free_port)"
@@ -199,16 +275,29 @@ NGX="http://127.0.0.1:$NGINX_PORT"
 wait_http "$NGX/" "$NGINX_PID" nginx
 
 # ---------------------------------------------------------------- 7. same bytes from both
+# Before anything is timed, each shape is checked on both servers: status,
+# length headers and the exact bytes, so a broken shape (a 404, a 200 for a
+# range) stops the script here instead of printing a ratio of errors.
+# header FILE NAME -> the value of the header NAME in the dumped headers FILE
+header() { tr -d '\r' <"$1" | sed -n "s/^$2: *//Ip" | tail -1; }
 verify_whole() { # base url file
-    local out="$TMP/verify.body" code
-    code=$(curl -s -o "$out" -w '%{http_code}' "$1$2")
+    local out="$TMP/verify.body" code size
+    size=$(stat -c %s "$3")
+    code=$(curl -s -D "$TMP/verify.headers" -o "$out" -w '%{http_code}' "$1$2")
     [ "$code" = 200 ] || die "$1$2 answered $code, not 200"
+    [ "$(header "$TMP/verify.headers" content-length)" = "$size" ] \
+        || die "$1$2 sent Content-Length $(header "$TMP/verify.headers" content-length), not $size"
     cmp -s "$out" "$3" || die "$1$2 did not return the file's bytes"
 }
 verify_range() { # base url file start end
-    local out="$TMP/verify.body" code len=$(($5 - $4 + 1))
-    code=$(curl -s -o "$out" -w '%{http_code}' -H "Range: bytes=$4-$5" "$1$2")
+    local out="$TMP/verify.body" code len=$(($5 - $4 + 1)) want
+    want="bytes $4-$5/$(stat -c %s "$3")"
+    code=$(curl -s -D "$TMP/verify.headers" -o "$out" -w '%{http_code}' -H "Range: bytes=$4-$5" "$1$2")
     [ "$code" = 206 ] || die "$1$2 answered $code to a range, not 206"
+    [ "$(header "$TMP/verify.headers" content-range)" = "$want" ] \
+        || die "$1$2 sent Content-Range '$(header "$TMP/verify.headers" content-range)', not '$want'"
+    [ "$(header "$TMP/verify.headers" content-length)" = "$len" ] \
+        || die "$1$2 sent Content-Length $(header "$TMP/verify.headers" content-length) for bytes=$4-$5"
     [ "$(stat -c %s "$out")" = "$len" ] || die "$1$2 returned $(stat -c %s "$out") bytes for bytes=$4-$5"
     cmp -s -i "0:$4" -n "$len" "$out" "$3" || die "$1$2 returned the wrong bytes for bytes=$4-$5"
 }
@@ -218,9 +307,13 @@ for base in "$OURS" "$NGX"; do
     verify_whole "$base" "$BIG_URL" "$BIG_FILE"
     verify_range "$base" "$BIG_URL" "$BIG_FILE" 0 $((RANGE_BYTES - 1))
     verify_range "$base" "$BIG_URL" "$BIG_FILE" 12345 $((12345 + RANGE_BYTES - 1))
-    verify_range "$base" "$BIG_URL" "$BIG_FILE" $((BIG_BYTES - RANGE_BYTES)) $((BIG_BYTES - 1))
+    verify_range "$base" "$BIG_URL" "$BIG_FILE" $((BIG_SIZE - RANGE_BYTES)) $((BIG_SIZE - 1))
 done
-log "verified: both servers return identical bytes (200 whole, 206 ranges)"
+if [ "$RANGES" = 0 ]; then
+    log "verified: both servers return the whole clip's bytes (200, Content-Length)"
+else
+    log "verified: both servers return identical bytes (200 whole; 206 ranges with Content-Range and length)"
+fi
 
 # ---------------------------------------------------------------- 4. wrk scripts
 # done() prints exact numbers, so nothing depends on wrk's unit formatting.
@@ -238,7 +331,7 @@ cp "$TMP/report.lua" "$TMP/plain.lua"
 # A random RANGE_BYTES window anywhere in the file (any offset, not aligned),
 # a new one for every request; each thread seeds its own generator.
 cat >"$TMP/range.lua" <<EOF
-local size = $BIG_BYTES
+local size = $BIG_SIZE
 local span = $RANGE_BYTES
 local counter = 0
 setup = function(thread)
@@ -269,7 +362,13 @@ run_wrk() {
         'BEGIN { printf "%.1f %.0f %d %d\n", r * 1e6 / d, b * 1e6 / d, p, e }'
 }
 
-size_label() { awk -v b="$1" 'BEGIN { if (b % 1048576 == 0) printf "%d MiB", b / 1048576; else printf "%.0f KiB", b / 1024 }'; }
+size_label() {
+    awk -v b="$1" 'BEGIN {
+        if (b % 1048576 == 0) printf "%d MiB", b / 1048576
+        else if (b >= 1048576) printf "%.1f MiB", b / 1048576
+        else printf "%.0f KiB", b / 1024
+    }'
+}
 fmt_ms() { awk -v us="$1" 'BEGIN { printf "%.2f ms", us / 1000 }'; }
 fmt_mb() { awk -v b="$1" 'BEGIN { printf "%.0f MB/s", b / 1e6 }'; }
 
@@ -301,7 +400,7 @@ bench() {
 : >"$TMP/rows"
 log "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS rounds alternating, warm-up $WARMUP"
 bench "whole clip ($(size_label "$SMALL_SIZE"))" "$TMP/plain.lua" "$OURS$SMALL_URL" "$NGX$SMALL_URL"
-[ "$RANGES" = 0 ] || bench "random $(size_label "$RANGE_BYTES") range of $(size_label "$BIG_BYTES")" \
+[ "$RANGES" = 0 ] || bench "random $(size_label "$RANGE_BYTES") range of $(size_label "$BIG_SIZE")" \
     "$TMP/range.lua" "$OURS$BIG_URL" "$NGX$BIG_URL"
 
 # Context: the cheapest route of our server, no media.
@@ -325,6 +424,7 @@ printf '|%s|%s:|%s:|%s:|%s:|%s:|%s:|%s:|%s:|\n' "$(printf -- '-%.0s' {1..35})" \
     "$(printf -- '-%.0s' {1..15})" "$(printf -- '-%.0s' {1..12})" "$(printf -- '-%.0s' {1..17})" \
     "$(printf -- '-%.0s' {1..14})" "$(printf -- '-%.0s' {1..11})" "$(printf -- '-%.0s' {1..13})" \
     "$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..7})"
+warnings=()
 while IFS='|' read -r shape ours ngx; do
     read -r o_rps o_bps o_p99 o_err <<<"$ours"
     read -r n_rps n_bps n_p99 n_err <<<"$ngx"
@@ -333,8 +433,12 @@ while IFS='|' read -r shape ours ngx; do
     printf "$ROW" "$shape" "$(printf %.0f "$o_rps")" "$(printf %.0f "$n_rps")" "$ratio" \
         "$(awk -v b="$o_bps" 'BEGIN { printf "%.0f", b / 1e6 }')" "$(awk -v b="$n_bps" 'BEGIN { printf "%.0f", b / 1e6 }')" \
         "$(fmt_ms "$o_p99")" "$(fmt_ms "$n_p99")" "$o_err/$n_err"
+    if [ "$o_err" != 0 ] || [ "$n_err" != 0 ]; then
+        warnings+=("WARNING: $shape: $o_err/$n_err failed requests (ours/nginx); its ratio is not a clean comparison")
+    fi
 done <"$TMP/rows"
 read -r h_rps _ h_p99 h_err <<<"$health_best"
 echo
 printf 'context: aimoviez GET /api/health: %.0f req/s, p99 %s, errors %s\n' "$h_rps" "$(fmt_ms "$h_p99")" "$h_err"
 echo "(errors = wrk socket errors + non-2xx/3xx responses, ours/nginx; timing never fails this script)"
+if [ "${#warnings[@]}" -gt 0 ]; then printf '%s\n' "${warnings[@]}"; fi
