@@ -30,7 +30,9 @@
 //! SOAK_RATE (offered req/s instead of half the measured capacity),
 //! SOAK_CLIENTS (cycle the raw mix over this many client addresses, so the
 //! per-client tables — rate limits, seen-sets, fraud signals — reach a
-//! steady size; default 0, a new address per request).
+//! steady size; default 0, a new address per request), SOAK_SERVER (the
+//! server binary to soak; default the one built with this bench, so two
+//! builds can be compared side by side).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -420,9 +422,10 @@ fn main() {
     let warmup = Duration::from_secs(env_or("SOAK_WARMUP_SECS", 60));
     let capacity_secs = env_or("SOAK_CAPACITY_SECS", 5);
     let sse_clients = env_or("SOAK_SSE", 40);
+    let binary = std::env::var("SOAK_SERVER").unwrap_or_else(|_| BINARY.to_owned());
     let data = tempfile::tempdir().expect("temp dir");
     let server = start_server(
-        BINARY,
+        &binary,
         data.path(),
         &["--demo"],
         &[
@@ -575,11 +578,11 @@ fn main() {
     let file = data.path().join("aimoviez.redb");
     let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
     println!("data file: {:.1} MB", size as f64 / 1e6);
-    print_check(data.path());
+    print_check(&binary, data.path());
 }
 
-fn print_check(data: &Path) {
-    match Command::new(BINARY).args(["check", "--data"]).arg(data).output() {
+fn print_check(binary: &str, data: &Path) {
+    match Command::new(binary).args(["check", "--data"]).arg(data).output() {
         Ok(output) => println!(
             "aimoviez check (exit {:?}): {}{}",
             output.status.code(),
