@@ -308,8 +308,9 @@ async fn every_route_counts_against_the_class_it_is_defined_with() {
     let css = css.split("href=\"/static/").nth(1).and_then(|rest| rest.split('"').next()).expect("stylesheet");
     let cases: Vec<(reqwest::Method, String, Option<&str>)> = vec![
         (reqwest::Method::GET, "/".into(), Some("120")),
-        (reqwest::Method::GET, format!("/clip/{clip}"), Some("120")),
-        (reqwest::Method::GET, "/api/story".into(), Some("120")),
+        // Shared answers (`public`): counted, but no client's counts on them.
+        (reqwest::Method::GET, format!("/clip/{clip}"), None),
+        (reqwest::Method::GET, "/api/story".into(), None),
         (reqwest::Method::GET, "/api/vote".into(), Some("120")),
         (reqwest::Method::POST, "/vote".into(), Some("30")),
         (reqwest::Method::POST, "/login".into(), Some("5")),
@@ -335,8 +336,14 @@ async fn every_route_counts_against_the_class_it_is_defined_with() {
         let response = client.request(method.clone(), app.url(&path)).send().await.expect("request");
         assert_eq!(limit_of(&response).as_deref(), expected, "{method} {path} ({})", response.status());
     }
-    // Uploads count as uploads.
+    // Signed in, the same routes answer privately and show their class.
     let creator = app.signed_in("class_maker").await;
+    for path in [format!("/clip/{clip}"), "/api/story".to_owned()] {
+        let private = creator.get(app.url(&path)).send().await.expect("request");
+        assert_eq!(private.headers()["cache-control"], "private, no-store", "{path}");
+        assert_eq!(limit_of(&private).as_deref(), Some("120"), "{path}");
+    }
+    // Uploads count as uploads.
     let form = reqwest::multipart::Form::new().text("title", "x");
     let upload = creator.post(app.url("/api/upload")).multipart(form).send().await.expect("upload");
     assert_eq!(limit_of(&upload).as_deref(), Some("5"));

@@ -11,13 +11,16 @@
 //! `X-RateLimit-Reset` (seconds until the bucket is full again; rounded up,
 //! so it may overstate by up to one refill interval, `60 / limit` seconds).
 //! A refusal is 429 `rate_limited` with `Retry-After` (whole seconds, at
-//! least 1). Classes with limit 0 get no headers.
+//! least 1). Classes with limit 0 get no headers, and neither does an answer
+//! shared caches may keep (`Cache-Control: public`): a CDN would show one
+//! client's counts to everyone it serves the answer to. The request still
+//! counts.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -77,7 +80,11 @@ pub async fn enforce(State(state): State<RateLimitLayerState>, request: Request,
     }
     if decision.allowed {
         let mut response = next.run(request).await;
-        insert_headers(response.headers_mut(), &decision);
+        // A shared cache would hand this client's counts to everyone it
+        // serves the answer to.
+        if !is_shared(response.headers()) {
+            insert_headers(response.headers_mut(), &decision);
+        }
         return response;
     }
     tracing::debug!(class = class.as_str(), path = %request.uri().path(), "rate limited");
@@ -97,6 +104,14 @@ fn forwarded_for(headers: &HeaderMap) -> Option<String> {
     lines.peek()?;
     let joined: Vec<&str> = lines.map(|line| line.to_str().unwrap_or("invalid")).collect();
     Some(joined.join(","))
+}
+
+/// Whether the answer may be kept by shared caches (`Cache-Control: public`).
+fn is_shared(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CACHE_CONTROL)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.split(',').any(|directive| directive.trim().eq_ignore_ascii_case("public")))
 }
 
 fn insert_headers(headers: &mut HeaderMap, decision: &RateDecision) {
@@ -153,6 +168,28 @@ mod tests {
 
     fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
         response.headers().get(name).and_then(|v| v.to_str().ok())
+    }
+
+    #[tokio::test]
+    async fn a_shared_answer_counts_but_carries_no_client_counts() {
+        let state = RateLimitLayerState {
+            limiter: Arc::new(RateLimiter::new(&RateLimitConfig { read: 1, ..RateLimitConfig::default() })),
+            trusted_proxies: Arc::new(Vec::new()),
+            limit: Limit::Class(RouteClass::Read),
+        };
+        let app = Router::new()
+            .route("/story", get(|| async { ([(header::CACHE_CONTROL, "max-age=5, Public")], "the story") }))
+            .layer(axum::middleware::from_fn_with_state(state, enforce));
+        let peer = Some("198.51.100.9:5000");
+        let shared = app.clone().oneshot(request(Method::GET, "/story", peer, None)).await.expect("infallible");
+        assert_eq!(shared.status(), StatusCode::OK);
+        for name in ["x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"] {
+            assert_eq!(header(&shared, name), None, "{name} on a shared answer");
+        }
+        // It was counted all the same: the next one is refused, with the headers.
+        let refused = app.oneshot(request(Method::GET, "/story", peer, None)).await.expect("infallible");
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(header(&refused, "x-ratelimit-limit"), Some("1"));
     }
 
     #[tokio::test]
