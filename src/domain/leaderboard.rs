@@ -515,6 +515,17 @@ fn board_index(board: Board) -> usize {
     }
 }
 
+/// Adds today's scores to a bucket's ranking at restore: a copy of
+/// `today_ranking` when the bucket is empty (today's bucket always, this
+/// week's on its first day), otherwise one by one.
+fn start_from(ranking: &mut Ranking, today_ranking: &Ranking, today_part: &HashMap<u64, u64>) {
+    if ranking.is_empty() {
+        *ranking = today_ranking.clone();
+    } else {
+        ranking.add_all(today_part.iter().map(|(&id, &points)| (id, points)));
+    }
+}
+
 /// The first day whose votes [`Leaderboards::restore`] needs: the Monday that
 /// starts the previous week, which covers yesterday, this week and last week.
 pub fn restore_window_start(today: UtcDay) -> UtcDay {
@@ -612,13 +623,21 @@ impl Leaderboards {
             state.all.baseline = before.top_ranks(TREND_DEPTH);
             state.all.baseline_day = Some(today);
             state.all.entered_since = today_part.keys().copied().filter(|id| before.get(*id).is_none()).collect();
-            let mut all = Ranking::new();
-            all.add_all(before.scores.iter().chain(today_part).map(|(&id, &points)| (id, points)));
-            state.all.ranking = all;
+            // Today's scores are ranked once; the boards that start from
+            // them take copies, which cost no sorting and no hashing.
+            let mut today_ranking = Ranking::new();
+            today_ranking.add_all(today_part.iter().map(|(&id, &points)| (id, points)));
+            state.all.ranking = if before.is_empty() {
+                today_ranking.clone()
+            } else {
+                let mut all = Ranking::new();
+                all.add_all(before.scores.iter().chain(today_part).map(|(&id, &points)| (id, points)));
+                all
+            };
             state.day.roll_to(today.number());
-            state.day.current.ranking.add_all(today_part.iter().map(|(&id, &points)| (id, points)));
+            start_from(&mut state.day.current.ranking, &today_ranking, today_part);
             state.week.roll_to(week_of(today));
-            state.week.current.ranking.add_all(today_part.iter().map(|(&id, &points)| (id, points)));
+            start_from(&mut state.week.current.ranking, &today_ranking, today_part);
         }
         boards.newest_day = Some(today);
         boards
