@@ -5,9 +5,12 @@
 //! With `[media] base_url` set, pages load videos and posters from there,
 //! so the policy names that origin in `img-src` and `media-src`.
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
-use tower_http::set_header::SetResponseHeaderLayer;
+use axum::response::Response;
+use tower::util::MapResponseLayer;
 
 /// The headers besides the content security policy, and their values.
 const SECURITY_HEADERS: [(HeaderName, &str); 3] = [
@@ -38,15 +41,24 @@ pub fn origin_of(base_url: &str) -> &str {
 
 /// Adds the security headers to every route of `router` that lacks them;
 /// `media_base_url` is `[media] base_url` ("" = media from this server).
-pub fn security_headers<S: Clone + Send + Sync + 'static>(mut router: Router<S>, media_base_url: &str) -> Router<S> {
+///
+/// One layer for all four: each layer on a router is one more boxed
+/// service cloned and future polled per request (issue #16).
+pub fn security_headers<S: Clone + Send + Sync + 'static>(router: Router<S>, media_base_url: &str) -> Router<S> {
     // `config` checked the URL: nothing in it can break out of the header.
     let policy = HeaderValue::from_str(&content_security_policy(origin_of(media_base_url)))
         .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
-    router = router.layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, policy));
-    for (name, value) in SECURITY_HEADERS {
-        router = router.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
-    }
-    router
+    let headers: Arc<[(HeaderName, HeaderValue)]> = std::iter::once((header::CONTENT_SECURITY_POLICY, policy))
+        .chain(SECURITY_HEADERS.into_iter().map(|(name, value)| (name, HeaderValue::from_static(value))))
+        .collect();
+    router.layer(MapResponseLayer::new(move |mut response: Response| {
+        for (name, value) in headers.iter() {
+            if !response.headers().contains_key(name) {
+                response.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+        response
+    }))
 }
 
 #[cfg(test)]
