@@ -33,6 +33,18 @@
 //! socket for the client hanging up, ends with the last chunk when the hub
 //! closes the stream (at shutdown) and keeps the drain waiting until then,
 //! as a connection in hyper's hands did.
+//!
+//! A media file leaves hyper for its body only (issue #16: nginx's pace).
+//! hyper copies a body through this process; `sendfile(2)` hands the page
+//! cache's pages to the socket. A GET answered 200 or 206 from a file on
+//! this disk carries a [`SendFile`] extension; on a kept-alive HTTP/1.1
+//! connection the task takes the socket back as for a live stream, writes
+//! the head with `MSG_MORE` (so it leaves with the first bytes of the file)
+//! and the range with `sendfile`, then serves the connection with a new
+//! hyper connection that first reads what the old one had read ahead
+//! (pipelined requests). Every connection has `TCP_NODELAY`: without it the
+//! head and the file's last segment waited for the client's delayed ACK
+//! (40 ms), which is why the first attempt at this was reverted (c49ea15).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -108,6 +120,13 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        // An answer's last segment goes out at once instead of waiting for
+        // the client's ACK of the one before (Nagle), which a delayed ACK
+        // can hold for 40 ms: every answer here is written whole, so there
+        // is nothing for Nagle to gather.
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(error = %error, "cannot set TCP_NODELAY");
+        }
         let exempt = limits.trusted_proxies.iter().any(|net| net.contains(&peer.ip()));
         let slot = if exempt || limits.max_connections_per_ip == 0 {
             None
@@ -131,7 +150,9 @@ pub async fn serve(
 }
 
 /// Serves one connection with hyper until it closes, or until a request on
-/// it turns into a live stream, which then goes on in a task of its own.
+/// it turns into a live stream, which then goes on in a task of its own. A
+/// file answer ([`SendFile`]) is written by this task between two hyper
+/// connections on the same socket.
 fn serve_connection(
     http: &hyper::server::conn::http1::Builder,
     stream: TcpStream,
@@ -140,68 +161,116 @@ fn serve_connection(
     slot: Option<Arc<ConnectionSlot>>,
     mut shutdown: watch::Receiver<()>,
 ) -> impl Future<Output = ()> + Send + 'static + use<> {
-    let handoff = Arc::new(Handoff::default());
-    let service = {
-        let handoff = Arc::clone(&handoff);
-        hyper::service::service_fn(move |request: Request<Incoming>| {
-            let live = is_live_stream(request.uri().path());
-            if live && let Some(slot) = &slot {
-                slot.release();
-            }
-            let takes_over = (live && request.method() == Method::GET).then(|| Arc::clone(&handoff));
-            let version = request.version();
-            let mut request = request.map(Body::new);
-            request.extensions_mut().insert(ConnectInfo(peer));
-            let answer = router.clone().oneshot(request);
-            async move {
-                let response = answer.await?;
-                match takes_over {
-                    Some(handoff) if is_event_stream(&response) => {
-                        handoff.put(version, response);
-                        // hyper never gets an answer: the task takes the
-                        // socket back and answers itself.
-                        std::future::pending::<Result<Response<Body>, std::convert::Infallible>>().await
-                    }
-                    _ => Ok(response),
-                }
-            }
-        })
-    };
-    let io = TokioIo::new(TrackedIo { stream, handoff: Arc::clone(&handoff) });
-    let mut connection = http.serve_connection(io, service);
+    let http = http.clone();
     async move {
+        let handoff = Arc::new(Handoff::default());
+        let mut io = TrackedIo { stream, unread: Bytes::new(), handoff: Arc::clone(&handoff) };
         let mut draining = false;
-        let ended = loop {
-            let driven = std::future::poll_fn(|cx| match Pin::new(&mut connection).poll(cx) {
-                Poll::Ready(result) => Poll::Ready(Some(result)),
-                // Taken back only once hyper has nothing left to write (the
-                // end of an earlier answer on this connection).
-                Poll::Pending if handoff.is_ready() => Poll::Ready(None),
-                Poll::Pending => Poll::Pending,
-            });
-            tokio::select! {
-                ended = driven => break ended,
-                _ = shutdown.changed(), if !draining => {
-                    draining = true;
-                    Pin::new(&mut connection).graceful_shutdown();
+        loop {
+            let service = {
+                let (router, slot, handoff) = (router.clone(), slot.clone(), Arc::clone(&handoff));
+                hyper::service::service_fn(move |request| {
+                    answer(router.clone(), peer, slot.clone(), Arc::clone(&handoff), request)
+                })
+            };
+            let mut connection = http.serve_connection(TokioIo::new(io), service);
+            if draining {
+                Pin::new(&mut connection).graceful_shutdown();
+            }
+            let ended = loop {
+                let driven = std::future::poll_fn(|cx| match Pin::new(&mut connection).poll(cx) {
+                    Poll::Ready(result) => Poll::Ready(Some(result)),
+                    // Taken back only once hyper has nothing left to write (the
+                    // end of an earlier answer on this connection).
+                    Poll::Pending if handoff.is_ready() => Poll::Ready(None),
+                    Poll::Pending => Poll::Pending,
+                });
+                tokio::select! {
+                    ended = driven => break ended,
+                    _ = shutdown.changed(), if !draining => {
+                        draining = true;
+                        Pin::new(&mut connection).graceful_shutdown();
+                    }
                 }
-            }
-        };
-        match ended {
-            Some(Ok(())) => {}
-            Some(Err(error)) => {
-                tracing::debug!(error = %error, client.ip = %peer.ip(), "connection ended with an error");
-            }
-            None => {
-                let stream = connection.into_parts().io.into_inner().stream;
-                if let Some((version, response)) = handoff.take() {
-                    // A task of its own, so the memory of this one (hyper's
-                    // connection state lives in it) is given back.
-                    tokio::spawn(stream_live(stream, version, response, shutdown));
+            };
+            match ended {
+                Some(Ok(())) => return,
+                Some(Err(error)) => {
+                    tracing::debug!(error = %error, client.ip = %peer.ip(), "connection ended with an error");
+                    return;
+                }
+                None => {
+                    let parts = connection.into_parts();
+                    let mut taken = parts.io.into_inner();
+                    match handoff.take() {
+                        Some(Takeover::Live(version, response)) => {
+                            // A task of its own, so the memory of this one (hyper's
+                            // connection state lives in it) is given back.
+                            tokio::spawn(stream_live(taken.stream, version, response, shutdown));
+                            return;
+                        }
+                        Some(Takeover::File(head, file)) => {
+                            if let Err(error) = send_file(&taken.stream, &head, &file).await {
+                                tracing::debug!(error = %error, client.ip = %peer.ip(), "file answer cut off");
+                                return;
+                            }
+                            // What the client sent after that request (pipelined)
+                            // is read by the next hyper connection first.
+                            taken.unread = parts.read_buf;
+                            io = taken;
+                        }
+                        None => return,
+                    }
                 }
             }
         }
     }
+}
+
+/// Answers one request of a connection through the router, handing live
+/// streams and file answers to the connection's task instead of to hyper.
+async fn answer(
+    router: Router,
+    peer: SocketAddr,
+    slot: Option<Arc<ConnectionSlot>>,
+    handoff: Arc<Handoff>,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, std::convert::Infallible> {
+    let live = is_live_stream(request.uri().path());
+    if live && let Some(slot) = &slot {
+        slot.release();
+    }
+    let get = request.method() == Method::GET;
+    let version = request.version();
+    let keeps_alive = keeps_alive(&request);
+    let mut request = request.map(Body::new);
+    request.extensions_mut().insert(ConnectInfo(peer));
+    let response = router.oneshot(request).await?;
+    if live && get && is_event_stream(&response) {
+        handoff.put(Takeover::Live(version, response));
+    } else if get
+        && keeps_alive
+        && response.status().is_success()
+        && let Some(file) = response.extensions().get::<SendFile>().cloned()
+    {
+        let (parts, _body) = response.into_parts();
+        handoff.put(Takeover::File(response_head(&parts, Framing::Length(file.len)), file));
+    } else {
+        return Ok(response);
+    }
+    // hyper never gets an answer: the task takes the socket back and answers
+    // itself.
+    std::future::pending().await
+}
+
+/// Whether the connection stays open after answering `request`: HTTP/1.1
+/// without `Connection: close` (the file path writes its own head, which
+/// never closes).
+fn keeps_alive(request: &Request<Incoming>) -> bool {
+    request.version() == Version::HTTP_11
+        && !request.headers().get_all(header::CONNECTION).iter().any(|value| {
+            value.to_str().is_ok_and(|tokens| tokens.split(',').any(|token| token.trim().eq_ignore_ascii_case("close")))
+        })
 }
 
 /// Accept errors: a client that gave up before we accepted is nothing; out
@@ -222,21 +291,50 @@ fn is_event_stream(response: &Response<Body>) -> bool {
         && response.headers().get(header::CONTENT_TYPE).is_some_and(|value| value.as_bytes() == b"text/event-stream")
 }
 
-/// A live stream's response on its way from the service to the
-/// connection's task, and whether hyper is waiting to write (then it still
-/// holds bytes of an earlier answer, and the socket is not taken yet).
+/// An answer a connection's task writes itself, not hyper: a live stream
+/// (the socket leaves hyper for good) or a file (hyper takes the socket
+/// back after it).
+enum Takeover {
+    Live(Version, Response<Body>),
+    /// The response head, then the file's bytes.
+    File(Vec<u8>, SendFile),
+}
+
+/// A file answer that the connection sends with `sendfile(2)`, from the page
+/// cache to the socket, instead of hyper copying its body through user
+/// memory (issue #16: nginx's pace on media). The response carrying it as an
+/// extension keeps its usual body too, which hyper sends when the answer is
+/// not taken over: a `HEAD`, HTTP/1.0, or a request that closes the
+/// connection.
+#[derive(Debug, Clone)]
+pub struct SendFile {
+    file: Arc<std::fs::File>,
+    offset: u64,
+    len: u64,
+}
+
+impl SendFile {
+    /// The `len` bytes of `file` from `offset` on.
+    pub fn new(file: std::fs::File, offset: u64, len: u64) -> Self {
+        SendFile { file: Arc::new(file), offset, len }
+    }
+}
+
+/// The answer on its way from the service to the connection's task, and
+/// whether hyper is waiting to write (then it still holds bytes of an
+/// earlier answer, and the socket is not taken yet).
 #[derive(Default)]
 struct Handoff {
-    response: Mutex<Option<(Version, Response<Body>)>>,
+    response: Mutex<Option<Takeover>>,
     write_blocked: AtomicBool,
 }
 
 impl Handoff {
-    fn put(&self, version: Version, response: Response<Body>) {
-        *self.response.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((version, response));
+    fn put(&self, takeover: Takeover) {
+        *self.response.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(takeover);
     }
 
-    fn take(&self) -> Option<(Version, Response<Body>)> {
+    fn take(&self) -> Option<Takeover> {
         self.response.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
     }
 
@@ -247,9 +345,12 @@ impl Handoff {
 }
 
 /// The connection's socket as hyper sees it, noting whether the last write
-/// had to wait (hyper writes all it buffered unless a write waits).
+/// had to wait (hyper writes all it buffered unless a write waits). Bytes
+/// the previous hyper connection had read but not parsed (`unread`) are
+/// read first.
 struct TrackedIo {
     stream: TcpStream,
+    unread: Bytes,
     handoff: Arc<Handoff>,
 }
 
@@ -262,6 +363,11 @@ impl TrackedIo {
 
 impl AsyncRead for TrackedIo {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        if !self.unread.is_empty() {
+            let n = self.unread.len().min(buf.remaining());
+            buf.put_slice(&self.unread.split_to(n));
+            return Poll::Ready(Ok(()));
+        }
         Pin::new(&mut self.stream).poll_read(cx, buf)
     }
 }
@@ -300,7 +406,7 @@ impl AsyncWrite for TrackedIo {
 async fn stream_live(mut stream: TcpStream, version: Version, response: Response<Body>, _drain: watch::Receiver<()>) {
     let chunked = version != Version::HTTP_10 && version != Version::HTTP_09;
     let (parts, body) = response.into_parts();
-    let head = response_head(&parts, chunked);
+    let head = response_head(&parts, if chunked { Framing::Chunked } else { Framing::UntilClose });
     drop(parts);
     if stream.write_all(&head).await.is_err() {
         return;
@@ -331,10 +437,20 @@ async fn stream_live(mut stream: TcpStream, version: Version, response: Response
     }
 }
 
-/// The status line and headers of a live stream's response, with the
-/// framing and `Date` hyper would have added and `Connection: close` (the
-/// connection ends with the stream).
-fn response_head(parts: &axum::http::response::Parts, chunked: bool) -> Vec<u8> {
+/// How the body after a head written by [`response_head`] ends.
+#[derive(Debug, Clone, Copy)]
+enum Framing {
+    /// Chunked; the connection ends with the body (a live stream).
+    Chunked,
+    /// Delimited by closing the connection (a live stream to HTTP/1.0).
+    UntilClose,
+    /// This many bytes; the connection stays open for the next request.
+    Length(u64),
+}
+
+/// The status line and headers of `parts`, with the framing and `Date`
+/// hyper would have added.
+fn response_head(parts: &axum::http::response::Parts, framing: Framing) -> Vec<u8> {
     let mut head = Vec::with_capacity(512);
     head.extend_from_slice(b"HTTP/1.1 ");
     head.extend_from_slice(parts.status.as_str().as_bytes());
@@ -352,12 +468,57 @@ fn response_head(parts: &axum::http::response::Parts, chunked: bool) -> Vec<u8> 
     }
     head.extend_from_slice(b"date: ");
     head.extend_from_slice(httpdate::fmt_http_date(SystemTime::now()).as_bytes());
-    head.extend_from_slice(b"\r\nconnection: close\r\n");
-    if chunked {
-        head.extend_from_slice(b"transfer-encoding: chunked\r\n");
+    head.extend_from_slice(b"\r\n");
+    match framing {
+        Framing::Chunked => head.extend_from_slice(b"connection: close\r\ntransfer-encoding: chunked\r\n"),
+        Framing::UntilClose => head.extend_from_slice(b"connection: close\r\n"),
+        Framing::Length(len) => {
+            head.extend_from_slice(b"content-length: ");
+            head.extend_from_slice(len.to_string().as_bytes());
+            head.extend_from_slice(b"\r\n");
+        }
     }
     head.extend_from_slice(b"\r\n");
     head
+}
+
+/// Writes `head`, then the file's range with `sendfile(2)`: the kernel
+/// moves page-cache pages to the socket, and nothing is copied through
+/// this process. The head goes with `MSG_MORE`, so it leaves in the first
+/// segment of the file's bytes rather than in a segment of its own.
+async fn send_file(stream: &TcpStream, head: &[u8], file: &SendFile) -> std::io::Result<()> {
+    let mut head = head;
+    while !head.is_empty() {
+        match when_writable(stream, || rustix::net::send(stream, head, rustix::net::SendFlags::MORE)).await? {
+            0 => return Err(std::io::ErrorKind::WriteZero.into()),
+            sent => head = &head[sent..],
+        }
+    }
+    let mut offset = file.offset;
+    let end = file.offset.saturating_add(file.len);
+    while offset < end {
+        let left = usize::try_from(end - offset).unwrap_or(usize::MAX);
+        // 0 before the end: the file is shorter than its answer said, and
+        // the client must not take what it got for the whole.
+        if when_writable(stream, || rustix::fs::sendfile(stream, &*file.file, Some(&mut offset), left)).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+    Ok(())
+}
+
+/// Runs the non-blocking write `write` once the socket takes it.
+async fn when_writable(
+    stream: &TcpStream,
+    mut write: impl FnMut() -> rustix::io::Result<usize>,
+) -> std::io::Result<usize> {
+    loop {
+        stream.writable().await?;
+        match stream.try_io(tokio::io::Interest::WRITABLE, || write().map_err(std::io::Error::from)) {
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+            done => return done,
+        }
+    }
 }
 
 /// Writes one frame (one chunk when `chunked`), usually in one system call.
