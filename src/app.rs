@@ -200,6 +200,7 @@ impl App {
             day_scores = rebuilt.day_scores,
             rows_read = rebuilt.rows_read,
             duration_ms = rebuilt.millis as u64,
+            read_ms = rebuilt.read_millis as u64,
             "leaderboards rebuilt"
         );
         let leaderboards = Arc::new(leaderboards);

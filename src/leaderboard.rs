@@ -56,6 +56,8 @@ pub struct RebuildStats {
     pub rows_read: u64,
     /// Wall time of the rebuild in milliseconds.
     pub millis: u128,
+    /// The part of it spent reading storage.
+    pub read_millis: u128,
 }
 
 /// Deepest rank a profile shows.
@@ -68,12 +70,14 @@ impl LeaderboardService {
         let started = std::time::Instant::now();
         let today = clock().utc_day();
         let snapshot = store.leaderboard_snapshot(leaderboard::restore_window_start(today))?;
+        let read_millis = started.elapsed().as_millis();
         let boards = Leaderboards::restore(today, &snapshot.totals, &snapshot.days);
         let stats = RebuildStats {
             ranked: snapshot.totals.clips.len() + snapshot.totals.creators.len() + snapshot.totals.voters.len(),
             day_scores: snapshot.days.len(),
             rows_read: snapshot.rows_read,
             millis: started.elapsed().as_millis(),
+            read_millis,
         };
         Ok((LeaderboardService { boards: Mutex::new(boards), pending: Mutex::new(Vec::new()), clock }, stats))
     }

@@ -234,6 +234,19 @@ impl Ranking {
         self.scores = summed;
     }
 
+    /// A ranking of `scores`, one entry per id, as [`Ranking::add_all`]
+    /// into an empty ranking would build it, keeping the map it is given
+    /// instead of hashing every id again.
+    pub fn from_scores(mut scores: HashMap<u64, u64>) -> Self {
+        scores.retain(|_, score| {
+            // What `add` does with a score past `i64::MAX`.
+            *score = (*score).min(i64::MAX.unsigned_abs());
+            *score > 0
+        });
+        let order = scores.iter().map(|(&id, &score)| (Reverse(score), id)).collect();
+        Ranking { order, scores }
+    }
+
     /// The score of `id`, if it is ranked. `O(1)`.
     pub fn get(&self, id: u64) -> Option<u64> {
         self.scores.get(&id).copied()
@@ -445,7 +458,8 @@ impl BoardState {
 }
 
 /// All-time scores as storage keeps them, `(id, score)` per board: clips and
-/// creators by weighted score, voters (signed-in users) by votes cast.
+/// creators by weighted score, voters (signed-in users) by votes cast. Each
+/// id appears at most once per board (they are table keys in storage).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AllTimeTotals {
     /// Clip id and weighted score.
@@ -518,12 +532,26 @@ fn board_index(board: Board) -> usize {
 /// Adds today's scores to a bucket's ranking at restore: a copy of
 /// `today_ranking` when the bucket is empty (today's bucket always, this
 /// week's on its first day), otherwise one by one.
-fn start_from(ranking: &mut Ranking, today_ranking: &Ranking, today_part: &HashMap<u64, u64>) {
+fn start_from(ranking: &mut Ranking, today_ranking: &Ranking) {
     if ranking.is_empty() {
         *ranking = today_ranking.clone();
     } else {
-        ranking.add_all(today_part.iter().map(|(&id, &points)| (id, points)));
+        ranking.add_all(today_ranking.scores.iter().map(|(&id, &points)| (id, points)));
     }
+}
+
+/// The ranks of the top `depth` of `scores` (one entry per id), as
+/// [`Ranking::top_ranks`] of a ranking of them would give them, without
+/// building that ranking: `O(n + depth log depth)`.
+fn top_ranks_of(scores: &[(u64, u64)], depth: usize) -> HashMap<u64, usize> {
+    let mut order: Vec<(Reverse<u64>, u64)> =
+        scores.iter().filter(|&&(_, score)| score > 0).map(|&(id, score)| (Reverse(score), id)).collect();
+    if order.len() > depth {
+        order.select_nth_unstable(depth);
+        order.truncate(depth);
+    }
+    order.sort_unstable();
+    order.into_iter().enumerate().map(|(index, (_, id))| (id, index + 1)).collect()
 }
 
 /// The first day whose votes [`Leaderboards::restore`] needs: the Monday that
@@ -594,9 +622,9 @@ impl Leaderboards {
         // What the replay does, with today's scores and all time built in
         // bulk: the days before today go through the buckets one by one (at
         // most the 13 days since last week's Monday), today's scores fill
-        // today's bucket and this week's, and all time is built twice — as
-        // it stood when today began (the trend baseline) and with today on
-        // top.
+        // today's bucket and this week's, and all time is built with today
+        // on top of the totals as they stood when today began (whose top
+        // ranks are the trend baseline).
         let mut scored_today: [HashMap<u64, u64>; 3] = Default::default();
         for score in days.iter().filter(|score| score.day == today && score.score > 0) {
             let points = score.score.min(i64::MAX.unsigned_abs());
@@ -615,29 +643,47 @@ impl Leaderboards {
         }
         let states = [&mut boards.clips, &mut boards.creators, &mut boards.voters];
         let sources = [&totals.clips, &totals.creators, &totals.voters];
-        for ((state, source), today_part) in states.into_iter().zip(sources).zip(&scored_today) {
-            let mut before = Ranking::new();
-            before.add_all(
-                source.iter().map(|&(id, total)| (id, total.saturating_sub(today_part.get(&id).copied().unwrap_or(0)))),
-            );
-            state.all.baseline = before.top_ranks(TREND_DEPTH);
-            state.all.baseline_day = Some(today);
-            state.all.entered_since = today_part.keys().copied().filter(|id| before.get(*id).is_none()).collect();
+        for ((state, source), scored) in states.into_iter().zip(sources).zip(scored_today) {
             // Today's scores are ranked once; the boards that start from
             // them take copies, which cost no sorting and no hashing.
-            let mut today_ranking = Ranking::new();
-            today_ranking.add_all(today_part.iter().map(|(&id, &points)| (id, points)));
+            let today_ranking = Ranking::from_scores(scored);
+            let today_part = &today_ranking.scores;
+            // All time as it stood when today began, as a list: only its
+            // top ranks (the trend baseline) and which ids it lacked are
+            // needed, so it is never built into a ranking of its own.
+            let mut before = Vec::with_capacity(source.len());
+            let mut entered_since = HashSet::new();
+            let mut scored_and_totalled = 0;
+            for &(id, total) in source {
+                let scored = today_part.get(&id).copied();
+                scored_and_totalled += usize::from(scored.is_some());
+                let before_today = total.saturating_sub(scored.unwrap_or(0)).min(i64::MAX.unsigned_abs());
+                if before_today > 0 {
+                    before.push((id, before_today));
+                } else if scored.is_some() {
+                    entered_since.insert(id);
+                }
+            }
+            if scored_and_totalled < today_part.len() {
+                // Scored today without an all-time total: storage keeps both
+                // in one commit, so only a damaged file gets here.
+                let totalled: HashSet<u64> = source.iter().map(|&(id, _)| id).collect();
+                entered_since.extend(today_part.keys().copied().filter(|id| !totalled.contains(id)));
+            }
+            state.all.baseline = top_ranks_of(&before, TREND_DEPTH);
+            state.all.baseline_day = Some(today);
+            state.all.entered_since = entered_since;
             state.all.ranking = if before.is_empty() {
                 today_ranking.clone()
             } else {
                 let mut all = Ranking::new();
-                all.add_all(before.scores.iter().chain(today_part).map(|(&id, &points)| (id, points)));
+                all.add_all(before.into_iter().chain(today_part.iter().map(|(&id, &points)| (id, points))));
                 all
             };
             state.day.roll_to(today.number());
-            start_from(&mut state.day.current.ranking, &today_ranking, today_part);
+            start_from(&mut state.day.current.ranking, &today_ranking);
             state.week.roll_to(week_of(today));
-            start_from(&mut state.week.current.ranking, &today_ranking, today_part);
+            start_from(&mut state.week.current.ranking, &today_ranking);
         }
         boards.newest_day = Some(today);
         boards
@@ -1212,6 +1258,20 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn top_ranks_of_a_list_equal_the_ranking_s(
+            scores in proptest::collection::hash_map(0u64..500, 0u64..30, 0..200),
+            depth in 0usize..60,
+        ) {
+            let list: Vec<(u64, u64)> = scores.iter().map(|(&id, &score)| (id, score)).collect();
+            let mut ranking = Ranking::new();
+            ranking.add_all(list.iter().copied());
+            prop_assert_eq!(top_ranks_of(&list, depth), ranking.top_ranks(depth));
+            prop_assert_eq!(Ranking::from_scores(scores).page(0, 500), ranking.page(0, 500));
         }
     }
 
