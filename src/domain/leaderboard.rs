@@ -229,20 +229,14 @@ impl Ranking {
             let total = summed.entry(id).or_default();
             *total = total.saturating_add(score);
         }
-        summed.retain(|_, score| *score > 0);
-        self.order = summed.iter().map(|(&id, &score)| (Reverse(score), id)).collect();
-        self.scores = summed;
+        *self = Ranking::from_scores(summed);
     }
 
-    /// A ranking of `scores`, one entry per id, as [`Ranking::add_all`]
-    /// into an empty ranking would build it, keeping the map it is given
-    /// instead of hashing every id again.
+    /// A ranking of `scores`, one entry per id, keeping the map it is given
+    /// instead of hashing every id again: one sort and a bulk build of the
+    /// ordered set.
     pub fn from_scores(mut scores: HashMap<u64, u64>) -> Self {
-        scores.retain(|_, score| {
-            // What `add` does with a score past `i64::MAX`.
-            *score = (*score).min(i64::MAX.unsigned_abs());
-            *score > 0
-        });
+        scores.retain(|_, score| *score > 0);
         let order = scores.iter().map(|(&id, &score)| (Reverse(score), id)).collect();
         Ranking { order, scores }
     }

@@ -37,8 +37,10 @@ use crate::media::{self, MediaFile, MediaLibrary, MediaName};
 use crate::service::Services;
 use crate::sessions;
 
-/// Where the bytes come from.
-async fn body(file: &MediaFile, range: RangeInclusive<u64>) -> std::io::Result<Body> {
+/// Where the bytes come from. `opened` is the file [`local_file`] opened,
+/// if any: a file on disk is read through a duplicate of that descriptor
+/// rather than opened a second time.
+async fn body(file: &MediaFile, opened: Option<&std::fs::File>, range: RangeInclusive<u64>) -> std::io::Result<Body> {
     match file {
         MediaFile::Memory(_) => {
             let bytes = file.bytes().cloned().unwrap_or_default();
@@ -47,7 +49,10 @@ async fn body(file: &MediaFile, range: RangeInclusive<u64>) -> std::io::Result<B
             Ok(Body::from(bytes.slice(start..=end)))
         }
         MediaFile::Disk { path, .. } => {
-            let mut file = tokio::fs::File::open(path).await?;
+            let mut file = match opened {
+                Some(opened) => tokio::fs::File::from_std(opened.try_clone()?),
+                None => tokio::fs::File::open(path).await?,
+            };
             file.seek(SeekFrom::Start(*range.start())).await?;
             let reader = file.take(range.end() - range.start() + 1);
             Ok(Body::from_stream(tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024)))
@@ -146,12 +151,12 @@ async fn respond(
     if method == Method::HEAD || body_len == 0 {
         return (status, common).into_response();
     }
-    let file = local_file(&library, name, &source, &range);
-    match body(&source, range).await {
+    let opened = local_file(&library, name, &source);
+    match body(&source, opened.as_ref(), range.clone()).await {
         Ok(body) => {
             let mut response = (status, common, body).into_response();
-            if let Some(file) = file {
-                response.extensions_mut().insert(file);
+            if let Some(file) = opened {
+                response.extensions_mut().insert(SendFile::new(file, *range.start(), body_len));
             }
             response
         }
@@ -162,25 +167,19 @@ async fn respond(
     }
 }
 
-/// The range of the file on this machine's disk, for the connection to send
-/// with `sendfile(2)` (see [`SendFile`]); `None` for a bucket's object or a
-/// file that cannot be opened, which go out as the body.
+/// The file on this machine's disk, opened for the connection to send with
+/// `sendfile(2)` (see [`SendFile`]); `None` for a bucket's object or a file
+/// that cannot be opened, which go out as the body.
 ///
 /// Opened on this thread: the file was just stat'ed or is in the memory
 /// cache, so `open` finds its inode cached and does not wait on the disk.
-fn local_file(
-    library: &MediaLibrary,
-    name: &MediaName,
-    source: &MediaFile,
-    range: &RangeInclusive<u64>,
-) -> Option<SendFile> {
+fn local_file(library: &MediaLibrary, name: &MediaName, source: &MediaFile) -> Option<std::fs::File> {
     let path = match source {
         MediaFile::Memory(_) if library.bucket().is_none() => library.path_of(name),
         MediaFile::Disk { path, .. } => path.clone(),
         MediaFile::Memory(_) | MediaFile::Bucket { .. } => return None,
     };
-    let file = std::fs::File::open(path).ok()?;
-    Some(SendFile::new(file, *range.start(), range.end() - range.start() + 1))
+    std::fs::File::open(path).ok()
 }
 
 fn header_value(text: &str) -> HeaderValue {

@@ -20,3 +20,14 @@ pub mod router;
 pub mod serve;
 pub mod state;
 pub mod upload;
+
+use axum::http::{HeaderMap, HeaderName};
+
+/// Whether any `name` header of `headers` lists `token` in its
+/// comma-separated value (case-insensitive), as `Connection: close` or
+/// `Cache-Control: public` do.
+pub fn lists_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
+    headers.get_all(name).iter().any(|value| {
+        value.to_str().is_ok_and(|list| list.split(',').any(|item| item.trim().eq_ignore_ascii_case(token)))
+    })
+}

@@ -267,10 +267,7 @@ async fn answer(
 /// without `Connection: close` (the file path writes its own head, which
 /// never closes).
 fn keeps_alive(request: &Request<Incoming>) -> bool {
-    request.version() == Version::HTTP_11
-        && !request.headers().get_all(header::CONNECTION).iter().any(|value| {
-            value.to_str().is_ok_and(|tokens| tokens.split(',').any(|token| token.trim().eq_ignore_ascii_case("close")))
-        })
+    request.version() == Version::HTTP_11 && !crate::http::lists_token(request.headers(), header::CONNECTION, "close")
 }
 
 /// Accept errors: a client that gave up before we accepted is nothing; out

@@ -108,10 +108,7 @@ fn forwarded_for(headers: &HeaderMap) -> Option<String> {
 
 /// Whether the answer may be kept by shared caches (`Cache-Control: public`).
 fn is_shared(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CACHE_CONTROL)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.split(',').any(|directive| directive.trim().eq_ignore_ascii_case("public")))
+    crate::http::lists_token(headers, header::CACHE_CONTROL, "public")
 }
 
 fn insert_headers(headers: &mut HeaderMap, decision: &RateDecision) {
