@@ -37,10 +37,14 @@ use crate::media::{self, MediaFile, MediaLibrary, MediaName};
 use crate::service::Services;
 use crate::sessions;
 
-/// Where the bytes come from. `opened` is the file [`local_file`] opened,
-/// if any: a file on disk is read through a duplicate of that descriptor
-/// rather than opened a second time.
-async fn body(file: &MediaFile, opened: Option<&std::fs::File>, range: RangeInclusive<u64>) -> std::io::Result<Body> {
+/// Where the bytes come from. `opened` is the file [`local_file`] found
+/// open, if any: a file on disk is read through a duplicate of that
+/// descriptor rather than opened a second time.
+async fn body(
+    file: &MediaFile,
+    opened: Option<&Arc<std::fs::File>>,
+    range: RangeInclusive<u64>,
+) -> std::io::Result<Body> {
     match file {
         MediaFile::Memory(_) => {
             let bytes = file.bytes().cloned().unwrap_or_default();
@@ -167,19 +171,25 @@ async fn respond(
     }
 }
 
-/// The file on this machine's disk, opened for the connection to send with
+/// The file on this machine's disk, open for the connection to send with
 /// `sendfile(2)` (see [`SendFile`]); `None` for a bucket's object or a file
 /// that cannot be opened, which go out as the body.
 ///
-/// Opened on this thread: the file was just stat'ed or is in the memory
-/// cache, so `open` finds its inode cached and does not wait on the disk.
-fn local_file(library: &MediaLibrary, name: &MediaName, source: &MediaFile) -> Option<std::fs::File> {
+/// A cached file usually kept the descriptor it was read through (see
+/// [`CachedFile::descriptor`](crate::media::CachedFile::descriptor)); the
+/// rest are opened on this thread: the file was just stat'ed or is in the
+/// memory cache, so `open` finds its inode cached and does not wait on the
+/// disk.
+fn local_file(library: &MediaLibrary, name: &MediaName, source: &MediaFile) -> Option<Arc<std::fs::File>> {
     let path = match source {
-        MediaFile::Memory(_) if library.bucket().is_none() => library.path_of(name),
+        MediaFile::Memory(cached) if library.bucket().is_none() => match cached.descriptor() {
+            Some(kept) => return Some(Arc::clone(kept)),
+            None => library.path_of(name),
+        },
         MediaFile::Disk { path, .. } => path.clone(),
         MediaFile::Memory(_) | MediaFile::Bucket { .. } => return None,
     };
-    std::fs::File::open(path).ok()
+    std::fs::File::open(path).ok().map(Arc::new)
 }
 
 fn header_value(text: &str) -> HeaderValue {

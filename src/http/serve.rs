@@ -311,9 +311,10 @@ pub struct SendFile {
 }
 
 impl SendFile {
-    /// The `len` bytes of `file` from `offset` on.
-    pub fn new(file: std::fs::File, offset: u64, len: u64) -> Self {
-        SendFile { file: Arc::new(file), offset, len }
+    /// The `len` bytes of `file` from `offset` on. The file may be shared:
+    /// `sendfile` reads at an offset of its own, never the file's position.
+    pub fn new(file: Arc<std::fs::File>, offset: u64, len: u64) -> Self {
+        SendFile { file, offset, len }
     }
 }
 

@@ -27,6 +27,7 @@ pub mod urls;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -164,6 +165,62 @@ impl Validators {
 pub struct CachedFile {
     bytes: Bytes,
     validators: Validators,
+    /// The descriptor the bytes were read through, kept open while the
+    /// entry is cached (when the budget allows) so a whole-file answer goes
+    /// out with `sendfile(2)` without an `open` and a `close` per answer.
+    descriptor: Option<KeptDescriptor>,
+}
+
+impl CachedFile {
+    /// The file on disk these bytes came from, still open, if it was kept.
+    pub fn descriptor(&self) -> Option<&Arc<std::fs::File>> {
+        self.descriptor.as_ref().map(|kept| &kept.file)
+    }
+}
+
+/// How many descriptors cached files may keep open at once: a share of the
+/// process's open-file limit, so the cache can never take the descriptors
+/// connections need. A file past the budget is still cached; its answers
+/// open the file each time, as before.
+#[derive(Debug)]
+struct DescriptorBudget {
+    max: usize,
+    kept: AtomicUsize,
+}
+
+/// The share of the open-file limit the media cache may hold.
+const DESCRIPTOR_SHARE: u64 = 8;
+/// The most descriptors it holds, whatever the limit.
+const MAX_KEPT_DESCRIPTORS: u64 = 16_384;
+
+impl DescriptorBudget {
+    fn from_open_file_limit() -> Arc<Self> {
+        let soft = rlimit::getrlimit(rlimit::Resource::NOFILE).map(|(soft, _)| soft).unwrap_or(0);
+        let max = (soft / DESCRIPTOR_SHARE).min(MAX_KEPT_DESCRIPTORS);
+        Arc::new(DescriptorBudget { max: usize::try_from(max).unwrap_or(0), kept: AtomicUsize::new(0) })
+    }
+
+    /// Keeps `file` open under this budget, or lets it close when the budget
+    /// is spent.
+    fn keep(self: &Arc<Self>, file: std::fs::File) -> Option<KeptDescriptor> {
+        let taken =
+            self.kept.fetch_update(Ordering::AcqRel, Ordering::Acquire, |kept| (kept < self.max).then_some(kept + 1));
+        taken.ok().map(|_| KeptDescriptor { file: Arc::new(file), budget: Arc::clone(self) })
+    }
+}
+
+/// A descriptor counted against its [`DescriptorBudget`] until dropped
+/// (an answer still sending from it holds the file open a little longer).
+#[derive(Debug)]
+struct KeptDescriptor {
+    file: Arc<std::fs::File>,
+    budget: Arc<DescriptorBudget>,
+}
+
+impl Drop for KeptDescriptor {
+    fn drop(&mut self) {
+        self.budget.kept.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// A file found for serving.
@@ -247,6 +304,8 @@ pub struct MediaLibrary {
     removed: Notify,
     /// The bucket holding the files, when they are not under `root`.
     bucket: Option<Bucket>,
+    /// Descriptors the cached files may keep open.
+    descriptors: Arc<DescriptorBudget>,
 }
 
 /// Files in an S3-compatible bucket.
@@ -286,6 +345,7 @@ impl MediaLibrary {
             removals_inbox: Mutex::new(Some(inbox)),
             removed: Notify::new(),
             bucket: None,
+            descriptors: DescriptorBudget::from_open_file_limit(),
         })
     }
 
@@ -453,13 +513,16 @@ impl MediaLibrary {
         if let Some(file) = self.cache.get(name.as_str()) {
             return Ok(Some(file));
         }
-        let path = self.path_of(name);
-        let metadata = std::fs::metadata(&path)?;
+        let mut opened = std::fs::File::open(self.path_of(name))?;
+        let metadata = opened.metadata()?;
         if metadata.len() > self.max_cached_file_bytes {
             return Ok(None);
         }
         let validators = Validators::new(name, metadata.modified()?);
-        let file = Arc::new(CachedFile { bytes: Bytes::from(std::fs::read(&path)?), validators });
+        let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
+        std::io::Read::read_to_end(&mut opened, &mut bytes)?;
+        let descriptor = self.descriptors.keep(opened);
+        let file = Arc::new(CachedFile { bytes: Bytes::from(bytes), validators, descriptor });
         self.cache.insert(name.relative_path(), file.clone());
         Ok(Some(file))
     }
@@ -654,7 +717,7 @@ async fn load_from_bucket(library: &MediaLibrary, name: &MediaName) -> std::io::
         .cache
         .get_or_insert_async(name.as_str(), async {
             let bytes = bucket.store.get(&path).await?.bytes().await?;
-            Ok::<_, std::io::Error>(Arc::new(CachedFile { bytes, validators }))
+            Ok::<_, std::io::Error>(Arc::new(CachedFile { bytes, validators, descriptor: None }))
         })
         .await;
     match file {
@@ -670,6 +733,34 @@ async fn load_from_bucket(library: &MediaLibrary, name: &MediaName) -> std::io::
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cached_files_keep_descriptors_only_within_the_budget() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let budget = Arc::new(DescriptorBudget { max: 1, kept: AtomicUsize::new(0) });
+        let open = || std::fs::File::create(dir.path().join("f")).expect("file");
+        let first = budget.keep(open()).expect("within the budget");
+        assert!(budget.keep(open()).is_none(), "past the budget the file closes");
+        drop(first);
+        assert_eq!(budget.kept.load(Ordering::Acquire), 0);
+        assert!(budget.keep(open()).is_some(), "a dropped entry gives its place back");
+    }
+
+    #[test]
+    fn a_cached_file_answers_from_the_descriptor_it_was_read_through() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let library = MediaLibrary::open(dir.path().join("media"), 1 << 20, 1 << 20).expect("library");
+        let name = library.store_bytes(b"clip bytes", MediaKind::Mp4).expect("store");
+        let cached = library.cached(&name).expect("read").expect("small enough to cache");
+        let kept = cached.descriptor().expect("the default open-file limit leaves room");
+        // The name is removed from the directory; the kept descriptor still
+        // reads the bytes the cache holds, at an offset as `sendfile` does
+        // (its position is at the end: the cache read through it).
+        std::fs::remove_file(library.path_of(&name)).expect("remove");
+        let mut read = [0u8; 10];
+        std::os::unix::fs::FileExt::read_exact_at(&**kept, &mut read, 0).expect("read");
+        assert_eq!(&read, b"clip bytes");
+    }
 
     #[test]
     fn names_outside_the_grammar_are_refused() {
