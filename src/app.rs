@@ -309,7 +309,7 @@ impl App {
         #[cfg(not(unix))]
         let admin_socket = None;
         let listener =
-            TcpListener::bind(config.listen).await.map_err(failed(StartStep::Listener, config.listen.to_string()))?;
+            crate::http::serve::bind(config.listen).map_err(failed(StartStep::Listener, config.listen.to_string()))?;
         let rate_limiter = Arc::new(RateLimiter::new(&config.rate_limits));
         let services = Services::new(Context {
             sessions,

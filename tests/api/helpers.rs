@@ -61,6 +61,29 @@ pub async fn spawn_with(options: SpawnOptions) -> TestApp {
 }
 
 async fn start(data_dir: &Path, options: &SpawnOptions) -> TestApp {
+    build(data_dir, options).await.serve()
+}
+
+/// A built app whose listener is bound but not yet accepting.
+pub struct BuiltApp {
+    pub address: SocketAddr,
+    app: App,
+    data_dir: PathBuf,
+    temp: Option<tempfile::TempDir>,
+    clock: Option<aimoviez::app::ClockOverride>,
+}
+
+/// Builds the app (its listener bound, nothing accepted yet), for tests of
+/// what happens before the server serves.
+pub async fn build_unserved(options: SpawnOptions) -> BuiltApp {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let data_dir = temp.path().to_path_buf();
+    let mut built = build(&data_dir, &options).await;
+    built.temp = Some(temp);
+    built
+}
+
+async fn build(data_dir: &Path, options: &SpawnOptions) -> BuiltApp {
     if std::env::var_os("TEST_LOG").is_some() {
         aimoviez::telemetry::init(false);
     }
@@ -83,20 +106,28 @@ async fn start(data_dir: &Path, options: &SpawnOptions) -> TestApp {
         .await
         .expect("app builds");
     let address = app.local_addr().expect("bound");
-    let state = app.services().clone();
-    let (shutdown, signal) = oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until_stopped(async move {
-        let _ = signal.await;
-    }));
-    TestApp {
-        address,
-        client: reqwest::Client::builder().user_agent("aimoviez-tests").build().expect("client"),
-        data_dir: data_dir.to_path_buf(),
-        _temp: None,
-        shutdown: Some(shutdown),
-        server: Some(server),
-        state: Some(state),
-        clock: options.clock.clone(),
+    BuiltApp { address, app, data_dir: data_dir.to_path_buf(), temp: None, clock: options.clock.clone() }
+}
+
+impl BuiltApp {
+    /// Starts serving.
+    pub fn serve(self) -> TestApp {
+        let BuiltApp { address, app, data_dir, temp, clock } = self;
+        let state = app.services().clone();
+        let (shutdown, signal) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until_stopped(async move {
+            let _ = signal.await;
+        }));
+        TestApp {
+            address,
+            client: reqwest::Client::builder().user_agent("aimoviez-tests").build().expect("client"),
+            data_dir,
+            _temp: temp,
+            shutdown: Some(shutdown),
+            server: Some(server),
+            state: Some(state),
+            clock,
+        }
     }
 }
 
