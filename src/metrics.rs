@@ -248,7 +248,7 @@ impl Metrics {
         registry.register(
             "writer_commit_seconds",
             "Time to apply and commit one write transaction",
-            ExportedHistogram::from_snapshot(&stats.commit_latency_micros.snapshot(), 1e-6),
+            ExportedHistogram::from_snapshot(&stats.commit_latency_micros.snapshot(), 1e6),
         );
         registry.register(
             "writer_max_batch",
@@ -303,7 +303,10 @@ impl Metrics {
 }
 
 /// A histogram read from an [`crate::domain::histogram::AtomicHistogram`],
-/// with its whole-number unit scaled (microseconds → seconds).
+/// its whole numbers divided into the exported unit (microseconds by 1e6
+/// into seconds). Divided, not multiplied by the inverse: 25,000 × 1e-6 is
+/// 0.024999999999999998 in binary floating point, and a bucket labelled
+/// `le="0.024999999999999998"` is what a dashboard would have shown.
 #[derive(Debug)]
 struct ExportedHistogram {
     sum: f64,
@@ -312,14 +315,14 @@ struct ExportedHistogram {
 }
 
 impl ExportedHistogram {
-    fn from_snapshot(snapshot: &HistogramSnapshot, scale: f64) -> Self {
+    fn from_snapshot(snapshot: &HistogramSnapshot, divisor: f64) -> Self {
         ExportedHistogram {
-            sum: snapshot.sum as f64 * scale,
+            sum: snapshot.sum as f64 / divisor,
             count: snapshot.count,
             buckets: snapshot
                 .buckets
                 .iter()
-                .map(|(bound, count)| (bound.map(|bound| bound as f64 * scale).unwrap_or(f64::INFINITY), *count))
+                .map(|(bound, count)| (bound.map(|bound| bound as f64 / divisor).unwrap_or(f64::INFINITY), *count))
                 .collect(),
         }
     }

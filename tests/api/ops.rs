@@ -168,6 +168,8 @@ async fn metrics_parse_and_move_with_votes_requests_and_views() {
     // The writer's figures.
     assert!(moved("aimoviez_writer_batch_size_count") >= 2.0, "two casts, at least one batch each");
     assert!(value(&after, "aimoviez_writer_commit_seconds_bucket{le=\"+Inf\"}") >= 2.0);
+    // Bounds in seconds as written, not binary-floating-point residue.
+    assert!(after.contains_key("aimoviez_writer_commit_seconds_bucket{le=\"0.025\"}"), "{:?}", after.keys());
     assert!(value(&after, "aimoviez_writer_commit_seconds_sum") > 0.0);
     assert_eq!(value(&after, "aimoviez_writer_running"), 1.0);
     assert!(after.contains_key("aimoviez_writer_queue_depth"));
