@@ -53,11 +53,7 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the app with options.
 pub async fn spawn_with(options: SpawnOptions) -> TestApp {
-    let temp = tempfile::tempdir().expect("temp dir");
-    let data_dir = temp.path().to_path_buf();
-    let mut app = start(&data_dir, &options).await;
-    app._temp = Some(temp);
-    app
+    build_unserved(options).await.serve()
 }
 
 async fn start(data_dir: &Path, options: &SpawnOptions) -> TestApp {

@@ -238,3 +238,36 @@ async fn an_http_1_0_client_gets_the_file_and_the_close() {
     assert!(status_line_ok, "{}", String::from_utf8_lossy(&response[..end]));
     assert_eq!(&response[end..], bytes.as_slice());
 }
+
+#[tokio::test]
+async fn a_file_cut_short_on_disk_ends_its_answer_by_closing_the_connection() {
+    // The memory cache keeps the descriptor it read the file through, and
+    // the body goes out with `sendfile` from that descriptor. If someone
+    // cuts the file short behind the server's back, the answer's
+    // `Content-Length` (from the cache) cannot be met: the connection
+    // closes early, so the client knows the body is incomplete, rather
+    // than hanging or reading the next answer as the rest of this one.
+    let app = spawn_app().await;
+    let (url, bytes) = first_video(&app).await;
+    assert_eq!(app.get(&url).await.bytes().await.expect("body").as_ref(), bytes.as_slice(), "cached now");
+    let path = app.data_dir().join("media").join(url.trim_start_matches("/media/"));
+    let half = bytes.len() as u64 / 2;
+    std::fs::OpenOptions::new().write(true).open(&path).expect("open").set_len(half).expect("truncate");
+
+    let mut stream = tokio::net::TcpStream::connect(app.address).await.expect("connect");
+    let requests =
+        format!("GET {url} HTTP/1.1\r\nHost: localhost\r\n\r\nGET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    stream.write_all(requests.as_bytes()).await.expect("write");
+    let mut response = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut response))
+        .await
+        .expect("the server closes the connection")
+        .expect("read");
+    let end = head_end(&response, 0).expect("a head");
+    let head = String::from_utf8_lossy(&response[..end]).to_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains(&format!("content-length: {}", bytes.len())), "{head}");
+    let body = &response[end..];
+    assert_eq!(body.len() as u64, half, "what the file still holds, and nothing after it");
+    assert_eq!(body, &bytes[..body.len()]);
+}
