@@ -199,9 +199,8 @@ fn header_value(text: &str) -> HeaderValue {
 /// Whether the client's cached copy is current (RFC 9110 §13.2.2: If-None-Match
 /// wins over If-Modified-Since).
 fn is_not_modified(headers: &HeaderMap, etag: &str, modified: SystemTime) -> bool {
-    if let Some(if_none_match) = headers.get(header::IF_NONE_MATCH) {
-        let Ok(list) = if_none_match.to_str() else { return false };
-        return list.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag);
+    if let Some(matches) = crate::http::if_none_match(headers, etag) {
+        return matches;
     }
     if let Some(since) = headers.get(header::IF_MODIFIED_SINCE).and_then(|v| v.to_str().ok())
         && let Ok(since) = httpdate::parse_http_date(since)

@@ -26,12 +26,6 @@ fn etag(head: &FrozenTally) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{}\"", head.root)).unwrap_or(HeaderValue::from_static("\"\""))
 }
 
-fn matches_etag(headers: &HeaderMap, tag: &HeaderValue) -> bool {
-    let Some(Ok(list)) = headers.get(header::IF_NONE_MATCH).map(HeaderValue::to_str) else { return false };
-    let tag = tag.to_str().unwrap_or_default();
-    list.split(',').map(str::trim).any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == tag)
-}
-
 /// The head as response headers, so a verifier reads it with the lines.
 fn published_headers(head: &FrozenTally) -> [(HeaderName, HeaderValue); 5] {
     let value = |text: String| HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static(""));
@@ -75,7 +69,7 @@ pub async fn get_tally(
 ) -> Result<Response, ServiceError> {
     let head = tally::head(&services, season, position).await?;
     let tag = etag(&head);
-    if matches_etag(&headers, &tag) {
+    if crate::http::if_none_match(&headers, tag.to_str().unwrap_or_default()) == Some(true) {
         let mut response = with_cache(StatusCode::NOT_MODIFIED, IMMUTABLE);
         response.headers_mut().insert(header::ETAG, tag);
         return Ok(response);

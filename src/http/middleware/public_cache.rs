@@ -76,10 +76,7 @@ fn current_tag(state: &AppState) -> HeaderValue {
 
 /// Whether `If-None-Match` names `tag` (weak comparison) or is `*`.
 fn if_none_match(headers: &HeaderMap, tag: &HeaderValue) -> bool {
-    let Some(tag) = tag.to_str().ok().map(|t| t.trim_start_matches("W/")) else { return false };
-    headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|value| value.to_str().ok()).any(|value| {
-        value.split(',').map(str::trim).any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == tag)
-    })
+    crate::http::if_none_match(headers, tag.to_str().unwrap_or_default()) == Some(true)
 }
 
 /// Whether the request carries a session cookie with a value (live or not:
