@@ -129,11 +129,8 @@ async fn conditional_requests() {
 /// Sends a raw request line, so the path reaches the server exactly as written
 /// (HTTP clients normalise `..` away).
 async fn raw_status(app: &TestApp, path: &str) -> u16 {
-    let mut stream = tokio::net::TcpStream::connect(app.address).await.expect("connect");
     let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.expect("read");
+    let response = exchange(app, &request, "Connection: close").await;
     let text = String::from_utf8_lossy(&response);
     text.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0)
 }
@@ -167,6 +164,19 @@ async fn no_path_outside_the_media_root_is_reachable() {
 }
 
 /// The offset of the first `\r\n\r\n` in `bytes` at or after `from`.
+/// Writes `requests` raw on a new connection and reads until the server
+/// closes it (`closes`: why it must, within 10 s).
+async fn exchange(app: &TestApp, requests: &str, closes: &str) -> Vec<u8> {
+    let mut stream = tokio::net::TcpStream::connect(app.address).await.expect("connect");
+    stream.write_all(requests.as_bytes()).await.expect("write");
+    let mut response = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut response))
+        .await
+        .expect(closes)
+        .expect("read");
+    response
+}
+
 fn head_end(bytes: &[u8], from: usize) -> Option<usize> {
     bytes[from..].windows(4).position(|window| window == b"\r\n\r\n").map(|at| from + at + 4)
 }
@@ -177,7 +187,6 @@ async fn pipelined_requests_around_file_answers_are_all_answered_in_order() {
     // (`http::serve`); hyper then goes on with what it had read ahead.
     let app = spawn_app().await;
     let (url, bytes) = first_video(&app).await;
-    let mut stream = tokio::net::TcpStream::connect(app.address).await.expect("connect");
     let requests = format!(
         "GET {url} HTTP/1.1\r\nHost: localhost\r\n\r\n\
          GET {url} HTTP/1.1\r\nHost: localhost\r\nRange: bytes=10-19\r\n\r\n\
@@ -185,12 +194,7 @@ async fn pipelined_requests_around_file_answers_are_all_answered_in_order() {
          GET {url} HTTP/1.1\r\nHost: localhost\r\nRange: bytes=-5\r\n\r\n\
          GET {url} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
     );
-    stream.write_all(requests.as_bytes()).await.expect("write");
-    let mut response = Vec::new();
-    tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut response))
-        .await
-        .expect("the last answer closes the connection")
-        .expect("read");
+    let response = exchange(&app, &requests, "the last answer closes the connection").await;
 
     let mut at = 0;
     let mut answers = Vec::new();
@@ -225,13 +229,7 @@ async fn pipelined_requests_around_file_answers_are_all_answered_in_order() {
 async fn an_http_1_0_client_gets_the_file_and_the_close() {
     let app = spawn_app().await;
     let (url, bytes) = first_video(&app).await;
-    let mut stream = tokio::net::TcpStream::connect(app.address).await.expect("connect");
-    stream.write_all(format!("GET {url} HTTP/1.0\r\n\r\n").as_bytes()).await.expect("write");
-    let mut response = Vec::new();
-    tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut response))
-        .await
-        .expect("closed after the answer")
-        .expect("read");
+    let response = exchange(&app, &format!("GET {url} HTTP/1.0\r\n\r\n"), "closed after the answer").await;
     let end = head_end(&response, 0).expect("a head");
     // hyper answers an HTTP/1.0 request in HTTP/1.0; either version line is a 200 it can read.
     let status_line_ok = response.starts_with(b"HTTP/1.1 200") || response.starts_with(b"HTTP/1.0 200");
@@ -254,15 +252,9 @@ async fn a_file_cut_short_on_disk_ends_its_answer_by_closing_the_connection() {
     let half = bytes.len() as u64 / 2;
     std::fs::OpenOptions::new().write(true).open(&path).expect("open").set_len(half).expect("truncate");
 
-    let mut stream = tokio::net::TcpStream::connect(app.address).await.expect("connect");
     let requests =
         format!("GET {url} HTTP/1.1\r\nHost: localhost\r\n\r\nGET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n");
-    stream.write_all(requests.as_bytes()).await.expect("write");
-    let mut response = Vec::new();
-    tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut response))
-        .await
-        .expect("the server closes the connection")
-        .expect("read");
+    let response = exchange(&app, &requests, "the server closes the connection").await;
     let end = head_end(&response, 0).expect("a head");
     let head = String::from_utf8_lossy(&response[..end]).to_lowercase();
     assert!(head.starts_with("http/1.1 200"), "{head}");
