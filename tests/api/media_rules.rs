@@ -108,7 +108,8 @@ async fn deleting_an_account_removes_its_media_unless_another_clip_uses_it() {
     let kept = app.upload(&staying, SHORT_WEBM, "Same bytes, other account").await;
     let (own_video, own_poster) = urls_of(&app, &leaving, own).await;
     let (shared_video, _) = urls_of(&app, &leaving, shared).await;
-    assert_eq!(urls_of(&app, &staying, kept).await.0, shared_video);
+    let (kept_video, kept_poster) = urls_of(&app, &staying, kept).await;
+    assert_eq!(kept_video, shared_video);
 
     let deleted = leaving
         .post(app.url("/api/account/delete"))
@@ -118,7 +119,13 @@ async fn deleting_an_account_removes_its_media_unless_another_clip_uses_it() {
         .expect("delete");
     assert_eq!(deleted.status(), 200);
     wait_gone(&app, &file_of(&app, &own_video)).await;
-    wait_gone(&app, &file_of(&app, &own_poster)).await;
+    if own_poster == kept_poster {
+        // Without ffmpeg every clip shows the one placeholder poster, which
+        // the staying account's clip still uses.
+        assert!(file_of(&app, &own_poster).exists(), "another account's clip uses the placeholder poster");
+    } else {
+        wait_gone(&app, &file_of(&app, &own_poster)).await;
+    }
     assert_eq!(status_and_cache(&app.client, app.url(&own_video)).await.0, 404);
     assert!(file_of(&app, &shared_video).exists(), "another account's clip uses the same bytes");
     assert_eq!(status_and_cache(&staying, app.url(&shared_video)).await.0, 200);
