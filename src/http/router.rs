@@ -19,8 +19,8 @@
 //!   images, or what is already encoded, such as the precompressed static
 //!   assets), the request timeout and the JSON/form body limit; uploads instead get a video-sized body limit
 //!   and body read deadlines, with no overall timeout;
-//! - per group: rate limit (its class) → cross-site refusal → session
-//!   renewal (uploads: rate limit → cross-site refusal);
+//! - per group, one `guard` layer: rate limit (its class) → cross-site
+//!   refusal → session renewal (uploads: no renewal);
 //! - the shared reads (story, films, leaderboards, clips, profiles, genres
 //!   and their JSON), innermost: the shared-cache headers and 304s of
 //!   `public_cache`.
@@ -45,10 +45,9 @@ use tower_http::timeout::{RequestBodyDeadlineLayer, RequestBodyTimeoutLayer, Tim
 
 use crate::http::api::{admin as admin_api, auth, captcha, clips, comments, health, leaderboard, openapi};
 use crate::http::api::{profile, story, tally, tournament, unknown_route, vote};
+use crate::http::middleware::guard::{self, GroupGuard};
 use crate::http::middleware::rate_limit::{Limit, RateLimitLayerState};
-use crate::http::middleware::{
-    api_errors, cross_site, headers, metrics, public_cache, rate_limit, request_id, session, trace,
-};
+use crate::http::middleware::{api_errors, headers, metrics, public_cache, request_id, trace};
 use crate::http::pages::admin::{self as console, audit, dashboard, feature_flags, flagged, reports, seasons, users};
 use crate::http::pages::{account_pages, arena, assets, clip_page, creator_pages, film_pages};
 use crate::http::pages::{leaderboard_page, not_found_fallback, profile_pages, story_page};
@@ -252,8 +251,14 @@ fn uploads(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/api/upload", post(clips::upload_clip))
         .route("/upload", post(creator_pages::upload_form))
-        .layer(from_fn_with_state(state.clone(), cross_site::reject_cross_site))
-        .layer(from_fn_with_state(rate_limits(state, Limit::Class(Upload)), rate_limit::enforce))
+        .layer(from_fn_with_state(
+            GroupGuard {
+                app: state.clone(),
+                limit: Some(rate_limits(state, Limit::Class(Upload))),
+                renews_sessions: false,
+            },
+            guard::guard,
+        ))
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyTimeoutLayer::new(Duration::from_secs(30)))
         .layer(RequestBodyDeadlineLayer::new(Duration::from_secs(600)))
@@ -286,16 +291,13 @@ fn compression() -> CompressionLayer<impl Predicate> {
     CompressionLayer::new().no_deflate().no_zstd().quality(CompressionLevel::Precise(4)).compress_when(predicate)
 }
 
-/// The stack of a group of page, API or admin routes: its rate limit (when
-/// it has one), then the cross-site refusal, then session renewal.
+/// The stack of a group of page, API or admin routes: one guard for its
+/// rate limit (when it has one), then the cross-site refusal, then session
+/// renewal.
 fn limited(state: &AppState, limit: Option<Limit>, routes: Router<AppState>) -> Router<AppState> {
-    let routes = routes
-        .layer(from_fn_with_state(state.clone(), session::renew))
-        .layer(from_fn_with_state(state.clone(), cross_site::reject_cross_site));
-    match limit {
-        Some(limit) => routes.layer(from_fn_with_state(rate_limits(state, limit), rate_limit::enforce)),
-        None => routes,
-    }
+    let guard_state =
+        GroupGuard { app: state.clone(), limit: limit.map(|limit| rate_limits(state, limit)), renews_sessions: true };
+    routes.layer(from_fn_with_state(guard_state, guard::guard))
 }
 
 /// Reads whose anonymous answer is the same for everyone: a CDN or proxy

@@ -239,6 +239,45 @@ async fn cross_site_votes_are_refused_and_change_nothing() {
     assert_eq!(same_origin.status(), 200);
 }
 
+/// One guard layer runs the rate limit before the cross-site check (issue
+/// #16 folded the three layers into one): a refused cross-site vote still
+/// spends from the client's vote bucket and says so, and a rate-limited
+/// request never reaches the cross-site check or the handler.
+#[tokio::test]
+async fn a_refused_cross_site_vote_still_counts_against_the_vote_limit() {
+    let app = spawn_with(SpawnOptions { rate_limits: true, ..SpawnOptions::default() }).await;
+    let clip = app.clip_ids().await[0];
+    let remaining = |response: &reqwest::Response| {
+        response.headers().get("x-ratelimit-remaining").and_then(|v| v.to_str().ok()).map(str::to_owned)
+    };
+    let cross_site = || {
+        app.client.post(app.url("/api/vote")).header("origin", "https://evil.example").json(&json!({ "clipId": clip }))
+    };
+    let refused = cross_site().send().await.expect("request");
+    assert_eq!(refused.headers()["x-ratelimit-limit"], "30");
+    assert_eq!(remaining(&refused).as_deref(), Some("29"));
+    assert_error(refused, 403, "csrf_failed").await;
+    let voted = app.client.post(app.url("/api/vote")).json(&json!({ "clipId": clip })).send().await.expect("request");
+    assert_eq!(voted.status(), 200);
+    assert_eq!(remaining(&voted).as_deref(), Some("28"));
+    // 28 more empty the bucket; a slow machine may see a token come back
+    // (one per 2 s), hence the spare tries.
+    let mut limited = None;
+    for _ in 0..40 {
+        let response = cross_site().send().await.expect("request");
+        if response.status() == 429 {
+            limited = Some(response);
+            break;
+        }
+        assert_eq!(response.status(), 403);
+    }
+    let limited = limited.expect("the vote bucket empties");
+    assert_eq!(remaining(&limited).as_deref(), Some("0"));
+    assert!(limited.headers().contains_key("retry-after"));
+    assert_error(limited, 429, "rate_limited").await;
+    assert_eq!(app.vote_count(clip).await, 1);
+}
+
 #[tokio::test]
 async fn the_201st_unit_of_a_day_is_refused() {
     let app = spawn_with(SpawnOptions {

@@ -7,22 +7,19 @@
 //! victim's cookies and pass. Signed-in form posts also carry the session's
 //! form token, checked by the page handlers.
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, Method, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 
-use crate::http::error::csrf_failed;
-use crate::http::state::AppState;
-
-/// Middleware: refuses cross-site non-safe requests.
-pub async fn reject_cross_site(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Whether the request changes state (it is not GET, HEAD or OPTIONS) and
+/// comes from another site; [`guard`](super::guard) then answers 403
+/// `csrf_failed` instead of running it.
+pub fn refuses(request: &Request, public_url: Option<&str>) -> bool {
     let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if !safe && !is_same_site(request.headers(), state.services.config.public_url.as_deref()) {
-        tracing::info!(method = %request.method(), path = %request.uri().path(), "cross-site request refused");
-        return csrf_failed().into_response();
+    if safe || is_same_site(request.headers(), public_url) {
+        return false;
     }
-    next.run(request).await
+    tracing::info!(method = %request.method(), path = %request.uri().path(), "cross-site request refused");
+    true
 }
 
 /// Whether the browser's own headers place the request on this site.

@@ -19,9 +19,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::ratelimit::{RateDecision, RateLimiter, RouteClass};
@@ -50,7 +49,7 @@ impl Limit {
     }
 }
 
-/// What the [`enforce`] middleware needs, independent of the app state:
+/// What [`admit`] needs, independent of the app state:
 /// the limiter, whom to believe about client addresses, and the group's
 /// limit.
 #[derive(Debug, Clone)]
@@ -63,29 +62,33 @@ pub struct RateLimitLayerState {
     pub limit: Limit,
 }
 
-/// Middleware: counts the request against its client's bucket of the
-/// group's class, and either runs it (adding `X-RateLimit-*` headers) or
-/// answers 429 `rate_limited` with `Retry-After`. Requests without a known
-/// peer address pass untouched.
-pub async fn enforce(State(state): State<RateLimitLayerState>, request: Request, next: Next) -> Response {
+/// What the rate limit says about one request.
+#[derive(Debug)]
+pub enum Admission {
+    /// Its class has no limit, or its peer is unknown: it passes untouched.
+    Unlimited,
+    /// It was counted and may run; its answer gets these counts
+    /// ([`stamp`]).
+    Allowed(RateDecision),
+    /// Its bucket is empty: this is the 429 to send instead of running it.
+    Refused(Response),
+}
+
+/// Counts the request against its client's bucket of the group's class.
+/// Requests without a known peer address pass untouched.
+pub fn admit(state: &RateLimitLayerState, request: &Request) -> Admission {
     let class = state.limit.class(request.method());
     let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>().copied() else {
-        return next.run(request).await;
+        return Admission::Unlimited;
     };
     let forwarded_for = forwarded_for(request.headers());
     let ip = crate::auth::client_ip(peer.ip(), forwarded_for.as_deref(), &state.trusted_proxies);
     let decision = state.limiter.check(class, crate::auth::client_prefix(ip));
     if decision.limit == 0 {
-        return next.run(request).await;
+        return Admission::Unlimited;
     }
     if decision.allowed {
-        let mut response = next.run(request).await;
-        // A shared cache would hand this client's counts to everyone it
-        // serves the answer to.
-        if !is_shared(response.headers()) {
-            insert_headers(response.headers_mut(), &decision);
-        }
-        return response;
+        return Admission::Allowed(decision);
     }
     tracing::debug!(class = class.as_str(), path = %request.uri().path(), "rate limited");
     let retry_after = decision.retry_after_secs.unwrap_or(1);
@@ -93,7 +96,16 @@ pub async fn enforce(State(state): State<RateLimitLayerState>, request: Request,
         ServiceError::rate_limited(retry_after, format!("too many requests; try again in {retry_after} s"))
             .into_response();
     insert_headers(response.headers_mut(), &decision);
-    response
+    Admission::Refused(response)
+}
+
+/// Adds the `X-RateLimit-*` counts to an admitted request's answer, unless
+/// shared caches may keep it: they would hand this client's counts to
+/// everyone they serve the answer to.
+pub fn stamp(response: &mut Response, decision: &RateDecision) {
+    if !is_shared(response.headers()) {
+        insert_headers(response.headers_mut(), decision);
+    }
 }
 
 /// All `X-Forwarded-For` lines as one list (several lines mean the same as
@@ -121,7 +133,9 @@ fn insert_headers(headers: &mut HeaderMap, decision: &RateDecision) {
 mod tests {
     use axum::Router;
     use axum::body::Body;
+    use axum::extract::State;
     use axum::http::StatusCode;
+    use axum::middleware::Next;
     use axum::routing::{get, post};
     use tower::ServiceExt;
 
@@ -135,6 +149,19 @@ mod tests {
         assert_eq!(Limit::ReadOrApi.class(&Method::HEAD), RouteClass::Read);
         assert_eq!(Limit::ReadOrApi.class(&Method::POST), RouteClass::Api);
         assert_eq!(Limit::ReadOrApi.class(&Method::DELETE), RouteClass::Api);
+    }
+
+    /// The rate-limit part of `guard::guard`, alone.
+    async fn enforce(State(state): State<RateLimitLayerState>, request: Request, next: Next) -> Response {
+        match admit(&state, &request) {
+            Admission::Unlimited => next.run(request).await,
+            Admission::Refused(response) => response,
+            Admission::Allowed(decision) => {
+                let mut response = next.run(request).await;
+                stamp(&mut response, &decision);
+                response
+            }
+        }
     }
 
     fn app(config: RateLimitConfig, trusted: Vec<ipnet::IpNet>) -> Router {
