@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{SpawnOptions, assert_error, form_token, spawn_app, spawn_with};
+use crate::helpers::{SpawnOptions, assert_error, form_token, header_of, spawn_app, spawn_with};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -268,7 +268,7 @@ async fn rate_limits_send_headers_and_429() {
 
 /// The `X-RateLimit-Limit` a response carries: its class's per-minute limit.
 fn limit_of(response: &reqwest::Response) -> Option<String> {
-    response.headers().get("x-ratelimit-limit").and_then(|value| value.to_str().ok()).map(str::to_owned)
+    header_of(response, "x-ratelimit-limit")
 }
 
 #[tokio::test]

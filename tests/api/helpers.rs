@@ -345,6 +345,11 @@ pub async fn assert_error(response: Response, status: u16, code: &str) -> Value 
     body
 }
 
+/// A response header as text, when it is present and readable.
+pub fn header_of(response: &Response, name: &str) -> Option<String> {
+    response.headers().get(name).and_then(|value| value.to_str().ok()).map(str::to_owned)
+}
+
 /// The session's form token, read from the first hidden `csrf` field of a
 /// page; expects one that is not empty.
 pub fn form_token(html: &str) -> String {

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{SpawnOptions, assert_error, spawn_app, spawn_with};
+use crate::helpers::{SpawnOptions, assert_error, header_of, spawn_app, spawn_with};
 
 #[tokio::test]
 async fn health_is_ok() {
@@ -247,9 +247,7 @@ async fn cross_site_votes_are_refused_and_change_nothing() {
 async fn a_refused_cross_site_vote_still_counts_against_the_vote_limit() {
     let app = spawn_with(SpawnOptions { rate_limits: true, ..SpawnOptions::default() }).await;
     let clip = app.clip_ids().await[0];
-    let remaining = |response: &reqwest::Response| {
-        response.headers().get("x-ratelimit-remaining").and_then(|v| v.to_str().ok()).map(str::to_owned)
-    };
+    let remaining = |response: &reqwest::Response| header_of(response, "x-ratelimit-remaining");
     let cross_site = || {
         app.client.post(app.url("/api/vote")).header("origin", "https://evil.example").json(&json!({ "clipId": clip }))
     };

@@ -41,6 +41,7 @@ pub async fn guard(State(guard): State<GroupGuard>, request: Request, next: Next
         Some(Admission::Allowed(decision)) => Some(decision),
     };
     let mut response = if cross_site::refuses(&request, guard.app.services.config.public_url.as_deref()) {
+        tracing::info!(method = %request.method(), path = %request.uri().path(), "cross-site request refused");
         csrf_failed().into_response()
     } else {
         let due = if guard.renews_sessions { session::due(&guard.app, &request) } else { None };
