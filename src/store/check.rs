@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use redb::{MultimapTableHandle, ReadableTable, ReadableTableMetadata, TableHandle};
 
+use super::head_runs;
 use super::tables::{self, *};
 use super::tallies::TallyRecount;
 use super::vote_layout::{self, LedgerHead, SlotKey, VoterBytes};
@@ -60,6 +61,11 @@ impl Store {
             let (key, bytes) = entry?;
             heads.insert(*key.value(), vote_layout::decode_head(bytes.value())?);
         }
+        // The heads not folded yet are newer than the table's.
+        head_runs::replay(&txn, |voter, head| {
+            heads.insert(voter, head);
+            Ok(())
+        })?;
         let mut runs: Vec<(u64, SlotKey)> = Vec::new();
         for entry in txn.open_table(VOTE_RUN_TO_SLOT)?.iter()? {
             let (first, slot) = entry?;

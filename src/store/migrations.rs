@@ -19,6 +19,10 @@
 //! - 4: the genre vote in rounds (issue #14): each season's finish closes
 //!   the open round and opens the next, empty. Schema 3's one never-reset
 //!   vote becomes round 1, the open round; its tables are dropped.
+//! - 5: ledger heads by way of runs (issue #16): a batch appends the heads
+//!   it changed to `LEDGER_RUN_TO_HEADS` and folds them into
+//!   `VOTER_TO_LEDGER` later (`head_runs`). Nothing to rewrite; the table
+//!   is created empty.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -124,6 +128,10 @@ fn migrate_from(txn: &WriteTransaction, version: u64, today: UtcDay) -> Result<(
         1 => backfill_user_stats(txn),
         2 => compact_votes(txn, today),
         3 => genre_vote_into_rounds(txn),
+        // Schema 5 adds `LEDGER_RUN_TO_HEADS`, created empty with the other
+        // tables: every head of a schema-4 file is already at its key. The
+        // version still moves so that a schema-4 build refuses a file whose
+        // newest heads it would not read.
         _ => Ok(()),
     }
 }

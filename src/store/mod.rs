@@ -5,6 +5,7 @@
 pub mod backup;
 mod check;
 mod comments;
+mod head_runs;
 mod leaderboard;
 mod legacy;
 mod migrations;
@@ -31,6 +32,7 @@ use crate::domain::ledger::SlotLedger;
 use crate::domain::model::{AuditEntry, Clip, Season, Session, Slot, User, Vote};
 use crate::domain::tournament::ClipStatus;
 use crate::domain::vote::SpecialsUsed;
+use head_runs::HeadRuns;
 use tables::*;
 
 pub use check::CheckReport;
@@ -38,7 +40,7 @@ pub use comments::{CommentPage, CommentThread, CommentView, MAX_REPLIES_SHOWN, R
 pub use leaderboard::{EntryName, LeaderboardSnapshot};
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: u64 = 4;
+pub const SCHEMA_VERSION: u64 = 5;
 
 /// Errors from the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -231,6 +233,8 @@ struct DatabaseSlot {
 #[derive(Clone)]
 pub struct Store {
     db: Arc<DatabaseSlot>,
+    /// Ledger heads not yet folded into `VOTER_TO_LEDGER` (see `head_runs`).
+    heads: Arc<HeadRuns>,
     /// Read transactions begun, so tests and metrics can see which requests
     /// touch storage (an authenticated request must not).
     reads: Arc<AtomicU64>,
@@ -273,8 +277,9 @@ impl Store {
             None => open()?,
         };
         migrations::run(&db)?;
+        let heads = Arc::new(HeadRuns::load(&db)?);
         let slot = DatabaseSlot { current: RwLock::new(Some(Arc::new(db))), open, probe };
-        Ok(Store { db: Arc::new(slot), reads: Arc::new(AtomicU64::new(0)) })
+        Ok(Store { db: Arc::new(slot), heads, reads: Arc::new(AtomicU64::new(0)) })
     }
 
     /// The current database handle.
@@ -338,8 +343,16 @@ impl Store {
             }
         }
         let db = (self.db.open)()?;
+        // The batch whose commit reported the error may have reached the
+        // disk with its heads: what is held follows the file, not memory.
+        self.heads.reload(&db)?;
         *current = Some(Arc::new(db));
         Ok(())
+    }
+
+    /// The ledger heads the writer has not folded into their table yet.
+    fn head_runs(&self) -> &HeadRuns {
+        &self.heads
     }
 
     /// Read transactions begun so far.
@@ -693,12 +706,11 @@ impl Store {
         position: SlotPosition,
         today: UtcDay,
     ) -> Result<VoterSlotState, StoreError> {
-        let txn = self.read()?;
         let key = vote_layout::voter_bytes(voter);
-        let head = match txn.open_table(VOTER_TO_LEDGER)?.get(&key)? {
-            Some(bytes) => vote_layout::decode_head(bytes.value())?,
-            None => vote_layout::LedgerHead::default(),
-        };
+        // What is held first, then the transaction: see `head_runs`.
+        let (held, applied_through) = self.heads.held_for_reader(&key)?;
+        let txn = self.read()?;
+        let head = head_runs::newest_head(&txn, &key, held, applied_through)?.unwrap_or_default();
         let slot = (season.get(), position.get());
         let ledger = if head.slot == Some(slot) {
             head.current

@@ -40,10 +40,17 @@ pub const SLOT_VOTE_TO_VOTE: TableDefinition<(u64, u32, u64), &super::vote_layou
 pub const VOTE_RUN_TO_SLOT: TableDefinition<u64, (u64, u32)> = TableDefinition::new("vote_run_to_slot");
 /// Voter key (17 bytes, see `vote_layout`) → the voter's ledger head: the
 /// budget spent on their latest voting day and their facts (counted votes,
-/// specials) in the slot they voted in last. One record per voter, so a vote
-/// costs one random-keyed write. See `domain::ledger`.
+/// specials) in the slot they voted in last. One record per voter; the
+/// heads of recent votes wait in `LEDGER_RUN_TO_HEADS` and are folded in
+/// here in key order. See `domain::ledger` and `store::head_runs`.
 pub const VOTER_TO_LEDGER: TableDefinition<&super::vote_layout::VoterBytes, &[u8]> =
     TableDefinition::new("voter_to_ledger");
+/// Run id (one per batch that changed ledger heads, increasing) → the heads
+/// that batch changed, not written to `VOTER_TO_LEDGER` then: appended at
+/// the right edge, and folded into it later in key order, many per leaf
+/// (`store::head_runs`). Runs older than a full fold cycle are deleted; a
+/// clean stop folds and deletes them all.
+pub const LEDGER_RUN_TO_HEADS: TableDefinition<u64, &[u8]> = TableDefinition::new("ledger_run_to_heads");
 /// (season id, position, voter key) → the voter's facts in a slot they
 /// voted in before moving on, when there are any; brought back to the head
 /// when they vote there again (an admin reopened the slot).
@@ -191,6 +198,7 @@ pub fn visit_every_table<T: TableVisitor>(visitor: &mut T) -> Result<(), T::Erro
     visitor.visit(SLOT_VOTE_TO_VOTE)?;
     visitor.visit(VOTE_RUN_TO_SLOT)?;
     visitor.visit(VOTER_TO_LEDGER)?;
+    visitor.visit(LEDGER_RUN_TO_HEADS)?;
     visitor.visit(SLOT_VOTER_TO_LEDGER)?;
     visitor.visit(SESSION_HASH_TO_SESSION)?;
     visitor.visit(USER_SESSION_TO_MEMBERSHIP)?;

@@ -258,7 +258,7 @@ fn push_varint(out: &mut Vec<u8>, mut value: u64) {
 /// Reads varints and bytes off the front of a stored ledger.
 struct Reader<'a>(&'a [u8]);
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn byte(&mut self) -> Result<u8, StoreError> {
         let (first, rest) = self.0.split_first().ok_or_else(|| corrupt("ledger", "truncated"))?;
         self.0 = rest;
@@ -275,6 +275,15 @@ impl Reader<'_> {
             }
         }
         Err(corrupt("ledger", "varint too long"))
+    }
+
+    fn take(&mut self, len: usize) -> Result<&'a [u8], StoreError> {
+        if self.0.len() < len {
+            return Err(corrupt("ledger", "truncated"));
+        }
+        let (taken, rest) = self.0.split_at(len);
+        self.0 = rest;
+        Ok(taken)
     }
 
     fn small(&mut self) -> Result<u32, StoreError> {
@@ -368,6 +377,40 @@ pub fn decode_slot_ledger(bytes: &[u8]) -> Result<SlotLedger, StoreError> {
     let ledger = read_slot_ledger(&mut reader)?;
     finish(&reader)?;
     Ok(ledger)
+}
+
+/// The stored bytes of one run of ledger heads (`LEDGER_RUN_TO_HEADS`):
+/// the heads one batch changed, each after its voter key.
+pub fn encode_head_run(heads: &[(VoterBytes, Box<[u8]>)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + heads.iter().map(|(_, head)| VOTER_BYTES + 2 + head.len()).sum::<usize>());
+    out.push(LEDGER_VERSION);
+    push_varint(&mut out, heads.len() as u64);
+    for (voter, head) in heads {
+        out.extend_from_slice(voter);
+        push_varint(&mut out, head.len() as u64);
+        out.extend_from_slice(head);
+    }
+    out
+}
+
+/// Reads a run of ledger heads back: each voter key with its head's bytes
+/// (decoded by [`decode_head`] when needed).
+pub fn decode_head_run(bytes: &[u8]) -> Result<Vec<(VoterBytes, &[u8])>, StoreError> {
+    let mut reader = Reader(bytes);
+    let version = reader.byte()?;
+    if version != LEDGER_VERSION {
+        return Err(corrupt("ledger run", format!("unknown record version {version}")));
+    }
+    let count = reader.varint()?;
+    let mut heads = Vec::with_capacity(count.min(4096) as usize);
+    for _ in 0..count {
+        let voter = reader.take(VOTER_BYTES)?;
+        let voter = VoterBytes::try_from(voter).map_err(|_| corrupt("ledger run", "short voter key"))?;
+        let len = usize::try_from(reader.varint()?).map_err(|_| corrupt("ledger run", "head too long"))?;
+        heads.push((voter, reader.take(len)?));
+    }
+    finish(&reader)?;
+    Ok(heads)
 }
 
 #[cfg(test)]
@@ -470,6 +513,12 @@ mod tests {
         assert_eq!(hex::encode(&archived), "01020103ac0202");
         assert_eq!(decode_slot_ledger(&archived).expect("decodes"), head.current);
         assert!(decode_head(&bytes[..bytes.len() - 1]).is_err());
+        let voter = voter_bytes(&VoterKey::user(UserId::new(7).expect("nonzero")));
+        let run = encode_head_run(&[(voter, bytes.clone().into_boxed_slice())]);
+        assert_eq!(hex::encode(&run), format!("0101{}0d{}", hex::encode(voter), hex::encode(&bytes)));
+        assert_eq!(decode_head_run(&run).expect("decodes"), vec![(voter, &bytes[..])]);
+        assert!(decode_head_run(&run[..run.len() - 1]).is_err());
+        assert!(decode_head_run(&encode_head_run(&[])).expect("decodes").is_empty());
         assert!(decode_slot_ledger(&[1, 0, 1]).is_err());
     }
 }

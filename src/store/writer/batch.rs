@@ -9,6 +9,7 @@ use parking_lot::Mutex;
 
 use redb::{ReadableTable, Table, WriteTransaction};
 
+use super::super::head_runs::{HeadRuns, HeadsUpdate};
 use super::super::records::{self, AuditRecord, ClipRecord, SeasonRecord, SlotRecord};
 use super::super::tables::*;
 use super::super::vote_layout::{SlotKey, VoteBytes, VoterBytes};
@@ -156,6 +157,10 @@ pub struct Batch<'txn> {
     counter_cache: HashMap<(u64, u32, u64), ClipCounter>,
     /// Ledgers touched in this batch, written once at the end.
     pub(super) ledger_cache: HashMap<VoterBytes, CachedLedger>,
+    /// Ledger heads not folded into `ledgers` yet.
+    pub(super) heads: &'txn HeadRuns,
+    /// This batch's heads, for memory once it committed.
+    pub(super) heads_update: Option<HeadsUpdate>,
     next_vote_id: Option<u64>,
     /// The last run of `VOTE_RUN_TO_SLOT` (`Some(None)` = read, none yet).
     pub(super) last_run: Option<Option<(u64, SlotKey)>>,
@@ -168,6 +173,7 @@ pub struct Batch<'txn> {
 impl<'txn> Batch<'txn> {
     pub(super) fn open(
         txn: &'txn WriteTransaction,
+        heads: &'txn HeadRuns,
         now: Timestamp,
         daily_budget: u32,
         fraud: Arc<Mutex<FraudTracker>>,
@@ -206,6 +212,8 @@ impl<'txn> Batch<'txn> {
             clip_targets: HashMap::new(),
             counter_cache: HashMap::new(),
             ledger_cache: HashMap::new(),
+            heads,
+            heads_update: None,
             next_vote_id: None,
             last_run: None,
             structure_changed: false,

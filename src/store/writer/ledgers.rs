@@ -2,7 +2,8 @@
 //! written once at the end of the batch however many votes the voter cast.
 //!
 //! Storage keeps, per voter, a head (`VOTER_TO_LEDGER`: the day budget and
-//! the facts of the slot they voted in last) and, per (slot, voter), the
+//! the facts of the slot they voted in last; a batch's changed heads go
+//! there by way of a run, see `head_runs`) and, per (slot, voter), the
 //! facts of slots they moved on from (`SLOT_VOTER_TO_LEDGER`). Casting in
 //! another slot makes that slot the head's; the slot left behind is kept
 //! apart if the voter has anything there, and comes back when they vote there
@@ -67,9 +68,12 @@ impl Batch<'_> {
     /// A voter's ledger head, read once per batch.
     pub(super) fn voter_ledger(&mut self, voter: &VoterBytes) -> Result<&mut CachedLedger, StoreError> {
         if !self.ledger_cache.contains_key(voter) {
-            let head = match self.ledgers.get(voter)? {
-                Some(bytes) => Some(vote_layout::decode_head(bytes.value())?),
-                None => None,
+            let head = match self.heads.held(voter)? {
+                Some(head) => Some(head),
+                None => match self.ledgers.get(voter)? {
+                    Some(bytes) => Some(vote_layout::decode_head(bytes.value())?),
+                    None => None,
+                },
             };
             self.ledger_cache.insert(*voter, CachedLedger::from_head(head));
         }
@@ -137,13 +141,14 @@ impl Batch<'_> {
             return Ok(());
         }
         let mut archive = self.txn.open_table(SLOT_VOTER_TO_LEDGER)?;
+        let mut heads = Vec::new();
         for (voter, cached) in &self.ledger_cache {
             if !cached.changed {
                 continue;
             }
             let current = cached.head.and_then(|slot| cached.slots.get(&slot)).map(|loaded| loaded.ledger.clone());
             let head = LedgerHead { budget: cached.budget, slot: cached.head, current: current.unwrap_or_default() };
-            self.ledgers.insert(voter, vote_layout::encode_head(&head).as_slice())?;
+            heads.push((*voter, vote_layout::encode_head(&head).into_boxed_slice()));
             for (slot, loaded) in &cached.slots {
                 let key = (slot.0, slot.1, voter);
                 if Some(*slot) == cached.head {
@@ -163,6 +168,8 @@ impl Batch<'_> {
                 }
             }
         }
+        // Not at their keys: as one run, folded in later (see `head_runs`).
+        self.heads_update = self.heads.write_batch(self.txn, &mut self.ledgers, heads)?;
         Ok(())
     }
 }

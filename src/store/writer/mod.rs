@@ -356,6 +356,11 @@ impl Worker {
                 self.run_batch(jobs);
             }
         }
+        if self.failure.is_none()
+            && let Err(error) = self.fold_held_heads()
+        {
+            tracing::warn!(error = %error, "could not fold the ledger heads at stop; the next start reads them from their runs");
+        }
         if let Some(failure) = &self.failure {
             tracing::error!(
                 failing_for_s = failure.since.elapsed().as_secs(),
@@ -432,16 +437,40 @@ impl Worker {
         let mut txn = db.begin_write()?;
         txn.set_durability(Durability::Immediate)?;
         txn.set_quick_repair(true);
-        {
-            let mut batch = Batch::open(&txn, now, self.settings.daily_budget, self.fraud.clone())?;
+        let heads = self.store.head_runs();
+        let heads_update = {
+            let mut batch = Batch::open(&txn, heads, now, self.settings.daily_budget, self.fraud.clone())?;
             for job in jobs {
                 deliveries.push(job(&mut batch)?);
             }
             batch.flush(events)?;
             batch.record_sequence(sequence)?;
-        }
+            batch.heads_update.take()
+        };
         txn.commit()?;
+        if let Some(update) = heads_update {
+            heads.apply(update);
+        }
         Ok(())
+    }
+
+    /// Folds every held ledger head into its table and deletes the runs, so
+    /// the next start has nothing to replay: in steps of a few thousand
+    /// heads, each its own commit (see `HeadRuns::fold_first`).
+    fn fold_held_heads(&self) -> Result<(), StoreError> {
+        let heads = self.store.head_runs();
+        loop {
+            let db = self.store.database()?;
+            let mut txn = db.begin_write()?;
+            txn.set_durability(Durability::Immediate)?;
+            txn.set_quick_repair(true);
+            let (update, all) = heads.fold_first(&txn, 4_096)?;
+            txn.commit()?;
+            heads.apply(update);
+            if all {
+                return Ok(());
+            }
+        }
     }
 }
 
