@@ -38,6 +38,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{any, delete, get, post, put};
+use tower::ServiceBuilder;
 use tower_http::CompressionLevel;
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
@@ -64,15 +65,22 @@ pub fn router(state: AppState) -> Router {
         .merge(api(&state))
         .merge(admin(&state))
         .merge(metrics_endpoint(&state))
-        .layer(DefaultBodyLimit::max(config.json_body_limit_bytes))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
-        .layer(compression())
+        .layer(
+            ServiceBuilder::new()
+                .layer(compression())
+                .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
+                .layer(DefaultBodyLimit::max(config.json_body_limit_bytes)),
+        )
         .merge(uploads(&state));
-    let served =
-        trace::request_log(requests).merge(media_files()).layer(from_fn_with_state(state.clone(), metrics::track));
-    let served = served.layer(axum::middleware::from_fn(api_errors::json_errors));
-    let media_base_url = state.services.config.media.base_url.clone();
-    request_id::request_ids(headers::security_headers(served, &media_base_url)).with_state(state)
+    // Outermost first. One stack applied once: every layer a router applies
+    // on its own is one more boxed service, cloned with all it wraps, and
+    // one more future polled, on every request (issue #16).
+    let outer = ServiceBuilder::new()
+        .layer(request_id::request_ids())
+        .layer(headers::security_headers(&state.services.config.media.base_url))
+        .layer(axum::middleware::from_fn(api_errors::json_errors))
+        .layer(from_fn_with_state(state.clone(), metrics::track));
+    trace::request_log(requests).merge(media_files()).layer(outer).with_state(state)
 }
 
 /// The HTML pages anyone may open, and their form posts.

@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::Response;
 use tower::util::MapResponseLayer;
@@ -39,26 +38,29 @@ pub fn origin_of(base_url: &str) -> &str {
     }
 }
 
-/// Adds the security headers to every route of `router` that lacks them;
-/// `media_base_url` is `[media] base_url` ("" = media from this server).
+/// The layer that adds the security headers to every response that lacks
+/// them; `media_base_url` is `[media] base_url` ("" = media from this server).
 ///
-/// One layer for all four: each layer on a router is one more boxed
-/// service cloned and future polled per request (issue #16).
-pub fn security_headers<S: Clone + Send + Sync + 'static>(router: Router<S>, media_base_url: &str) -> Router<S> {
+/// One layer for all four, composed with the other outer layers into one
+/// stack (`router.rs`): each layer a router applies on its own is one more
+/// boxed service cloned and future polled per request (issue #16).
+pub fn security_headers(
+    media_base_url: &str,
+) -> MapResponseLayer<impl Fn(Response) -> Response + Clone + Send + Sync + use<>> {
     // `config` checked the URL: nothing in it can break out of the header.
     let policy = HeaderValue::from_str(&content_security_policy(origin_of(media_base_url)))
         .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
     let headers: Arc<[(HeaderName, HeaderValue)]> = std::iter::once((header::CONTENT_SECURITY_POLICY, policy))
         .chain(SECURITY_HEADERS.into_iter().map(|(name, value)| (name, HeaderValue::from_static(value))))
         .collect();
-    router.layer(MapResponseLayer::new(move |mut response: Response| {
+    MapResponseLayer::new(move |mut response: Response| {
         for (name, value) in headers.iter() {
             if !response.headers().contains_key(name) {
                 response.headers_mut().insert(name.clone(), value.clone());
             }
         }
         response
-    }))
+    })
 }
 
 #[cfg(test)]

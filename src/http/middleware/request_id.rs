@@ -5,18 +5,18 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::Router;
 use axum::http::{HeaderValue, Request};
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 
-/// Gives every request of `router` an id and echoes it on the response.
-pub fn request_ids<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
-    router.layer(PropagateRequestIdLayer::x_request_id()).layer(SetRequestIdLayer::x_request_id(RequestIds::default()))
+/// The layers that give every request an id (outer) and echo it on the
+/// response (inner).
+pub fn request_ids() -> (SetRequestIdLayer<RequestIds>, PropagateRequestIdLayer) {
+    (SetRequestIdLayer::x_request_id(RequestIds::default()), PropagateRequestIdLayer::x_request_id())
 }
 
 /// The id source: prefix and counter.
 #[derive(Clone)]
-struct RequestIds {
+pub struct RequestIds {
     prefix: u32,
     next: Arc<AtomicU64>,
 }
