@@ -108,7 +108,7 @@ impl HeadRuns {
     /// The voter's held head, if the table is behind on it (for the writer,
     /// which alone changes what is held).
     pub fn held(&self, voter: &VoterBytes) -> Result<Option<LedgerHead>, StoreError> {
-        self.state.read().heads.get(voter).map(|bytes| vote_layout::decode_head(bytes)).transpose()
+        Ok(self.held_for_reader(voter)?.0)
     }
 
     /// The voter's held head and the run it is current to, for a reader
