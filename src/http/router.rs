@@ -2,10 +2,10 @@
 //! named beside it.
 //!
 //! A route's rate-limit class is part of its definition: each group below
-//! is built by [`limited`] with the [`Limit`] its requests count against, so
-//! no table of path prefixes decides it. Within one audience, the routes of
-//! a path can sit in different groups by method (`GET /login` reads,
-//! `POST /login` signs in); axum merges them into one route.
+//! is wrapped by [`router`]'s `group` with the [`Limit`] its requests count
+//! against, so no table of path prefixes decides it. Within one audience,
+//! the routes of a path can sit in different groups by method (`GET /login`
+//! reads, `POST /login` signs in); axum merges them into one route.
 //!
 //! The stack, from the outside in:
 //!
@@ -17,8 +17,9 @@
 //! - pages, the API, the admin area and `/metrics`: gzip or brotli by
 //!   `Accept-Encoding` for bodies over 1 KiB ([`compression`]; not SSE,
 //!   images, or what is already encoded, such as the precompressed static
-//!   assets), the request timeout and the JSON/form body limit; uploads instead get a video-sized body limit
-//!   and body read deadlines, with no overall timeout;
+//!   assets), the request timeout and the JSON/form body limit; uploads
+//!   instead get a video-sized body limit and body read deadlines, with no
+//!   overall timeout;
 //! - per group, one `guard` layer: rate limit (its class) → cross-site
 //!   refusal → session renewal (uploads: no renewal);
 //! - the shared reads (story, films, leaderboards, clips, profiles, genres
@@ -29,14 +30,17 @@
 //! is covered by a reverse proxy's access log: it gets none of the
 //! per-request machinery, and is never compressed (video is compressed
 //! already, and a compressed body breaks byte ranges).
+//!
+//! Each group gets its whole stack in one `Router::layer` (see [`router`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{any, delete, get, post, put};
 use tower::ServiceBuilder;
 use tower_http::CompressionLevel;
@@ -60,31 +64,64 @@ use crate::ratelimit::RouteClass::{Admin, Api, Auth, Comment, Read, Upload, Vote
 pub fn router(state: AppState) -> Router {
     let config = &state.services.config;
     let timeout = Duration::from_secs(config.request_timeout_secs);
-    let requests = Router::new()
-        .merge(public_pages(&state))
-        .merge(api(&state))
-        .merge(admin(&state))
-        .merge(metrics_endpoint(&state))
-        .layer(
-            ServiceBuilder::new()
-                .layer(compression())
-                .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
-                .layer(DefaultBodyLimit::max(config.json_body_limit_bytes)),
-        )
-        .merge(uploads(&state));
-    // Outermost first. One stack applied once: every layer a router applies
-    // on its own is one more boxed service, cloned with all it wraps, and
-    // one more future polled, on every request (issue #16).
-    let outer = ServiceBuilder::new()
+    // Outermost first, each stack built once and cloned into the groups (so
+    // they share one request-id sequence), and applied to a group in one
+    // `Router::layer`: every `Router::layer` is one more boxed service per
+    // route, cloned with everything it wraps and polled on every request, so
+    // layering the router at several depths cost a request as many boxes
+    // and clones as the square of the depth (issue #16).
+    let every_request = ServiceBuilder::new()
         .layer(request_id::request_ids())
-        .layer(headers::security_headers(&state.services.config.media.base_url))
-        .layer(axum::middleware::from_fn(api_errors::json_errors))
-        .layer(from_fn_with_state(state.clone(), metrics::track));
-    trace::request_log(requests).merge(media_files()).layer(outer).with_state(state)
+        .layer(headers::security_headers(&config.media.base_url))
+        .layer(from_fn::<_, (Request,)>(api_errors::json_errors))
+        .layer(from_fn_with_state::<_, _, (State<AppState>, Request)>(state.clone(), metrics::track));
+    let logged = every_request.clone().layer(trace::request_log());
+    let text_answers = logged
+        .clone()
+        .layer(compression())
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .layer(DefaultBodyLimit::max(config.json_body_limit_bytes));
+    let upload_stack = logged
+        .layer(from_fn_with_state(group_guard(&state, Some(Limit::Class(Upload)), false), guard::guard))
+        .layer(RequestBodyDeadlineLayer::new(Duration::from_secs(600)))
+        .layer(RequestBodyTimeoutLayer::new(Duration::from_secs(30)))
+        .layer(DefaultBodyLimit::max(upload_body_limit(&state)));
+    let group = |routes: Router<AppState>, limit: Option<Limit>, caching: Caching| {
+        let guard = from_fn_with_state(group_guard(&state, limit, true), guard::guard);
+        match caching {
+            Caching::Private => routes.layer(text_answers.clone().layer(guard)),
+            Caching::Shared => routes.layer(
+                text_answers.clone().layer(guard).layer(from_fn_with_state(state.clone(), public_cache::anonymous)),
+            ),
+        }
+    };
+    Router::new()
+        .merge(public_pages(&group))
+        .merge(api(&group))
+        .merge(admin(&group))
+        .merge(group(metrics_endpoint(), None, Caching::Private))
+        .merge(uploads().layer(upload_stack))
+        .merge(media_files().layer(every_request))
+        .with_state(state)
 }
 
+/// Whether a group's anonymous answers may be shared by caches.
+#[derive(Clone, Copy)]
+enum Caching {
+    /// Per visitor (the default).
+    Private,
+    /// The same for every anonymous visitor (`public_cache`).
+    Shared,
+}
+
+/// Wraps a group of routes in its whole stack: the rate limit it counts
+/// against, and whether caches may share its anonymous answers.
+trait Group: Fn(Router<AppState>, Option<Limit>, Caching) -> Router<AppState> {}
+
+impl<F: Fn(Router<AppState>, Option<Limit>, Caching) -> Router<AppState>> Group for F {}
+
 /// The HTML pages anyone may open, and their form posts.
-fn public_pages(state: &AppState) -> Router<AppState> {
+fn public_pages(group: &impl Group) -> Router<AppState> {
     let reads = Router::new()
         .route("/", get(arena::arena))
         .route("/login", get(account_pages::login_page))
@@ -126,18 +163,18 @@ fn public_pages(state: &AppState) -> Router<AppState> {
         .route("/favicon.ico", get(assets::favicon))
         .route("/robots.txt", get(assets::robots));
     Router::new()
-        .merge(limited(state, Some(Limit::Class(Read)), reads))
-        .merge(limited(state, Some(Limit::Class(Read)), shared(state, shared_reads)))
-        .merge(limited(state, Some(Limit::Class(Vote)), votes))
-        .merge(limited(state, Some(Limit::Class(Auth)), sign_in))
-        .merge(limited(state, Some(Limit::Class(Comment)), comment_forms))
-        .merge(limited(state, Some(Limit::Class(Api)), other_forms))
-        .merge(limited(state, None, static_files))
-        .merge(limited(state, Some(Limit::ReadOrApi), not_found_fallback()))
+        .merge(group(reads, Some(Limit::Class(Read)), Caching::Private))
+        .merge(group(shared_reads, Some(Limit::Class(Read)), Caching::Shared))
+        .merge(group(votes, Some(Limit::Class(Vote)), Caching::Private))
+        .merge(group(sign_in, Some(Limit::Class(Auth)), Caching::Private))
+        .merge(group(comment_forms, Some(Limit::Class(Comment)), Caching::Private))
+        .merge(group(other_forms, Some(Limit::Class(Api)), Caching::Private))
+        .merge(group(static_files, None, Caching::Private))
+        .merge(group(not_found_fallback(), Some(Limit::ReadOrApi), Caching::Private))
 }
 
 /// The JSON API under `/api/` (its admin routes are in [`admin`]).
-fn api(state: &AppState) -> Router<AppState> {
+fn api(group: &impl Group) -> Router<AppState> {
     let reads = Router::new()
         .route("/api/vote", get(vote::get_feed))
         .route("/api/features", get(story::get_features))
@@ -189,18 +226,18 @@ fn api(state: &AppState) -> Router<AppState> {
     // `/api` and `/api/` fall to the page fallback; `api_errors` makes its 404 JSON.
     let unknown = Router::new().route("/api/{*rest}", any(unknown_route));
     Router::new()
-        .merge(limited(state, Some(Limit::Class(Read)), reads))
-        .merge(limited(state, Some(Limit::Class(Read)), shared(state, shared_reads)))
-        .merge(limited(state, Some(Limit::Class(Vote)), votes))
-        .merge(limited(state, Some(Limit::Class(Auth)), accounts))
-        .merge(limited(state, Some(Limit::Class(Comment)), comment_writes))
-        .merge(limited(state, Some(Limit::Class(Api)), writes))
-        .merge(limited(state, None, health))
-        .merge(limited(state, Some(Limit::ReadOrApi), unknown))
+        .merge(group(reads, Some(Limit::Class(Read)), Caching::Private))
+        .merge(group(shared_reads, Some(Limit::Class(Read)), Caching::Shared))
+        .merge(group(votes, Some(Limit::Class(Vote)), Caching::Private))
+        .merge(group(accounts, Some(Limit::Class(Auth)), Caching::Private))
+        .merge(group(comment_writes, Some(Limit::Class(Comment)), Caching::Private))
+        .merge(group(writes, Some(Limit::Class(Api)), Caching::Private))
+        .merge(group(health, None, Caching::Private))
+        .merge(group(unknown, Some(Limit::ReadOrApi), Caching::Private))
 }
 
 /// The admin API and the admin console: one class for both.
-fn admin(state: &AppState) -> Router<AppState> {
+fn admin(group: &impl Group) -> Router<AppState> {
     let routes = Router::new()
         .route("/api/admin/users", get(admin_api::list_users))
         .route("/api/admin/users/{id}/{action}", post(admin_api::user_action))
@@ -240,36 +277,29 @@ fn admin(state: &AppState) -> Router<AppState> {
         .route("/admin/reports", get(reports::reports_page))
         .route("/admin/reports/{id}/resolve", post(reports::resolve_report))
         .route("/admin/{*rest}", any(console::unknown_page));
-    limited(state, Some(Limit::Class(Admin)), routes)
+    group(routes, Some(Limit::Class(Admin)), Caching::Private)
 }
 
 /// `GET /metrics`: for operators (loopback or token); never rate-limited.
-fn metrics_endpoint(state: &AppState) -> Router<AppState> {
-    limited(state, None, Router::new().route("/metrics", get(metrics_route::render)))
+fn metrics_endpoint() -> Router<AppState> {
+    Router::new().route("/metrics", get(metrics_route::render))
 }
 
-/// Uploads (the API's and the no-JavaScript form's): a body limit sized for
-/// videos instead of JSON, the cross-site check and the upload class; no
-/// request timeout, since a large upload on a slow phone takes a while. A
+/// Uploads (the API's and the no-JavaScript form's). Their stack, in
+/// [`router`], has a body limit sized for videos instead of JSON, the
+/// cross-site check and the upload class, no session renewal, and no
+/// request timeout, since a large upload on a slow phone takes a while: a
 /// stalled upload is dropped after 30 s without data, a slow one after 10
 /// minutes.
-fn uploads(state: &AppState) -> Router<AppState> {
+fn uploads() -> Router<AppState> {
+    Router::new().route("/api/upload", post(clips::upload_clip)).route("/upload", post(creator_pages::upload_form))
+}
+
+/// The largest upload body: the video limit, and room for the form's other
+/// fields.
+fn upload_body_limit(state: &AppState) -> usize {
     let max_mb = state.services.config.media.max_upload_mb;
-    let limit = usize::try_from(max_mb * 1024 * 1024 + 256 * 1024).unwrap_or(usize::MAX);
-    Router::new()
-        .route("/api/upload", post(clips::upload_clip))
-        .route("/upload", post(creator_pages::upload_form))
-        .layer(from_fn_with_state(
-            GroupGuard {
-                app: state.clone(),
-                limit: Some(rate_limits(state, Limit::Class(Upload))),
-                renews_sessions: false,
-            },
-            guard::guard,
-        ))
-        .layer(DefaultBodyLimit::max(limit))
-        .layer(RequestBodyTimeoutLayer::new(Duration::from_secs(30)))
-        .layer(RequestBodyDeadlineLayer::new(Duration::from_secs(600)))
+    usize::try_from(max_mb * 1024 * 1024 + 256 * 1024).unwrap_or(usize::MAX)
 }
 
 /// Clip and poster files: GET/HEAD only, immutable, never limited.
@@ -299,20 +329,10 @@ fn compression() -> CompressionLayer<impl Predicate> {
     CompressionLayer::new().no_deflate().no_zstd().quality(CompressionLevel::Precise(4)).compress_when(predicate)
 }
 
-/// The stack of a group of page, API or admin routes: one guard for its
-/// rate limit (when it has one), then the cross-site refusal, then session
-/// renewal.
-fn limited(state: &AppState, limit: Option<Limit>, routes: Router<AppState>) -> Router<AppState> {
-    let guard_state =
-        GroupGuard { app: state.clone(), limit: limit.map(|limit| rate_limits(state, limit)), renews_sessions: true };
-    routes.layer(from_fn_with_state(guard_state, guard::guard))
-}
-
-/// Reads whose anonymous answer is the same for everyone: a CDN or proxy
-/// may share it for a few seconds and revalidate it by `ETag`; a signed-in
-/// request gets `private` (see `public_cache`).
-fn shared(state: &AppState, routes: Router<AppState>) -> Router<AppState> {
-    routes.layer(from_fn_with_state(state.clone(), public_cache::anonymous))
+/// A group's guard: its rate limit (when it has one), then the cross-site
+/// refusal, then session renewal (when `renews_sessions`).
+fn group_guard(state: &AppState, limit: Option<Limit>, renews_sessions: bool) -> GroupGuard {
+    GroupGuard { app: state.clone(), limit: limit.map(|limit| rate_limits(state, limit)), renews_sessions }
 }
 
 fn rate_limits(state: &AppState, limit: Limit) -> RateLimitLayerState {

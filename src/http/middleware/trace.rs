@@ -3,32 +3,49 @@
 
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::Body;
 use axum::extract::MatchedPath;
 use axum::http::{Request, Response};
-use tower_http::trace::TraceLayer;
+use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
+use tower_http::trace::{DefaultOnBodyChunk, DefaultOnEos, MakeSpan, OnResponse, TraceLayer};
+use tracing::Span;
 
-/// Logs every request of `router` once it is answered.
-pub fn request_log<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
-    let trace = TraceLayer::new_for_http()
-        .make_span_with(|request: &Request<Body>| {
-            let route = request
-                .extensions()
-                .get::<MatchedPath>()
-                .map(|path| path.as_str().to_owned())
-                .unwrap_or_else(|| "unmatched".to_owned());
-            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
-            tracing::info_span!("request", method = %request.method(), route = %route, request_id = %id)
-        })
-        .on_request(())
-        .on_response(|response: &Response<Body>, latency: Duration, _span: &tracing::Span| {
-            tracing::info!(
-                status = response.status().as_u16(),
-                latency_ms = latency.as_secs_f64() * 1000.0,
-                "request handled"
-            );
-        })
-        .on_failure(());
-    router.layer(trace)
+/// The layer that logs every request it wraps once it is answered.
+pub fn request_log() -> TraceLayer<
+    SharedClassifier<ServerErrorsAsFailures>,
+    RequestSpan,
+    (),
+    LogResponse,
+    DefaultOnBodyChunk,
+    DefaultOnEos,
+    (),
+> {
+    TraceLayer::new_for_http().make_span_with(RequestSpan).on_request(()).on_response(LogResponse).on_failure(())
+}
+
+/// A request's span: method, route template and request id.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestSpan;
+
+impl<B> MakeSpan<B> for RequestSpan {
+    fn make_span(&mut self, request: &Request<B>) -> Span {
+        // Borrowed, not copied: the span records its fields as it is made,
+        // and with the log off it records nothing.
+        let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
+        let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+        tracing::info_span!("request", method = %request.method(), route = %route, request_id = %id)
+    }
+}
+
+/// The line logged when a request is answered: status and latency.
+#[derive(Clone, Copy, Debug)]
+pub struct LogResponse;
+
+impl<B> OnResponse<B> for LogResponse {
+    fn on_response(self, response: &Response<B>, latency: Duration, _span: &Span) {
+        tracing::info!(
+            status = response.status().as_u16(),
+            latency_ms = latency.as_secs_f64() * 1000.0,
+            "request handled"
+        );
+    }
 }
