@@ -16,7 +16,9 @@
 //! live clients, index position) are read at scrape time instead of being
 //! mirrored.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet};
@@ -43,7 +45,7 @@ const REQUEST_SECONDS_BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 
 /// Labels of a request counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    route: String,
+    route: Arc<str>,
     method: &'static str,
     status: u16,
 }
@@ -51,7 +53,7 @@ struct RequestLabels {
 /// Labels of a request latency histogram.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    route: String,
+    route: Arc<str>,
     method: &'static str,
 }
 
@@ -75,6 +77,10 @@ pub struct Metrics {
     views_flushed: Counter,
     view_flush_failures: Counter,
     scheduled_backups: Family<ReasonLabels, Counter>,
+    /// Every route template seen, shared by the labels that name it, so a
+    /// request's labels cost no allocation. Bounded: a template is a
+    /// route's pattern (`/api/clips/{id}`), never a request's path.
+    route_names: RwLock<HashSet<Arc<str>>>,
     /// The latest clip change sequence committed to storage (the search
     /// index's target).
     clip_sequence_committed: AtomicU64,
@@ -129,16 +135,32 @@ impl Metrics {
             views_flushed,
             view_flush_failures,
             scheduled_backups,
+            route_names: RwLock::default(),
             clip_sequence_committed: AtomicU64::new(clip_sequence),
         }
     }
 
     /// Counts one answered request under its route template.
-    pub fn observe_request(&self, route: String, method: &'static str, status: u16, elapsed: Duration) {
+    pub fn observe_request(&self, route: &str, method: &'static str, status: u16, elapsed: Duration) {
+        let route = self.route_name(route);
         self.request_seconds
             .get_or_create(&RouteLabels { route: route.clone(), method })
             .observe(elapsed.as_secs_f64());
         self.requests.get_or_create(&RequestLabels { route, method, status }).inc();
+    }
+
+    /// The shared name of a route template.
+    fn route_name(&self, route: &str) -> Arc<str> {
+        if let Some(name) = self.route_names.read().unwrap_or_else(PoisonError::into_inner).get(route) {
+            return name.clone();
+        }
+        let mut names = self.route_names.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(name) = names.get(route) {
+            return name.clone();
+        }
+        let name: Arc<str> = Arc::from(route);
+        names.insert(name.clone());
+        name
     }
 
     /// Counts the outcome of a cast: accepted, or refused with a reason.

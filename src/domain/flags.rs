@@ -44,13 +44,18 @@ pub fn effective_flags(stored: &HashMap<String, bool>) -> Vec<(&'static str, boo
     FLAGS.iter().map(|spec| (spec.key, stored.get(spec.key).copied().unwrap_or(spec.default))).collect()
 }
 
+/// The value of one known flag, from its stored value over its default;
+/// `false` for a key no flag has. Read on every vote, so it builds nothing.
+pub fn flag_value(stored: &HashMap<String, bool>, key: &str) -> bool {
+    FLAGS.iter().find(|spec| spec.key == key).is_some_and(|spec| stored.get(spec.key).copied().unwrap_or(spec.default))
+}
+
 /// The flags the vote rules read.
 pub fn voting_flags(stored: &HashMap<String, bool>) -> VotingFlags {
-    let get = |key: &str| effective_flags(stored).into_iter().find(|(k, _)| *k == key).is_some_and(|(_, v)| v);
     VotingFlags {
-        multi_vote_mode: get("multi_vote_mode"),
-        special_votes: get("special_votes"),
-        require_auth_voting: get("require_auth_voting"),
+        multi_vote_mode: flag_value(stored, "multi_vote_mode"),
+        special_votes: flag_value(stored, "special_votes"),
+        require_auth_voting: flag_value(stored, "require_auth_voting"),
     }
 }
 
@@ -79,5 +84,53 @@ impl FlagKey {
 impl std::fmt::Display for FlagKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every combination of stored values (unset, on, off) for every flag,
+    /// plus a stored key no flag has.
+    fn every_stored_map() -> Vec<HashMap<String, bool>> {
+        let mut maps = vec![HashMap::from([("retired_flag".to_owned(), true)])];
+        for spec in FLAGS {
+            maps = maps
+                .into_iter()
+                .flat_map(|map| {
+                    let with = |value: bool| {
+                        let mut map = map.clone();
+                        map.insert(spec.key.to_owned(), value);
+                        map
+                    };
+                    [with(true), with(false), map.clone()]
+                })
+                .collect();
+        }
+        maps
+    }
+
+    #[test]
+    fn one_flag_reads_as_the_whole_list_does() {
+        for stored in every_stored_map() {
+            for (key, value) in effective_flags(&stored) {
+                assert_eq!(flag_value(&stored, key), value, "{key} in {stored:?}");
+            }
+            assert!(!flag_value(&stored, "retired_flag"), "a key no flag has reads as off");
+        }
+    }
+
+    #[test]
+    fn voting_flags_take_stored_values_over_defaults() {
+        assert_eq!(
+            voting_flags(&HashMap::new()),
+            VotingFlags { multi_vote_mode: false, special_votes: true, require_auth_voting: false }
+        );
+        let stored = HashMap::from([("special_votes".to_owned(), false), ("multi_vote_mode".to_owned(), true)]);
+        assert_eq!(
+            voting_flags(&stored),
+            VotingFlags { multi_vote_mode: true, special_votes: false, require_auth_voting: false }
+        );
     }
 }

@@ -11,8 +11,9 @@ use std::net::{IpAddr, SocketAddr};
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Multipart, Path, RawForm, Request};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::uri::PathAndQuery;
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
@@ -179,20 +180,30 @@ pub struct Caller {
     pub client: IpAddr,
     /// The signed-in user, if any.
     pub user: Option<SessionUser>,
-    /// The User-Agent header.
-    pub user_agent: String,
-    /// The path and query this request asked for (pages use it for the
-    /// current tab and as the place sign-in returns to).
-    pub path: String,
+    /// The User-Agent header, shared with the request rather than copied.
+    user_agent: Option<HeaderValue>,
+    /// The path and query this request asked for, shared likewise.
+    path_and_query: Option<PathAndQuery>,
 }
 
 impl Caller {
+    /// The path and query this request asked for (pages use it for the
+    /// current tab and as the place sign-in returns to).
+    pub fn path(&self) -> &str {
+        self.path_and_query.as_ref().map_or("/", PathAndQuery::as_str)
+    }
+
+    /// The User-Agent header, or "" without a readable one.
+    fn user_agent(&self) -> &str {
+        self.user_agent.as_ref().and_then(|value| value.to_str().ok()).unwrap_or("")
+    }
+
     /// The voter key this caller votes as: the account when signed in,
     /// otherwise the anonymous device key.
     pub fn voter_key(&self, state: &AppState) -> VoterKey {
         match &self.user {
             Some(session) => VoterKey::user(session.user),
-            None => auth::device_voter_key(&state.voter_key, self.client, &self.user_agent),
+            None => auth::device_voter_key(&state.voter_key, self.client, self.user_agent()),
         }
     }
 
@@ -218,7 +229,7 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| ServiceError::internal("request without peer address"))?;
         let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
         let client = auth::client_ip(peer, forwarded, &state.services.config.trusted_proxies);
-        let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let user_agent = parts.headers.get(header::USER_AGENT).cloned();
         let user = parts
             .headers
             .get_all(header::COOKIE)
@@ -226,8 +237,8 @@ impl FromRequestParts<AppState> for Caller {
             .filter_map(|value| value.to_str().ok())
             .find_map(sessions::token_from_cookie_header)
             .and_then(|token| state.services.sessions.lookup(&token, Timestamp::now()));
-        let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_owned();
-        Ok(Caller { client, user, user_agent, path })
+        let path_and_query = parts.uri.path_and_query().cloned();
+        Ok(Caller { client, user, user_agent, path_and_query })
     }
 }
 

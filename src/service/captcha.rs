@@ -29,8 +29,6 @@ pub fn verify(services: &Services, voter: &VoterKey, token: &str, solution: u64)
 /// Whether `voter` must solve a challenge before voting: the flag is on and
 /// they hold no live pass.
 pub fn pass_required(services: &Services, voter: &VoterKey) -> bool {
-    let required = services
-        .read_model
-        .read(|model| flags::effective_flags(&model.stored_flags).contains(&("require_captcha_voting", true)));
+    let required = services.read_model.read(|model| flags::flag_value(&model.stored_flags, "require_captcha_voting"));
     required && !services.captcha.has_pass(voter.as_str(), Timestamp::now().millis())
 }

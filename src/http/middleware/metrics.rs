@@ -27,14 +27,11 @@ fn method_label(method: &Method) -> &'static str {
 
 /// Middleware: counts every request under its matched route template.
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|path| path.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
     state.services.metrics.observe_request(route, method, response.status().as_u16(), started.elapsed());
     response
 }

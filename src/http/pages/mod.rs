@@ -103,8 +103,8 @@ impl Chrome {
             is_admin: caller.user.as_ref().is_some_and(|u| u.is_admin),
             csrf: form_token(state, caller).unwrap_or_default(),
             unread: caller.user.as_ref().map(|u| notifications::unread_count(&state.services, u.user)).unwrap_or(0),
-            tab: tab_of(&caller.path, caller.user.as_ref().map(|u| u.username.as_str())),
-            here: caller.path.clone(),
+            tab: tab_of(caller.path(), caller.user.as_ref().map(|u| u.username.as_str())),
+            here: caller.path().to_owned(),
         }
     }
 
