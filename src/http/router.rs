@@ -37,8 +37,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{any, delete, get, post, put};
@@ -68,8 +67,8 @@ pub fn router(state: AppState) -> Router {
     // they share one request-id sequence), and applied to a group in one
     // `Router::layer`: every `Router::layer` is one more boxed service per
     // route, cloned with everything it wraps and polled on every request, so
-    // layering the router at several depths cost a request as many boxes
-    // and clones as the square of the depth (issue #16).
+    // layering the router at several depths cost a request boxed clones
+    // that grew with the square of the depth (issue #16).
     let every_request = ServiceBuilder::new()
         .layer(request_id::request_ids())
         .layer(headers::security_headers(&config.media.base_url))
