@@ -12,16 +12,25 @@
 //! half the hot-clip rate the closed loop measured at the first connection
 //! count of the same run (the capacity), so the row shows the latency of a
 //! server that is busy but keeping up. `GET /api/health` in the same run is
-//! the ceiling the vote rates are compared with. After the run it prints
-//! `aimoviez check` and the data file's bytes per stored vote.
+//! the ceiling the vote rates are compared with.
+//!
+//! The floor rows run the same load against a bare axum server on hyper with
+//! the same connection settings and allocator (this binary again, in a child
+//! process), whose vote handler parses the JSON body and answers a body of the
+//! real answer's size without doing any work. They say what this machine and
+//! this client can do at all, so a run on a slower or busier machine can be
+//! read against them: the table's last line gives the hot-clip rate as a
+//! share of the floor's vote rate. After the run it prints `aimoviez check`
+//! and the data file's bytes per stored vote.
 //!
 //! Knobs (env): BENCH_SECS (default 8), BENCH_CONNECTIONS (default
 //! "1000,10000"), BENCH_OPEN_RATE (offered votes/s of the open-loop row,
 //! instead of half the measured capacity), BENCH_VOTES_SERVER (server binary;
-//! default the release binary built with this bench).
+//! default the release binary built with this bench), BENCH_FLOOR=0 (skip
+//! the floor rows).
 
 use std::net::SocketAddr;
-use std::process::Command;
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -33,7 +42,15 @@ use tokio::net::TcpStream;
 mod common;
 use common::{BINARY, read_response, seed, start_server};
 
+// The floor server runs in this binary; the same allocator as `aimoviez`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CLIPS: u64 = 50;
+
+/// Set in the child process that serves the floor rows: the address to
+/// listen on.
+const FLOOR_LISTEN: &str = "AIMOVIEZ_VOTES_FLOOR_LISTEN";
 
 #[derive(Clone, Copy, Debug)]
 enum Target {
@@ -181,6 +198,78 @@ async fn run(
     total
 }
 
+/// The floor server: `aimoviez serve`'s hyper settings (HTTP/1.1 keep-alive,
+/// `TCP_NODELAY`, one task per connection) and an axum router with two
+/// handlers that do no work. Runs until the parent kills it.
+fn serve_floor(address: SocketAddr) -> ! {
+    use axum::routing::{get, post};
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::Service;
+
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Vote {
+        clip_id: u64,
+    }
+    async fn vote(axum::Json(vote): axum::Json<Vote>) -> axum::Json<serde_json::Value> {
+        // The real answer's fields and size, none of its work.
+        axum::Json(serde_json::json!({
+            "success": true, "clipId": vote.clip_id, "voteType": "standard", "newScore": 1, "voteCount": 1,
+            "totalVotesToday": 1, "remainingVotes": {"standard": 199, "super": 1, "mega": 1},
+            "receipt": {"voteId": 1, "season": 1, "position": 1},
+        }))
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(address).await.expect("bind the floor server");
+        let router = axum::Router::new()
+            .route("/api/health", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
+            .route("/api/vote", post(vote));
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new()).keep_alive(true);
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let _ = stream.set_nodelay(true);
+            let (http, router) = (http.clone(), router.clone());
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                    router.clone().call(request.map(axum::body::Body::new))
+                });
+                let _ = http.serve_connection(TokioIo::new(stream), service).await;
+            });
+        }
+    })
+}
+
+/// Starts this binary again as the floor server; killed on drop.
+struct Floor {
+    child: Child,
+    address: SocketAddr,
+}
+
+impl Floor {
+    fn start() -> Floor {
+        let address = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port");
+        let child = Command::new(std::env::current_exe().expect("this bench's path"))
+            .env(FLOOR_LISTEN, address.to_string())
+            .spawn()
+            .expect("spawn the floor server");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(address).is_err() {
+            assert!(Instant::now() < deadline, "the floor server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Floor { child, address }
+    }
+}
+
+impl Drop for Floor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Reads the writer's totals from /metrics: (batches, commands, commit seconds).
 async fn writer_totals(address: SocketAddr) -> (f64, f64, f64) {
     let mut stream = TcpStream::connect(address).await.expect("connect");
@@ -201,6 +290,9 @@ async fn writer_totals(address: SocketAddr) -> (f64, f64, f64) {
 }
 
 fn main() {
+    if let Ok(address) = std::env::var(FLOOR_LISTEN) {
+        serve_floor(address.parse().expect("the floor server's address"));
+    }
     let secs: u64 = std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(8);
     let connection_counts: Vec<u64> = std::env::var("BENCH_CONNECTIONS")
         .unwrap_or_else(|_| "1000,10000".into())
@@ -219,6 +311,7 @@ fn main() {
     let binary = std::env::var("BENCH_VOTES_SERVER").unwrap_or_else(|_| BINARY.to_owned());
     let open_rate: Option<u64> = std::env::var("BENCH_OPEN_RATE").ok().and_then(|s| s.parse().ok());
     let server = start_server(&binary, data.path(), &[], &[]);
+    let floor = (std::env::var("BENCH_FLOOR").as_deref() != Ok("0")).then(Floor::start);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let voters = Arc::new(AtomicU64::new(1));
     println!(
@@ -228,33 +321,48 @@ fn main() {
     runtime.block_on(async {
         // Warm up connections, caches and the page cache.
         let _ = run(server.address, Target::HotClip, Shape::Closed, 64, 1, voters.clone()).await;
+        if let Some(floor) = &floor {
+            let _ = run(floor.address, Target::HotClip, Shape::Closed, 64, 1, voters.clone()).await;
+        }
         // Hot-clip votes/s of the first closed-loop run: the capacity the
         // open-loop row offers half of.
         let mut capacity: Option<f64> = None;
+        let mut floor_vote_rate: Option<f64> = None;
         for &connections in &connection_counts {
-            let mut health_rate = 0.0;
-            let mut scenarios = vec![
-                ("health", Target::Health, Shape::Closed),
-                ("vote, one hot clip", Target::HotClip, Shape::Closed),
-                ("vote, skewed over 50 clips", Target::Skewed, Shape::Closed),
-            ];
+            let (mut health_rate, mut floor_health_rate) = (0.0, 0.0);
+            let mut scenarios = Vec::new();
+            // The floor just before the app, at the first connection count,
+            // so both are measured in the same minutes.
+            if let (Some(floor), None) = (&floor, floor_vote_rate) {
+                scenarios.push(("floor: bare axum, health", floor.address, Target::Health, Shape::Closed));
+                scenarios.push(("floor: bare axum, vote doing no work", floor.address, Target::HotClip, Shape::Closed));
+            }
+            scenarios.extend([
+                ("health", server.address, Target::Health, Shape::Closed),
+                ("vote, one hot clip", server.address, Target::HotClip, Shape::Closed),
+                ("vote, skewed over 50 clips", server.address, Target::Skewed, Shape::Closed),
+            ]);
             let mut open_row_added = false;
             let mut index = 0;
             while index < scenarios.len() {
-                let (name, target, shape) = scenarios[index];
+                let (name, address, target, shape) = scenarios[index];
                 index += 1;
-                let before = writer_totals(server.address).await;
-                let result = run(server.address, target, shape, connections, secs, voters.clone()).await;
-                let after = writer_totals(server.address).await;
+                let is_floor = address != server.address;
+                let before = if is_floor { (0.0, 0.0, 0.0) } else { writer_totals(server.address).await };
+                let result = run(address, target, shape, connections, secs, voters.clone()).await;
+                let after = if is_floor { before } else { writer_totals(server.address).await };
                 let rate = result.requests as f64 / result.seconds;
-                if matches!(target, Target::Health) {
-                    health_rate = rate;
+                match (is_floor, target) {
+                    (true, Target::Health) => floor_health_rate = rate,
+                    (true, _) => floor_vote_rate = Some(rate),
+                    (false, Target::Health) => health_rate = rate,
+                    (false, _) => {}
                 }
-                if matches!((target, shape), (Target::HotClip, Shape::Closed)) {
+                if !is_floor && matches!((target, shape), (Target::HotClip, Shape::Closed)) {
                     capacity.get_or_insert(rate);
                     if connections >= 10_000 && !open_row_added {
                         let offered = open_rate.unwrap_or((capacity.unwrap_or(rate) / 2.0) as u64).max(1);
-                        scenarios.push(("vote, one hot clip", Target::HotClip, Shape::Open(offered)));
+                        scenarios.push(("vote, one hot clip", server.address, Target::HotClip, Shape::Open(offered)));
                         open_row_added = true;
                     }
                 }
@@ -270,7 +378,7 @@ fn main() {
                 };
                 println!(
                     "| {name} | {connections} | {shape_text} | {rate:.0} | {:.2} | {:.1} | {:.1} | {} | {} | {} | {} |",
-                    rate / health_rate.max(1.0),
+                    rate / if is_floor { floor_health_rate } else { health_rate }.max(1.0),
                     result.histogram.value_at_quantile(0.5) as f64 / 1000.0,
                     result.histogram.value_at_quantile(0.99) as f64 / 1000.0,
                     result.non_2xx,
@@ -280,7 +388,15 @@ fn main() {
                 );
             }
         }
+        if let (Some(capacity), Some(floor_votes)) = (capacity, floor_vote_rate) {
+            println!(
+                "\nhot-clip votes at {} connections: {:.2} of the floor's vote rate",
+                connection_counts.first().copied().unwrap_or(0),
+                capacity / floor_votes.max(1.0)
+            );
+        }
     });
+    drop(floor);
     drop(server);
     let check = Command::new(&binary).args(["check", "--data"]).arg(data.path()).output();
     match check {
