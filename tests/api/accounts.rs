@@ -1,8 +1,9 @@
 //! Accounts and abuse resistance over HTTP.
 
+use aimoviez::domain::clock::Timestamp;
 use serde_json::{Value, json};
 
-use crate::helpers::{SpawnOptions, assert_error, form_token, header_of, spawn_app, spawn_with};
+use crate::helpers::{HandClock, SpawnOptions, assert_error, form_token, header_of, spawn_app, spawn_with};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -606,4 +607,39 @@ async fn wrong_current_passwords_back_off_like_sign_in() {
         .expect("delete");
     assert_error(delete, 429, "rate_limited").await;
     assert_eq!(me_status(&owner, &app).await, 200);
+}
+
+#[tokio::test]
+async fn a_session_past_half_its_life_is_renewed_on_use_and_the_renewal_is_durable() {
+    const DAY_MILLIS: i64 = 86_400_000;
+    let now = Timestamp::now().millis();
+    // Signed in 20 days ago: the 30-day session has 10 days left, under half.
+    let clock = HandClock::at(now - 20 * DAY_MILLIS);
+    let app = spawn_with(SpawnOptions { clock: Some(clock.as_override()), ..SpawnOptions::default() }).await;
+    let old = app.signed_in("renata").await;
+    clock.set(now);
+    let fresh = app.signed_in("fresco").await;
+
+    let answer = fresh.get(app.url("/api/me")).send().await.expect("me");
+    assert_eq!(answer.status(), 200);
+    assert_eq!(header_of(&answer, "set-cookie"), None, "a session in the first half of its life is left alone");
+
+    let answer = old.get(app.url("/api/me")).send().await.expect("me");
+    assert_eq!(answer.status(), 200);
+    let cookie = header_of(&answer, "set-cookie").expect("a due session gets its cookie again");
+    for part in ["aimoviez_session=", "HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=2592000"] {
+        assert!(cookie.contains(part), "{cookie}");
+    }
+    // The new expiry is written in the background; once it is stored, use
+    // no longer renews.
+    app.eventually(10, "the renewal to be stored", || async {
+        let answer = old.get(app.url("/api/me")).send().await.expect("me");
+        answer.status() == 200 && header_of(&answer, "set-cookie").is_none()
+    })
+    .await;
+
+    let app = app.restart().await;
+    let answer = old.get(app.url("/api/me")).send().await.expect("me after the restart");
+    assert_eq!(answer.status(), 200, "the renewed session is still signed in");
+    assert_eq!(header_of(&answer, "set-cookie"), None, "its new expiry came back from disk");
 }

@@ -3,10 +3,13 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use aimoviez::app::{App, BuildOptions};
 use aimoviez::config::{Config, Overrides};
 use aimoviez::demo::DemoOptions;
+use aimoviez::domain::clock::Timestamp;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -24,6 +27,25 @@ pub struct TestApp {
     state: Option<aimoviez::service::Services>,
     /// The clock the app was started with, kept across restarts.
     clock: Option<aimoviez::app::ClockOverride>,
+}
+
+/// A writer clock the test moves by hand.
+#[derive(Clone)]
+pub struct HandClock(Arc<AtomicI64>);
+
+impl HandClock {
+    pub fn at(millis: i64) -> HandClock {
+        HandClock(Arc::new(AtomicI64::new(millis)))
+    }
+
+    pub fn set(&self, millis: i64) {
+        self.0.store(millis, Ordering::SeqCst);
+    }
+
+    pub fn as_override(&self) -> aimoviez::app::ClockOverride {
+        let millis = self.0.clone();
+        aimoviez::app::ClockOverride(Arc::new(move || Timestamp::from_millis(millis.load(Ordering::SeqCst))))
+    }
 }
 
 /// Options for a spawned app.

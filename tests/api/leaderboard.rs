@@ -2,14 +2,10 @@
 //! days with a hand-moved writer clock, revokes and voids, a restart, page
 //! bounds, and the HTML page.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
-
-use aimoviez::app::ClockOverride;
 use aimoviez::domain::clock::Timestamp;
 use serde_json::{Value, json};
 
-use crate::helpers::{SpawnOptions, TestApp, assert_error, spawn_app, spawn_with};
+use crate::helpers::{HandClock, SpawnOptions, TestApp, assert_error, spawn_app, spawn_with};
 
 const PASSWORD: &str = "correct horse battery";
 const DAY_MILLIS: i64 = 86_400_000;
@@ -38,25 +34,6 @@ async fn vote_as(app: &TestApp, client: &reqwest::Client, clip: u64, vote_type: 
         .await
         .expect("vote");
     assert_eq!(response.status(), 200, "vote on {clip}");
-}
-
-/// A writer clock the test moves by hand.
-#[derive(Clone)]
-struct HandClock(Arc<AtomicI64>);
-
-impl HandClock {
-    fn at(millis: i64) -> HandClock {
-        HandClock(Arc::new(AtomicI64::new(millis)))
-    }
-
-    fn set(&self, millis: i64) {
-        self.0.store(millis, Ordering::SeqCst);
-    }
-
-    fn as_override(&self) -> ClockOverride {
-        let millis = self.0.clone();
-        ClockOverride(Arc::new(move || Timestamp::from_millis(millis.load(Ordering::SeqCst))))
-    }
 }
 
 #[tokio::test]

@@ -5,6 +5,9 @@
 use reqwest::Client;
 use serde_json::{Value, json};
 
+use aimoviez::domain::account::Username;
+use aimoviez::store::writer::MAX_FOLLOWERS_NOTIFIED;
+
 use crate::helpers::{SHORT_MP4, TestApp, assert_error, spawn_app};
 
 async fn json_of(client: &Client, app: &TestApp, path: &str) -> Value {
@@ -381,6 +384,45 @@ async fn a_refused_bulk_approval_changes_nothing_and_notifies_no_one() {
     let approved = admin.post(app.url(&format!("/api/admin/clips/{pending}/approve"))).send().await.expect("approve");
     assert_eq!(approved.status(), 200, "the pending clip was left pending");
     assert_eq!(unread(&creator, &app).await, 2);
+    assert_eq!(app.check_mismatches(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn an_approved_clip_tells_the_earliest_followers_up_to_the_cap_and_no_more() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let director = app.signed_in("crowd_pleaser").await;
+    // One follower past the cap, made in-process: registering each over HTTP
+    // would hash 501 passwords.
+    let writer = app.services().writer.clone();
+    let followers = futures_util::future::join_all((0..=MAX_FOLLOWERS_NOTIFIED).map(|n| {
+        let writer = writer.clone();
+        async move {
+            let name = Username::parse(&format!("crowd_{n:03}")).expect("username");
+            let user = writer.create_user(name, "not a password hash".into()).await.expect("create follower");
+            writer.follow(user.id, "crowd_pleaser".into(), true).await.expect("follow");
+            user.id
+        }
+    }))
+    .await;
+    let followed = app.get_json("/api/users/crowd_pleaser").await["profile"]["followers"].as_u64();
+    assert_eq!(followed, Some(MAX_FOLLOWERS_NOTIFIED as u64 + 1));
+
+    let clip = approved_clip(&app, &admin, &director, "Full house").await;
+    let mut told = Vec::new();
+    for &follower in &followers {
+        let (inbox, _) =
+            app.services().read(move |store| store.notifications(follower, None, 10)).await.expect("inbox");
+        if inbox.iter().any(|n| n.kind.as_str() == "followed_clip_approved" && n.clip.map(|c| c.get()) == Some(clip)) {
+            told.push(follower.get());
+        }
+    }
+    // The cap's worth, and they are the earliest accounts among the followers.
+    let mut earliest: Vec<u64> = followers.iter().map(|id| id.get()).collect();
+    earliest.sort_unstable();
+    earliest.truncate(MAX_FOLLOWERS_NOTIFIED);
+    told.sort_unstable();
+    assert_eq!(told, earliest);
     assert_eq!(app.check_mismatches(), Vec::<String>::new());
 }
 

@@ -69,7 +69,7 @@ pub use batch::{Batch, CommittedEvent, VoteTally};
 pub use comments::{LikeOutcome, NewComment, NewReport};
 pub use reports::ReportResolution;
 pub use seed::{DemoSeed, SeedClip};
-pub use social::{FollowOutcome, MAX_MARK_READ_IDS, MarkRead, SocialError};
+pub use social::{FollowOutcome, MAX_FOLLOWERS_NOTIFIED, MAX_MARK_READ_IDS, MarkRead, SocialError};
 pub use tournament::{AdvanceOutcome, AdvanceTrigger, NewClip, NewSeason, TournamentError};
 pub use votes::{CastRequest, VoteOutcome, VoteReceipt};
 
