@@ -5,8 +5,9 @@
 //! release binary on it, and drives it over loopback from this process with
 //! a small keep-alive HTTP/1.1 client. Every vote comes from a distinct voter
 //! (a distinct `X-Forwarded-For` through the trusted-loopback-proxy path).
-//! Closed loop (each connection sends its next request when the last is
-//! answered) measures throughput; open loop (each connection offers one vote
+//! Each row opens its connections and has each answered once before its
+//! clock starts. Closed loop (each connection sends its next request when
+//! the last is answered) measures throughput; open loop (each connection offers one vote
 //! per second on a fixed schedule, latency measured from the scheduled time)
 //! measures latency at a fixed offered rate: at 10,000 connections it offers
 //! half the hot-clip rate the closed loop measured at the first connection
@@ -72,6 +73,9 @@ struct RunResult {
     non_2xx: u64,
     seconds: f64,
     histogram: Histogram<u64>,
+    /// The 100-ms windows of the row (by when the request was due) with an
+    /// answer slower than 100 ms: few windows mean stalls, many mean queueing.
+    slow_windows: std::collections::BTreeSet<u64>,
 }
 
 /// A zipf-like pick over 50 clips: clip 1 gets the most votes, then 2, ...
@@ -123,6 +127,24 @@ async fn run(
         stream.set_nodelay(true).expect("nodelay");
         streams.push(stream);
     }
+    // One answer on every connection before the clock starts: the window
+    // then measures the steady state, not the server accepting these
+    // connections while it closes the previous row's (which stalls the
+    // first half second of an open-loop row at 10,000 connections).
+    let health = request_bytes(Target::Health, 0, &host);
+    let primed = futures_util::future::join_all(streams.iter_mut().map(|stream| {
+        let health = &health;
+        async move {
+            let mut buffer = Vec::new();
+            stream.write_all(health).await?;
+            read_response(stream, &mut buffer).await
+        }
+    }))
+    .await;
+    let failed = primed.iter().filter(|answer| answer.is_err()).count();
+    if failed > 0 {
+        eprintln!("warning: {failed} of {connections} connections did not answer before the run");
+    }
     let started = Instant::now();
     let deadline = started + Duration::from_secs(secs);
     let tasks: Vec<_> = streams
@@ -134,6 +156,7 @@ async fn run(
                 let mut histogram = Histogram::<u64>::new_with_bounds(1, 120_000_000, 3).expect("histogram");
                 let (mut requests, mut errors, mut non_2xx) = (0u64, 0u64, 0u64);
                 let mut buffer = Vec::with_capacity(4096);
+                let mut slow_windows = std::collections::BTreeSet::new();
                 // Open loop: this connection's share of the offered rate, on a fixed schedule.
                 let interval = match shape {
                     Shape::Open(rate) => Some(Duration::from_secs_f64(connections as f64 / rate as f64)),
@@ -165,6 +188,9 @@ async fn run(
                                 non_2xx += 1;
                             }
                             let micros = sent_at.elapsed().as_micros() as u64;
+                            if micros > 100_000 {
+                                slow_windows.insert(sent_at.duration_since(started).as_millis() as u64 / 100);
+                            }
                             let _ = histogram.record(micros.max(1));
                         }
                         Err(_) => {
@@ -176,7 +202,7 @@ async fn run(
                         scheduled += interval;
                     }
                 }
-                (requests, errors, non_2xx, histogram)
+                (requests, errors, non_2xx, histogram, slow_windows)
             })
         })
         .collect();
@@ -186,9 +212,11 @@ async fn run(
         non_2xx: 0,
         seconds: 0.0,
         histogram: Histogram::new_with_bounds(1, 120_000_000, 3).expect("histogram"),
+        slow_windows: Default::default(),
     };
     for task in tasks {
-        let (requests, errors, non_2xx, histogram) = task.await.expect("task");
+        let (requests, errors, non_2xx, histogram, slow_windows) = task.await.expect("task");
+        total.slow_windows.extend(slow_windows);
         total.requests += requests;
         total.errors += errors;
         total.non_2xx += non_2xx;
@@ -270,8 +298,19 @@ impl Drop for Floor {
     }
 }
 
-/// Reads the writer's totals from /metrics: (batches, commands, commit seconds).
-async fn writer_totals(address: SocketAddr) -> (f64, f64, f64) {
+/// The writer's totals from /metrics.
+#[derive(Clone, Copy, Default)]
+struct WriterTotals {
+    batches: f64,
+    commands: f64,
+    commit_seconds: f64,
+    /// Commits that took at most 100 ms (a histogram bucket): the rest are
+    /// the stalls an open-loop p99 shows.
+    commits_within_100ms: f64,
+}
+
+/// Reads the writer's totals from /metrics.
+async fn writer_totals(address: SocketAddr) -> WriterTotals {
     let mut stream = TcpStream::connect(address).await.expect("connect");
     let request = format!("GET /metrics HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.expect("write");
@@ -282,11 +321,12 @@ async fn writer_totals(address: SocketAddr) -> (f64, f64, f64) {
             .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.trim().parse::<f64>().ok()))
             .unwrap_or(0.0)
     };
-    (
-        value("aimoviez_writer_batches_total "),
-        value("aimoviez_writer_commands_total "),
-        value("aimoviez_writer_commit_seconds_sum "),
-    )
+    WriterTotals {
+        batches: value("aimoviez_writer_batches_total "),
+        commands: value("aimoviez_writer_commands_total "),
+        commit_seconds: value("aimoviez_writer_commit_seconds_sum "),
+        commits_within_100ms: value("aimoviez_writer_commit_seconds_bucket{le=\"0.1\"} "),
+    }
 }
 
 fn main() {
@@ -315,9 +355,9 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let voters = Arc::new(AtomicU64::new(1));
     println!(
-        "\n| scenario | connections | shape | req/s | ratio to health | p50 ms | p99 ms | non-2xx | errors | mean batch | commit ms |"
+        "\n| scenario | connections | shape | req/s | ratio to health | p50 ms | p99 ms | non-2xx | errors | mean batch | commit ms | commits > 100 ms |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     runtime.block_on(async {
         // Warm up connections, caches and the page cache.
         let _ = run(server.address, Target::HotClip, Shape::Closed, 64, 1, voters.clone()).await;
@@ -328,6 +368,8 @@ fn main() {
         // open-loop row offers half of.
         let mut capacity: Option<f64> = None;
         let mut floor_vote_rate: Option<f64> = None;
+        // Lines printed under the table.
+        let mut notes = Vec::new();
         for &connections in &connection_counts {
             let (mut health_rate, mut floor_health_rate) = (0.0, 0.0);
             let mut scenarios = Vec::new();
@@ -348,7 +390,7 @@ fn main() {
                 let (name, address, target, shape) = scenarios[index];
                 index += 1;
                 let is_floor = address != server.address;
-                let before = if is_floor { (0.0, 0.0, 0.0) } else { writer_totals(server.address).await };
+                let before = if is_floor { WriterTotals::default() } else { writer_totals(server.address).await };
                 let result = run(address, target, shape, connections, secs, voters.clone()).await;
                 let after = if is_floor { before } else { writer_totals(server.address).await };
                 let rate = result.requests as f64 / result.seconds;
@@ -366,18 +408,30 @@ fn main() {
                         open_row_added = true;
                     }
                 }
-                let batches = after.0 - before.0;
+                let batches = after.batches - before.batches;
                 let (mean_batch, commit_ms) = if batches > 0.0 {
-                    ((after.1 - before.1) / batches, (after.2 - before.2) / batches * 1000.0)
+                    (
+                        (after.commands - before.commands) / batches,
+                        (after.commit_seconds - before.commit_seconds) / batches * 1000.0,
+                    )
                 } else {
                     (0.0, 0.0)
                 };
+                let slow_commits = batches - (after.commits_within_100ms - before.commits_within_100ms);
+                if let Shape::Open(offered) = shape {
+                    notes.push(format!(
+                        "open loop, {offered}/s over {connections} connections: answers over 100 ms were due in {} of \
+                         the row's {} 100-ms windows (few: stalls; many: queueing)",
+                        result.slow_windows.len(),
+                        secs * 10
+                    ));
+                }
                 let shape_text = match shape {
                     Shape::Closed => "closed".to_owned(),
                     Shape::Open(rate) => format!("open {rate}/s"),
                 };
                 println!(
-                    "| {name} | {connections} | {shape_text} | {rate:.0} | {:.2} | {:.1} | {:.1} | {} | {} | {} | {} |",
+                    "| {name} | {connections} | {shape_text} | {rate:.0} | {:.2} | {:.1} | {:.1} | {} | {} | {} | {} | {} |",
                     rate / if is_floor { floor_health_rate } else { health_rate }.max(1.0),
                     result.histogram.value_at_quantile(0.5) as f64 / 1000.0,
                     result.histogram.value_at_quantile(0.99) as f64 / 1000.0,
@@ -385,12 +439,17 @@ fn main() {
                     result.errors,
                     if batches > 0.0 { format!("{mean_batch:.0}") } else { "-".into() },
                     if batches > 0.0 { format!("{commit_ms:.2}") } else { "-".into() },
+                    if batches > 0.0 { format!("{slow_commits:.0}") } else { "-".into() },
                 );
             }
         }
+        println!();
+        for note in notes {
+            println!("{note}");
+        }
         if let (Some(capacity), Some(floor_votes)) = (capacity, floor_vote_rate) {
             println!(
-                "\nhot-clip votes at {} connections: {:.2} of the floor's vote rate",
+                "hot-clip votes at {} connections: {:.2} of the floor's vote rate",
                 connection_counts.first().copied().unwrap_or(0),
                 capacity / floor_votes.max(1.0)
             );
