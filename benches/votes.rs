@@ -31,7 +31,7 @@
 //! the floor rows).
 
 use std::net::SocketAddr;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -41,7 +41,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 mod common;
-use common::{BINARY, read_response, seed, start_server};
+use common::{BINARY, Server, free_address, read_response, seed, start_server};
 
 // The floor server runs in this binary; the same allocator as `aimoviez`.
 #[global_allocator]
@@ -269,33 +269,12 @@ fn serve_floor(address: SocketAddr) -> ! {
     })
 }
 
-/// Starts this binary again as the floor server; killed on drop.
-struct Floor {
-    child: Child,
-    address: SocketAddr,
-}
-
-impl Floor {
-    fn start() -> Floor {
-        let address = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port");
-        let child = Command::new(std::env::current_exe().expect("this bench's path"))
-            .env(FLOOR_LISTEN, address.to_string())
-            .spawn()
-            .expect("spawn the floor server");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(address).is_err() {
-            assert!(Instant::now() < deadline, "the floor server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Floor { child, address }
-    }
-}
-
-impl Drop for Floor {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts this binary again as the floor server.
+fn start_floor() -> Server {
+    let address = free_address();
+    let mut command = Command::new(std::env::current_exe().expect("this bench's path"));
+    command.env(FLOOR_LISTEN, address.to_string());
+    Server::spawn(command, address)
 }
 
 /// The writer's totals from /metrics.
@@ -351,7 +330,7 @@ fn main() {
     let binary = std::env::var("BENCH_VOTES_SERVER").unwrap_or_else(|_| BINARY.to_owned());
     let open_rate: Option<u64> = std::env::var("BENCH_OPEN_RATE").ok().and_then(|s| s.parse().ok());
     let server = start_server(&binary, data.path(), &[], &[]);
-    let floor = (std::env::var("BENCH_FLOOR").as_deref() != Ok("0")).then(Floor::start);
+    let floor = (std::env::var("BENCH_FLOOR").as_deref() != Ok("0")).then(start_floor);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let voters = Arc::new(AtomicU64::new(1));
     println!(

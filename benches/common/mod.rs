@@ -54,9 +54,9 @@ pub fn seed(data: &Path, clips: u64) {
 /// Starts `binary serve` on `data` with `args` and `env`, and waits until it
 /// accepts connections.
 pub fn start_server(binary: &str, data: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
-    let address: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let child = Command::new(binary)
+    let address = free_address();
+    let mut command = Command::new(binary);
+    command
         .arg("serve")
         .args(args)
         .args(["--listen", &address.to_string(), "--data"])
@@ -64,15 +64,28 @@ pub fn start_server(binary: &str, data: &Path, args: &[&str], env: &[(&str, &str
         .env("RUST_LOG", "warn")
         .envs(env.iter().copied())
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn server");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(address).is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(50));
+        .stderr(Stdio::inherit());
+    Server::spawn(command, address)
+}
+
+/// A loopback address with a port nothing listens on.
+pub fn free_address() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port")
+}
+
+impl Server {
+    /// Spawns `command`, which listens on `address`, and waits until it
+    /// accepts connections.
+    pub fn spawn(mut command: Command, address: SocketAddr) -> Server {
+        // Killed on drop, also when it never starts.
+        let server = Server { child: command.spawn().expect("spawn server"), address };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(address).is_err() {
+            assert!(Instant::now() < deadline, "server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
     }
-    Server { child, address }
 }
 
 /// A fixed pseudo-random sequence (SplitMix64), so two runs build the same
