@@ -2,11 +2,10 @@
 //! follow rules, and the notifications that moderation, wins, comments,
 //! followers and new voting rounds produce.
 
-use reqwest::Client;
-use serde_json::{Value, json};
-
 use aimoviez::domain::account::Username;
 use aimoviez::store::writer::MAX_FOLLOWERS_NOTIFIED;
+use reqwest::Client;
+use serde_json::{Value, json};
 
 use crate::helpers::{SHORT_MP4, TestApp, assert_error, spawn_app};
 
