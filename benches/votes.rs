@@ -7,13 +7,14 @@
 //! (a distinct `X-Forwarded-For` through the trusted-loopback-proxy path).
 //! Each row opens its connections and has each answered once before its
 //! clock starts. Closed loop (each connection sends its next request when
-//! the last is answered) measures throughput; open loop (each connection offers one vote
-//! per second on a fixed schedule, latency measured from the scheduled time)
-//! measures latency at a fixed offered rate: at 10,000 connections it offers
-//! half the hot-clip rate the closed loop measured at the first connection
-//! count of the same run (the capacity), so the row shows the latency of a
-//! server that is busy but keeping up. `GET /api/health` in the same run is
-//! the ceiling the vote rates are compared with.
+//! the last is answered) measures throughput; open loop (each connection
+//! offers one vote per second on a fixed schedule, latency measured from the
+//! scheduled time) measures latency at a fixed offered rate: at 10,000
+//! connections it offers half the hot-clip rate the closed loop measured at
+//! the first connection count of the same run (the capacity), so the row
+//! shows the latency of a server that is busy but keeping up. `GET
+//! /api/health` in the same run is the ceiling the vote rates are compared
+//! with.
 //!
 //! The floor rows run the same load against a bare axum server on hyper with
 //! the same connection settings and allocator (this binary again, in a child

@@ -3,7 +3,7 @@
 use aimoviez::domain::clock::Timestamp;
 use serde_json::{Value, json};
 
-use crate::helpers::{HandClock, SpawnOptions, assert_error, form_token, header_of, spawn_app, spawn_with};
+use crate::helpers::{DAY_MILLIS, HandClock, SpawnOptions, assert_error, form_token, header_of, spawn_app, spawn_with};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -611,7 +611,6 @@ async fn wrong_current_passwords_back_off_like_sign_in() {
 
 #[tokio::test]
 async fn a_session_past_half_its_life_is_renewed_on_use_and_the_renewal_is_durable() {
-    const DAY_MILLIS: i64 = 86_400_000;
     let now = Timestamp::now().millis();
     // Signed in 20 days ago: the 30-day session has 10 days left, under half.
     let clock = HandClock::at(now - 20 * DAY_MILLIS);

@@ -29,6 +29,9 @@ pub struct TestApp {
     clock: Option<aimoviez::app::ClockOverride>,
 }
 
+/// Milliseconds in a day, for moving a [`HandClock`].
+pub const DAY_MILLIS: i64 = 86_400_000;
+
 /// A writer clock the test moves by hand.
 #[derive(Clone)]
 pub struct HandClock(Arc<AtomicI64>);

@@ -5,10 +5,9 @@
 use aimoviez::domain::clock::Timestamp;
 use serde_json::{Value, json};
 
-use crate::helpers::{HandClock, SpawnOptions, TestApp, assert_error, spawn_app, spawn_with};
+use crate::helpers::{DAY_MILLIS, HandClock, SpawnOptions, TestApp, assert_error, spawn_app, spawn_with};
 
 const PASSWORD: &str = "correct horse battery";
-const DAY_MILLIS: i64 = 86_400_000;
 
 /// `(id, score)` of every entry of a board page.
 async fn board(app: &TestApp, path: &str) -> Vec<(u64, u64)> {
